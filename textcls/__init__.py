@@ -1,0 +1,3 @@
+"""textcls: train, evaluate and explain text classifiers and taggers with PyTorch."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,133 @@
+"""Run folders and checkpoints: written atomically, loaded without executing code.
+
+A run folder holds everything needed to rebuild the model and its input pipeline:
+    config.yaml   the resolved config           vocab.json    the word vocabulary
+    labels.json   class or tag names, in index order
+    model.json    what the config leaves open (resolved loss, outputs, feature count)
+    checkpoints/{best,last}.safetensors  weights
+    checkpoints/{best,last}.state.pt     optimiser, scheduler and random-number state (tensors only)
+    checkpoints/{best,last}.json         epoch and metrics of that checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from textcls.batching import Featurizer
+from textcls.config import Config, config_from_dict
+from textcls.data import Tokenizer
+from textcls.errors import RunError
+from textcls.models import TextModel, build_model
+from textcls.vocab import Vocabulary
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, write) -> None:
+    """`write(tmp_path)` fills a temporary file beside `path`, which then replaces `path` in one step,
+    so a crash never leaves a half-written file under the real name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; give them the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def prepare_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: str) -> Path:
+    """The folder a new run writes to. An existing non-empty folder is refused unless `overwrite`."""
+    if out is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path(parent) / f"{name}-{stamp}"
+        suffix = 1
+        while out.exists():
+            out, suffix = Path(parent) / f"{name}-{stamp}-{suffix}", suffix + 1
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise RunError(f"{out}: folder exists and is not empty (choose another --out, or pass --overwrite)")
+        for stale in ["metrics.jsonl", "metrics.json"]:
+            (out / stale).unlink(missing_ok=True)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def save_checkpoint(run_dir: Path, name: str, model: TextModel, training_state: dict, info: dict) -> None:
+    folder = run_dir / "checkpoints"
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(folder / f"{name}.safetensors", lambda p: save_file(weights, str(p)))
+    atomic_write(folder / f"{name}.state.pt", lambda p: torch.save(training_state, p))
+    write_json(folder / f"{name}.json", info)
+
+
+def load_training_state(run_dir: Path, name: str = "last") -> dict:
+    """Optimiser, scheduler and RNG state; `weights_only=True` refuses anything but tensors and plain data."""
+    return torch.load(run_dir / "checkpoints" / f"{name}.state.pt", weights_only=True)
+
+
+@dataclass
+class Run:
+    """A trained run, loaded back: config, input pipeline and model, ready to evaluate or predict."""
+
+    dir: Path
+    config: Config
+    featurizer: Featurizer
+    model: TextModel
+    loss_name: str
+    device: torch.device
+
+    @property
+    def labels(self) -> list[str]:
+        return self.featurizer.labels
+
+
+def save_run_files(run_dir: Path, config: Config, featurizer: Featurizer, model_info: dict) -> None:
+    atomic_write(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False)))
+    write_json(run_dir / "vocab.json", featurizer.vocab.to_json())
+    write_json(run_dir / "labels.json", featurizer.labels)
+    write_json(run_dir / "model.json", model_info)
+
+
+def make_tokenizer(config: Config) -> Tokenizer:
+    return Tokenizer(config.data.lowercase, whitespace=config.task == "tagging", max_length=config.data.max_length)
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> Run:
+    run_dir = Path(run_dir)
+    try:
+        config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()), str(run_dir / "config.yaml"))
+        vocab = Vocabulary.from_json(json.loads((run_dir / "vocab.json").read_text()))
+        labels = json.loads((run_dir / "labels.json").read_text())
+        info = json.loads((run_dir / "model.json").read_text())
+    except FileNotFoundError as exc:
+        raise RunError(f"{run_dir}: not a textcls run folder (missing {Path(exc.filename).name})") from None
+    weights = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
+    if not weights.is_file():
+        raise RunError(f"{run_dir}: no '{checkpoint}' checkpoint (expected {weights})")
+    featurizer = Featurizer(config.task, config.model, make_tokenizer(config), vocab, labels)
+    model = build_model(config.model, config.task, info["num_features"], info["outputs"], info["log_softmax"])
+    model.load_state_dict(load_file(str(weights)))
+    device = torch.device(device)
+    model.to(device).eval()
+    return Run(run_dir, config, featurizer, model, info["loss"], device)

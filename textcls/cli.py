@@ -1,0 +1,129 @@
+"""The `textcls` command: parses options, loads the config, calls the library, and turns known
+errors into one line and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from textcls.errors import TextclsError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train, evaluate and explain text classifiers and taggers.")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@contextmanager
+def user_errors():
+    """Input problems end in one line on stderr and exit code 1, never a traceback."""
+    try:
+        yield
+    except TextclsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(code=130)
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config file (see configs/)."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config field, e.g. --set train.epochs=3 (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write [default: runs/<config name>-<timestamp>]."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Allow --out to name a non-empty folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
+):
+    """Train a model from a CSV and a YAML config; write a run folder."""
+    from textcls import reporting
+    from textcls.config import load_config
+    from textcls.train import train as run_training
+
+    with user_errors():
+        cfg = load_config(config, overrides)
+        result = run_training(cfg, out, overwrite, name=config.stem, reporter=None if quiet else reporting.RichReporter())
+    if not quiet:
+        labels = json.loads((result.run_dir / "labels.json").read_text())
+        for split in ("valid", "test"):
+            if split in result.metrics:
+                reporting.print_metrics(result.metrics[split], labels, f"{split} (best epoch {result.best_epoch})", reporting.console)
+    typer.echo(str(result.run_dir))
+
+
+@app.command("eval")
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
+    data: Path = typer.Argument(..., help="Labelled CSV with the columns the run was trained on."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: rich tables; json: metrics as JSON on stdout."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON to this file."),
+    checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
+):
+    """Score a held-out CSV with a trained run."""
+    from textcls import reporting
+    from textcls.checkpoint import load_run, write_json
+    from textcls.predict import evaluate_file
+
+    with user_errors():
+        run = load_run(run_dir, checkpoint)
+        metrics = evaluate_file(run, data)
+    if json_path:
+        write_json(json_path, metrics)
+    if fmt == Format.json:
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        reporting.print_metrics(metrics, run.labels, f"{data}")
+
+
+def _read_texts(texts: list[str], file: Optional[Path]) -> list[str]:
+    if file is not None:
+        if not file.is_file():
+            raise TextclsError(f"{file}: file not found")
+        texts = texts + file.read_text(encoding="utf-8").splitlines()
+    if texts == ["-"] or (not texts and file is None):
+        texts = sys.stdin.read().splitlines()
+    return [t for t in texts if t.strip()]
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
+    texts: Optional[list[str]] = typer.Argument(None, help="Sentences to predict; '-' (or nothing) reads lines from stdin."),
+    file: Optional[Path] = typer.Option(None, "--file", help="A text file with one sentence per line."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: coloured words; json: one JSON object per line."),
+    batch_size: int = typer.Option(256, help="Sentences per batch."),
+    checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
+):
+    """Predict labels (or tags, or values) with each word's score."""
+    from textcls import reporting
+    from textcls.checkpoint import load_run
+    from textcls.predict import predict_texts
+
+    with user_errors():
+        run = load_run(run_dir, checkpoint)
+        lines = _read_texts(list(texts or []), file)
+        if not lines:
+            raise TextclsError("no text to predict (give sentences, --file, or lines on stdin)")
+        for start in range(0, len(lines), batch_size):
+            for result in predict_texts(run, lines[start : start + batch_size], batch_size):
+                if fmt == Format.json:
+                    typer.echo(json.dumps(result))
+                else:
+                    reporting.print_prediction(result)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Metrics: pure functions of predictions and targets (NumPy arrays in, plain Python out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C): rows are true classes, columns predicted."""
+    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def per_class_scores(confusion: np.ndarray, labels: list[str]) -> dict[str, dict[str, float]]:
+    tp = np.diag(confusion).astype(float)
+    predicted, actual = confusion.sum(0), confusion.sum(1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
+    return {
+        label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(actual[i])}
+        for i, label in enumerate(labels)
+    }
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict:
+    """accuracy, macro-F1 (over classes present in the targets or predictions), per class, confusion."""
+    confusion = confusion_matrix(y_true, y_pred, len(labels))
+    per_class = per_class_scores(confusion, labels)
+    present = [i for i in range(len(labels)) if confusion[i].sum() + confusion[:, i].sum() > 0]
+    return {
+        "accuracy": float((y_true == y_pred).mean()),
+        "macro_f1": float(np.mean([per_class[labels[i]]["f1"] for i in present])),
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+    }
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean of their positions), 1-based."""
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=float)
+    sorted_x = x[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_x)) + 1]
+    ends = np.r_[starts[1:], len(x)]
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2
+    return ranks
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else 0.0
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    error = y_pred - y_true
+    variance = ((y_true - y_true.mean()) ** 2).sum()
+    return {
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+        "r2": float(1 - (error**2).sum() / variance) if variance > 0 else 0.0,
+        "pearson": _pearson(y_true, y_pred),
+        "spearman": _pearson(_ranks(y_true), _ranks(y_pred)),
+    }
+
+
+def tagging_metrics(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray, sentence_ids: np.ndarray,
+                    labels: list[str], top_confusions: int = 10) -> dict:
+    """Token-level metrics over all real tokens (flattened), plus accuracy on words unseen in
+    training and whole-sentence exact match."""
+    metrics = classification_metrics(y_true, y_pred, labels)
+    correct = y_true == y_pred
+    wrong_per_sentence = np.bincount(sentence_ids, weights=~correct)
+    metrics["unseen_accuracy"] = float(correct[unseen].mean()) if unseen.any() else None
+    metrics["unseen_tokens"] = int(unseen.sum())
+    metrics["exact_match"] = float((wrong_per_sentence == 0).mean())
+    confusion = np.array(metrics["confusion"])
+    np.fill_diagonal(confusion, 0)
+    pairs = np.argsort(confusion, axis=None)[::-1][:top_confusions]
+    metrics["top_confusions"] = [
+        {"true": labels[i // len(labels)], "predicted": labels[i % len(labels)], "count": int(confusion.flat[i])}
+        for i in pairs if confusion.flat[i] > 0
+    ]
+    return metrics
+
+
+def roc_auc(scores: np.ndarray, targets: np.ndarray) -> float | None:
+    """Probability that a random positive outranks a random negative (Mann-Whitney U), ties counted half."""
+    pos, neg = int(targets.sum()), int((1 - targets).sum())
+    if pos == 0 or neg == 0:
+        return None
+    ranks = _ranks(scores)
+    return float((ranks[targets == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def average_precision(scores: np.ndarray, targets: np.ndarray) -> float | None:
+    """Area under the precision-recall curve as a step function (precision at each positive's rank,
+    averaged over positives), with tied scores handled as one threshold, as scikit-learn does."""
+    if targets.sum() == 0:
+        return None
+    order = np.argsort(-scores, kind="mergesort")
+    s, t = scores[order], targets[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(t)[last_of_tie]
+    precision = tp / (last_of_tie + 1)
+    recall_gain = np.diff(np.r_[0, tp]) / t.sum()
+    return float((precision * recall_gain).sum())
+
+
+def is_better(metric: str, new: float, old: float | None) -> bool:
+    lower_is_better = metric in {"loss", "mae", "rmse"} or metric.endswith("_loss")
+    return old is None or (new < old if lower_is_better else new > old)

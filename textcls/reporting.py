@@ -1,0 +1,125 @@
+"""The one place that talks to rich: progress while training, tables for people."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+# Training output goes to stderr, so stdout stays free for machine-readable results.
+console = Console(stderr=True)
+out = Console()
+
+
+class RichReporter:
+    """Progress bar per epoch with the running loss and tokens/s; a line per finished epoch."""
+
+    def __init__(self, console: Console = console):
+        self.console = console
+        self.progress: Progress | None = None
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        self.progress = Progress(
+            TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[speed]:,.0f} tok/s"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=steps, loss=0.0, speed=0.0)
+        self.loss_sum, self.steps, self.tokens, self.start = 0.0, 0, 0, time.perf_counter()
+
+    def step(self, parts: dict[str, float], tokens: int) -> None:
+        self.loss_sum += parts["loss"]
+        self.steps += 1
+        self.tokens += tokens
+        speed = self.tokens / max(time.perf_counter() - self.start, 1e-9)
+        self.progress.update(self.task, advance=1, loss=self.loss_sum / self.steps, speed=speed)
+
+    def end_epoch(self, record: dict) -> None:
+        self.progress.stop()
+        shown = {k: v for k, v in record.items() if k.startswith(("train_", "valid_")) and isinstance(v, float)}
+        text = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
+        self.console.print(f"epoch {record['epoch']}: {text}  ({record['seconds']:.1f} s, {record['tokens_per_second'] or 0:,.0f} tok/s)")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "-" if value is None else str(value)
+
+
+def metrics_tables(metrics: dict, labels: list[str], title: str) -> list[Table]:
+    """A summary table, per-class scores, and the confusion matrix (top confusions for many classes)."""
+    tables = []
+    summary = Table(title=title)
+    summary.add_column("metric")
+    summary.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if not isinstance(value, (dict, list)):
+            summary.add_row(key, _fmt(value))
+    for key, value in metrics.items():  # nested groups such as rationale metrics
+        if isinstance(value, dict) and key not in {"per_class"}:
+            for sub, v in value.items():
+                if not isinstance(v, (dict, list)):
+                    summary.add_row(f"{key}.{sub}", _fmt(v))
+    tables.append(summary)
+    if "per_class" in metrics:
+        per = Table(title="per class")
+        for column in ["class", "precision", "recall", "f1", "support"]:
+            per.add_column(column, justify="left" if column == "class" else "right")
+        for label, row in metrics["per_class"].items():
+            per.add_row(label, *(_fmt(row[k]) for k in ["precision", "recall", "f1", "support"]))
+        tables.append(per)
+    if "confusion" in metrics and len(labels) <= 8:
+        confusion = Table(title="confusion (rows: true, columns: predicted)")
+        confusion.add_column("")
+        for label in labels:
+            confusion.add_column(label, justify="right")
+        for label, row in zip(labels, metrics["confusion"]):
+            confusion.add_row(label, *map(str, row))
+        tables.append(confusion)
+    elif metrics.get("top_confusions"):
+        top = Table(title="top confusions")
+        for column in ["true", "predicted", "count"]:
+            top.add_column(column)
+        for row in metrics["top_confusions"]:
+            top.add_row(row["true"], row["predicted"], str(row["count"]))
+        tables.append(top)
+    return tables
+
+
+def print_metrics(metrics: dict, labels: list[str], title: str, console: Console = out) -> None:
+    for table in metrics_tables(metrics, labels, title):
+        console.print(table)
+
+
+def score_style(score: float, scale: float = 3.0) -> str:
+    """Green for positive evidence, red for negative, brighter for stronger."""
+    strength = min(abs(score) / scale, 1.0)
+    level = int(90 + 165 * strength)
+    return f"rgb(0,{level},0)" if score > 0 else f"rgb({level},0,0)"
+
+
+def print_prediction(result: dict, console: Console = out) -> None:
+    """A predicted sentence: its label and probabilities, then its words coloured by their scores."""
+    if "tags" in result:
+        table = Table(title=result["text"])
+        for column in ["token", "tag", "probability"]:
+            table.add_column(column)
+        for token, tag, p in zip(result["tokens"], result["tags"], result["probabilities"]):
+            table.add_row(token, tag, f"{p:.3f}")
+        console.print(table)
+        return
+    if "value" in result:
+        console.print(f"[bold]{result['value']:.4f}[/]  {result['text']}")
+    else:
+        probs = "  ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
+        console.print(f"[bold]{result['label']}[/] ({probs})")
+    words = Text()
+    for token, s in zip(result["tokens"], result["token_scores"]):
+        words.append(token, style=score_style(s))
+        words.append(f"({s:+.2f}) ", style="dim")
+    console.print(words)

@@ -1,0 +1,190 @@
+"""The training pipeline: CSV -> examples -> vocabulary -> tensors -> model -> objective -> trainer -> run folder.
+
+`train(config)` is what `textcls train` calls; it is usable from Python as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textcls.batching import IGNORE, Featurizer
+from textcls.checkpoint import make_tokenizer, prepare_run_dir, save_checkpoint, save_run_files, write_json
+from textcls.config import Config
+from textcls.data import Example, apply_lexicon, held_out, read_examples, read_lexicon
+from textcls.errors import ConfigError, DataError
+from textcls.evaluate import predict_items, score
+from textcls.losses import build_objective, num_outputs, resolve_loss_name
+from textcls.models import build_model
+from textcls.trainer import Reporter, Trainer
+from textcls.vocab import Vocabulary, build_labels
+
+MONITORS = {
+    "classification": ["accuracy", "macro_f1", "loss"],
+    "tagging": ["accuracy", "macro_f1", "unseen_accuracy", "exact_match", "loss"],
+    "regression": ["r2", "mae", "rmse", "pearson", "spearman", "loss"],
+}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def resolve_monitor(config: Config) -> str:
+    choices = MONITORS[config.task]
+    monitor = config.train.monitor
+    if monitor == "auto":
+        return choices[0]
+    if monitor not in choices:
+        import difflib
+
+        close = difflib.get_close_matches(monitor, choices, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(choices)}"
+        raise ConfigError(f"train.monitor: '{monitor}' is not a metric of task '{config.task}' ({hint})")
+    return monitor
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Datasets:
+    train: list[Example]
+    valid: list[Example]
+    test: list[Example] | None
+    valid_source: str
+
+
+def load_datasets(config: Config) -> Datasets:
+    """Reads every CSV named by the config (so that any bad input fails before training starts)."""
+    data, tokenizer = config.data, make_tokenizer(config)
+    train = read_examples(data.train, data, config.task, tokenizer)
+    if isinstance(data.valid, str):
+        valid, source = read_examples(data.valid, data, config.task, tokenizer), data.valid
+    else:
+        if not 0 < data.valid < 1:
+            raise ConfigError(f"data.valid: a fraction must lie between 0 and 1, got {data.valid}")
+        order = np.random.RandomState(config.train.seed).permutation(len(train))
+        cut = max(1, int(round(len(train) * data.valid)))
+        if cut >= len(train):
+            raise DataError(f"{data.train}: too few rows ({len(train)}) to split off a validation set")
+        valid, train = [train[i] for i in order[:cut]], [train[i] for i in sorted(order[cut:])]
+        source = f"{data.train} (validation split)"
+    test = read_examples(data.test, data, config.task, tokenizer) if data.test else None
+    if data.lexicon:
+        lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
+        training_lexicon = {w: t for w, t in lexicon.items() if not held_out(w, data.lexicon_holdout)}
+        apply_lexicon(train, training_lexicon, tokenizer)
+        for examples in (valid, test or []):
+            apply_lexicon(examples, lexicon, tokenizer)  # evaluation sees every lexicon word
+    return Datasets(train, valid, test, source)
+
+
+def build_featurizer(config: Config, train: list[Example]) -> Featurizer:
+    tokenizer = make_tokenizer(config)
+    vocab = Vocabulary.build(([tokenizer.normalize(t) for t in e.tokens] for e in train),
+                             config.data.min_freq, config.data.max_vocab)
+    if config.task == "classification":
+        labels = build_labels(e.label for e in train)
+    elif config.task == "tagging":
+        labels = build_labels(tag for e in train for tag in e.label)
+    else:
+        labels = []
+    if config.task == "classification" and len(labels) < 2:
+        raise DataError(f"{config.data.train}: needs at least two labels in column '{config.data.label_column}', found {labels}")
+    return Featurizer(config.task, config.model, tokenizer, vocab, labels)
+
+
+def count_labels(items, task: str) -> tuple[Counter, Counter]:
+    """Training counts of classes (tokens for tagging) and of word targets, for auto weights."""
+    if task == "tagging":
+        labels = Counter(int(t) for x in items for t in x.label)
+    elif task == "classification":
+        labels = Counter(int(x.label) for x in items)
+    else:
+        labels = Counter()
+    targets = Counter(int(t) for x in items if x.targets is not None for t in x.targets if t != IGNORE)
+    return labels, targets
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict  # {"valid": ..., "test": ...}
+    best_epoch: int
+
+
+def train(config: Config, out: str | Path | None = None, overwrite: bool = False, name: str = "run",
+          reporter: Reporter | None = None) -> TrainResult:
+    """Trains a model as `config` says and writes a run folder; returns its path and final metrics."""
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    seed_everything(config.train.seed)
+    device = resolve_device(config.train.device)
+    monitor = resolve_monitor(config)
+
+    datasets = load_datasets(config)
+    featurizer = build_featurizer(config, datasets.train)
+    train_items = featurizer.encode_all(datasets.train, config.data.train)
+    valid_items = featurizer.encode_all(datasets.valid, datasets.valid_source)
+    test_items = featurizer.encode_all(datasets.test, config.data.test) if datasets.test else None
+
+    loss_name = resolve_loss_name(config.loss.name, config.task, len(featurizer.labels))
+    outputs = num_outputs(loss_name, config.task, len(featurizer.labels))
+    log_softmax = loss_name == "nll"
+    model = build_model(config.model, config.task, featurizer.num_features, outputs, log_softmax).to(device)
+    label_counts, target_counts = count_labels(train_items, config.task)
+    objective = build_objective(config.loss, config.task, loss_name, len(featurizer.labels), label_counts, target_counts, model)
+
+    # All input is valid: only now is the run folder created (never before, so bad input cannot
+    # leave a half-made run or touch an earlier one).
+    run_dir = prepare_run_dir(out, overwrite, name, config.output.dir)
+    save_run_files(run_dir, config, featurizer, {
+        "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
+        "num_features": featurizer.num_features, "monitor": monitor, "command": sys.argv,
+        "rationale_pos_weight": objective.rationale_pos_weight,
+    })
+
+    trainer = Trainer(model, objective, config.optim, config.train, device, config.task, reporter)
+
+    def evaluate(items) -> dict:
+        predictions = predict_items(model, items, config.task, config.train.eval_batch_size, device, objective)
+        return score(predictions, items, config.task, featurizer.labels)
+
+    def on_epoch(epoch: int, record: dict, improved: bool) -> None:
+        with open(run_dir / "metrics.jsonl", "a") as log:
+            log.write(json.dumps(record) + "\n")
+        state = trainer.training_state(epoch)
+        info = {"epoch": epoch, "monitor": monitor, "score": record.get(f"valid_{monitor}")}
+        if improved:
+            save_checkpoint(run_dir, "best", model, state, info)
+        if config.output.save_last:
+            save_checkpoint(run_dir, "last", model, state, info)
+
+    result = trainer.fit(train_items, lambda: evaluate(valid_items), monitor, on_epoch)
+
+    if not (run_dir / "checkpoints" / "best.safetensors").exists():  # e.g. the monitored metric was never defined
+        save_checkpoint(run_dir, "best", model, trainer.training_state(result.best_epoch), {"epoch": result.best_epoch})
+    from safetensors.torch import load_file
+
+    model.load_state_dict(load_file(str(run_dir / "checkpoints" / "best.safetensors")))
+    final = {"best_epoch": result.best_epoch, "monitor": monitor, "valid": evaluate(valid_items)}
+    if test_items is not None:
+        final["test"] = evaluate(test_items)
+    write_json(run_dir / "metrics.json", final)
+    return TrainResult(run_dir, final, result.best_epoch)
