@@ -129,7 +129,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set expects KEY=VALUE (e.g. train.epochs=3), got {text!r}")
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {text}: the value is not valid YAML") from None
+    return key.strip().split("."), value
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
