@@ -67,6 +67,10 @@ def evaluate(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: rich tables; json: metrics as JSON on stdout."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON to this file."),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
+    lexicon: Optional[Path] = typer.Option(None, help="Score word scores against this lexicon (CSV word,label or word,score) instead of the run's."),
+    lexicon_threshold: Optional[float] = typer.Option(None, help="With a word,score lexicon: |score| >= this labels a word [default: the run's]."),
+    lexicon_words: str = typer.Option("all", help="all, or heldout: only the lexicon words the run withheld from training."),
+    faithfulness: bool = typer.Option(True, help="Also measure comprehensiveness/sufficiency of the word scores (extra passes)."),
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
@@ -75,7 +79,10 @@ def evaluate(
 
     with user_errors():
         run = load_run(run_dir, checkpoint)
-        metrics = evaluate_file(run, data)
+        if lexicon_words not in ("all", "heldout"):
+            raise TextclsError(f"--lexicon-words must be 'all' or 'heldout', got '{lexicon_words}'")
+        metrics = evaluate_file(run, data, lexicon=lexicon, lexicon_threshold=lexicon_threshold,
+                                lexicon_words=lexicon_words, with_faithfulness=faithfulness)
     if json_path:
         write_json(json_path, metrics)
     if fmt == Format.json:

@@ -111,3 +111,17 @@ def average_precision(scores: np.ndarray, targets: np.ndarray) -> float | None:
 def is_better(metric: str, new: float, old: float | None) -> bool:
     lower_is_better = metric in {"loss", "mae", "rmse"} or metric.endswith("_loss")
     return old is None or (new < old if lower_is_better else new > old)
+
+
+def flatten(metrics: dict, prefix: str = "") -> dict:
+    """Scalar metrics with dotted names (`rationale.word_polarity.auprc`); per-class tables,
+    confusion matrices and lists are left to the full metrics."""
+    flat = {}
+    for key, value in metrics.items():
+        if key == "per_class" or isinstance(value, list):
+            continue
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -6,26 +6,39 @@ from pathlib import Path
 
 import numpy as np
 
+from collections import Counter
+
 from textcls.checkpoint import Run
-from textcls.data import Example, read_examples
+from textcls.data import Example, apply_lexicon, held_out, read_examples, read_lexicon
 from textcls.errors import DataError
-from textcls.evaluate import predict_items, score
-from textcls.losses import LOSSES
+from textcls.evaluate import evaluate_examples, predict_items
+from textcls.losses import LOSSES, Objective
 
 
-def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None) -> dict:
-    """Metrics of the run's best model on a labelled CSV with the training config's columns."""
+def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lexicon: str | Path | None = None,
+                  lexicon_threshold: float | None = None, lexicon_words: str = "all", with_faithfulness: bool = True) -> dict:
+    """Metrics of a run's model on a labelled CSV with the columns it was trained on.
+
+    Word targets come from the CSV's rationale column and from a lexicon: the run's own, or another
+    one given here (scoring against the lexicon a model was trained on is circular).
+    `lexicon_words`: "all", or "heldout" for only the words the run withheld from training
+    (data.lexicon_holdout).
+    """
     config = run.config
-    examples = read_examples(path, config.data, config.task, run.featurizer.tokenizer)
+    tokenizer = run.featurizer.tokenizer
+    examples = read_examples(path, config.data, config.task, tokenizer)
+    lexicon_path = lexicon or config.data.lexicon
+    if lexicon_path:
+        threshold = config.data.lexicon_threshold if lexicon_threshold is None else lexicon_threshold
+        words = read_lexicon(lexicon_path, threshold, config.data.lowercase)
+        if lexicon_words == "heldout":
+            words = {w: t for w, t in words.items() if held_out(w, config.data.lexicon_holdout)}
+        apply_lexicon(examples, words, tokenizer)
     items = run.featurizer.encode_all(examples, str(path))
-    from collections import Counter
-
-    from textcls.losses import Objective
-
     main = LOSSES[run.loss_name][0](config.loss, Counter(), len(run.labels))  # unweighted: a plain mean loss
     objective = Objective(config.task, main, config.loss.rationale, None, [])
-    predictions = predict_items(run.model, items, config.task, batch_size or config.train.eval_batch_size, run.device, objective)
-    metrics = score(predictions, items, config.task, run.labels)
+    metrics = evaluate_examples(run.model, run.featurizer, examples, items, batch_size or config.train.eval_batch_size,
+                                run.device, objective, with_faithfulness)
     metrics["rows"] = len(items)
     return metrics
 

@@ -9,6 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from textcls.metrics import flatten
+
 # Training output goes to stderr, so stdout stays free for machine-readable results.
 console = Console(stderr=True)
 out = Console()
@@ -40,7 +42,9 @@ class RichReporter:
 
     def end_epoch(self, record: dict) -> None:
         self.progress.stop()
-        shown = {k: v for k, v in record.items() if k.startswith(("train_", "valid_")) and isinstance(v, float)}
+        headline = ("valid_rationale.word_polarity.auprc",)
+        shown = {k: v for k, v in record.items()
+                 if isinstance(v, float) and (k.startswith("train_") or (k.startswith("valid_") and "." not in k) or k in headline)}
         text = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
         self.console.print(f"epoch {record['epoch']}: {text}  ({record['seconds']:.1f} s, {record['tokens_per_second'] or 0:,.0f} tok/s)")
 
@@ -57,14 +61,8 @@ def metrics_tables(metrics: dict, labels: list[str], title: str) -> list[Table]:
     summary = Table(title=title)
     summary.add_column("metric")
     summary.add_column("value", justify="right")
-    for key, value in metrics.items():
-        if not isinstance(value, (dict, list)):
-            summary.add_row(key, _fmt(value))
-    for key, value in metrics.items():  # nested groups such as rationale metrics
-        if isinstance(value, dict) and key not in {"per_class"}:
-            for sub, v in value.items():
-                if not isinstance(v, (dict, list)):
-                    summary.add_row(f"{key}.{sub}", _fmt(v))
+    for key, value in flatten(metrics).items():
+        summary.add_row(key, _fmt(value))
     tables.append(summary)
     if "per_class" in metrics:
         per = Table(title="per class")

@@ -21,7 +21,7 @@ from textcls.checkpoint import make_tokenizer, prepare_run_dir, save_checkpoint,
 from textcls.config import Config
 from textcls.data import Example, apply_lexicon, held_out, read_examples, read_lexicon
 from textcls.errors import ConfigError, DataError
-from textcls.evaluate import predict_items, score
+from textcls.evaluate import evaluate_examples
 from textcls.losses import build_objective, num_outputs, resolve_loss_name
 from textcls.models import build_model
 from textcls.trainer import Reporter, Trainer
@@ -162,9 +162,9 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
 
     trainer = Trainer(model, objective, config.optim, config.train, device, config.task, reporter)
 
-    def evaluate(items) -> dict:
-        predictions = predict_items(model, items, config.task, config.train.eval_batch_size, device, objective)
-        return score(predictions, items, config.task, featurizer.labels)
+    def evaluate(examples, items, final: bool = False) -> dict:
+        return evaluate_examples(model, featurizer, examples, items, config.train.eval_batch_size, device,
+                                 objective, with_faithfulness=final)
 
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
         with open(run_dir / "metrics.jsonl", "a") as log:
@@ -176,15 +176,15 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
         if config.output.save_last:
             save_checkpoint(run_dir, "last", model, state, info)
 
-    result = trainer.fit(train_items, lambda: evaluate(valid_items), monitor, on_epoch)
+    result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
 
     if not (run_dir / "checkpoints" / "best.safetensors").exists():  # e.g. the monitored metric was never defined
         save_checkpoint(run_dir, "best", model, trainer.training_state(result.best_epoch), {"epoch": result.best_epoch})
     from safetensors.torch import load_file
 
     model.load_state_dict(load_file(str(run_dir / "checkpoints" / "best.safetensors")))
-    final = {"best_epoch": result.best_epoch, "monitor": monitor, "valid": evaluate(valid_items)}
+    final = {"best_epoch": result.best_epoch, "monitor": monitor, "valid": evaluate(datasets.valid, valid_items, final=True)}
     if test_items is not None:
-        final["test"] = evaluate(test_items)
+        final["test"] = evaluate(datasets.test, test_items, final=True)
     write_json(run_dir / "metrics.json", final)
     return TrainResult(run_dir, final, result.best_epoch)

@@ -14,7 +14,7 @@ import torch
 from textcls.batching import Batch, Encoded, batch_indices, collate
 from textcls.config import OptimConfig, TrainConfig
 from textcls.losses import Objective
-from textcls.metrics import is_better
+from textcls.metrics import flatten, is_better
 from textcls.models import TextModel
 
 
@@ -157,7 +157,7 @@ class Trainer:
         best_epoch, best, history, stale = 0, None, [], 0
         for epoch in range(1, self.cfg.epochs + 1):
             record = {"epoch": epoch, **self.train_epoch(items, lengths, epoch)}
-            record.update({f"valid_{k}": v for k, v in evaluate().items() if not isinstance(v, (dict, list))})
+            record.update({f"valid_{k}": v for k, v in flatten(evaluate()).items()})
             score = record.get(f"valid_{monitor}")
             improved = score is not None and is_better(monitor, score, best)
             if improved:
