@@ -1,0 +1,153 @@
+"""Model outputs: shapes, padding invariance, and the bag of words' token-score decomposition."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import bow_head
+from textcls.batching import Featurizer, collate
+from textcls.config import ModelConfig
+from textcls.data import Example, Tokenizer
+from textcls.models import build_model
+from textcls.models.bow import BagOfWords
+from textcls.models.lstm import LSTMModel
+from textcls.vocab import Vocabulary
+
+SHORT = "a good film".split()
+LONG = "the plot was dull but the acting was really superb and moving".split()
+WORDS = sorted(set(SHORT + LONG + ["Some", "3", "."]))
+
+
+def featurizer(task="classification", labels=("neg", "pos"), **model) -> Featurizer:
+    cfg = ModelConfig(embedding_dim=8, hidden_dim=6, buckets=97, **model)
+    tokenizer = Tokenizer(whitespace=task == "tagging")
+    return Featurizer(task, cfg, tokenizer, Vocabulary.build([WORDS]), list(labels))
+
+
+def make_model(fz: Featurizer, task: str, outputs: int, **kw):
+    torch.manual_seed(0)
+    model = build_model(fz.model, task, fz.num_features, outputs, **kw)
+    model.eval()
+    return model
+
+
+def batch_of(fz: Featurizer, *sentences: list[str]):
+    items = fz.encode_all([Example(list(s), None, i + 1) for i, s in enumerate(sentences)])
+    return collate(items, fz.task)
+
+
+MODEL_CONFIGS = [
+    pytest.param({"type": "bow"}, id="bow"),
+    pytest.param({"type": "bow", "word_ngrams": 3}, id="bow-ngrams"),
+    pytest.param({"type": "bow", "char_ngrams": (2, 3)}, id="bow-chars"),
+    pytest.param({"type": "lstm"}, id="lstm-attention"),
+    pytest.param({"type": "lstm", "pooling": "mean", "bidirectional": False, "num_layers": 2}, id="lstm-mean"),
+    pytest.param({"type": "lstm", "char_ngrams": (3, 3)}, id="lstm-chars"),
+]
+
+
+@pytest.mark.parametrize("model_cfg", MODEL_CONFIGS)
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_sentence_model_shapes(model_cfg, outputs):
+    fz = featurizer(**model_cfg)
+    model = make_model(fz, "classification", outputs)
+    batch = batch_of(fz, SHORT, LONG, ["film"])
+    out = model(batch)
+    assert out.sentence.shape == (3, outputs)
+    assert out.tokens.shape == (3, len(LONG), outputs)
+    assert torch.isfinite(out.sentence).all() and torch.isfinite(out.tokens).all()
+
+
+@pytest.mark.parametrize("model_type", ["bow", "lstm"])
+def test_tagging_model_shapes(model_type):
+    fz = featurizer("tagging", labels=("A", "B", "C", "D"), type=model_type)
+    model = make_model(fz, "tagging", 4)
+    out = model(batch_of(fz, ["Some", "3", "."], LONG))
+    assert out.sentence is None
+    assert out.tokens.shape == (2, len(LONG), 4)
+
+
+def test_build_model_picks_the_classes():
+    fz = featurizer(type="bow")
+    assert isinstance(build_model(fz.model, "classification", fz.num_features, 2), BagOfWords)
+    fz = featurizer(type="lstm")
+    assert isinstance(build_model(fz.model, "regression", fz.num_features, 1), LSTMModel)
+
+
+@pytest.mark.parametrize("model_cfg", MODEL_CONFIGS)
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_padding_does_not_change_a_sentence(model_cfg, outputs):
+    fz = featurizer(**model_cfg)
+    model = make_model(fz, "classification", outputs)
+    with torch.no_grad():
+        alone = model(batch_of(fz, SHORT))
+        batched = model(batch_of(fz, LONG, SHORT))  # SHORT is padded to LONG's length
+        long_alone = model(batch_of(fz, LONG))
+    n = len(SHORT)
+    torch.testing.assert_close(batched.sentence[1], alone.sentence[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(batched.tokens[1, :n], alone.tokens[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(batched.sentence[0], long_alone.sentence[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model_type", ["bow", "lstm"])
+def test_padding_does_not_change_tags(model_type):
+    fz = featurizer("tagging", labels=("A", "B", "C"), type=model_type, window=2)
+    model = make_model(fz, "tagging", 3)
+    short = ["Some", "3", "."]
+    with torch.no_grad():
+        alone = model(batch_of(fz, short)).tokens[0]
+        batched = model(batch_of(fz, LONG, short)).tokens[1, : len(short)]
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_bow_token_scores_are_embedding_rows_times_classifier(outputs):
+    fz = featurizer(type="bow")
+    model = make_model(fz, "classification", outputs)
+    with torch.no_grad():
+        W, b = bow_head(dict(model.named_parameters()))
+        b.copy_(torch.linspace(-0.7, 0.9, outputs))  # a bias that matters
+        batch = batch_of(fz, LONG, SHORT)
+        out = model(batch)
+        E = model.embedding.weight
+    for row, sentence in enumerate([LONG, SHORT]):
+        ids = torch.tensor([fz.vocab.stoi[w] for w in sentence])
+        token_scores = E[ids] @ W.T  # (T, C) by hand
+        torch.testing.assert_close(out.tokens[row, : len(sentence)], token_scores, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(out.sentence[row], token_scores.mean(0) + b, atol=1e-6, rtol=1e-5)
+        # the same as fastText's "average the word vectors, then classify"
+        torch.testing.assert_close(out.sentence[row], E[ids].mean(0) @ W.T + b, atol=1e-6, rtol=1e-5)
+    assert torch.all(out.tokens[1, len(SHORT):] == 0)  # padding carries no evidence
+
+
+def test_bow_with_word_ngrams_averages_words_and_ngrams():
+    """fastText -wordNgrams 2: the sentence vector is the mean of the word and bigram vectors."""
+    fz = featurizer(type="bow", word_ngrams=2)
+    model = make_model(fz, "classification", 2)
+    sentence = LONG
+    batch = batch_of(fz, sentence)
+    with torch.no_grad():
+        out = model(batch)
+        E, (W, b) = model.embedding.weight, bow_head(dict(model.named_parameters()))
+        words = [fz.vocab.stoi[w] for w in sentence]
+        bigrams = batch.ngrams[0, :, 0].tolist()  # the bigram starting at each word; 0 = none (the last word)
+        assert bigrams[-1] == 0 and all(i >= len(fz.vocab) for i in bigrams[:-1])
+        units = E[torch.tensor(words + bigrams[:-1])]  # T words + (T - 1) bigrams
+        expected = units.mean(0) @ W.T + b
+    torch.testing.assert_close(out.sentence[0], expected, atol=1e-6, rtol=1e-5)
+    # the token scores share out all the evidence: their sum is the sum over words and bigrams
+    torch.testing.assert_close(out.tokens[0].sum(0), units.sum(0) @ W.T, atol=1e-5, rtol=1e-5)
+
+
+def test_log_softmax_option_gives_log_probabilities():
+    fz = featurizer(type="lstm")
+    model = make_model(fz, "classification", 3, log_softmax=True)
+    with torch.no_grad():
+        out = model(batch_of(fz, SHORT, LONG))
+    torch.testing.assert_close(out.sentence.exp().sum(-1), torch.ones(2))
+    raw = make_model(fz, "classification", 3)
+    with torch.no_grad():
+        logits = raw(batch_of(fz, SHORT, LONG)).sentence
+    torch.testing.assert_close(out.sentence, F.log_softmax(logits, -1), atol=1e-6, rtol=1e-5)
