@@ -67,8 +67,6 @@ def test_unknown_key_without_close_match_lists_valid_keys():
         assert valid in message
 
 
-@pytest.mark.xfail(strict=True, reason="a key that is not a Python identifier (e.g. 'batch-size') is dropped "
-                   "from the error location: the message names the section and suggests the section itself")
 def test_hyphenated_key_is_named_with_a_suggestion():
     message = config_error(minimal(train={"batch-size": 8}))
     assert "'train.batch-size'" in message

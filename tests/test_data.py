@@ -233,8 +233,6 @@ def test_build_labels_natural_number_order():
     assert build_labels(["class10", "class2", "class1"]) == ["class1", "class2", "class10"]
 
 
-@pytest.mark.xfail(strict=True, reason="_natural_key calls int() on any str.isdigit() part; "
-                   "digit-like characters such as '²' or '①' are isdigit() but not int()-able (ValueError)")
 def test_build_labels_accepts_superscript_digits():
     assert build_labels(["²", "1"]) == ["1", "²"]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,8 +68,10 @@ def prepare_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: 
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise RunError(f"{out}: folder exists and is not empty (choose another --out, or pass --overwrite)")
-        for stale in ["metrics.jsonl", "metrics.json"]:
+        # Nothing of the earlier run may mix with the new one (a stale checkpoint could be loaded).
+        for stale in ["metrics.jsonl", "metrics.json", "model.json", "config.yaml", "vocab.json", "labels.json"]:
             (out / stale).unlink(missing_ok=True)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     return out
 

@@ -92,12 +92,15 @@ def evaluate(
 
 
 def _read_texts(texts: list[str], file: Optional[Path]) -> list[str]:
+    """Sentences from the arguments, then --file, then stdin (when '-' is given, or nothing at all)."""
+    from_stdin = "-" in texts or (not texts and file is None)
+    texts = [t for t in texts if t != "-"]
     if file is not None:
         if not file.is_file():
             raise TextclsError(f"{file}: file not found")
-        texts = texts + file.read_text(encoding="utf-8").splitlines()
-    if texts == ["-"] or (not texts and file is None):
-        texts = sys.stdin.read().splitlines()
+        texts += file.read_text(encoding="utf-8").splitlines()
+    if from_stdin:
+        texts += sys.stdin.read().splitlines()
     return [t for t in texts if t.strip()]
 
 
@@ -107,7 +110,7 @@ def predict(
     texts: Optional[list[str]] = typer.Argument(None, help="Sentences to predict; '-' (or nothing) reads lines from stdin."),
     file: Optional[Path] = typer.Option(None, "--file", help="A text file with one sentence per line."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: coloured words; json: one JSON object per line."),
-    batch_size: int = typer.Option(256, help="Sentences per batch."),
+    batch_size: int = typer.Option(256, min=1, help="Sentences per batch."),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
 ):
     """Predict labels (or tags, or values) with each word's score."""
@@ -126,6 +129,26 @@ def predict(
                     typer.echo(json.dumps(result))
                 else:
                     reporting.print_prediction(result)
+
+
+@app.command()
+def stats(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config whose columns and lexicon to use."),
+    data: Optional[Path] = typer.Argument(None, help="CSV to count [default: the config's data.train]."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config field (repeatable)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+):
+    """Label and word-target counts, and the class weights / pos_weight that auto and balanced would use."""
+    from textcls import reporting
+    from textcls.config import load_config
+    from textcls.stats import dataset_stats
+
+    with user_errors():
+        result = dataset_stats(load_config(config, overrides), data)
+    if fmt == Format.json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        reporting.print_stats(result)
 
 
 def main() -> None:

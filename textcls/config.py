@@ -181,7 +181,7 @@ def describe_validation_error(error: ValidationError, source: str) -> str:
     """One line naming the first bad key, what is wrong, and the closest valid key."""
     # A misspelt key also makes its correct spelling "missing": report the misspelling.
     errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    loc = _user_loc(errors[0]["loc"])
+    loc = _user_loc(errors[0]["loc"][:-1]) + errors[0]["loc"][-1:] if errors[0]["type"] == "extra_forbidden" else _user_loc(errors[0]["loc"])
     key = ".".join(str(p) for p in loc) or "(top level)"
     if errors[0]["type"] == "extra_forbidden":
         valid = _fields_at(loc)

@@ -118,7 +118,7 @@ def resolve_loss_name(name: str, task: str, num_labels: int) -> str:
 
 
 def num_outputs(loss_name: str, task: str, num_labels: int) -> int:
-    """One logit for bce (and for focal on two labels, which uses the same sigmoid form); else one per class."""
+    """One logit for bce and for regression; else one score per class."""
     if task == "regression" or loss_name == "bce":
         return 1
     return num_labels
@@ -194,6 +194,9 @@ class ActivationL1:
         self.handles = [self.modules[n].register_forward_hook(self._hook) for n in self.names]
 
     def value(self) -> torch.Tensor:
+        if not self.captured:
+            raise ConfigError(f"loss.regularizers.activation_l1: {', '.join(self.names)} produced no output "
+                              "in this step (is the module used by this model?)")
         return sum(t.abs().mean() for t in self.captured)
 
     def clear(self) -> None:
@@ -212,6 +215,10 @@ class WeightNorm:
         params = dict(model.named_parameters())
         self.names = _match(list(params), cfg.targets, "parameter", f"loss.regularizers.{cfg.name}")
         self.params = [params[n] for n in self.names]
+        sparse = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse}
+        if any(id(p) in sparse for p in self.params):
+            raise ConfigError(f"loss.regularizers.{cfg.name}: a norm of a sparse embedding touches every row each "
+                              "step; set model.sparse: false to regularise it")
         self.power = 1 if cfg.name == "weight_l1" else 2
 
     def value(self) -> torch.Tensor:
@@ -269,6 +276,13 @@ class Objective:
     def detach(self) -> None:
         for _, _, reg in self.regularizers:
             reg.detach()
+
+
+def plain_objective(cfg: LossConfig, task: str, loss_name: str, num_classes: int) -> Objective:
+    """The main loss without class weights, pos_weight, rationale or regularisers: the plain mean
+    loss that validation and `eval` report, comparable across runs whatever their weighting."""
+    plain = cfg.model_copy(update={"class_weights": None, "pos_weight": None, "alpha": None})
+    return Objective(task, LOSSES[loss_name][0](plain, Counter(), num_classes), cfg.rationale.model_copy(update={"weight": 0.0}), None, [])
 
 
 def build_objective(cfg: LossConfig, task: str, loss_name: str, num_classes: int, label_counts: Counter,

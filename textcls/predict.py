@@ -6,13 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from collections import Counter
-
 from textcls.checkpoint import Run
 from textcls.data import Example, apply_lexicon, held_out, read_examples, read_lexicon
 from textcls.errors import DataError
 from textcls.evaluate import evaluate_examples, predict_items
-from textcls.losses import LOSSES, Objective
+from textcls.losses import plain_objective
 
 
 def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lexicon: str | Path | None = None,
@@ -35,8 +33,7 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
             words = {w: t for w, t in words.items() if held_out(w, config.data.lexicon_holdout)}
         apply_lexicon(examples, words, tokenizer)
     items = run.featurizer.encode_all(examples, str(path))
-    main = LOSSES[run.loss_name][0](config.loss, Counter(), len(run.labels))  # unweighted: a plain mean loss
-    objective = Objective(config.task, main, config.loss.rationale, None, [])
+    objective = plain_objective(config.loss, config.task, run.loss_name, len(run.labels))
     metrics = evaluate_examples(run.model, run.featurizer, examples, items, batch_size or config.train.eval_batch_size,
                                 run.device, objective, with_faithfulness)
     metrics["rows"] = len(items)
@@ -64,7 +61,7 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 256) -> list[dic
             result["probabilities"] = [float(token_scores[t, j]) for t, j in enumerate(best)]
         elif task == "regression":
             result["value"] = float(predictions.sentence[i])
-            result["token_scores"] = token_scores[:, 0].round(4).tolist()
+            result["token_scores"] = [round(float(x), 4) for x in token_scores[:, 0]]
         else:
             probs = predictions.sentence[i]
             label = int(np.argmax(probs))
@@ -72,6 +69,6 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 256) -> list[dic
             result["probabilities"] = {name: round(float(p), 6) for name, p in zip(run.labels, probs)}
             # Evidence for the predicted class: the signed logit with one output, else that class's score.
             evidence = token_scores[:, 0] if token_scores.shape[1] == 1 else token_scores[:, label]
-            result["token_scores"] = evidence.round(4).tolist()
+            result["token_scores"] = [round(float(x), 4) for x in evidence]
         results.append(result)
     return results

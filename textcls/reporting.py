@@ -121,3 +121,16 @@ def print_prediction(result: dict, console: Console = out) -> None:
         words.append(token, style=score_style(s))
         words.append(f"({s:+.2f}) ", style="dim")
     console.print(words)
+
+
+def print_stats(stats: dict, console: Console = out) -> None:
+    table = Table(title=stats["file"])
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                table.add_row(f"{key}.{sub}", _fmt(v))
+        elif key != "file":
+            table.add_row(key, _fmt(value))
+    console.print(table)

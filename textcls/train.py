@@ -22,7 +22,7 @@ from textcls.config import Config
 from textcls.data import Example, apply_lexicon, held_out, read_examples, read_lexicon
 from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples
-from textcls.losses import build_objective, num_outputs, resolve_loss_name
+from textcls.losses import build_objective, num_outputs, plain_objective, resolve_loss_name
 from textcls.models import build_model
 from textcls.trainer import Reporter, Trainer
 from textcls.vocab import Vocabulary, build_labels
@@ -162,9 +162,11 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
 
     trainer = Trainer(model, objective, config.optim, config.train, device, config.task, reporter)
 
+    validation_loss = plain_objective(config.loss, config.task, loss_name, len(featurizer.labels))
+
     def evaluate(examples, items, final: bool = False) -> dict:
         return evaluate_examples(model, featurizer, examples, items, config.train.eval_batch_size, device,
-                                 objective, with_faithfulness=final)
+                                 validation_loss, with_faithfulness=final)
 
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
         with open(run_dir / "metrics.jsonl", "a") as log:

@@ -43,7 +43,7 @@ class Vocabulary:
 
 def _natural_key(label: str):
     """Numbers sort as numbers ("2" < "10"), other labels alphabetically."""
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", label)]
+    return [(0, int(p), "") if p.isdecimal() else (1, 0, p) for p in re.split(r"(\d+)", label) if p]
 
 
 def build_labels(labels: Iterable[str]) -> list[str]:

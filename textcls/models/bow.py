@@ -12,11 +12,11 @@ from textcls.models.base import TextModel, embed_words
 
 
 class BagOfWords(TextModel):
-    """Sentence logit = mean of the token scores + bias, where a token's score is the linear
-    classifier applied to its vector (plus its share of the hashed word n-grams it belongs to).
+    """Sentence logit = mean of the token scores + bias, where a token's score is `token_head`
+    (linear, no bias) applied to its vector, plus its share of the hashed word n-grams it belongs to.
 
-    Because the classifier is linear, this equals fastText's "average the vectors, then classify",
-    and each token's score is exactly its evidence for each class.
+    Because the head is linear, this equals fastText's "average the vectors, then classify", and
+    each token's score is exactly its evidence for each class.
     """
 
     def __init__(self, cfg: ModelConfig, num_features: int, outputs: int, log_softmax: bool = False):
@@ -26,15 +26,16 @@ class BagOfWords(TextModel):
         with torch.no_grad():
             self.embedding.weight[0].zero_()
         self.dropout = nn.Dropout(cfg.dropout)
-        self.classifier = nn.Linear(cfg.embedding_dim, outputs)
+        self.token_head = nn.Linear(cfg.embedding_dim, outputs, bias=False)
+        self.bias = nn.Parameter(torch.zeros(outputs))
 
     def scores(self, batch: Batch):
         words = self.dropout(embed_words(self.embedding, batch))  # (B, T, D)
-        token_scores = F.linear(words, self.classifier.weight)  # (B, T, C)
+        token_scores = self.token_head(words)  # (B, T, C)
         units = batch.mask.sum(1, keepdim=True).to(words.dtype)  # (B, 1) words + n-grams averaged over
         if batch.ngrams is not None:
             grams = batch.ngrams  # (B, T, K): n-gram of length k+2 starting at each position
-            gram_scores = F.linear(self.dropout(self.embedding(grams)), self.classifier.weight)  # (B, T, K, C)
+            gram_scores = self.token_head(self.dropout(self.embedding(grams)))  # (B, T, K, C)
             T = grams.shape[1]
             for k in range(grams.shape[2]):
                 n = k + 2
@@ -42,7 +43,7 @@ class BagOfWords(TextModel):
                 for offset in range(n):
                     token_scores = token_scores + F.pad(share, (0, 0, offset, 0))[:, :T]
             units = units + (grams != 0).sum((1, 2)).unsqueeze(1).to(words.dtype)
-        sentence = token_scores.sum(1) / units + self.classifier.bias  # (B, C)
+        sentence = token_scores.sum(1) / units + self.bias  # (B, C)
         return sentence, token_scores
 
 
