@@ -193,7 +193,8 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 
 def batch_indices(lengths: list[int], batch_size: int, generator: torch.Generator | None, bucket: bool) -> list[list[int]]:
     """Index lists for one epoch. Shuffled when a generator is given; with `bucket`, examples of
-    similar length share a batch (less padding for the LSTM) while the batch order stays random."""
+    similar length share a batch (little padding, so little wasted work) while the batch order
+    stays random."""
     n = len(lengths)
     order = torch.randperm(n, generator=generator).tolist() if generator is not None else list(range(n))
     if bucket:

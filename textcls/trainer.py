@@ -114,7 +114,7 @@ class Trainer:
 
     def train_epoch(self, items: list[Encoded], lengths: list[int], epoch: int) -> dict:
         self.model.train()
-        batches = batch_indices(lengths, self.cfg.batch_size, self.generator, bucket=self.model_uses_lengths)
+        batches = batch_indices(lengths, self.cfg.batch_size, self.generator, bucket=True)
         self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches))
         sums: dict[str, float] = {}
         tokens, start = 0, time.perf_counter()
@@ -143,10 +143,6 @@ class Trainer:
         record.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds > 0 else None,
                       lr=self.optimizer.param_groups[0]["lr"])
         return record
-
-    @property
-    def model_uses_lengths(self) -> bool:
-        return hasattr(self.model, "encoder") and isinstance(self.model.encoder, torch.nn.LSTM)
 
     def fit(self, items: list[Encoded], evaluate: Callable[[], dict], monitor: str,
             on_epoch: Callable[[int, dict, bool], None]) -> FitResult:
