@@ -103,8 +103,6 @@ def test_focal_gradient_is_finite_on_a_certain_row(gamma):
     assert torch.all(x.grad[0].abs() < 1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="focal with 0 < gamma < 1: d/dp (1-p)^gamma is infinite at p = 1, and "
-                                        "inf * log p (= 0) gives NaN gradients for any row the model is certain of")
 @pytest.mark.parametrize("gamma", [0.5])
 def test_focal_gradient_is_finite_on_a_certain_row_with_gamma_below_one(gamma):
     x = torch.tensor([[30.0, 0.0, 0.0], [0.0, 1.0, 0.0]], requires_grad=True)
@@ -244,16 +242,16 @@ def test_nll_on_log_softmax_equals_ce_values_and_gradients():
     assert torch.allclose(grad, ref_grad, atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="loss nll ignores loss.label_smoothing (F.nll_loss has no smoothing), "
-                                        "so nll + log-softmax is no longer ce once smoothing is set; nor is it rejected")
-def test_nll_with_label_smoothing_equals_ce_or_is_rejected():
-    logits, y = random_case(8, 3, seed=10)
-    try:
-        nll = loss_fn("nll", label_smoothing=0.2)
-    except ConfigError:
-        return
-    ce = loss_fn("ce", label_smoothing=0.2)
-    assert float(nll(torch.log_softmax(logits, -1), y)) == pytest.approx(float(ce(logits, y)), rel=1e-6)
+@pytest.mark.parametrize("name, option", [("nll", {"label_smoothing": 0.2}), ("focal", {"label_smoothing": 0.1}),
+                                          ("bce", {"class_weights": "balanced"}), ("ce", {"pos_weight": 2.0}),
+                                          ("ce", {"gamma": 1.0}), ("bce", {"beta": 2.0})])
+def test_an_option_the_chosen_loss_does_not_read_is_rejected(name, option):
+    """Silently ignoring e.g. label_smoothing under nll would make nll differ from ce unnoticed."""
+    from textcls.losses import resolve_loss
+
+    with pytest.raises(ConfigError, match=f"loss.{next(iter(option))} does not apply to loss '{name}'"):
+        resolve_loss(LossConfig(name=name, **option), "classification", 2)
+    resolve_loss(LossConfig(name=name), "classification", 2)  # the same loss without the option is fine
 
 
 # --- tagging: padding never reaches the loss ---------------------------------------------------------

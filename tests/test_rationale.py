@@ -159,8 +159,6 @@ def test_no_labelled_word_gives_zero_with_zero_gradients():
     assert scores.grad is not None and not scores.grad.any()
 
 
-@pytest.mark.xfail(strict=True, reason="rationale_loss builds its BCE targets with .float(): float64 token "
-                   "scores give a float32 loss (and float32-rounded gradients)")
 def test_binary_loss_keeps_the_dtype_of_the_scores():
     scores = random_scores(1).double()
     value = rationale_loss(scores, target_tensor(BINARY_TARGETS), 2.0, "sentence")
@@ -615,9 +613,6 @@ def test_multiclass_word_targets_must_name_a_class(tmp_path):
     assert "(or 1/0" not in str(info.value)  # the binary aliases are not offered for three classes
 
 
-@pytest.mark.xfail(strict=True, reason="read_examples matches word targets against the tokens left after "
-                   "data.max_length truncation: a row whose annotated word lies past the cut fails with "
-                   "'not among the row's tokens', although the word is in the row")
 def test_word_target_beyond_max_length_is_dropped_not_an_error(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text", "label", "rationale"],
                      [["good film indeed , but awful ending", "pos", "good:1 awful:0"]])
@@ -627,8 +622,6 @@ def test_word_target_beyond_max_length_is_dropped_not_an_error(tmp_path):
     assert examples[0].word_targets == {0: "1"}
 
 
-@pytest.mark.xfail(strict=True, reason="a bad label in a word,label lexicon is reported as the training "
-                   "CSV's row (where the word occurs), not as the lexicon file and its row")
 def test_bad_lexicon_label_names_the_lexicon(tmp_path):
     rows = [["good film", "pos", ""], ["bad film", "neg", ""], ["good plot", "pos", ""], ["bad plot", "neg", ""]]
     train_csv = write_csv(tmp_path / "t.csv", ["text", "label", "rationale"], rows)

@@ -403,9 +403,6 @@ def test_top_confusions_are_ordered_by_count_and_cut_to_the_limit():
 # --- training log: the tag loss of an epoch is a mean over tokens, as validation's is ---------------------
 
 
-@pytest.mark.xfail(strict=True, reason="Trainer.train_epoch weights each batch's token-mean tag loss by its "
-                   "number of sentences, not of labelled tokens, so train_tag_loss is not the token mean that "
-                   "validation's loss is")
 def test_train_tag_loss_is_the_token_mean_over_the_epoch():
     featurizer = tagging_featurizer("bow")
     model = seeded_model(featurizer)

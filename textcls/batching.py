@@ -154,7 +154,7 @@ def collate(items: list[Encoded], task: str) -> Batch:
     lengths_t = torch.from_numpy(lengths)
     batch = Batch(torch.from_numpy(tokens), torch.arange(T)[None, :] < lengths_t[:, None], lengths_t)
 
-    if items[0].label is not None:
+    if any(x.label is not None for x in items):
         if task == "tagging":
             tags = np.full((B, T), IGNORE, dtype=np.int64)
             for b, x in enumerate(items):
@@ -163,7 +163,8 @@ def collate(items: list[Encoded], task: str) -> Batch:
         elif task == "regression":
             batch.labels = torch.tensor([x.label for x in items], dtype=torch.float32)
         else:
-            batch.labels = torch.tensor([x.label for x in items], dtype=torch.long)
+            # Rows without a sentence label (lexicon words trained alone) carry IGNORE.
+            batch.labels = torch.tensor([IGNORE if x.label is None else x.label for x in items], dtype=torch.long)
     if any(x.targets is not None for x in items):
         targets = np.full((B, T), IGNORE, dtype=np.int64)
         for b, x in enumerate(items):

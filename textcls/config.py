@@ -31,6 +31,7 @@ class DataConfig(Section):
     lexicon: str | None = None  # CSV `word,label` or `word,score`
     lexicon_threshold: float = Field(0.0, ge=0)  # with `word,score`: score >= t -> positive, <= -t -> negative
     lexicon_holdout: float = Field(0.0, ge=0, lt=1)  # share of lexicon words withheld from training
+    lexicon_examples: bool = False  # also train each lexicon word alone (word target only, no sentence label)
     lowercase: bool = True
     min_freq: int = Field(1, ge=1)
     max_vocab: int | None = Field(None, ge=1)

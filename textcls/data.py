@@ -28,9 +28,13 @@ class Tokenizer:
     whitespace: bool = False
     max_length: int | None = None
 
+    def words(self, text: str) -> list[str]:
+        """All surface tokens, in their original case (shape features need it)."""
+        return text.split() if self.whitespace else _WORD_RE.findall(text)
+
     def split(self, text: str) -> list[str]:
-        """Surface tokens, in their original case (shape features need it)."""
-        tokens = text.split() if self.whitespace else _WORD_RE.findall(text)
+        """The tokens a model sees: `words`, cut at max_length."""
+        tokens = self.words(text)
         return tokens[: self.max_length] if self.max_length else tokens
 
     def normalize(self, token: str) -> str:
@@ -118,7 +122,9 @@ def read_examples(path: str | Path, cfg: DataConfig, task: str, tokenizer: Token
         example = Example(tokens, label, row)
         if rationales is not None and rationales[i].strip():
             where = f"{path}, row {row}, column '{cfg.rationale_column}'"
-            example.word_targets = parse_word_targets(rationales[i], [tokenizer.normalize(t) for t in tokens], where)
+            words = [tokenizer.normalize(t) for t in tokenizer.words(text)]
+            targets = parse_word_targets(rationales[i], words, where)  # the whole text: max_length may cut a named word
+            example.word_targets = {p: t for p, t in targets.items() if p < len(tokens)}
         examples.append(example)
     return examples
 

@@ -74,7 +74,9 @@ def focal(cfg: LossConfig, counts: Counter, num_classes: int) -> LossFn:
         if logits.shape[-1] == 1:  # one binary logit: the two classes are (1 - sigmoid, sigmoid)
             logits = torch.cat([torch.zeros_like(logits), logits], dim=-1)
         log_p = F.log_softmax(logits, dim=-1).gather(1, y.unsqueeze(1)).squeeze(1)
-        per = -((1 - log_p.exp()) ** cfg.gamma) * log_p
+        # 1 - p from expm1 and kept above 0: (1 - p)^gamma has an infinite slope at p = 1 when gamma < 1.
+        one_minus_p = (-torch.expm1(log_p)).clamp_min(torch.finfo(log_p.dtype).tiny)
+        per = -(one_minus_p**cfg.gamma) * log_p
         if alpha is not None:
             per = per * alpha.to(per.device)[y]
         return per.mean()
@@ -106,6 +108,17 @@ LOSSES: dict[str, tuple[Callable[..., LossFn], set[str]]] = {
 }
 
 
+# Loss options and the losses that read them: setting one for another loss is an error, not a no-op.
+OPTIONS = {"pos_weight": {"bce"}, "class_weights": {"ce", "nll", "focal"}, "label_smoothing": {"ce"},
+           "alpha": {"focal"}, "gamma": {"focal"}, "beta": {"huber"}}
+
+
+def check_options(cfg: LossConfig, name: str) -> None:
+    for option, readers in OPTIONS.items():
+        if getattr(cfg, option) != LossConfig.model_fields[option].default and name not in readers:
+            raise ConfigError(f"loss.{option} does not apply to loss '{name}' (it is read by: {', '.join(sorted(OPTIONS[option]))})")
+
+
 def resolve_loss_name(name: str, task: str, num_labels: int) -> str:
     if name == "auto":
         return {"regression": "mse", "tagging": "ce"}.get(task, "bce" if num_labels == 2 else "ce")
@@ -114,6 +127,13 @@ def resolve_loss_name(name: str, task: str, num_labels: int) -> str:
                           f"{', '.join(n for n, (_, tasks) in LOSSES.items() if task in tasks)})")
     if name == "bce" and num_labels != 2:
         raise ConfigError(f"loss.name 'bce' needs two labels, the training data has {num_labels} (use 'ce')")
+    return name
+
+
+def resolve_loss(cfg: LossConfig, task: str, num_labels: int) -> str:
+    """The loss `cfg.name` stands for, checked against the task and against the options set."""
+    name = resolve_loss_name(cfg.name, task, num_labels)
+    check_options(cfg, name)
     return name
 
 
@@ -143,7 +163,7 @@ def rationale_loss(token_scores: torch.Tensor, targets: torch.Tensor, pos_weight
     safe = targets.clamp(min=0)
     if token_scores.shape[-1] == 1:
         weight = None if pos_weight is None else token_scores.new_tensor(pos_weight)
-        per_word = F.binary_cross_entropy_with_logits(token_scores[..., 0], safe.float(), pos_weight=weight, reduction="none")
+        per_word = F.binary_cross_entropy_with_logits(token_scores[..., 0], safe.to(token_scores.dtype), pos_weight=weight, reduction="none")
     else:
         per_word = F.cross_entropy(token_scores.transpose(1, 2), safe, reduction="none")  # (B, T)
     per_word = per_word * labelled
@@ -246,10 +266,15 @@ class Objective:
         self.main_name = "tag_loss" if task == "tagging" else "sentence_loss"
 
     def main(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
-        if self.task == "tagging":
-            keep = batch.labels != IGNORE
-            return self.main_loss(output.tokens[keep], batch.labels[keep])
-        return self.main_loss(output.sentence, batch.labels)
+        scores = output.tokens if self.task == "tagging" else output.sentence
+        if self.task == "regression":
+            return self.main_loss(scores, batch.labels)
+        if batch.labels is None:  # a batch of lexicon words alone: no sentence label at all
+            return scores.sum() * 0.0
+        keep = batch.labels != IGNORE  # padding (tagging), rows with only word targets (classification)
+        if not keep.any():
+            return scores.sum() * 0.0
+        return self.main_loss(scores[keep], batch.labels[keep])
 
     def __call__(self, output: ModelOutput, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         total = self.main(output, batch)

@@ -19,10 +19,10 @@ import torch
 from textcls.batching import IGNORE, Featurizer
 from textcls.checkpoint import make_tokenizer, prepare_run_dir, save_checkpoint, save_run_files, write_json
 from textcls.config import Config
-from textcls.data import Example, apply_lexicon, held_out, read_examples, read_lexicon
+from textcls.data import Example, apply_lexicon, held_out, read_examples, read_lexicon, resolve_target
 from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples
-from textcls.losses import build_objective, num_outputs, plain_objective, resolve_loss_name
+from textcls.losses import build_objective, num_outputs, plain_objective, resolve_loss
 from textcls.models import build_model
 from textcls.trainer import Reporter, Trainer
 from textcls.vocab import Vocabulary, build_labels
@@ -68,6 +68,7 @@ class Datasets:
     valid: list[Example]
     test: list[Example] | None
     valid_source: str
+    lexicon: dict[str, str] | None = None
 
 
 def load_datasets(config: Config) -> Datasets:
@@ -90,9 +91,16 @@ def load_datasets(config: Config) -> Datasets:
         lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
         training_lexicon = {w: t for w, t in lexicon.items() if not held_out(w, data.lexicon_holdout)}
         apply_lexicon(train, training_lexicon, tokenizer)
+        if data.lexicon_examples:
+            # Each lexicon word alone, with its word target and no sentence label: words that the
+            # training sentences never use still learn their polarity (and join the vocabulary).
+            for word, target in training_lexicon.items():
+                tokens = tokenizer.split(word)
+                if len(tokens) == 1:  # entries the tokenizer splits (phrases, emoticons) can never match a token
+                    train.append(Example(tokens, None, 0, {0: target}))
         for examples in (valid, test or []):
             apply_lexicon(examples, lexicon, tokenizer)  # evaluation sees every lexicon word
-    return Datasets(train, valid, test, source)
+    return Datasets(train, valid, test, source, lexicon if data.lexicon else None)
 
 
 def build_featurizer(config: Config, train: list[Example]) -> Featurizer:
@@ -100,7 +108,7 @@ def build_featurizer(config: Config, train: list[Example]) -> Featurizer:
     vocab = Vocabulary.build(([tokenizer.normalize(t) for t in e.tokens] for e in train),
                              config.data.min_freq, config.data.max_vocab)
     if config.task == "classification":
-        labels = build_labels(e.label for e in train)
+        labels = build_labels(e.label for e in train if e.label is not None)
     elif config.task == "tagging":
         labels = build_labels(tag for e in train for tag in e.label)
     else:
@@ -115,7 +123,7 @@ def count_labels(items, task: str) -> tuple[Counter, Counter]:
     if task == "tagging":
         labels = Counter(int(t) for x in items for t in x.label)
     elif task == "classification":
-        labels = Counter(int(x.label) for x in items)
+        labels = Counter(int(x.label) for x in items if x.label is not None)
     else:
         labels = Counter()
     targets = Counter(int(t) for x in items if x.targets is not None for t in x.targets if t != IGNORE)
@@ -140,11 +148,13 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
 
     datasets = load_datasets(config)
     featurizer = build_featurizer(config, datasets.train)
+    for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
+        resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
     train_items = featurizer.encode_all(datasets.train, config.data.train)
     valid_items = featurizer.encode_all(datasets.valid, datasets.valid_source)
     test_items = featurizer.encode_all(datasets.test, config.data.test) if datasets.test else None
 
-    loss_name = resolve_loss_name(config.loss.name, config.task, len(featurizer.labels))
+    loss_name = resolve_loss(config.loss, config.task, len(featurizer.labels))
     outputs = num_outputs(loss_name, config.task, len(featurizer.labels))
     log_softmax = loss_name == "nll"
     model = build_model(config.model, config.task, featurizer.num_features, outputs, log_softmax).to(device)

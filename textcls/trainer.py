@@ -11,7 +11,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from textcls.batching import Batch, Encoded, batch_indices, collate
+from textcls.batching import IGNORE, Encoded, batch_indices, collate
 from textcls.config import OptimConfig, TrainConfig
 from textcls.losses import Objective
 from textcls.metrics import flatten, is_better
@@ -117,7 +117,7 @@ class Trainer:
         batches = batch_indices(lengths, self.cfg.batch_size, self.generator, bucket=True)
         self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches))
         sums: dict[str, float] = {}
-        tokens, start = 0, time.perf_counter()
+        tokens, weight_total, start = 0, 0, time.perf_counter()
         self.objective.attach()
         try:
             for indices in batches:
@@ -132,14 +132,17 @@ class Trainer:
                 self.step_count += 1
                 self.objective.clear()  # drop captured activations: nothing grows across steps
                 parts = {k: float(v) for k, v in parts.items()}
+                # Losses are means over sentences, or over tokens for tagging: weight them alike.
+                weight = int((batch.labels != IGNORE).sum()) if self.task == "tagging" else len(indices)
+                weight_total += weight
                 for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + v * len(indices)
+                    sums[k] = sums.get(k, 0.0) + v * weight
                 tokens += batch.num_tokens
                 self.reporter.step(parts, batch.num_tokens)
         finally:
             self.objective.detach()
         seconds = time.perf_counter() - start
-        record = {f"train_{k}": v / len(items) for k, v in sums.items()}
+        record = {f"train_{k}": v / weight_total for k, v in sums.items()}
         record.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds > 0 else None,
                       lr=self.optimizer.param_groups[0]["lr"])
         return record
