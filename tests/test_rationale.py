@@ -717,3 +717,40 @@ def test_lexicon_holdout_keeps_words_out_of_training_only(tmp_path):
     every = evaluate_file(run, valid_csv, with_faithfulness=False)
     lexicon_occurrences = sum(1 for row in csv_rows(valid_csv) for w in row["text"].split() if w in lexicon)
     assert every["rationale"]["word_polarity"]["words"] == lexicon_occurrences
+
+
+# =====================================================================================================
+# 8. lexicon words as one-word training examples
+# =====================================================================================================
+
+
+@pytest.mark.parametrize("kind", ["bow", "lstm"])
+def test_lexicon_examples_teach_words_the_sentences_never_use(tmp_path, sentiment_csvs, kind):
+    """Words that occur in no training sentence get their lexicon polarity only from
+    `data.lexicon_examples`; without it they are unknown words and share one score."""
+    unseen = {"zesty": "1", "radiant": "1", "grim": "0", "soggy": "0"}
+    lexicon = write_csv(tmp_path / "lex.csv", ["word", "label"], [[w, t] for w, t in unseen.items()])
+    scores = {}
+    for examples in (True, False):
+        cfg = rationale_config(tmp_path, sentiment_csvs["train"], sentiment_csvs["valid"],
+                               model={"type": kind}, train={"epochs": 4},
+                               data={"lexicon": str(lexicon), "lexicon_examples": examples},
+                               loss={"rationale": {"weight": 1.0}})
+        run = load_run(train(cfg, out=tmp_path / f"run-{examples}").run_dir)
+        assert all((w in run.featurizer.vocab) == examples for w in unseen)
+        results = predict_texts(run, list(unseen))  # each word alone, as the lexicon examples are
+        scores[examples] = {w: r["token_scores"][0] for w, r in zip(unseen, results)}
+    assert all((scores[True][w] > 0) == (t == "1") for w, t in unseen.items()), scores[True]
+    if kind == "bow":  # context-free word scores: unknown words all score alike
+        assert len({round(s, 4) for s in scores[False].values()}) == 1
+
+
+def test_rows_without_a_sentence_label_add_nothing_to_the_sentence_loss():
+    items = [Encoded(np.array([2, 3]), 1), Encoded(np.array([4]), None, targets=np.array([0]))]
+    batch = collate(items, "classification")
+    assert batch.labels.tolist() == [1, IGNORE]
+    model = small_model("bow", 1)
+    objective = build_objective(LossConfig(name="bce"), "classification", "bce", 2, Counter(), Counter(), model)
+    output = model(batch)
+    expected = F.binary_cross_entropy_with_logits(output.sentence[:1, 0], torch.ones(1))
+    assert float(objective.main(output, batch)) == pytest.approx(float(expected))
