@@ -12,6 +12,7 @@ from textcls.data import Example
 from textcls.losses import Objective
 from textcls.metrics import classification_metrics, regression_metrics, tagging_metrics
 from textcls.models import TextModel
+from textcls.vocab import Vocabulary
 from textcls.rationale_metrics import evidence, faithfulness, word_polarity
 
 
@@ -95,7 +96,7 @@ def rationale_scores(predictions: Predictions, items: list[Encoded]) -> dict | N
     }
 
 
-def score(predictions: Predictions, items: list[Encoded], task: str, labels: list[str], unk_id: int = 1) -> dict:
+def score(predictions: Predictions, items: list[Encoded], task: str, labels: list[str]) -> dict:
     """Metrics of `predictions` against the labels (and word targets) carried by `items`."""
     if task == "regression":
         metrics = regression_metrics(np.array([x.label for x in items], dtype=float), predictions.sentence.astype(float))
@@ -105,8 +106,9 @@ def score(predictions: Predictions, items: list[Encoded], task: str, labels: lis
     else:
         y_true = np.concatenate([x.label for x in items])
         y_pred = np.concatenate([p.argmax(1) for p in predictions.tokens])
-        # A word is unseen if training never had it: out of vocabulary (id unk) for the featurizer.
-        unseen = np.concatenate([x.ids == unk_id for x in items])
+        # "Unseen" = out of the vocabulary, which holds every training word unless min_freq or
+        # max_vocab dropped some.
+        unseen = np.concatenate([x.ids == Vocabulary.unk_id for x in items])
         sentence_ids = np.repeat(np.arange(len(items)), [len(x.ids) for x in items])
         metrics = tagging_metrics(y_true, y_pred, unseen, sentence_ids, labels)
     if predictions.loss is not None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import random
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from textcls.batching import IGNORE, Featurizer
 from textcls.checkpoint import make_tokenizer, prepare_run_dir, save_checkpoint, save_run_files, write_json
@@ -48,8 +50,6 @@ def resolve_monitor(config: Config) -> str:
     if monitor == "auto":
         return choices[0]
     if monitor not in choices:
-        import difflib
-
         close = difflib.get_close_matches(monitor, choices, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(choices)}"
         raise ConfigError(f"train.monitor: '{monitor}' is not a metric of task '{config.task}' ({hint})")
@@ -189,10 +189,6 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
             save_checkpoint(run_dir, "last", model, state, info)
 
     result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
-
-    if not (run_dir / "checkpoints" / "best.safetensors").exists():  # e.g. the monitored metric was never defined
-        save_checkpoint(run_dir, "best", model, trainer.training_state(result.best_epoch), {"epoch": result.best_epoch})
-    from safetensors.torch import load_file
 
     model.load_state_dict(load_file(str(run_dir / "checkpoints" / "best.safetensors")))
     final = {"best_epoch": result.best_epoch, "monitor": monitor, "valid": evaluate(datasets.valid, valid_items, final=True)}

@@ -158,9 +158,10 @@ class Trainer:
             record = {"epoch": epoch, **self.train_epoch(items, lengths, epoch)}
             record.update({f"valid_{k}": v for k, v in flatten(evaluate()).items()})
             score = record.get(f"valid_{monitor}")
-            improved = score is not None and is_better(monitor, score, best)
+            # Without a score (e.g. unseen_accuracy with no unseen word) the latest epoch counts as best.
+            improved = score is None or is_better(monitor, score, best)
             if improved:
-                best_epoch, best, stale = epoch, score, 0
+                best_epoch, best, stale = epoch, (best if score is None else score), 0
             else:
                 stale += 1
             history.append(record)
