@@ -145,47 +145,38 @@ class Batch:
         return int(self.lengths.sum())
 
 
-def collate(items: list[Encoded], task: str) -> Batch:
-    lengths = np.array([len(x.ids) for x in items])
-    B, T = len(items), int(lengths.max())
-    tokens = np.zeros((B, T), dtype=np.int64)
-    for b, x in enumerate(items):
-        tokens[b, : len(x.ids)] = x.ids
-    lengths_t = torch.from_numpy(lengths)
-    batch = Batch(torch.from_numpy(tokens), torch.arange(T)[None, :] < lengths_t[:, None], lengths_t)
+def _pad(arrays: list[np.ndarray | None], T: int, fill: int = 0) -> torch.Tensor:
+    """(B, T, ...) from per-item arrays of length <= T, `fill` elsewhere (and for None items)."""
+    first = next(a for a in arrays if a is not None)
+    out = np.full((len(arrays), T, *first.shape[1:]), fill, dtype=first.dtype)
+    for b, a in enumerate(arrays):
+        if a is not None:
+            out[b, : len(a)] = a
+    return torch.from_numpy(out)
 
+
+def collate(items: list[Encoded], task: str) -> Batch:
+    lengths = torch.tensor([len(x.ids) for x in items])
+    T = int(lengths.max())
+    batch = Batch(_pad([x.ids for x in items], T), torch.arange(T)[None, :] < lengths[:, None], lengths)
     if any(x.label is not None for x in items):
         if task == "tagging":
-            tags = np.full((B, T), IGNORE, dtype=np.int64)
-            for b, x in enumerate(items):
-                tags[b, : len(x.label)] = x.label
-            batch.labels = torch.from_numpy(tags)
+            batch.labels = _pad([x.label for x in items], T, IGNORE)
         elif task == "regression":
             batch.labels = torch.tensor([x.label for x in items], dtype=torch.float32)
-        else:
-            # Rows without a sentence label (lexicon words trained alone) carry IGNORE.
+        else:  # rows without a sentence label (lexicon words trained alone) carry IGNORE
             batch.labels = torch.tensor([IGNORE if x.label is None else x.label for x in items], dtype=torch.long)
     if any(x.targets is not None for x in items):
-        targets = np.full((B, T), IGNORE, dtype=np.int64)
-        for b, x in enumerate(items):
-            if x.targets is not None:
-                targets[b, : len(x.targets)] = x.targets
-        batch.targets = torch.from_numpy(targets)
+        batch.targets = _pad([x.targets for x in items], T, IGNORE)
     if items[0].ngrams is not None:
-        ngrams = np.zeros((B, T, items[0].ngrams.shape[1]), dtype=np.int64)
-        for b, x in enumerate(items):
-            ngrams[b, : len(x.ids)] = x.ngrams
-        batch.ngrams = torch.from_numpy(ngrams)
+        batch.ngrams = _pad([x.ngrams for x in items], T)
+    if items[0].shapes is not None:
+        batch.shapes = _pad([x.shapes for x in items], T)
     if items[0].subwords is not None:
         per_position = [sw for x in items for sw in x.subwords + [_EMPTY] * (T - len(x.ids))]
-        counts = np.fromiter((len(sw) for sw in per_position), dtype=np.int64, count=B * T)
+        counts = np.fromiter((len(sw) for sw in per_position), dtype=np.int64, count=len(per_position))
         batch.subword_offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]]))
-        batch.subwords = torch.from_numpy(np.concatenate(per_position) if counts.sum() else np.zeros(0, dtype=np.int64))
-    if items[0].shapes is not None:
-        shapes = np.zeros((B, T), dtype=np.int64)
-        for b, x in enumerate(items):
-            shapes[b, : len(x.shapes)] = x.shapes
-        batch.shapes = torch.from_numpy(shapes)
+        batch.subwords = torch.from_numpy(np.concatenate(per_position))
     return batch
 
 
