@@ -151,3 +151,23 @@ def test_log_softmax_option_gives_log_probabilities():
     with torch.no_grad():
         logits = raw(batch_of(fz, SHORT, LONG)).sentence
     torch.testing.assert_close(out.sentence, F.log_softmax(logits, -1), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("task, model_type", [("classification", "bow"), ("classification", "lstm"), ("tagging", "bow"), ("tagging", "lstm")])
+def test_word_dropout_acts_in_training_only_and_trains_the_unknown_word(task, model_type):
+    fz = featurizer(task, labels=("A", "B"), type=model_type, char_ngrams=(2, 3), word_dropout=0.5, sparse=False)
+    plain = featurizer(task, labels=("A", "B"), type=model_type, char_ngrams=(2, 3), sparse=False)
+    batch = batch_of(fz, LONG, SHORT)
+    with_dropout, without = make_model(fz, task, 2), make_model(plain, task, 2)
+    without.load_state_dict(with_dropout.state_dict())
+    # Evaluation: word dropout is off, the two models agree exactly.
+    assert torch.equal(with_dropout(batch).tokens, without(batch).tokens)
+    # Training: no word in the batch is unknown, yet the unknown word's vector gets a gradient
+    # (from the dropped words), and only with word dropout.
+    assert not (batch.tokens == Vocabulary.unk_id).any()
+    for model, expect_gradient in ((with_dropout, True), (without, False)):
+        model.train()
+        torch.manual_seed(1)
+        model(batch).tokens.sum().backward()
+        unk_gradient = model.embedding.weight.grad[Vocabulary.unk_id].abs().sum()
+        assert (unk_gradient > 0) == expect_gradient

@@ -45,6 +45,7 @@ class ModelConfig(Section):
     num_layers: int = Field(1, ge=1)
     bidirectional: bool = True
     dropout: float = Field(0.0, ge=0, lt=1)
+    word_dropout: float = Field(0.0, ge=0, lt=1)  # training: share of words read as unknown (their n-grams kept)
     pooling: Literal["attention", "mean"] = "attention"  # LSTM: how token scores become the sentence score
     word_ngrams: int = Field(1, ge=1, le=5)  # 2 adds hashed bigrams, as fastText's -wordNgrams
     char_ngrams: tuple[int, int] | None = None  # (min, max) hashed character n-grams of each word

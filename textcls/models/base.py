@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textcls.batching import Batch
+from textcls.vocab import Vocabulary
 
 
 @dataclass
@@ -41,10 +42,17 @@ class TextModel(nn.Module):
         return ModelOutput(sentence, tokens)
 
 
-def embed_words(embedding: nn.Embedding, batch: Batch) -> torch.Tensor:
+def embed_words(embedding: nn.Embedding, batch: Batch, word_dropout: float = 0.0) -> torch.Tensor:
     """(B, T, D) word vectors: the word's own vector averaged with its character n-grams' (fastText's
-    subword scheme), so unknown words still get a vector from their spelling. Padding gives zeros."""
-    words = embedding(batch.tokens)
+    subword scheme), so unknown words still get a vector from their spelling. Padding gives zeros.
+
+    `word_dropout` (training only) replaces that share of words by the unknown word, keeping their
+    n-grams: the unknown word's vector gets trained, and the model learns to read spelling."""
+    tokens = batch.tokens
+    if word_dropout > 0:
+        dropped = (torch.rand(tokens.shape, device=tokens.device) < word_dropout) & batch.mask
+        tokens = tokens.masked_fill(dropped, Vocabulary.unk_id)
+    words = embedding(tokens)
     if batch.subwords is None:
         return words
     B, T, D = words.shape

@@ -26,11 +26,12 @@ class BagOfWords(TextModel):
         with torch.no_grad():
             self.embedding.weight[0].zero_()
         self.dropout = nn.Dropout(cfg.dropout)
+        self.word_dropout = cfg.word_dropout
         self.token_head = nn.Linear(cfg.embedding_dim, outputs, bias=False)
         self.bias = nn.Parameter(torch.zeros(outputs))
 
     def scores(self, batch: Batch):
-        words = self.dropout(embed_words(self.embedding, batch))  # (B, T, D)
+        words = self.dropout(embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0))  # (B, T, D)
         token_scores = self.token_head(words)  # (B, T, C)
         units = batch.mask.sum(1, keepdim=True).to(words.dtype)  # (B, 1) words + n-grams averaged over
         if batch.ngrams is not None:
@@ -58,11 +59,12 @@ class WindowTagger(TextModel):
         self.shape_embedding = nn.Embedding(NUM_SHAPES, 16, padding_idx=0) if cfg.shape else None
         width = cfg.embedding_dim + (16 if cfg.shape else 0)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.word_dropout = cfg.word_dropout
         self.encoder = nn.Sequential(nn.Linear((2 * cfg.window + 1) * width, cfg.hidden_dim), nn.ReLU())
         self.token_head = nn.Linear(cfg.hidden_dim, outputs)
 
     def scores(self, batch: Batch):
-        x = embed_words(self.embedding, batch)
+        x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)
         if self.shape_embedding is not None:
             x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)  # (B, T, D+16)
         x = self.dropout(x)

@@ -23,6 +23,7 @@ class LSTMModel(TextModel):
         self.shape_embedding = nn.Embedding(NUM_SHAPES, 16, padding_idx=0) if tagging and cfg.shape else None
         width = cfg.embedding_dim + (16 if self.shape_embedding is not None else 0)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.word_dropout = cfg.word_dropout
         self.encoder = nn.LSTM(
             width, cfg.hidden_dim, num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
             batch_first=True, dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
@@ -32,7 +33,7 @@ class LSTMModel(TextModel):
         self.attention = nn.Linear(states, 1) if cfg.pooling == "attention" and not tagging else None
 
     def scores(self, batch: Batch):
-        x = embed_words(self.embedding, batch)
+        x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)
         if self.shape_embedding is not None:
             x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)
         T = x.shape[1]
