@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import math
 from collections import Counter
 from pathlib import Path
@@ -375,3 +376,10 @@ def test_predict_rejects_a_batch_size_below_one(trained, size):
     assert result.exit_code in (1, 2)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "batch" in result.output.lower()
+
+
+def test_damaged_weights_are_a_one_line_error(trained, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(trained.run, run)
+    (run / "checkpoints" / "best.safetensors").write_bytes(b"not a weight file")
+    assert_user_error(invoke("predict", str(run), "good film"), "best.safetensors", "cannot load")

@@ -130,7 +130,14 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
         raise RunError(f"{run_dir}: no '{checkpoint}' checkpoint (expected {weights})")
     featurizer = Featurizer(config.task, config.model, make_tokenizer(config), vocab, labels)
     model = build_model(config.model, config.task, info["num_features"], info["outputs"], info["log_softmax"])
-    model.load_state_dict(load_file(str(weights)))
+    try:
+        state = load_file(str(weights))
+    except Exception as exc:  # safetensors raises its own error type for a damaged file
+        raise RunError(f"{weights}: cannot load, not a readable weight file ({exc})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # written for another model (e.g. by an incompatible version)
+        raise RunError(f"{weights}: cannot load into the model the run describes ({str(exc).splitlines()[0]})") from None
     device = torch.device(device)
     model.to(device).eval()
     return Run(run_dir, config, featurizer, model, info["loss"], device)
