@@ -269,11 +269,9 @@ class Objective:
         scores = output.tokens if self.task == "tagging" else output.sentence
         if self.task == "regression":
             return self.main_loss(scores, batch.labels)
-        if batch.labels is None:  # a batch of lexicon words alone: no sentence label at all
-            return scores.sum() * 0.0
-        keep = batch.labels != IGNORE  # padding (tagging), rows with only word targets (classification)
-        if not keep.any():
-            return scores.sum() * 0.0
+        # IGNORE marks padding (tagging) and rows with word targets only (lexicon words trained alone).
+        if batch.labels is None or not (keep := batch.labels != IGNORE).any():
+            return scores.sum() * 0.0  # nothing to score: zero, with the graph kept
         return self.main_loss(scores[keep], batch.labels[keep])
 
     def __call__(self, output: ModelOutput, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -283,10 +281,10 @@ class Objective:
             r = rationale_loss(output.tokens, batch.targets, self.rationale_pos_weight, self.rationale.normalize)
             total = total + self.rationale.weight * r
             parts["rationale_loss"] = r.detach()
-        for name, weight, reg in self.regularizers:
+        for i, (name, weight, reg) in enumerate(self.regularizers):
             value = reg.value()
             total = total + weight * value
-            parts[name] = parts.get(name, 0.0) + value.detach()
+            parts[name if name not in parts else f"{name}_{i}"] = value.detach()  # each one logged on its own
         parts["loss"] = total.detach()
         return total, parts
 
