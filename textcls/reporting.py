@@ -72,8 +72,8 @@ def metrics_tables(metrics: dict, labels: list[str], title: str) -> list[Table]:
             per.add_row(label, *(_fmt(row[k]) for k in ["precision", "recall", "f1", "support"]))
         tables.append(per)
     if "confusion" in metrics and len(labels) <= 8:
-        confusion = Table(title="confusion (rows: true, columns: predicted)")
-        confusion.add_column("")
+        confusion = Table(title="confusion")
+        confusion.add_column("true \\ predicted")
         for label in labels:
             confusion.add_column(label, justify="right")
         for label, row in zip(labels, metrics["confusion"]):
