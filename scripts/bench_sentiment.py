@@ -1,0 +1,498 @@
+"""Sentiment benchmark: textcls against the tools a user would otherwise pick, side by side on our split.
+
+What it measures, for every system and seed, on data/sentiment (movie-review sentences, pos/neg):
+  * validation and test accuracy on movies_{valid,test}.csv, trained on movies_train.csv;
+  * cross-domain accuracy of that same model on amazon.csv, nyt.csv and tweets.csv;
+  * training time, and training tokens/s where the tool counts tokens.
+
+Systems:
+  textcls-bow, textcls-lstm   configs/sentiment_{bow,lstm}.yaml (train.threads and train.device set from the
+                              options); train seconds = sum of the per-epoch `seconds` in metrics.jsonl (the
+                              optimisation loop only), tokens/s = training tokens / those seconds.
+  fasttext-1gram, -2gram      fastText 0.9.3: dim 100, 10 epochs, lr 0.1, wordNgrams 1 / 2, thread 2, seed;
+                              train seconds = train_supervised (reading its train file included). Each run
+                              is a fresh process with MALLOC_MMAP_THRESHOLD_ set: fastText 0.9.3 initialises
+                              only the first thread x 10% of its input matrix and leaves the rest as it found
+                              the memory, so reused heap memory gives random "Encountered NaN" failures;
+                              fresh pages make the rest zeros, every time (what a fresh process usually gets).
+  tfidf-lr                    scikit-learn TF-IDF of 1-2-grams + LogisticRegression, C picked on validation.
+  nb-lr                       NBSVM-style: binarized 1-2-gram counts scaled by the NB log-count ratio
+                              (alpha 1) + LogisticRegression, C picked on validation.
+                              For both: train seconds = fitting the features and the model at the chosen C,
+                              from scratch; the search over C is reported apart (tune seconds).
+All peers see the same tokens: the text lower-cased and split at whitespace (fastText's own rule), nothing more.
+"wall s" is the whole time a system took per seed, data loading, evaluation and (for peers) the C search included.
+Times are noisy on a shared machine: the table gives the median over seeds, seeds are the outer loop (a busy spell
+falls on every system alike), and each run records the machine's load; compare the ratios within one run (the
+"x fastText" column divides by fasttext-1gram's median train seconds).
+
+One JSON per finished (system, seed) goes to bench/sentiment_runs/; a rerun skips those whose settings and data
+are unchanged, so an interrupted benchmark resumes (--fresh reruns everything). All per-seed numbers and the
+summary go to --out. Peers whose package does not import are skipped with the pip command that installs them.
+
+Run (from anywhere; the data and configs are found from the repository root):
+    python scripts/bench_sentiment.py                      # everything, seeds 0,1,2
+    python scripts/bench_sentiment.py --models bow --seeds 0 --peers fasttext
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path("data/sentiment")
+SPLITS = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv", "test": DATA / "movies_test.csv"}
+CROSS = {"amazon": DATA / "amazon.csv", "nyt": DATA / "nyt.csv", "tweets": DATA / "tweets.csv"}
+CONFIGS = {"bow": Path("configs/sentiment_bow.yaml"), "lstm": Path("configs/sentiment_lstm.yaml")}
+PEERS = ["fasttext", "tfidf", "nblr"]
+C_GRID = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
+FASTTEXT = {"dim": 100, "epoch": 10, "lr": 0.1, "thread": 2}
+FASTTEXT_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # see the docstring: large allocations come zero-filled
+REFERENCE = "fasttext-1gram"  # train-time ratios are against this system
+INSTALL = {"fasttext": "pip install fasttext", "sklearn": "pip install scikit-learn"}
+
+
+# --- shared helpers ------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def read_split(path: Path) -> tuple[list[str], list[str]]:
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    return frame["text"].tolist(), frame["label"].str.strip().tolist()
+
+
+def peer_tokens(text: str) -> list[str]:
+    """The one tokenisation every peer sees: lower-case, split at whitespace."""
+    return text.lower().split()
+
+
+def accuracy(gold: list[str], predicted: list[str]) -> float:
+    return sum(g == p for g, p in zip(gold, predicted)) / len(gold)
+
+
+def data_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in [*SPLITS.values(), *CROSS.values()]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def settings_key(settings: dict, data: str) -> str:
+    return hashlib.sha256(json.dumps([settings, data], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def show(path: Path) -> str:
+    """A path as the repository sees it, when it lies inside the repository."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)  # never a half-written result under the real name
+
+
+# --- systems -------------------------------------------------------------------------------------
+
+
+def textcls_settings(model: str, seed: int, args) -> dict:
+    from textcls.config import load_config
+
+    config = load_config(CONFIGS[model], [f"train.seed={seed}", f"train.threads={args.threads}",
+                                          f"train.device={args.device}"]).to_dict()
+    config.pop("output", None)
+    return {"config_file": str(CONFIGS[model]), "config": config}
+
+
+def run_textcls(model: str, seed: int, args) -> dict:
+    from textcls.checkpoint import load_run
+    from textcls.config import load_config
+    from textcls.predict import evaluate_file
+    from textcls.train import train
+
+    config = load_config(CONFIGS[model], [f"train.seed={seed}", f"train.threads={args.threads}",
+                                          f"train.device={args.device}", f"output.dir={args.runs_dir / 'textcls'}"])
+    start = time.perf_counter()
+    result = train(config, out=args.runs_dir / "textcls" / f"{model}-seed{seed}", overwrite=True, name=f"{model}-seed{seed}")
+    epochs = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    seconds = sum(e["seconds"] for e in epochs)
+    tokens = sum(e["tokens_per_second"] * e["seconds"] for e in epochs if e.get("tokens_per_second"))
+    run = load_run(result.run_dir, device="cpu")
+    cross = {name: evaluate_file(run, path)["accuracy"] for name, path in CROSS.items()}
+    return {
+        "valid_accuracy": result.metrics["valid"]["accuracy"],
+        "test_accuracy": result.metrics["test"]["accuracy"],
+        "test_macro_f1": result.metrics["test"].get("macro_f1"),
+        "cross": cross,
+        "train_seconds": seconds,
+        "tokens_per_second": tokens / seconds if seconds > 0 else None,
+        "wall_seconds": time.perf_counter() - start,
+        "epochs_run": len(epochs),
+        "best_epoch": result.best_epoch,
+        "epoch_seconds": [e["seconds"] for e in epochs],
+        "run_dir": show(result.run_dir),
+    }
+
+
+def fasttext_settings(ngrams: int, seed: int, args) -> dict:
+    return {**FASTTEXT, "thread": args.threads, "wordNgrams": ngrams, "seed": seed, "tokens": "lower-case, whitespace",
+            "process": {"fresh": True, "env": FASTTEXT_ENV}}
+
+
+def in_fresh_process(env: dict, function, *arguments):
+    """`function(*arguments)` in a new Python process whose environment adds `env`."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(function, *arguments).result()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_fasttext(ngrams: int, seed: int, args) -> dict:
+    import fasttext
+
+    def line(text: str) -> str:
+        return " ".join(peer_tokens(text))
+
+    def predict(model, texts: list[str]) -> list[str]:
+        # The list form: the single-string form of predict() fails under NumPy 2 in fastText 0.9.3.
+        labels, _ = model.predict([line(t) for t in texts], k=1)
+        return [found[0].removeprefix("__label__") if found else "" for found in labels]
+
+    start = time.perf_counter()
+    texts, labels = read_split(SPLITS["train"])
+    with tempfile.TemporaryDirectory(prefix="bench-fasttext-") as tmp:
+        train_file = Path(tmp) / "train.txt"
+        train_file.write_text("".join(f"__label__{y} {line(t)}\n" for t, y in zip(texts, labels)), encoding="utf-8")
+        settings = fasttext_settings(ngrams, seed, args)
+        t0 = time.perf_counter()
+        model = fasttext.train_supervised(str(train_file), dim=settings["dim"], epoch=settings["epoch"],
+                                          lr=settings["lr"], wordNgrams=ngrams, thread=settings["thread"],
+                                          seed=seed, verbose=0)
+        seconds = time.perf_counter() - t0
+    tokens = sum(len(peer_tokens(t)) for t in texts) * settings["epoch"]  # words only (fastText also counts </s>)
+    scores = {}
+    for split in ["valid", "test"]:
+        x, y = read_split(SPLITS[split])
+        scores[split] = accuracy(y, predict(model, x))
+    cross = {}
+    for name, path in CROSS.items():
+        x, y = read_split(path)
+        cross[name] = accuracy(y, predict(model, x))
+    return {
+        "valid_accuracy": scores["valid"], "test_accuracy": scores["test"], "cross": cross,
+        "train_seconds": seconds, "tokens_per_second": tokens / seconds if seconds > 0 else None,
+        "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def linear_settings(kind: str, seed: int, args) -> dict:
+    common = {"ngram_range": [1, 2], "tokens": "lower-case, whitespace", "C_grid": C_GRID,
+              "classifier": "LogisticRegression(solver=liblinear, max_iter=1000)", "random_state": seed}
+    if kind == "tfidf":
+        return {**common, "features": "TfidfVectorizer (defaults otherwise)"}
+    return {**common, "features": "binary CountVectorizer x NB log-count ratio", "alpha": 1.0}
+
+
+def run_linear(kind: str, seed: int, args) -> dict:
+    """TF-IDF + LR, or NB log-count-ratio features + LR (Wang & Manning's NBSVM with a logistic loss)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    start = time.perf_counter()
+    data = {split: read_split(path) for split, path in SPLITS.items()}
+    data.update({name: read_split(path) for name, path in CROSS.items()})
+
+    def featurize(texts: list[str], labels: list[str]):
+        """Fits the features on the training texts; returns them and a transform for other texts."""
+        if kind == "tfidf":
+            vectorizer = TfidfVectorizer(ngram_range=(1, 2), tokenizer=peer_tokens, lowercase=False, token_pattern=None)
+            x = vectorizer.fit_transform(texts)
+            return x, vectorizer.transform
+        vectorizer = CountVectorizer(ngram_range=(1, 2), tokenizer=peer_tokens, lowercase=False, token_pattern=None,
+                                     binary=True)
+        x = vectorizer.fit_transform(texts).tocsr()
+        y = np.array([label == "pos" for label in labels])
+        alpha = 1.0
+        p = alpha + np.asarray(x[y].sum(0)).ravel()
+        q = alpha + np.asarray(x[~y].sum(0)).ravel()
+        ratio = np.log((p / p.sum()) / (q / q.sum()))
+        return x.multiply(ratio).tocsr(), lambda t: vectorizer.transform(t).multiply(ratio).tocsr()
+
+    def fit(x, labels, c: float):
+        return LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=seed).fit(x, labels)
+
+    # Choose C on validation (ties: the smaller C).
+    tune_start = time.perf_counter()
+    x_train, transform = featurize(*data["train"])
+    x_valid = transform(data["valid"][0])
+    search = {}
+    for c in C_GRID:
+        search[c] = accuracy(data["valid"][1], fit(x_train, data["train"][1], c).predict(x_valid).tolist())
+    best_c = max(C_GRID, key=lambda c: (search[c], -c))
+    tune_seconds = time.perf_counter() - tune_start
+
+    # The final model, timed from raw text: features + classifier at the chosen C.
+    t0 = time.perf_counter()
+    x_train, transform = featurize(*data["train"])
+    model = fit(x_train, data["train"][1], best_c)
+    seconds = time.perf_counter() - t0
+
+    def score(split: str) -> float:
+        texts, labels = data[split]
+        return accuracy(labels, model.predict(transform(texts)).tolist())
+
+    return {
+        "valid_accuracy": score("valid"), "test_accuracy": score("test"),
+        "cross": {name: score(name) for name in CROSS},
+        "train_seconds": seconds, "tokens_per_second": None, "tune_seconds": tune_seconds,
+        "C": best_c, "valid_accuracy_by_C": {str(c): a for c, a in search.items()},
+        "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def importable(module: str) -> bool:
+    try:
+        __import__(module)
+        return True
+    except Exception:  # a broken build can fail with more than ImportError
+        return False
+
+
+def plan(args) -> tuple[list[tuple], list[dict]]:
+    """(system, seed, settings function, run function) for every run to do, and the skipped peers.
+    Seeds are the outer loop, so that a change in the machine's load falls on every system alike."""
+    systems, skipped = [], []
+    for model in args.models:
+        systems.append((f"textcls-{model}", lambda s, m=model: textcls_settings(m, s, args),
+                        lambda s, m=model: run_textcls(m, s, args)))
+    for peer in args.peers:
+        package = "fasttext" if peer == "fasttext" else "sklearn"
+        names = ["fasttext-1gram", "fasttext-2gram"] if peer == "fasttext" else ["tfidf-lr" if peer == "tfidf" else "nb-lr"]
+        if not importable(package):
+            skipped.append({"systems": names, "install": INSTALL[package]})
+            print(f"skipped: {INSTALL[package]}  (for {', '.join(names)})")
+        elif peer == "fasttext":
+            for n in (1, 2):
+                systems.append((f"fasttext-{n}gram", lambda s, n=n: fasttext_settings(n, s, args),
+                                lambda s, n=n: in_fresh_process(FASTTEXT_ENV, run_fasttext, n, s, args)))
+        else:
+            systems.append((names[0], lambda s, k=peer: linear_settings(k, s, args),
+                            lambda s, k=peer: run_linear(k, s, args)))
+    return [(name, seed, settings, run) for seed in args.seeds for name, settings, run in systems], skipped
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+
+def mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarize(records: list[dict]) -> list[dict]:
+    systems = list(dict.fromkeys(r["system"] for r in records))
+    rows = []
+    for system in systems:
+        runs = [r for r in records if r["system"] == system]
+        row = {"system": system, "seeds": [r["seed"] for r in runs]}
+        for key in ["valid_accuracy", "test_accuracy"]:
+            row[key], row[f"{key}_std"] = mean_std([r[key] for r in runs])
+        # Times: the median over seeds, which one run slowed by other work on the machine does not move.
+        for key in ["train_seconds", "tokens_per_second", "wall_seconds"]:
+            values = [r[key] for r in runs if r.get(key) is not None]
+            row[key] = statistics.median(values) if values else None
+            row[f"{key}_mean"] = statistics.fmean(values) if values else None
+        loads = [x for r in runs for x in r.get("load_1min", [])]
+        row["load_1min_max"] = max(loads) if loads else None
+        row["cross"] = {name: mean_std([r["cross"][name] for r in runs])[0] for name in CROSS}
+        row["cross_mean"] = statistics.fmean(row["cross"].values())
+        if "C" in runs[0]:
+            row["C"] = [r["C"] for r in runs]
+        rows.append(row)
+    reference = next((r["train_seconds"] for r in rows if r["system"] == REFERENCE), None)
+    for row in rows:
+        row["train_time_vs_fasttext"] = row["train_seconds"] / reference if reference else None
+    return rows
+
+
+def table_cells(row: dict) -> list[str]:
+    def pct(value):
+        return "–" if value is None else f"{100 * value:.1f}"
+
+    def pm(key):
+        return "–" if row[key] is None else f"{100 * row[key]:.1f} ± {100 * row[key + '_std']:.1f}"
+
+    def num(value, fmt):
+        return "–" if value is None else format(value, fmt)
+
+    return [row["system"], str(len(row["seeds"])), pm("valid_accuracy"), pm("test_accuracy"),
+            *[pct(row["cross"][name]) for name in CROSS], pct(row["cross_mean"]),
+            num(row["train_seconds"], ".2f"), num(row["tokens_per_second"], ",.0f"),
+            num(row["train_time_vs_fasttext"], ".1f") + ("×" if row["train_time_vs_fasttext"] is not None else ""),
+            num(row["wall_seconds"], ".1f"), num(row["load_1min_max"], ".1f")]
+
+
+HEADERS = ["system", "seeds", "valid acc %", "test acc %", *[f"{n} %" for n in CROSS], "cross avg %",
+           "train s", "train tok/s", "× fastText", "wall s", "max load"]
+
+
+CAPTION = (f"× fastText: train s / {REFERENCE}'s train s.  max load: highest 1-minute load average seen at the "
+           f"start or end of a run ({os.cpu_count()} cores); far above the core count, times are unreliable.")
+
+
+def print_table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # a file or pipe: no wrapping of the wide table
+    table = Table(title="Sentiment, trained on movies: accuracy mean ± std over seeds, cross-domain mean over seeds, "
+                        "times median over seeds", caption=CAPTION)
+    for i, header in enumerate(HEADERS):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*table_cells(row))
+    console.print(table)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(["---"] + ["---:"] * (len(HEADERS) - 1)) + "|"]
+    lines += ["| " + " | ".join(table_cells(row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="Writes one JSON per run to <runs-dir>/ and the full results to --out.")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    parser.add_argument("--models", default="bow,lstm", help="textcls configs to train: bow, lstm (default: bow,lstm; '' for none)")
+    parser.add_argument("--peers", default=",".join(PEERS), help=f"peers to run: {', '.join(PEERS)} (default: all; '' for none)")
+    parser.add_argument("--out", help="results JSON (default: bench/sentiment.json in the repository)")
+    parser.add_argument("--runs-dir", help="per-run JSONs and textcls run folders (default: bench/sentiment_runs in the repository)")
+    parser.add_argument("--fresh", action="store_true", help="rerun everything, ignoring finished runs")
+    parser.add_argument("--threads", type=int, default=2, help="torch and fastText threads (default: 2)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="textcls train.device (default: cpu)")
+    parser.add_argument("--markdown", action="store_true", help="also print the table as markdown")
+    args = parser.parse_args(argv)
+
+    def split(text: str) -> list[str]:
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    try:
+        args.seeds = [int(s) for s in split(args.seeds)]
+    except ValueError:
+        parser.error(f"--seeds: expected integers separated by commas, got {args.seeds!r}")
+    args.models, args.peers = split(args.models), split(args.peers)
+    for name, given, valid in [("--models", args.models, list(CONFIGS)), ("--peers", args.peers, PEERS)]:
+        unknown = [x for x in given if x not in valid]
+        if unknown:
+            parser.error(f"{name}: unknown {', '.join(unknown)} (choose from {', '.join(valid)})")
+    if not args.seeds:
+        parser.error("--seeds: give at least one seed")
+    # Paths given on the command line are read from the current folder; the defaults lie in the repository.
+    args.out = Path(args.out).resolve() if args.out else ROOT / "bench" / "sentiment.json"
+    args.runs_dir = Path(args.runs_dir).resolve() if args.runs_dir else ROOT / "bench" / "sentiment_runs"
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.chdir(ROOT)  # the configs and defaults name paths relative to the repository root
+    import torch
+
+    torch.set_num_threads(args.threads)
+    fingerprint = data_fingerprint()
+    jobs, skipped = plan(args)
+    records, failures = [], []
+    for i, (system, seed, settings_fn, run_fn) in enumerate(jobs, 1):
+        settings = settings_fn(seed)
+        key = settings_key(settings, fingerprint)
+        path = args.runs_dir / f"{system}-seed{seed}.json"
+        if path.is_file() and not args.fresh:
+            saved = json.loads(path.read_text())
+            if saved.get("key") == key:
+                log(f"[{i}/{len(jobs)}] {system} seed {seed}: done before, reusing {show(path)}")
+                records.append(saved)
+                continue
+            log(f"[{i}/{len(jobs)}] {system} seed {seed}: settings or data changed since {show(path)}, rerunning")
+        log(f"[{i}/{len(jobs)}] {system} seed {seed} ...")
+        load_before = os.getloadavg()[0]
+        try:
+            result = run_fn(seed)
+        except Exception as exc:  # one failed run is reported, and the others still run
+            log(f"    FAILED: {type(exc).__name__}: {exc}")
+            failures.append({"system": system, "seed": seed, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        record = {"system": system, "seed": seed, **result, "load_1min": [load_before, os.getloadavg()[0]],
+                  "settings": settings, "data": fingerprint, "key": key,
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        write_json(path, record)
+        records.append(record)
+        log(f"    test {100 * result['test_accuracy']:.1f}%  cross "
+            + " ".join(f"{n} {100 * a:.1f}%" for n, a in result["cross"].items())
+            + f"  train {result['train_seconds']:.2f} s  (wall {result['wall_seconds']:.1f} s)")
+
+    rows = summarize(records)
+    if rows:
+        print_table(rows)
+        if args.markdown:
+            print(markdown_table(rows))
+    versions = {"python": platform.python_version(), "torch": torch.__version__}
+    for module in ["fasttext", "sklearn", "numpy"]:
+        try:
+            versions[module] = getattr(__import__(module), "__version__", "unknown")
+        except Exception:
+            versions[module] = None
+    if versions.get("fasttext") == "unknown":
+        from importlib.metadata import version
+
+        versions["fasttext"] = version("fasttext")
+    write_json(args.out, {
+        "what": "movie-review sentiment: test and cross-domain accuracy, train time; mean/std over seeds",
+        "seeds": args.seeds, "threads": args.threads, "data": fingerprint, "versions": versions,
+        "reference_for_ratios": REFERENCE, "skipped": skipped, "failed": failures,
+        "summary": rows, "runs": records,
+    })
+    for failure in failures:
+        print(f"failed: {failure['system']} seed {failure['seed']}: {failure['error']}")
+    log(f"wrote {show(args.out)} ({len(records)} runs; per-run JSONs in {show(args.runs_dir)})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
