@@ -29,17 +29,27 @@ Part 2, the shipped movie-review sentences with the VADER lexicon as word target
   Word polarity pools every labelled token of the split: a token's score (BoW: its word vector plus
   its share of the hashed bigrams around it) against its word's lexicon label.
 
-Every (part, model, size, lambda, seed) is one run; its results go to bench/rationale_runs/<name>.json,
-and a rerun skips runs whose settings and data are unchanged (--fresh reruns everything), so an
-interrupted grid resumes. Run folders (large: BoW embeddings have 200k hash buckets) are deleted after
-evaluation unless --keep-runs. At the end: mean +- std over seeds per (model, size, lambda), the
-lambda-minus-control differences paired by seed, rich tables, and bench/rationale.json.
+Faithfulness (ERASER comprehensiveness and sufficiency) is taken from training's own final evaluation
+of the test split; the other evaluations skip it (with_faithfulness=False) for speed.
 
-Run (from anywhere; paths are found from the repository root; about 20-30 minutes on 2 cores):
-    python scripts/rationale_bench.py
+Small training sets get few optimiser steps from the configs' 10 epochs (200 rows: 70 steps), so the
+BoW can stop while still predicting one class; --min-steps N raises train.epochs where needed (early
+stopping on validation still applies). Use it with its own --runs-dir/--out.
+
+Every (part, model, size, lambda, seed) is one run; its results go to bench/rationale_runs/<name>.json,
+and a rerun skips runs whose settings (config file and overrides as written) and data are unchanged, so
+an interrupted grid resumes; changes to textcls itself are not detected: rerun with --fresh after them
+(each run records the git commit it ran on). Run folders (large: BoW embeddings have 200k hash buckets)
+are deleted after evaluation unless --keep-runs. At the end: mean +- std over seeds per (model, size,
+lambda), the lambda-minus-control differences paired by seed, rich tables, and bench/rationale.json.
+
+Run (from anywhere; paths are found from the repository root; 30 runs, about 20-45 minutes on 2 cores
+depending on what else is running):
+    python scripts/rationale_bench.py                          # add --markdown for the README tables
     python scripts/rationale_bench.py --quick                  # smoke test: size 200, 1 seed, 2 epochs
     python scripts/rationale_bench.py --lambdas 0,0.3,1 --markdown
-    python scripts/rationale_bench.py --parts movies --models bow --sizes 200,all --seeds 0
+    python scripts/rationale_bench.py --parts movies --models bow --sizes 200,1000 --min-steps 2000 \
+        --runs-dir bench/rationale_minsteps_runs --out bench/rationale_minsteps.json
 """
 
 from __future__ import annotations
