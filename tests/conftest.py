@@ -154,3 +154,12 @@ def bow_head(weights: dict) -> tuple[torch.Tensor, torch.Tensor]:
     if "classifier.weight" in weights:
         return weights["classifier.weight"], weights["classifier.bias"]
     return weights["token_head.weight"], weights["bias"]
+
+
+def collate(items, task: str):
+    """One batch of `items`: an Encoded, or a list of EncodedRow (built by hand in a test)."""
+    from textcls.batching import Encoded
+
+    if not isinstance(items, Encoded):
+        items = Encoded.from_rows(list(items), token_labels=task == "tagging")
+    return items.batch()

@@ -88,9 +88,12 @@ def test_train_writes_a_complete_run_folder(trained):
     assert trained.result.stdout.strip() == str(run)  # the run folder on stdout, nothing else
     for name in ["config.yaml", "vocab.json", "labels.json", "model.json", "metrics.jsonl", "metrics.json"]:
         assert (run / name).is_file(), name
-    for name in ["best", "last"]:
-        for suffix in [".safetensors", ".state.pt", ".json"]:
-            assert (run / "checkpoints" / f"{name}{suffix}").is_file(), name + suffix
+    for name in ["best.safetensors", "best.json", "last.safetensors", "last.state.pt", "last.json"]:
+        assert (run / "checkpoints" / name).is_file(), name
+    assert not (run / "checkpoints" / "best.state.pt").exists()  # resuming needs only last's state
+    best, last = (json.loads((run / "checkpoints" / f"{n}.json").read_text())["epoch"] for n in ("best", "last"))
+    same_file = (run / "checkpoints" / "best.safetensors").samefile(run / "checkpoints" / "last.safetensors")
+    assert same_file == (best == last)  # one file, two names, when the best epoch is the last
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["train"]["epochs"] == EPOCHS and saved["model"]["embedding_dim"] == 12  # --set applied
     assert json.loads((run / "labels.json").read_text()) == ["neg", "pos"]
@@ -130,11 +133,10 @@ def test_best_checkpoint_is_the_best_logged_epoch(trained):
 
 def test_checkpoints_load_without_executing_code(trained):
     folder = trained.run / "checkpoints"
+    state = torch.load(folder / "last.state.pt", weights_only=True)
+    assert isinstance(state, dict) and "optimizer" in state
+    assert state["epoch"] == json.loads((folder / "last.json").read_text())["epoch"]
     for name in ["best", "last"]:
-        state = torch.load(folder / f"{name}.state.pt", weights_only=True)
-        assert isinstance(state, dict) and "optimizer" in state
-        info = json.loads((folder / f"{name}.json").read_text())
-        assert state["epoch"] == info["epoch"]
         weights = load_file(str(folder / f"{name}.safetensors"))
         vocab = json.loads((trained.run / "vocab.json").read_text())["tokens"]
         assert weights["embedding.weight"].shape == (len(vocab), 12)

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import FILLER, read_rows, small_config_dict, write_csv
-from textcls.batching import IGNORE, Encoded, collate
+from conftest import collate
+from textcls.batching import IGNORE, EncodedRow as Encoded
 from textcls.checkpoint import load_run
 from textcls.config import LossConfig, ModelConfig, RationaleConfig, config_from_dict
 from textcls.errors import ConfigError

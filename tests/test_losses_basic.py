@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from textcls.batching import Encoded, collate
+from conftest import collate
+from textcls.batching import EncodedRow as Encoded
 from textcls.config import LossConfig
 from textcls.errors import ConfigError
 from textcls.losses import build_objective, num_outputs, resolve_loss_name

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import bow_head
-from textcls.batching import Featurizer, collate
+from conftest import collate
+from textcls.batching import Featurizer
 from textcls.config import ModelConfig
 from textcls.data import Example, Tokenizer
 from textcls.models import build_model
@@ -132,7 +133,7 @@ def test_bow_with_word_ngrams_averages_words_and_ngrams():
         out = model(batch)
         E, (W, b) = model.embedding.weight, bow_head(dict(model.named_parameters()))
         words = [fz.vocab.stoi[w] for w in sentence]
-        bigrams = batch.ngrams[0, :, 0].tolist()  # the bigram starting at each word; 0 = none (the last word)
+        bigrams = batch.ngrams[:, 0].tolist()  # the bigram starting at each word; 0 = none (the last word)
         assert bigrams[-1] == 0 and all(i >= len(fz.vocab) for i in bigrams[:-1])
         units = E[torch.tensor(words + bigrams[:-1])]  # T words + (T - 1) bigrams
         expected = units.mean(0) @ W.T + b

@@ -24,7 +24,8 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import FILLER, NEGATIVE, POSITIVE, deep_merge, small_config_dict, write_csv
-from textcls.batching import IGNORE, Encoded, collate
+from conftest import collate
+from textcls.batching import IGNORE, EncodedRow as Encoded
 from textcls.checkpoint import load_run
 from textcls.cli import app
 from textcls.config import DataConfig, LossConfig, ModelConfig, config_from_dict
@@ -288,7 +289,22 @@ def test_bow_sentence_is_mean_token_score_plus_bias():
             assert torch.allclose(out.sentence[b], expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind, pooling", [("bow", "attention"), ("lstm", "attention"), ("lstm", "mean")])
+def test_bow_sentence_logit_is_the_mean_token_score_plus_bias():
+    """The bag of words computes its sentence logits from pooled vectors and its token scores apart:
+    the two must agree, including under a gradient (d sentence / d each embedding row)."""
+    batch = encoded_batch(BINARY_TARGETS)
+    model = small_model("bow", 1)
+    out = model(batch)
+    real = batch.mask
+    by_tokens = (out.tokens[..., 0] * real).sum(1) / real.sum(1) + model.bias[0]
+    torch.testing.assert_close(out.sentence[:, 0], by_tokens, atol=1e-6, rtol=1e-5)
+    assert not out.tokens.detach()[~real].any()  # padding carries no evidence
+    grad_sentence = torch.autograd.grad(out.sentence.sum(), model.embedding.weight)[0].to_dense()
+    grad_tokens = torch.autograd.grad(by_tokens.sum(), model.embedding.weight)[0].to_dense()
+    torch.testing.assert_close(grad_sentence, grad_tokens, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind, pooling", [("lstm", "attention"), ("lstm", "mean")])
 def test_sentence_logits_are_a_weighting_of_token_scores(kind, pooling):
     """d sentence / d token_scores (captured at the token head's output) is a set of weights that sum
     to 1 over the real tokens and are 0 on padding; shifting every real token's score by c shifts the

@@ -17,7 +17,9 @@ import torch
 from safetensors.torch import load_file
 
 import textcls.train as train_module
-from textcls.batching import Encoded, collate
+import textcls.trainer as trainer_module
+from conftest import collate
+from textcls.batching import EncodedRow as Encoded
 from textcls.config import LossConfig, ModelConfig, RegularizerConfig
 from textcls.errors import ConfigError
 from textcls.losses import ActivationL1, WeightNorm, build_objective
@@ -73,8 +75,8 @@ def test_activation_l1_on_bow_token_head_counts_both_calls():
     finally:
         objective.detach()
     E, W = net.embedding.weight.detach(), net.token_head.weight.detach()
-    words = (E[batch.tokens] @ W.T).abs().mean()  # (B, T, C)
-    grams = (E[batch.ngrams] @ W.T).abs().mean()  # (B, T, K, C)
+    words = (E[batch.ids] @ W.T).abs().mean()  # (N, C): real tokens only
+    grams = (E[batch.ngrams] @ W.T).abs().mean()  # (N, K, C)
     assert float(parts["activation_l1"]) == pytest.approx(float(words + grams), rel=1e-6)
     assert float(total.detach()) == pytest.approx(float(parts["sentence_loss"]) + 0.5 * float(words + grams), rel=1e-6)
 
@@ -87,7 +89,7 @@ def test_activation_l1_on_bow_without_ngrams_is_one_call():
     _, parts = objective(net(batch), batch)
     objective.detach()
     E, W = net.embedding.weight.detach(), net.token_head.weight.detach()
-    assert float(parts["activation_l1"]) == pytest.approx(float((E[batch.tokens] @ W.T).abs().mean()), rel=1e-6)
+    assert float(parts["activation_l1"]) == pytest.approx(float((E[batch.ids] @ W.T).abs().mean()), rel=1e-6)
 
 
 def test_activation_l1_on_lstm_encoder_uses_real_tokens_only():
@@ -123,7 +125,7 @@ def test_activation_l1_gradient_reaches_the_module():
         objective.detach()
         grads.append(net.token_head.weight.grad.clone())
     E, W = net.embedding.weight.detach(), net.token_head.weight.detach().clone().requires_grad_(True)
-    (E[batch.tokens] @ W.T).abs().mean().backward()
+    (E[batch.ids] @ W.T).abs().mean().backward()
     assert torch.allclose(grads[1] - grads[0], W.grad, atol=1e-6)
 
 
@@ -170,8 +172,8 @@ class StepWatcher:
 
     def start_epoch(self, epoch, epochs, steps): ...
 
-    def step(self, parts, tokens):
-        self.steps += 1
+    def step(self, steps, loss, tokens):
+        self.steps += steps
         reg = self.box["objective"].regularizers[0][2]
         self.captured_after_step.append(len(reg.captured))
         self.hooks_during.append(len(self.box["model"].token_head._forward_hooks))
@@ -199,6 +201,7 @@ def capture_model_and_objective(monkeypatch) -> dict:
 
 def test_hooks_hold_nothing_between_steps_and_are_gone_after_training(make_config, tmp_path, monkeypatch):
     box = capture_model_and_objective(monkeypatch)
+    monkeypatch.setattr(trainer_module, "REPORT_EVERY", 1)  # a report after every step
     watcher = StepWatcher(box)
     regs = [{"name": "activation_l1", "weight": 0.01, "targets": ["token_head"]}]
     config = make_config(loss={"regularizers": regs}, train={"epochs": 2})
@@ -255,7 +258,7 @@ def test_activation_glob_on_window_tagger_sums_each_matched_module():
     _, parts = objective(net(batch), batch)
     objective.detach()
     with torch.no_grad():
-        x = torch.cat([net.embedding.weight[batch.tokens], net.shape_embedding.weight[batch.shapes]], -1)
+        x = torch.cat([net.embedding.weight[batch.tokens], net.shape_embedding.weight[batch.pad(batch.shapes)]], -1)
         lin = x @ net.encoder[0].weight.T + net.encoder[0].bias
         expected = lin.abs().mean() + 2 * lin.clamp(min=0).mean()
     assert float(parts["activation_l1"]) == pytest.approx(float(expected), rel=1e-6)

@@ -18,7 +18,8 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from typer.testing import CliRunner
 
 from conftest import read_rows, small_config_dict, write_csv
-from textcls.batching import IGNORE, Featurizer, collate, word_shape
+from conftest import collate
+from textcls.batching import IGNORE, Featurizer, word_shape
 from textcls.checkpoint import load_run
 from textcls.cli import app
 from textcls.config import DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig, config_from_dict
@@ -57,12 +58,13 @@ def one_line_error(path: Path, **data) -> str:
 def test_seed_example_gives_aligned_tokens_and_tags_with_case_kept(make_config, tmp_path):
     path = write_csv(tmp_path / "seed.csv", ["text", "tags"], [[SEED_TEXT, SEED_TAGS]])
     config = make_config({"train": path, "valid": str(path)}, **tagging_sections())
-    (example,) = load_datasets(config).train
+    train = load_datasets(config).train
+    (example,) = train
     assert example.tokens == ["The", "dog", "ate", "the", "apple"]  # surface form, case kept
     assert example.label == ["DET", "NN", "V", "DET", "NN"]
     assert len(example.tokens) == len(example.label) == 5
 
-    featurizer = build_featurizer(config, [example])
+    featurizer = build_featurizer(config, train)
     assert "The" not in featurizer.vocab and "the" in featurizer.vocab  # lowercased only for the vocabulary
     assert featurizer.labels == ["DET", "NN", "V"]
     (item,) = featurizer.encode_all([example], str(path))
@@ -70,7 +72,7 @@ def test_seed_example_gives_aligned_tokens_and_tags_with_case_kept(make_config, 
     assert item.label.tolist() == [0, 1, 2, 0, 1]
     assert item.shapes.tolist() == [word_shape("The"), 1, 1, 1, 1] and word_shape("The") != 1  # case reaches the model
 
-    cased = build_featurizer(make_config({"train": path, "valid": str(path)}, **tagging_sections(data={"lowercase": False})), [example])
+    cased = build_featurizer(make_config({"train": path, "valid": str(path)}, **tagging_sections(data={"lowercase": False})), train)
     assert "The" in cased.vocab and cased.vocab.stoi["The"] != cased.vocab.stoi["the"]
 
 
@@ -188,7 +190,8 @@ def test_tag_scores_are_the_same_alone_and_padded_in_a_batch(model_type):
     items = featurizer.encode_all([Example(list(t), None, i) for i, (t, _) in enumerate(SENTENCES)], "test")
     one = predict_items(model, items, "tagging", 1, torch.device("cpu"))
     together = predict_items(model, items, "tagging", 64, torch.device("cpu"))
-    for a, b, (tokens, _) in zip(one.tokens, together.tokens, SENTENCES):
+    for r, (tokens, _) in enumerate(SENTENCES):
+        a, b = one.row_tokens(r), together.row_tokens(r)
         assert a.shape == b.shape == (len(tokens), len(TAGSET))
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -205,7 +208,7 @@ def test_unseen_words_get_vectors_from_their_spelling():
         batch = tagging_batch(featurizer, words)
         assert batch.tokens[0].tolist() == [Vocabulary.unk_id] * 2  # both unknown to the vocabulary
         with torch.no_grad():
-            vectors = embed_words(model.embedding, batch)[0]
+            vectors = embed_words(model.embedding, batch)  # (N, D): the two words
         assert (not torch.allclose(vectors[0], vectors[1])) == differ
 
 
@@ -412,7 +415,7 @@ def test_train_tag_loss_is_the_token_mean_over_the_epoch():
     expected = predict_items(model, items, "tagging", 64, torch.device("cpu"), objective).loss  # token-weighted
     trainer = Trainer(model, objective, OptimConfig(name="sgd", lr=1e-12), TrainConfig(batch_size=1, device="cpu"),
                       torch.device("cpu"), "tagging")
-    record = trainer.train_epoch(items, [len(x.ids) for x in items], 1)
+    record = trainer.train_epoch(items, 1)
     assert record["train_tag_loss"] == pytest.approx(expected, rel=1e-5)
 
 

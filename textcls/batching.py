@@ -1,7 +1,14 @@
-"""Examples -> tensors, once; then batches padded to their longest sequence.
+"""Dataset -> flat model inputs, once; then batches cut from them by row, with no Python per row.
 
-Feature ids share one table: ids below `len(vocab)` are words, the `buckets` ids above them are
-hashed word n-grams and character n-grams (as fastText hashes them).
+`Featurizer.encode` turns a Dataset into an `Encoded`: every per-token array (word ids, hashed
+word n-grams, the word's character n-grams, shapes, word targets, tags) is one flat array over all
+tokens of all rows, and `offsets` says where each row starts. Feature ids share one table: ids
+below `len(vocab)` are words, the `buckets` ids above them are hashed word n-grams and character
+n-grams (as fastText hashes them). Work per word (lower-casing, vocabulary look-up, hashing,
+character n-grams) is done once per distinct word, not per occurrence.
+
+`Encoded.batch(rows)` gathers those rows into a `Batch`: flat tensors plus the offsets of each row,
+as `EmbeddingBag` wants them; models that need a (B, T) grid get it from `Batch.pad`.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ import numpy as np
 import torch
 
 from textcls.config import ModelConfig
-from textcls.data import Example, Tokenizer, resolve_target
+from textcls.data import Dataset, Example, resolve_target
 from textcls.errors import DataError
+from textcls.tokenize import Tokenizer, Tokens, ragged_index
 from textcls.vocab import Vocabulary
 
 IGNORE = -100  # target value that losses skip (padding, unlabelled words)
@@ -37,34 +45,198 @@ def word_shape(token: str) -> int:
 
 
 @dataclass
-class Encoded:
+class Ragged:
+    """A list of id lists: list i is values[offsets[i]:offsets[i + 1]]."""
+
+    values: np.ndarray  # (S,) int64
+    offsets: np.ndarray  # (L + 1,) int64
+
+    def gather(self, index: np.ndarray) -> "Ragged":
+        counts = self.offsets[index + 1] - self.offsets[index]
+        offsets = np.zeros(len(index) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return Ragged(self.values[ragged_index(self.offsets[index], counts)], offsets)
+
+
+@dataclass
+class EncodedRow:
+    """One row of an `Encoded`, as plain arrays: for looking at encodings and building small inputs."""
+
     ids: np.ndarray  # (T,) word ids
     label: int | float | np.ndarray | None  # class index, value, or (T,) tag ids
     targets: np.ndarray | None = None  # (T,) class a word supports, IGNORE if none
-    ngrams: np.ndarray | None = None  # (T, word_ngrams-1) hashed n-grams starting at each word, 0 = none
-    subwords: list[np.ndarray] | None = None  # per word, its hashed character n-grams
-    shapes: np.ndarray | None = None  # (T,) word_shape ids
+    ngrams: np.ndarray | None = None  # (T, K)
+    subwords: list[np.ndarray] | None = None  # per word, its character n-gram ids
+    shapes: np.ndarray | None = None  # (T,)
+
+
+@dataclass
+class Encoded:
+    """A dataset as model inputs. Row r's tokens are positions offsets[r]:offsets[r + 1] of every
+    per-token array below."""
+
+    offsets: np.ndarray  # (R + 1,) int64
+    ids: np.ndarray  # (N,) word ids (Vocabulary.unk_id for unknown words)
+    labels: np.ndarray | None = None  # (R,) class (IGNORE: none) or float value; tagging: (N,) tag ids
+    targets: np.ndarray | None = None  # (N,) class a word supports, IGNORE if none
+    ngrams: np.ndarray | None = None  # (N, word_ngrams - 1) hashed n-grams starting at each word, 0 = none
+    word_types: np.ndarray | None = None  # (N,) each token's entry in `subwords`
+    subwords: Ragged | None = None  # per distinct word, its hashed character n-gram ids
+    shapes: np.ndarray | None = None  # (N,) word_shape ids
+    token_labels: bool = False  # labels are per token (tagging)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def __getitem__(self, r: int) -> EncodedRow:
+        span = slice(self.offsets[r], self.offsets[r + 1])
+        cut = lambda a: None if a is None else a[span]
+        label = None if self.labels is None else self.labels[span] if self.token_labels else self.labels[r]
+        subwords = None
+        if self.subwords is not None:
+            subwords = [self.subwords.values[self.subwords.offsets[t] : self.subwords.offsets[t + 1]] for t in self.word_types[span]]
+        return EncodedRow(self.ids[span], label, cut(self.targets), cut(self.ngrams), subwords, cut(self.shapes))
+
+    def __iter__(self):
+        return (self[r] for r in range(len(self)))
+
+    @classmethod
+    def from_rows(cls, rows: list[EncodedRow], token_labels: bool = False) -> "Encoded":
+        """Flat arrays from per-row ones (rows without a label get IGNORE)."""
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(r.ids) for r in rows], out=offsets[1:])
+        flat = lambda arrays, fill: np.concatenate([np.full(len(r.ids), fill) if a is None else np.asarray(a) for r, a in zip(rows, arrays)])
+        encoded = cls(offsets, flat([r.ids for r in rows], 0).astype(np.int64), token_labels=token_labels)
+        labels = [r.label for r in rows]
+        if any(label is not None for label in labels):
+            if token_labels:
+                encoded.labels = flat(labels, IGNORE).astype(np.int64)
+            elif any(isinstance(label, float) for label in labels):
+                encoded.labels = np.array(labels, dtype=np.float32)
+            else:
+                encoded.labels = np.array([IGNORE if label is None else label for label in labels], dtype=np.int64)
+        if any(r.targets is not None for r in rows):
+            encoded.targets = flat([r.targets for r in rows], IGNORE).astype(np.int64)
+        if rows[0].ngrams is not None:
+            encoded.ngrams = np.concatenate([r.ngrams for r in rows]).astype(np.int64)
+        if rows[0].shapes is not None:
+            encoded.shapes = flat([r.shapes for r in rows], 0).astype(np.int64)
+        if rows[0].subwords is not None:
+            grams = [g for r in rows for g in r.subwords]
+            sub_offsets = np.zeros(len(grams) + 1, dtype=np.int64)
+            np.cumsum([len(g) for g in grams], out=sub_offsets[1:])
+            encoded.subwords = Ragged(np.concatenate(grams).astype(np.int64), sub_offsets)
+            encoded.word_types = np.arange(len(grams))
+        return encoded
+
+    def batch(self, rows: np.ndarray | None = None) -> "Batch":
+        """The given rows (default: all) as one batch, in that order."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
+        lengths = self.offsets[rows + 1] - self.offsets[rows]
+        flat = ragged_index(self.offsets[rows], lengths)  # (N_b,) positions in the flat arrays
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        row_of = np.repeat(np.arange(len(rows)), lengths)
+        position = np.arange(len(flat)) - starts[row_of]
+        T = int(lengths.max(initial=0))
+
+        def grid(values: np.ndarray, fill: int) -> torch.Tensor:  # (N_b,) -> (B, T)
+            out = np.full((len(rows), T), fill, dtype=values.dtype)
+            out[row_of, position] = values
+            return torch.from_numpy(out)
+
+        batch = Batch(torch.from_numpy(self.ids[flat]), torch.from_numpy(starts[:-1]), torch.from_numpy(lengths),
+                      torch.from_numpy(row_of), torch.from_numpy(position), index=flat)
+        if self.labels is not None:
+            if self.token_labels:
+                batch.labels = grid(self.labels[flat], IGNORE)
+            else:
+                batch.labels = torch.from_numpy(self.labels[rows])
+        if self.targets is not None:
+            batch.targets = grid(self.targets[flat], IGNORE)
+        if self.ngrams is not None:
+            batch.ngrams = torch.from_numpy(self.ngrams[flat])
+        if self.shapes is not None:
+            batch.shapes = torch.from_numpy(self.shapes[flat])
+        if self.subwords is not None:
+            grams = self.subwords.gather(self.word_types[flat])
+            batch.subwords, batch.subword_offsets = torch.from_numpy(grams.values), torch.from_numpy(grams.offsets[:-1])
+        return batch
+
+
+@dataclass
+class Batch:
+    """B rows, N tokens in all. Per-token tensors are flat, row after row; `pad` makes a (B, T) grid."""
+
+    ids: torch.Tensor  # (N,) word ids
+    offsets: torch.Tensor  # (B,) where each row starts in `ids`
+    lengths: torch.Tensor  # (B,) tokens per row, on the CPU (pack_padded_sequence wants it there)
+    row_of: torch.Tensor  # (N,) the row of each token
+    position: torch.Tensor  # (N,) its position in that row
+    labels: torch.Tensor | None = None  # (B,) classes or values; (B, T) tags with IGNORE on padding
+    targets: torch.Tensor | None = None  # (B, T) word targets, IGNORE where none
+    ngrams: torch.Tensor | None = None  # (N, K) hashed n-grams starting at each token, 0 = none
+    subwords: torch.Tensor | None = None  # (S,) character n-gram ids of all N tokens
+    subword_offsets: torch.Tensor | None = None  # (N,) where each token's n-grams start in `subwords`
+    shapes: torch.Tensor | None = None  # (N,)
+    index: np.ndarray | None = None  # (N,) where these tokens sit in the Encoded they came from
+
+    def to(self, device: torch.device) -> "Batch":
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in moved.items():
+            if isinstance(value, torch.Tensor) and name != "lengths":
+                moved[name] = value.to(device, non_blocking=True)
+        return Batch(**moved)
+
+    @property
+    def size(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.ids)
+
+    @property
+    def max_length(self) -> int:
+        return int(self.lengths.max()) if len(self.lengths) else 0
+
+    def pad(self, flat: torch.Tensor, fill: float = 0) -> torch.Tensor:
+        """(N, ...) per-token values -> (B, T, ...), `fill` on padding."""
+        out = flat.new_full((self.size, self.max_length, *flat.shape[1:]), fill)
+        out[self.row_of, self.position] = flat
+        return out
+
+    def unpad(self, grid: torch.Tensor) -> torch.Tensor:
+        """(B, T, ...) -> (N, ...): the real tokens only."""
+        return grid[self.row_of, self.position]
+
+    @property
+    def tokens(self) -> torch.Tensor:
+        """(B, T) word ids, 0 on padding."""
+        return self.pad(self.ids)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(B, T) True on real tokens."""
+        return torch.arange(self.max_length, device=self.ids.device)[None, :] < self.lengths.to(self.ids.device)[:, None]
 
 
 class Featurizer:
-    """Turns examples into arrays; owns the vocabulary, labels and hashing that a run saves."""
+    """Turns datasets into model inputs; owns the vocabulary, labels and hashing that a run saves."""
 
     def __init__(self, task: str, model: ModelConfig, tokenizer: Tokenizer, vocab: Vocabulary, labels: list[str]):
         self.task, self.model, self.tokenizer, self.vocab, self.labels = task, model, tokenizer, vocab, labels
         self.label_index = {label: i for i, label in enumerate(labels)}
         self._subword_cache: dict[str, np.ndarray] = {}
-        self._hash_cache: dict[str, int] = {}
 
     @property
     def num_features(self) -> int:
         hashed = self.model.word_ngrams > 1 or self.model.char_ngrams is not None
         return len(self.vocab) + (self.model.buckets if hashed else 0)
-
-    def _word_hash(self, word: str) -> int:
-        h = self._hash_cache.get(word)
-        if h is None:
-            h = self._hash_cache[word] = zlib.crc32(word.encode("utf-8"))
-        return h
 
     def _subwords(self, word: str) -> np.ndarray:
         ids = self._subword_cache.get(word)
@@ -77,121 +249,88 @@ class Featurizer:
             self._subword_cache[word] = ids
         return ids
 
-    def _ngrams(self, words: list[str]) -> np.ndarray:
-        """(T, n_max-1): id of the n-gram of length 2..n_max starting at each word (0 where it runs off the end)."""
-        hashes = [self._word_hash(w) for w in words]
-        out = np.zeros((len(words), self.model.word_ngrams - 1), dtype=np.int64)
-        for start in range(len(words)):
-            h = hashes[start]
-            for n in range(2, self.model.word_ngrams + 1):
-                if start + n > len(words):
-                    break
-                h = (h * _PRIME + hashes[start + n - 1]) % _MOD
-                out[start, n - 2] = len(self.vocab) + h % self.model.buckets
+    def _ngrams(self, word_hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """(N, n_max - 1): id of the n-gram of length 2..n_max starting at each word (0 where it runs
+        past the end of its row). h(w1..wn) = (h(w1..wn-1) * PRIME + crc32(wn)) mod (2^31 - 1)."""
+        N, K = len(word_hashes), self.model.word_ngrams - 1
+        row_end = np.repeat(offsets[1:], np.diff(offsets))  # (N,) end of each token's row
+        out = np.zeros((N, K), dtype=np.int64)
+        h = word_hashes.copy()
+        start = np.arange(N)
+        for n in range(2, K + 2):
+            fits = start + n <= row_end
+            nxt = word_hashes[np.minimum(start + n - 1, N - 1)]
+            h = (h * _PRIME + nxt) % _MOD
+            out[:, n - 2] = np.where(fits, len(self.vocab) + h % self.model.buckets, 0)
         return out
 
-    def encode(self, example: Example, where: str = "") -> Encoded:
-        words = [self.tokenizer.normalize(t) for t in example.tokens]
-        encoded = Encoded(np.array(self.vocab.encode(words), dtype=np.int64), self._encode_label(example.label, where))
+    def encode(self, dataset: Dataset) -> Encoded:
+        tokens = dataset.tokens
+        words = tokens.map_types([self.tokenizer.normalize(t) for t in tokens.types])  # normalised, equal ones merged
+        stoi = self.vocab.stoi
+        type_ids = np.array([stoi.get(w, Vocabulary.unk_id) for w in words.types], dtype=np.int64)
+        encoded = Encoded(tokens.offsets, type_ids[words.codes])
         if self.model.word_ngrams > 1:
-            encoded.ngrams = self._ngrams(words)
+            hashes = np.array([zlib.crc32(w.encode("utf-8")) for w in words.types], dtype=np.int64)
+            encoded.ngrams = self._ngrams(hashes[words.codes], tokens.offsets)
         if self.model.char_ngrams is not None:
-            encoded.subwords = [self._subwords(w) for w in words]
+            grams = [self._subwords(w) for w in words.types]
+            offsets = np.zeros(len(grams) + 1, dtype=np.int64)
+            np.cumsum([len(g) for g in grams], out=offsets[1:])
+            values = np.concatenate(grams) if grams else np.zeros(0, dtype=np.int64)
+            encoded.word_types, encoded.subwords = words.codes, Ragged(values, offsets)
         if self.task == "tagging" and self.model.shape:
-            encoded.shapes = np.array([word_shape(t) for t in example.tokens], dtype=np.int64)
-        if example.word_targets:
-            targets = np.full(len(words), IGNORE, dtype=np.int64)
-            for i, target in example.word_targets.items():
-                targets[i] = resolve_target(target, self.labels, where)
-            encoded.targets = targets
+            shapes = np.array([word_shape(t) for t in tokens.types], dtype=np.int64)
+            encoded.shapes = shapes[tokens.codes]
+        if dataset.labels is not None:
+            encoded.labels = self._encode_labels(dataset)
+            encoded.token_labels = self.task == "tagging"
+        if dataset.targets is not None:
+            classes = np.array([self._target_class(dataset, i) for i in range(len(dataset.target_names))] + [IGNORE], dtype=np.int64)
+            encoded.targets = classes[dataset.targets]  # NO_TARGET (-1) picks the last entry: IGNORE
         return encoded
 
-    def _encode_label(self, label, where: str):
-        if label is None or self.task == "regression":
-            return label
-        names = [label] if self.task == "classification" else label
-        unknown = [n for n in names if n not in self.label_index]
-        if unknown:
-            kind = "label" if self.task == "classification" else "tag"
-            raise DataError(f"{where}: {kind} '{unknown[0]}' was never seen in training (known: {', '.join(self.labels)})")
-        ids = [self.label_index[n] for n in names]
-        return ids[0] if self.task == "classification" else np.array(ids, dtype=np.int64)
+    def _target_class(self, dataset: Dataset, name: int) -> int:
+        """The class word target `name` supports; an unknown one names the first row that uses it."""
+        first = np.flatnonzero(dataset.targets == name)
+        row = int(np.searchsorted(dataset.tokens.offsets, first[0], side="right") - 1) if len(first) else 0
+        return resolve_target(dataset.target_names[name], self.labels, dataset.where(row))
 
-    def encode_all(self, examples: list[Example], source: str = "") -> list[Encoded]:
-        return [self.encode(e, f"{source}, row {e.row}") for e in examples]
+    def _encode_labels(self, dataset: Dataset) -> np.ndarray:
+        if self.task == "regression":
+            return np.asarray(dataset.labels, dtype=np.float32)
+        if self.task == "classification":
+            ids = np.array([IGNORE if label is None else self.label_index.get(label, -1) for label in dataset.labels], dtype=np.int64)
+            unknown = np.flatnonzero(ids == -1)
+            if len(unknown):
+                raise DataError(f"{dataset.where(unknown[0])}: label '{dataset.labels[unknown[0]]}' was never seen in "
+                                f"training (known: {', '.join(self.labels)})")
+            return ids
+        tags: Tokens = dataset.labels
+        per_type = np.array([self.label_index.get(t, -1) for t in tags.types] + [IGNORE], dtype=np.int64)
+        ids = per_type[tags.codes]  # a code of -1 (a row without tags) picks IGNORE
+        unknown = np.flatnonzero(ids == -1)
+        if len(unknown):
+            r = int(np.searchsorted(tags.offsets, unknown[0], side="right") - 1)
+            raise DataError(f"{dataset.where(r)}: tag '{tags.types[tags.codes[unknown[0]]]}' was never seen in training "
+                            f"(known: {', '.join(self.labels)})")
+        return ids
 
-
-@dataclass
-class Batch:
-    tokens: torch.Tensor  # (B, T) word ids, 0 = padding
-    mask: torch.Tensor  # (B, T) True on real tokens
-    lengths: torch.Tensor  # (B,) on CPU (pack_padded_sequence wants it there)
-    labels: torch.Tensor | None = None  # (B,) classes or values; (B, T) tags with IGNORE on padding
-    targets: torch.Tensor | None = None  # (B, T) word targets, IGNORE where none
-    ngrams: torch.Tensor | None = None  # (B, T, K)
-    subwords: torch.Tensor | None = None  # (N,) flat character n-gram ids of all B*T positions
-    subword_offsets: torch.Tensor | None = None  # (B*T,) where each position's n-grams start in `subwords`
-    shapes: torch.Tensor | None = None  # (B, T)
-
-    def to(self, device: torch.device) -> "Batch":
-        moved = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in moved.items():
-            if isinstance(value, torch.Tensor) and name != "lengths":
-                moved[name] = value.to(device, non_blocking=True)
-        return Batch(**moved)
-
-    @property
-    def num_tokens(self) -> int:
-        return int(self.lengths.sum())
+    def encode_all(self, examples: Dataset | list[Example], source: str = "input") -> Encoded:
+        if not isinstance(examples, Dataset):
+            examples = Dataset.from_examples(examples, source)
+        return self.encode(examples)
 
 
-def _pad(arrays: list[np.ndarray | None], T: int, fill: int = 0) -> torch.Tensor:
-    """(B, T, ...) from per-item arrays of length <= T, `fill` elsewhere (and for None items)."""
-    first = next(a for a in arrays if a is not None)
-    out = np.full((len(arrays), T, *first.shape[1:]), fill, dtype=first.dtype)
-    for b, a in enumerate(arrays):
-        if a is not None:
-            out[b, : len(a)] = a
-    return torch.from_numpy(out)
-
-
-def collate(items: list[Encoded], task: str) -> Batch:
-    lengths = torch.tensor([len(x.ids) for x in items])
-    T = int(lengths.max())
-    batch = Batch(_pad([x.ids for x in items], T), torch.arange(T)[None, :] < lengths[:, None], lengths)
-    if any(x.label is not None for x in items):
-        if task == "tagging":
-            batch.labels = _pad([x.label for x in items], T, IGNORE)
-        elif task == "regression":
-            batch.labels = torch.tensor([x.label for x in items], dtype=torch.float32)
-        else:  # rows without a sentence label (lexicon words trained alone) carry IGNORE
-            batch.labels = torch.tensor([IGNORE if x.label is None else x.label for x in items], dtype=torch.long)
-    if any(x.targets is not None for x in items):
-        batch.targets = _pad([x.targets for x in items], T, IGNORE)
-    if items[0].ngrams is not None:
-        batch.ngrams = _pad([x.ngrams for x in items], T)
-    if items[0].shapes is not None:
-        batch.shapes = _pad([x.shapes for x in items], T)
-    if items[0].subwords is not None:
-        per_position = [sw for x in items for sw in x.subwords + [_EMPTY] * (T - len(x.ids))]
-        counts = np.fromiter((len(sw) for sw in per_position), dtype=np.int64, count=len(per_position))
-        batch.subword_offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]]))
-        batch.subwords = torch.from_numpy(np.concatenate(per_position))
-    return batch
-
-
-_EMPTY = np.zeros(0, dtype=np.int64)
-
-
-def batch_indices(lengths: list[int], batch_size: int, generator: torch.Generator | None, bucket: bool) -> list[list[int]]:
-    """Index lists for one epoch. Shuffled when a generator is given; with `bucket`, examples of
-    similar length share a batch (little padding, so little wasted work) while the batch order
-    stays random."""
+def batch_order(lengths: np.ndarray, batch_size: int, generator: torch.Generator | None, bucket: bool) -> list[np.ndarray]:
+    """Row indices of each batch for one epoch. Shuffled when a generator is given; with `bucket`,
+    rows of similar length share a batch (little padding, so little wasted work) while the batch
+    order stays random."""
     n = len(lengths)
-    order = torch.randperm(n, generator=generator).tolist() if generator is not None else list(range(n))
+    order = torch.randperm(n, generator=generator).numpy() if generator is not None else np.arange(n)
     if bucket:
-        chunk = batch_size * 50
-        order = [i for s in range(0, n, chunk) for i in sorted(order[s : s + chunk], key=lengths.__getitem__)]
+        chunk = np.arange(n) // (batch_size * 50)
+        order = order[np.lexsort((lengths[order], chunk))]  # stable: by length within each chunk
     batches = [order[s : s + batch_size] for s in range(0, n, batch_size)]
     if bucket and generator is not None:
         batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]

@@ -4,9 +4,12 @@ A run folder holds everything needed to rebuild the model and its input pipeline
     config.yaml   the resolved config           vocab.json    the word vocabulary
     labels.json   class or tag names, in index order
     model.json    what the config leaves open (resolved loss, outputs, feature count)
-    checkpoints/{best,last}.safetensors  weights
-    checkpoints/{best,last}.state.pt     optimiser, scheduler and random-number state (tensors only)
+    checkpoints/{best,last}.safetensors  weights (when the best epoch is the last, one file, two names)
+    checkpoints/last.state.pt            optimiser, schedule and random-number state (tensors only), to resume
     checkpoints/{best,last}.json         epoch and metrics of that checkpoint
+
+`model.json` carries FORMAT_VERSION: a run written by an incompatible version is refused with a
+one-line error instead of loading into the wrong model.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from textcls.errors import RunError
 from textcls.models import TextModel, build_model
 from textcls.vocab import Vocabulary
 
+
+FORMAT_VERSION = 2  # 2: flat data path (EmbeddingBag bag of words); runs without it must be retrained
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -76,12 +81,31 @@ def prepare_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: 
     return out
 
 
-def save_checkpoint(run_dir: Path, name: str, model: TextModel, training_state: dict, info: dict) -> None:
+def save_checkpoint(run_dir: Path, name: str, model: TextModel, info: dict, training_state: dict | None = None,
+                    same_as: str | None = None) -> None:
+    """Weights (and, given, the training state) under `name`. With `same_as`, the weights are those
+    just saved under that name: the file gets a second name (a hard link) instead of a copy."""
     folder = run_dir / "checkpoints"
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(folder / f"{name}.safetensors", lambda p: save_file(weights, str(p)))
-    atomic_write(folder / f"{name}.state.pt", lambda p: torch.save(training_state, p))
+    target = folder / f"{name}.safetensors"
+    if same_as is not None:
+        _link(folder / f"{same_as}.safetensors", target)
+    else:
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        atomic_write(target, lambda p: save_file(weights, str(p)))
+    if training_state is not None:
+        atomic_write(folder / f"{name}.state.pt", lambda p: torch.save(training_state, p))
     write_json(folder / f"{name}.json", info)
+
+
+def _link(source: Path, target: Path) -> None:
+    """`target` becomes another name of `source`, atomically; a copy where links are not supported."""
+    tmp = target.with_name(f".{target.name}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
 
 
 def load_training_state(run_dir: Path, name: str = "last") -> dict:
@@ -125,6 +149,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
         info = json.loads((run_dir / "model.json").read_text())
     except FileNotFoundError as exc:
         raise RunError(f"{run_dir}: not a textcls run folder (missing {Path(exc.filename).name})") from None
+    if info.get("format_version") != FORMAT_VERSION:
+        raise RunError(f"{run_dir}: written by an older textcls (run format {info.get('format_version', 1)}, this "
+                       f"version reads {FORMAT_VERSION}); train it again with `textcls train`")
     weights = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
     if not weights.is_file():
         raise RunError(f"{run_dir}: no '{checkpoint}' checkpoint (expected {weights})")

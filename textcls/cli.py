@@ -70,7 +70,7 @@ def evaluate(
     lexicon: Optional[Path] = typer.Option(None, help="Score word scores against this lexicon (CSV word,label or word,score) instead of the run's."),
     lexicon_threshold: Optional[float] = typer.Option(None, help="With a word,score lexicon: |score| >= this labels a word [default: the run's]."),
     lexicon_words: str = typer.Option("all", help="all, or heldout: only the lexicon words the run withheld from training."),
-    faithfulness: bool = typer.Option(True, help="Also measure comprehensiveness/sufficiency of the word scores (extra passes)."),
+    faithfulness: bool = typer.Option(False, help="Also measure comprehensiveness/sufficiency of the word scores (11 extra passes)."),
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting

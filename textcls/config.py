@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -86,8 +86,8 @@ class LossConfig(Section):
 
 
 class OptimConfig(Section):
-    name: Literal["adamw", "adam", "sgd"] = "adamw"
-    lr: float = Field(1e-3, gt=0)
+    name: Literal["adamw", "adam", "sgd", "sgd_linear"] = "adamw"  # sgd_linear: fastText's plain SGD, linear decay
+    lr: float = Field(1e-3, gt=0)  # sgd_linear: per example (fastText's -lr); a batch steps lr * batch_size
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(None, gt=0)  # max global gradient norm
     schedule: Literal["constant", "linear", "cosine"] = "constant"
@@ -100,7 +100,8 @@ class TrainConfig(Section):
     eval_batch_size: int = Field(512, ge=1)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int | None = Field(None, ge=1)  # torch CPU threads; None = as many as there are cores
+    threads: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"  # torch CPU threads; auto = the cores this process may use
+    faithfulness: bool = False  # final evaluation also measures comprehensiveness/sufficiency (11 extra passes)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
     monitor: str = "auto"  # e.g. accuracy, macro_f1, loss, r2; auto = accuracy (or r2 for regression)
 

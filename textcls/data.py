@@ -1,59 +1,139 @@
-"""CSV -> examples: reading, tokenising, labels and per-word targets, with row numbers for errors.
+"""CSV -> rows, held column by column: tokens, labels and per-word targets, with row numbers for errors.
 
-Rows are numbered from 1 after the header, as a spreadsheet numbers data rows.
+A `Dataset` keeps the tokens of all its rows in one flat array (see `textcls.tokenize.Tokens`);
+labels are one array per dataset, tags and word targets are aligned with the flat tokens. Nothing
+here loops over rows in Python except the rows that carry a rationale cell. Rows are numbered from
+1 after the header, as a spreadsheet numbers data rows.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 
 from textcls.config import DataConfig
 from textcls.errors import DataError
+from textcls.tokenize import Tokenizer, Tokens, ragged_index, tokenize_column
 
-# Words (keeping inner apostrophes and hyphens: "don't", "well-made"), else single symbols.
-_WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[^\w\s]|_+")
-
-
-@dataclass(frozen=True)
-class Tokenizer:
-    """Splits text into tokens. `whitespace` (tagging) keeps the corpus's own tokens aligned with its tags."""
-
-    lowercase: bool = True
-    whitespace: bool = False
-    max_length: int | None = None
-
-    def words(self, text: str) -> list[str]:
-        """All surface tokens, in their original case (shape features need it)."""
-        return text.split() if self.whitespace else _WORD_RE.findall(text)
-
-    def split(self, text: str) -> list[str]:
-        """The tokens a model sees: `words`, cut at max_length."""
-        tokens = self.words(text)
-        return tokens[: self.max_length] if self.max_length else tokens
-
-    def normalize(self, token: str) -> str:
-        return token.lower() if self.lowercase else token
-
-    def __call__(self, text: str) -> list[str]:
-        return [self.normalize(t) for t in self.split(text)]
+NO_TARGET = -1  # in Dataset.targets: the word carries no target
 
 
 @dataclass
 class Example:
+    """One row, as a plain object: for building small inputs by hand and for looking at a Dataset."""
+
     tokens: list[str]  # surface tokens
     label: str | float | list[str] | None  # class, number, or one tag per token; None when unlabelled
     row: int = 0
     word_targets: dict[int, str] = field(default_factory=dict)  # token position -> class it supports
 
 
-def read_csv(path: str | Path, columns: list[str]) -> pd.DataFrame:
+@dataclass
+class Dataset:
+    """The rows of one source. Row r's tokens are `tokens.row(r)`; its flat positions are
+    `tokens.offsets[r]` up to `tokens.offsets[r + 1]`."""
+
+    source: str  # file name for error messages
+    tokens: Tokens  # surface tokens (case kept: shape features need it)
+    rows: np.ndarray  # (R,) row numbers in the source, from 1
+    labels: np.ndarray | Tokens | None = None  # (R,) class names (None: unlabelled) or float values; tagging: tags aligned with `tokens`
+    targets: np.ndarray | None = None  # (N,) index into `target_names` per token, NO_TARGET where none
+    target_names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, r: int) -> Example:
+        start, end = self.tokens.offsets[r], self.tokens.offsets[r + 1]
+        if isinstance(self.labels, Tokens):
+            label = self.labels.row(r)
+        else:
+            label = None if self.labels is None else self.labels[r]
+            label = float(label) if isinstance(label, np.floating) else label
+        targets = {}
+        if self.targets is not None:
+            at = np.flatnonzero(self.targets[start:end] != NO_TARGET)
+            targets = {int(p): self.target_names[self.targets[start + p]] for p in at}
+        return Example(self.tokens.row(r), label, int(self.rows[r]), targets)
+
+    def __iter__(self):
+        return (self[r] for r in range(len(self)))
+
+    def where(self, r: int) -> str:
+        return f"{self.source}, row {self.rows[r]}"
+
+    @classmethod
+    def from_examples(cls, examples: list[Example], source: str = "input") -> "Dataset":
+        tokens = Tokens.from_lists([e.tokens for e in examples])
+        labels = None
+        given = [e.label for e in examples if e.label is not None]
+        if given and isinstance(given[0], list):
+            labels = Tokens.from_lists([e.label or [] for e in examples])
+        elif given and isinstance(given[0], float):
+            labels = np.array([e.label for e in examples], dtype=np.float64)
+        elif given:
+            labels = np.array([e.label for e in examples], dtype=object)
+        dataset = cls(source, tokens, np.array([e.row for e in examples], dtype=np.int64), labels)
+        if any(e.word_targets for e in examples):
+            names: dict[str, int] = {}
+            dataset.targets = np.full(len(tokens.codes), NO_TARGET, dtype=np.int64)
+            for r, e in enumerate(examples):
+                for p, t in e.word_targets.items():
+                    dataset.targets[tokens.offsets[r] + p] = names.setdefault(t, len(names))
+            dataset.target_names = list(names)
+        return dataset
+
+    def select(self, rows: np.ndarray) -> "Dataset":
+        """The given rows, in the given order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = self.tokens.lengths[rows]
+        flat = ragged_index(self.tokens.offsets[rows], lengths)
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        tokens = Tokens(self.tokens.codes[flat], offsets, self.tokens.types)
+        if isinstance(self.labels, Tokens):
+            labels = Tokens(self.labels.codes[flat], offsets, self.labels.types)
+        else:
+            labels = None if self.labels is None else self.labels[rows]
+        targets = None if self.targets is None else self.targets[flat]
+        return Dataset(self.source, tokens, self.rows[rows], labels, targets, self.target_names)
+
+    @classmethod
+    def concat(cls, first: "Dataset", second: "Dataset") -> "Dataset":
+        """`first`'s rows, then `second`'s (same kind of labels, or none in `second`)."""
+        tokens = _concat_tokens(first.tokens, second.tokens)
+        labels = first.labels
+        if isinstance(first.labels, Tokens):
+            second_tags = second.labels if second.labels is not None else Tokens(np.zeros(len(second.tokens.codes), np.int64) - 1, second.tokens.offsets, [])
+            labels = _concat_tokens(first.labels, second_tags)
+        elif first.labels is not None:
+            labels = np.concatenate([first.labels, second.labels if second.labels is not None
+                                     else np.full(len(second), None, dtype=object)])
+        names = list(first.target_names)
+        index = {t: i for i, t in enumerate(names)}
+        remap = np.array([index.setdefault(t, len(index)) for t in second.target_names] + [NO_TARGET], dtype=np.int64)
+        parts = [t if t is not None else np.full(n, NO_TARGET, np.int64) for t, n in
+                 ((first.targets, len(first.tokens.codes)), (None if second.targets is None else remap[second.targets], len(second.tokens.codes)))]
+        targets = np.concatenate(parts) if first.targets is not None or second.targets is not None else None
+        return cls(first.source, tokens, np.concatenate([first.rows, second.rows]), labels, targets, list(index))
+
+
+def _concat_tokens(a: Tokens, b: Tokens) -> Tokens:
+    """Rows of `a`, then rows of `b`, in one table of types (a code of -1 stays -1)."""
+    index = {t: i for i, t in enumerate(a.types)}
+    remap = np.array([index.setdefault(t, len(index)) for t in b.types] + [-1], dtype=np.int64)
+    offsets = np.concatenate([a.offsets, a.offsets[-1] + b.offsets[1:]])
+    return Tokens(np.concatenate([a.codes, remap[b.codes]]), offsets, list(index))
+
+
+def read_csv(path: str | Path, columns: list[str]):
     """Reads every cell as text (a text like `12345` stays text); checks the columns exist."""
+    import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -72,61 +152,80 @@ def read_csv(path: str | Path, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _cell(path, row: int, column: str, value: str, what: str) -> str:
-    if not value.strip():
-        raise DataError(f"{path}, row {row}, column '{column}': empty {what}")
-    return value
+def _first_bad(bad: np.ndarray) -> int | None:
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) if len(hits) else None
 
 
-def parse_label(task: str, raw: str, n_words: int, where: str) -> str | float | list[str]:
-    """A class name, a number, or (tagging) one tag per whitespace-separated word."""
+def _labels(task: str, raw: list[str], tokens: Tokens, whitespace_counts: np.ndarray, path, column: str,
+            tokenizer: Tokenizer):
+    """Class names, numbers, or (tagging) tags aligned with `tokens`; the first bad cell is an error."""
+    where = lambda i: f"{path}, row {i + 1}, column '{column}'"
+    import pandas as pd
+
+    cells = pd.Series(raw, dtype=object)
+    empty = _first_bad(~cells.str.strip().astype(bool).to_numpy())
+    if empty is not None:
+        raise DataError(f"{where(empty)}: empty label")
     if task == "classification":
-        return raw.strip()
+        return cells.str.strip().to_numpy(dtype=object)
     if task == "regression":
-        try:
-            value = float(raw)
-        except ValueError:
-            raise DataError(f"{where}: '{raw}' is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise DataError(f"{where}: '{raw}' is not a finite number")
-        return value
-    tags = raw.split()
-    if len(tags) != n_words:
-        raise DataError(f"{where}: {len(tags)} tags for {n_words} tokens")
-    return tags
+        values = pd.to_numeric(cells.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        bad = _first_bad(~np.isfinite(values))
+        if bad is not None:
+            try:
+                float(raw[bad])
+                kind = "a finite number"
+            except ValueError:
+                kind = "a number"
+            raise DataError(f"{where(bad)}: '{raw[bad]}' is not {kind}")
+        return values
+    tags = tokenize_column(raw, Tokenizer(lowercase=False, whitespace=True))
+    bad = _first_bad(tags.lengths != whitespace_counts)
+    if bad is not None:
+        raise DataError(f"{where(bad)}: {tags.lengths[bad]} tags for {whitespace_counts[bad]} tokens")
+    return tags.truncate(tokenizer.max_length)
 
 
-def read_examples(path: str | Path, cfg: DataConfig, task: str, tokenizer: Tokenizer, labelled: bool = True) -> list[Example]:
-    """One Example per CSV row. With `labelled=False` (predicting) the label column may be absent."""
+def read_examples(path: str | Path, cfg: DataConfig, task: str, tokenizer: Tokenizer, labelled: bool = True) -> Dataset:
+    """The rows of a CSV as a Dataset. With `labelled=False` (predicting) the label column may be absent."""
     columns = [cfg.text_column] + ([cfg.label_column] if labelled else [])
     if cfg.rationale_column and labelled:
         columns.append(cfg.rationale_column)
     frame = read_csv(path, columns)
     texts = frame[cfg.text_column].tolist()
-    labels = frame[cfg.label_column].tolist() if labelled else [None] * len(texts)
-    rationales = frame[cfg.rationale_column].tolist() if cfg.rationale_column and labelled else None
-    examples = []
-    for i, (text, raw_label) in enumerate(zip(texts, labels)):
-        row = i + 1
-        _cell(path, row, cfg.text_column, text, "text")
-        tokens = tokenizer.split(text)
-        if not tokens:
-            raise DataError(f"{path}, row {row}, column '{cfg.text_column}': no tokens in text")
-        label = None
-        if raw_label is not None:
-            where = f"{path}, row {row}, column '{cfg.label_column}'"
-            _cell(path, row, cfg.label_column, raw_label, "label")
-            label = parse_label(task, raw_label, len(text.split()), where)
-            if task == "tagging":
-                label = label[: len(tokens)]  # max_length truncates tags with their words
-        example = Example(tokens, label, row)
-        if rationales is not None and rationales[i].strip():
-            where = f"{path}, row {row}, column '{cfg.rationale_column}'"
-            words = [tokenizer.normalize(t) for t in tokenizer.words(text)]
-            targets = parse_word_targets(rationales[i], words, where)  # the whole text: max_length may cut a named word
-            example.word_targets = {p: t for p, t in targets.items() if p < len(tokens)}
-        examples.append(example)
-    return examples
+    empty = _first_bad(~frame[cfg.text_column].str.strip().astype(bool).to_numpy())
+    if empty is not None:
+        raise DataError(f"{path}, row {empty + 1}, column '{cfg.text_column}': empty text")
+    tokens = tokenize_column(texts, tokenizer)
+    no_tokens = _first_bad(tokens.lengths == 0)
+    if no_tokens is not None:
+        raise DataError(f"{path}, row {no_tokens + 1}, column '{cfg.text_column}': no tokens in text")
+    dataset = Dataset(str(path), tokens, np.arange(1, len(texts) + 1, dtype=np.int64))
+    if labelled:
+        counts = tokens.lengths if task != "tagging" or not tokenizer.max_length else \
+            tokenize_column(texts, Tokenizer(lowercase=False, whitespace=True)).lengths
+        dataset.labels = _labels(task, frame[cfg.label_column].tolist(), tokens, counts, path, cfg.label_column, tokenizer)
+    if cfg.rationale_column and labelled:
+        _read_rationales(dataset, frame[cfg.rationale_column].tolist(), texts, tokenizer, cfg.rationale_column)
+    return dataset
+
+
+def _read_rationales(dataset: Dataset, cells: list[str], texts: list[str], tokenizer: Tokenizer, column: str) -> None:
+    """Word targets from the rationale column (only the rows that have a cell are visited)."""
+    names: dict[str, int] = {}
+    targets = np.full(len(dataset.tokens.codes), NO_TARGET, dtype=np.int64)
+    for r, cell in enumerate(cells):
+        if not cell.strip():
+            continue
+        where = f"{dataset.source}, row {r + 1}, column '{column}'"
+        words = [tokenizer.normalize(t) for t in tokenizer.words(texts[r])]
+        length = dataset.tokens.offsets[r + 1] - dataset.tokens.offsets[r]
+        for p, t in parse_word_targets(cell, words, where).items():  # the whole text: max_length may cut a named word
+            if p < length:
+                targets[dataset.tokens.offsets[r] + p] = names.setdefault(t, len(names))
+    if names:
+        dataset.targets, dataset.target_names = targets, list(names)
 
 
 def parse_word_targets(cell: str, tokens: list[str], where: str) -> dict[int, str]:
@@ -192,10 +291,16 @@ def read_lexicon(path: str | Path, threshold: float, lowercase: bool) -> dict[st
     return {(w.lower() if lowercase else w): str(t).strip() for w, t in pairs if w.strip() and str(t).strip()}
 
 
-def apply_lexicon(examples: list[Example], lexicon: dict[str, str], tokenizer: Tokenizer) -> None:
+def apply_lexicon(dataset: Dataset, lexicon: dict[str, str], tokenizer: Tokenizer) -> None:
     """Adds lexicon targets to every row; targets from the row's own rationale column take precedence."""
-    for example in examples:
-        for i, token in enumerate(example.tokens):
-            target = lexicon.get(tokenizer.normalize(token))
-            if target is not None and i not in example.word_targets:
-                example.word_targets[i] = target
+    if not lexicon:
+        return
+    names = {t: i for i, t in enumerate(dataset.target_names)}
+    per_type = np.array([names.setdefault(lexicon[w], len(names)) if (w := tokenizer.normalize(t)) in lexicon else NO_TARGET
+                         for t in dataset.tokens.types] + [NO_TARGET], dtype=np.int64)
+    from_lexicon = per_type[dataset.tokens.codes]
+    if dataset.targets is None:
+        dataset.targets = from_lexicon
+    else:
+        dataset.targets = np.where(dataset.targets == NO_TARGET, from_lexicon, dataset.targets)
+    dataset.target_names = list(names)

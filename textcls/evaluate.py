@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from textcls.batching import IGNORE, Encoded, Featurizer, batch_indices, collate
+from textcls.batching import IGNORE, Encoded, Featurizer, batch_order
 from textcls.data import Example
 from textcls.losses import Objective
 from textcls.metrics import classification_metrics, regression_metrics, tagging_metrics
@@ -27,42 +27,46 @@ def probabilities(sentence: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Predictions:
-    """Outputs in the order of the input items."""
+    """Outputs in the order of the input rows; token outputs flat, row after row."""
 
-    sentence: np.ndarray | None  # (N, C) probabilities, or (N,) values for regression; None for tagging
-    tokens: list[np.ndarray]  # per item (T_i, outputs): token scores, or tag probabilities for tagging
-    loss: float | None  # mean main loss, when the items carry labels
+    sentence: np.ndarray | None  # (R, C) probabilities, or (R,) values for regression; None for tagging
+    tokens: np.ndarray | None  # (N, outputs) token scores, or tag probabilities for tagging; None if not asked for
+    offsets: np.ndarray  # (R + 1,) where each row's tokens start
+    loss: float | None  # mean main loss, when the rows carry labels
+
+    def row_tokens(self, r: int) -> np.ndarray:
+        return self.tokens[self.offsets[r] : self.offsets[r + 1]]
 
 
-@torch.no_grad()
-def predict_items(model: TextModel, items: list[Encoded], task: str, batch_size: int, device: torch.device,
-                  objective: Objective | None = None) -> Predictions:
+def predict_items(model: TextModel, items: Encoded, task: str, batch_size: int, device: torch.device,
+                  objective: Objective | None = None, with_tokens: bool = True) -> Predictions:
+    """Runs the model over every row. Token scores are computed only `with_tokens` (always for tagging)."""
     model.eval()
-    sentence_out: list[np.ndarray] = [None] * len(items)
-    token_out: list[np.ndarray] = [None] * len(items)
+    with_tokens = with_tokens or task == "tagging"
+    sentence_out = None
+    token_out = None
     loss_sum, loss_weight = 0.0, 0
-    lengths = [len(x.ids) for x in items]
-    for indices in batch_indices(lengths, batch_size, generator=None, bucket=True):
-        batch = collate([items[i] for i in indices], task).to(device)
-        output = model(batch)
-        if objective is not None and batch.labels is not None:
-            weight = int((batch.labels != IGNORE).sum()) if task == "tagging" else len(indices)
-            loss_sum += float(objective.main(output, batch)) * weight
-            loss_weight += weight
-        tokens = output.tokens.softmax(-1) if task == "tagging" else output.tokens
-        tokens = tokens.float().cpu().numpy()
-        if output.sentence is not None:
-            sentence = output.sentence.squeeze(-1) if task == "regression" else probabilities(output.sentence)
-            sentence = sentence.float().cpu().numpy()
-        for row, i in enumerate(indices):
-            token_out[i] = tokens[row, : lengths[i]]
+    with torch.inference_mode():
+        for rows in batch_order(items.lengths, batch_size, generator=None, bucket=True):
+            batch = items.batch(rows).to(device)
+            output = model(batch)
+            if objective is not None and batch.labels is not None:
+                weight = int((batch.labels != IGNORE).sum()) if task == "tagging" else len(rows)
+                loss_sum += float(objective.main(output, batch)) * weight
+                loss_weight += weight
+            if with_tokens:
+                tokens = output.flat_tokens.softmax(-1) if task == "tagging" else output.flat_tokens
+                tokens = tokens.float().cpu().numpy()
+                if token_out is None:
+                    token_out = np.zeros((len(items.ids), tokens.shape[1]), dtype=np.float32)
+                token_out[batch.index] = tokens
             if output.sentence is not None:
-                sentence_out[i] = sentence[row]
-    return Predictions(
-        np.stack(sentence_out) if task != "tagging" else None,
-        token_out,
-        loss_sum / loss_weight if loss_weight else None,
-    )
+                sentence = output.sentence.squeeze(-1) if task == "regression" else probabilities(output.sentence)
+                sentence = sentence.float().cpu().numpy()
+                if sentence_out is None:
+                    sentence_out = np.zeros((len(items), *sentence.shape[1:]), dtype=np.float32)
+                sentence_out[rows] = sentence
+    return Predictions(sentence_out, token_out, items.offsets, loss_sum / loss_weight if loss_weight else None)
 
 
 def importance_for(token_scores: np.ndarray, predicted: int) -> np.ndarray:
@@ -73,78 +77,75 @@ def importance_for(token_scores: np.ndarray, predicted: int) -> np.ndarray:
     return token_scores[:, predicted]
 
 
-def rationale_scores(predictions: Predictions, items: list[Encoded]) -> dict | None:
+def rationale_scores(predictions: Predictions, items: Encoded) -> dict | None:
     """Word polarity and ERASER-style evidence metrics on the rows that carry word targets.
     Importance = evidence for the predicted class; gold rationale = the labelled words that
     support the row's gold label."""
-    rows = [i for i, x in enumerate(items) if x.targets is not None and (x.targets != IGNORE).any()]
-    if not rows:
+    if items.targets is None:
         return None
-    binary = predictions.tokens[rows[0]].shape[1] == 1
-    word_scores, word_targets, evidence_rows = [], [], []
-    for i in rows:
-        scores, targets, labelled = predictions.tokens[i], items[i].targets, items[i].targets != IGNORE
-        word_scores.append(scores[labelled, 0] if binary else scores[labelled])
-        word_targets.append(targets[labelled])
-        predicted = int(predictions.sentence[i].argmax())
-        importance = importance_for(scores, predicted)
-        evidence_rows.append({"importance": importance, "gold": targets == items[i].label})
+    labelled = items.targets != IGNORE  # (N,)
+    row_of = np.repeat(np.arange(len(items)), items.lengths)
+    rows = np.unique(row_of[labelled])
+    if not len(rows):
+        return None
+    binary = predictions.tokens.shape[1] == 1
+    word_scores = predictions.tokens[labelled, 0] if binary else predictions.tokens[labelled]
+    evidence_rows = []
+    for r in rows:
+        scores, targets = predictions.row_tokens(r), items.targets[items.offsets[r] : items.offsets[r + 1]]
+        importance = importance_for(scores, int(predictions.sentence[r].argmax()))
+        evidence_rows.append({"importance": importance, "gold": targets == items.labels[r]})
     return {
         "annotated_rows": len(rows),
-        "word_polarity": word_polarity(np.concatenate(word_scores), np.concatenate(word_targets)),
+        "word_polarity": word_polarity(word_scores, items.targets[labelled]),
         "evidence": evidence(evidence_rows),
     }
 
 
-def score(predictions: Predictions, items: list[Encoded], task: str, labels: list[str]) -> dict:
+def score(predictions: Predictions, items: Encoded, task: str, labels: list[str]) -> dict:
     """Metrics of `predictions` against the labels (and word targets) carried by `items`."""
     if task == "regression":
-        metrics = regression_metrics(np.array([x.label for x in items], dtype=float), predictions.sentence.astype(float))
+        metrics = regression_metrics(items.labels.astype(float), predictions.sentence.astype(float))
     elif task == "classification":
-        y_true = np.array([x.label for x in items])
-        metrics = classification_metrics(y_true, predictions.sentence.argmax(1), labels)
+        metrics = classification_metrics(items.labels, predictions.sentence.argmax(1), labels)
     else:
-        y_true = np.concatenate([x.label for x in items])
-        y_pred = np.concatenate([p.argmax(1) for p in predictions.tokens])
         # "Unseen" = out of the vocabulary, which holds every training word unless min_freq or
         # max_vocab dropped some.
-        unseen = np.concatenate([x.ids == Vocabulary.unk_id for x in items])
-        sentence_ids = np.repeat(np.arange(len(items)), [len(x.ids) for x in items])
-        metrics = tagging_metrics(y_true, y_pred, unseen, sentence_ids, labels)
+        sentence_ids = np.repeat(np.arange(len(items)), items.lengths)
+        metrics = tagging_metrics(items.labels, predictions.tokens.argmax(1), items.ids == Vocabulary.unk_id, sentence_ids, labels)
     if predictions.loss is not None:
         metrics["loss"] = predictions.loss
-    if task == "classification":
+    if task == "classification" and predictions.tokens is not None:
         rationale = rationale_scores(predictions, items)
         if rationale is not None:
             metrics["rationale"] = rationale
     return metrics
 
 
-def faithfulness_scores(model: TextModel, featurizer: Featurizer, examples: list[Example], predictions: Predictions,
+def faithfulness_scores(model: TextModel, featurizer: Featurizer, examples, predictions: Predictions,
                         batch_size: int, device: torch.device) -> dict:
     """ERASER comprehensiveness and sufficiency (AOPC) of the token scores as explanations: how much
     the predicted class's probability drops when the top-scored words are removed, or kept alone.
-    Costs 11 extra passes over the data, so it runs at final evaluation only. A text left with no
-    words is scored as a single unknown word."""
+    Costs 11 extra passes over the data, so it runs only when asked for. A text left with no words
+    is scored as a single unknown word."""
 
     def predict_proba(token_lists: list[list[str]]) -> np.ndarray:
         texts = [Example(tokens or [featurizer.vocab.itos[featurizer.vocab.unk_id]], None) for tokens in token_lists]
-        items = featurizer.encode_all(texts, "faithfulness")
-        return predict_items(model, items, featurizer.task, batch_size, device).sentence
+        return predict_items(model, featurizer.encode_all(texts, "faithfulness"), featurizer.task, batch_size, device,
+                             with_tokens=False).sentence
 
     rows = []
     for i, example in enumerate(examples):
-        scores, predicted = predictions.tokens[i], int(predictions.sentence[i].argmax())
-        importance = importance_for(scores, predicted)
-        rows.append({"tokens": example.tokens, "importance": importance, "label": predicted})
+        predicted = int(predictions.sentence[i].argmax())
+        rows.append({"tokens": example.tokens, "importance": importance_for(predictions.row_tokens(i), predicted), "label": predicted})
     return faithfulness(predict_proba, rows)
 
 
-def evaluate_examples(model: TextModel, featurizer: Featurizer, examples: list[Example], items: list[Encoded],
-                      batch_size: int, device: torch.device, objective: Objective | None = None,
-                      with_faithfulness: bool = False) -> dict:
-    """All metrics of `model` on labelled examples (and their encoded items)."""
-    predictions = predict_items(model, items, featurizer.task, batch_size, device, objective)
+def evaluate_examples(model: TextModel, featurizer: Featurizer, examples, items: Encoded, batch_size: int,
+                      device: torch.device, objective: Objective | None = None, with_faithfulness: bool = False) -> dict:
+    """All metrics of `model` on labelled rows (a Dataset, and its encoded form)."""
+    needs_tokens = featurizer.task == "tagging" or items.targets is not None or with_faithfulness
+    predictions = predict_items(model, items, featurizer.task, batch_size, device, objective, with_tokens=needs_tokens)
     metrics = score(predictions, items, featurizer.task, featurizer.labels)
     if with_faithfulness and featurizer.task == "classification":
         metrics["faithfulness"] = faithfulness_scores(model, featurizer, examples, predictions, batch_size, device)

@@ -281,6 +281,8 @@ class Objective:
             r = rationale_loss(output.tokens, batch.targets, self.rationale_pos_weight, self.rationale.normalize)
             total = total + self.rationale.weight * r
             parts["rationale_loss"] = r.detach()
+        if any(isinstance(reg, ActivationL1) for _, _, reg in self.regularizers):
+            output.flat_tokens  # token scores computed on demand run the modules the hooks watch
         for i, (name, weight, reg) in enumerate(self.regularizers):
             value = reg.value()
             total = total + weight * value

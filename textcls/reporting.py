@@ -31,14 +31,11 @@ class RichReporter:
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=steps, loss=0.0, speed=0.0)
-        self.loss_sum, self.steps, self.tokens, self.start = 0.0, 0, 0, time.perf_counter()
+        self.start = time.perf_counter()
 
-    def step(self, parts: dict[str, float], tokens: int) -> None:
-        self.loss_sum += parts["loss"]
-        self.steps += 1
-        self.tokens += tokens
-        speed = self.tokens / max(time.perf_counter() - self.start, 1e-9)
-        self.progress.update(self.task, advance=1, loss=self.loss_sum / self.steps, speed=speed)
+    def step(self, steps: int, loss: float, tokens: int) -> None:
+        speed = tokens / max(time.perf_counter() - self.start, 1e-9)
+        self.progress.update(self.task, advance=steps, loss=loss, speed=speed)
 
     def end_epoch(self, record: dict) -> None:
         self.progress.stop()

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from textcls.checkpoint import make_tokenizer
 from textcls.config import Config
-from textcls.data import apply_lexicon, held_out, read_examples, read_lexicon, resolve_target
+from textcls.data import NO_TARGET, apply_lexicon, held_out, read_examples, read_lexicon, resolve_target
 from textcls.losses import auto_pos_weight
 from textcls.vocab import build_labels
 
@@ -23,13 +25,17 @@ def dataset_stats(config: Config, path: str | Path | None = None) -> dict:
     if data.lexicon:
         lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
         apply_lexicon(examples, {w: t for w, t in lexicon.items() if not held_out(w, data.lexicon_holdout)}, tokenizer)
-    stats: dict = {"file": str(path), "rows": len(examples), "tokens": sum(len(e.tokens) for e in examples)}
+    stats: dict = {"file": str(path), "rows": len(examples), "tokens": int(examples.tokens.offsets[-1])}
     if config.task == "regression":
-        values = sorted(e.label for e in examples)
-        stats["label"] = {"min": values[0], "median": values[len(values) // 2], "max": values[-1],
-                          "mean": sum(values) / len(values)}
+        values = np.sort(examples.labels)
+        stats["label"] = {"min": float(values[0]), "median": float(values[len(values) // 2]), "max": float(values[-1]),
+                          "mean": float(values.mean())}
         return stats
-    counts = Counter(t for e in examples for t in e.label) if config.task == "tagging" else Counter(e.label for e in examples)
+    if config.task == "tagging":
+        tags = examples.labels
+        counts = Counter({t: int(n) for t, n in zip(tags.types, np.bincount(tags.codes, minlength=len(tags.types))) if n})
+    else:
+        counts = Counter(examples.labels.tolist())
     labels = build_labels(counts)
     total = sum(counts.values())
     stats["labels"] = {label: counts[label] for label in labels}
@@ -37,11 +43,15 @@ def dataset_stats(config: Config, path: str | Path | None = None) -> dict:
     stats["class_weights_balanced"] = {label: total / (len(labels) * counts[label]) for label in labels}
     if len(labels) == 2:
         stats["pos_weight_auto"] = auto_pos_weight(counts[labels[1]], counts[labels[0]])
-    targets = Counter(t for e in examples for t in e.word_targets.values())
-    if targets:
+    if examples.targets is not None and (examples.targets != NO_TARGET).any():
+        given = examples.targets[examples.targets != NO_TARGET]
+        targets = Counter({examples.target_names[t]: int(n) for t, n in enumerate(np.bincount(given)) if n})
         stats["word_targets"] = dict(sorted(targets.items()))
-        stats["rows_with_word_targets"] = sum(1 for e in examples if e.word_targets)
+        row_of = np.repeat(np.arange(len(examples)), examples.tokens.lengths)
+        stats["rows_with_word_targets"] = len(np.unique(row_of[examples.targets != NO_TARGET]))
         if len(labels) == 2:
-            resolved = Counter(resolve_target(t, labels, str(path)) for e in examples for t in e.word_targets.values())
+            resolved = Counter()
+            for name, n in targets.items():
+                resolved[resolve_target(name, labels, str(path))] += n
             stats["rationale_pos_weight_auto"] = auto_pos_weight(resolved[1], resolved[0])
     return stats

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from textcls.batching import IGNORE, Featurizer
-from textcls.checkpoint import make_tokenizer, prepare_run_dir, save_checkpoint, save_run_files, write_json
+from textcls.batching import IGNORE, Encoded, Featurizer
+from textcls.checkpoint import FORMAT_VERSION, make_tokenizer, prepare_run_dir, save_checkpoint, save_run_files, write_json
 from textcls.config import Config
-from textcls.data import Example, apply_lexicon, held_out, read_examples, read_lexicon, resolve_target
+from textcls.data import Dataset, Example, apply_lexicon, held_out, read_examples, read_lexicon, resolve_target
 from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples
 from textcls.losses import build_objective, num_outputs, plain_objective, resolve_loss
@@ -56,6 +56,16 @@ def resolve_monitor(config: Config) -> str:
     return monitor
 
 
+def resolve_threads(threads: int | str) -> int:
+    """`auto`: the cores this process may run on (its CPU affinity), so threads never outnumber them."""
+    if threads != "auto":
+        return int(threads)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -64,9 +74,9 @@ def seed_everything(seed: int) -> None:
 
 @dataclass
 class Datasets:
-    train: list[Example]
-    valid: list[Example]
-    test: list[Example] | None
+    train: Dataset
+    valid: Dataset
+    test: Dataset | None
     valid_source: str
     lexicon: dict[str, str] | None = None
 
@@ -84,8 +94,8 @@ def load_datasets(config: Config) -> Datasets:
         cut = max(1, int(round(len(train) * data.valid)))
         if cut >= len(train):
             raise DataError(f"{data.train}: too few rows ({len(train)}) to split off a validation set")
-        valid, train = [train[i] for i in order[:cut]], [train[i] for i in sorted(order[cut:])]
-        source = f"{data.train} (validation split)"
+        valid, train = train.select(order[:cut]), train.select(np.sort(order[cut:]))
+        valid.source = source = f"{data.train} (validation split)"
     test = read_examples(data.test, data, config.task, tokenizer) if data.test else None
     if data.lexicon:
         lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
@@ -94,23 +104,26 @@ def load_datasets(config: Config) -> Datasets:
         if data.lexicon_examples:
             # Each lexicon word alone, with its word target and no sentence label: words that the
             # training sentences never use still learn their polarity (and join the vocabulary).
-            for word, target in training_lexicon.items():
-                tokens = tokenizer.split(word)
-                if len(tokens) == 1:  # entries the tokenizer splits (phrases, emoticons) can never match a token
-                    train.append(Example(tokens, None, 0, {0: target}))
-        for examples in (valid, test or []):
-            apply_lexicon(examples, lexicon, tokenizer)  # evaluation sees every lexicon word
+            words = [Example(tokens, None, 0, {0: target}) for word, target in training_lexicon.items()
+                     if len(tokens := tokenizer.split(word)) == 1]  # entries the tokenizer splits can never match a token
+            if words:
+                train = Dataset.concat(train, Dataset.from_examples(words, str(data.lexicon)))
+        for examples in (valid, test):
+            if examples is not None:
+                apply_lexicon(examples, lexicon, tokenizer)  # evaluation sees every lexicon word
     return Datasets(train, valid, test, source, lexicon if data.lexicon else None)
 
 
-def build_featurizer(config: Config, train: list[Example]) -> Featurizer:
+def build_featurizer(config: Config, train: Dataset) -> Featurizer:
     tokenizer = make_tokenizer(config)
-    vocab = Vocabulary.build(([tokenizer.normalize(t) for t in e.tokens] for e in train),
-                             config.data.min_freq, config.data.max_vocab)
+    words = train.tokens.map_types([tokenizer.normalize(t) for t in train.tokens.types])
+    counts = np.bincount(words.codes, minlength=len(words.types))
+    vocab = Vocabulary.from_counts(dict(zip(words.types, counts.tolist())), config.data.min_freq, config.data.max_vocab)
     if config.task == "classification":
-        labels = build_labels(e.label for e in train if e.label is not None)
+        labels = build_labels(label for label in set(train.labels.tolist()) if label is not None)
     elif config.task == "tagging":
-        labels = build_labels(tag for e in train for tag in e.label)
+        used = np.bincount(train.labels.codes[train.labels.codes >= 0], minlength=len(train.labels.types))
+        labels = build_labels(t for t, n in zip(train.labels.types, used) if n)
     else:
         labels = []
     if config.task == "classification" and len(labels) < 2:
@@ -118,15 +131,14 @@ def build_featurizer(config: Config, train: list[Example]) -> Featurizer:
     return Featurizer(config.task, config.model, tokenizer, vocab, labels)
 
 
-def count_labels(items, task: str) -> tuple[Counter, Counter]:
+def count_labels(items: Encoded, task: str) -> tuple[Counter, Counter]:
     """Training counts of classes (tokens for tagging) and of word targets, for auto weights."""
-    if task == "tagging":
-        labels = Counter(int(t) for x in items for t in x.label)
-    elif task == "classification":
-        labels = Counter(int(x.label) for x in items if x.label is not None)
-    else:
-        labels = Counter()
-    targets = Counter(int(t) for x in items if x.targets is not None for t in x.targets if t != IGNORE)
+    def count(values: np.ndarray) -> Counter:
+        values = values[values != IGNORE]
+        return Counter({int(v): int(n) for v, n in enumerate(np.bincount(values)) if n})
+
+    labels = count(items.labels) if task in ("classification", "tagging") else Counter()
+    targets = count(items.targets) if items.targets is not None else Counter()
     return labels, targets
 
 
@@ -140,8 +152,7 @@ class TrainResult:
 def train(config: Config, out: str | Path | None = None, overwrite: bool = False, name: str = "run",
           reporter: Reporter | None = None) -> TrainResult:
     """Trains a model as `config` says and writes a run folder; returns its path and final metrics."""
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
+    torch.set_num_threads(resolve_threads(config.train.threads))
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     monitor = resolve_monitor(config)
@@ -150,9 +161,9 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
     featurizer = build_featurizer(config, datasets.train)
     for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
         resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
-    train_items = featurizer.encode_all(datasets.train, config.data.train)
-    valid_items = featurizer.encode_all(datasets.valid, datasets.valid_source)
-    test_items = featurizer.encode_all(datasets.test, config.data.test) if datasets.test else None
+    train_items = featurizer.encode_all(datasets.train)
+    valid_items = featurizer.encode_all(datasets.valid)
+    test_items = featurizer.encode_all(datasets.test) if datasets.test is not None else None
 
     loss_name = resolve_loss(config.loss, config.task, len(featurizer.labels))
     outputs = num_outputs(loss_name, config.task, len(featurizer.labels))
@@ -167,7 +178,7 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
     save_run_files(run_dir, config, featurizer, {
         "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
         "num_features": featurizer.num_features, "monitor": monitor, "command": sys.argv,
-        "rationale_pos_weight": objective.rationale_pos_weight,
+        "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
     })
 
     trainer = Trainer(model, objective, config.optim, config.train, device, config.task, reporter)
@@ -176,17 +187,16 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
 
     def evaluate(examples, items, final: bool = False) -> dict:
         return evaluate_examples(model, featurizer, examples, items, config.train.eval_batch_size, device,
-                                 validation_loss, with_faithfulness=final)
+                                 validation_loss, with_faithfulness=final and config.train.faithfulness)
 
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
         with open(run_dir / "metrics.jsonl", "a") as log:
             log.write(json.dumps(record) + "\n")
-        state = trainer.training_state(epoch)
         info = {"epoch": epoch, "monitor": monitor, "score": record.get(f"valid_{monitor}")}
         if improved:
-            save_checkpoint(run_dir, "best", model, state, info)
-        if config.output.save_last:
-            save_checkpoint(run_dir, "last", model, state, info)
+            save_checkpoint(run_dir, "best", model, info)
+        if config.output.save_last:  # only `last` carries the optimiser and RNG state: resuming starts there
+            save_checkpoint(run_dir, "last", model, info, trainer.training_state(epoch), same_as="best" if improved else None)
 
     result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
 

@@ -11,22 +11,25 @@ from typing import Callable, Protocol
 
 import torch
 
-from textcls.batching import IGNORE, Encoded, batch_indices, collate
+from textcls.batching import IGNORE, Encoded, batch_order
 from textcls.config import OptimConfig, TrainConfig
 from textcls.losses import Objective
 from textcls.metrics import flatten, is_better
 from textcls.models import TextModel
 
 
+REPORT_EVERY = 25  # steps between progress reports (each one reads the running loss off the device)
+
+
 class Reporter(Protocol):
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
-    def step(self, parts: dict[str, float], tokens: int) -> None: ...
+    def step(self, steps: int, loss: float, tokens: int) -> None: ...  # `steps` more done; mean loss and tokens so far
     def end_epoch(self, record: dict) -> None: ...
 
 
 class NullReporter:
     def start_epoch(self, epoch, epochs, steps): ...
-    def step(self, parts, tokens): ...
+    def step(self, steps, loss, tokens): ...
     def end_epoch(self, record): ...
 
 
@@ -35,18 +38,28 @@ def _sparse_params(model: torch.nn.Module) -> list[torch.nn.Parameter]:
 
 
 class Optimizer:
-    """The configured optimiser for dense parameters, plus SparseAdam for sparse embeddings (their
-    gradients cover only the rows a batch used, so a step costs nothing for the other rows)."""
+    """The configured optimiser.
 
-    def __init__(self, cfg: OptimConfig, model: torch.nn.Module):
+    adamw, adam, sgd (momentum 0.9): for the dense parameters, with SparseAdam for sparse
+    embeddings (their gradients cover only the rows a batch used, so a step costs nothing for the
+    other rows). sgd_linear: fastText's recipe, plain SGD on every parameter (sparse rows included:
+    the cheapest update there is) with the learning rate decayed linearly to 0; `lr` is per
+    example, as fastText's -lr, so the step on a batch's mean loss is lr * batch_size.
+    """
+
+    def __init__(self, cfg: OptimConfig, model: torch.nn.Module, batch_size: int = 1):
         sparse = _sparse_params(model)
         dense = [p for p in model.parameters() if p.requires_grad and all(p is not s for s in sparse)]
-        if cfg.name == "sgd":
-            main = torch.optim.SGD(dense, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-        else:
-            main = (torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam)(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.dense = dense
-        self.optimizers = [main] + ([torch.optim.SparseAdam(sparse, lr=cfg.lr)] if sparse else [])
+        if cfg.name == "sgd_linear":
+            groups = [{"params": dense, "weight_decay": cfg.weight_decay}] + ([{"params": sparse, "weight_decay": 0.0}] if sparse else [])
+            self.optimizers = [torch.optim.SGD(groups, lr=cfg.lr * batch_size)]
+        else:
+            if cfg.name == "sgd":
+                main = torch.optim.SGD(dense, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+            else:
+                main = (torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam)(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)
+            self.optimizers = [main] + ([torch.optim.SparseAdam(sparse, lr=cfg.lr)] if sparse else [])
         self.base_lrs = [g["lr"] for o in self.optimizers for g in o.param_groups]
 
     @property
@@ -78,7 +91,7 @@ def lr_factor(cfg: OptimConfig, step: int, total_steps: int) -> float:
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps))
-    if cfg.schedule == "linear":
+    if cfg.schedule == "linear" or cfg.name == "sgd_linear":
         return 1 - progress
     if cfg.schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * progress))
@@ -97,7 +110,7 @@ class Trainer:
                  device: torch.device, task: str, reporter: Reporter | None = None):
         self.model, self.objective, self.cfg, self.device, self.task = model, objective, cfg, device, task
         self.optim_cfg = optim
-        self.optimizer = Optimizer(optim, model)
+        self.optimizer = Optimizer(optim, model, cfg.batch_size)
         self.step_count, self.total_steps = 0, 1
         self.reporter = reporter or NullReporter()
         self.generator = torch.Generator().manual_seed(cfg.seed)  # batch order; the model's RNG is torch's global one
@@ -112,16 +125,17 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
         }
 
-    def train_epoch(self, items: list[Encoded], lengths: list[int], epoch: int) -> dict:
+    def train_epoch(self, items: Encoded, epoch: int) -> dict:
         self.model.train()
-        batches = batch_indices(lengths, self.cfg.batch_size, self.generator, bucket=True)
+        batches = batch_order(items.lengths, self.cfg.batch_size, self.generator, bucket=True)
         self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches))
-        sums: dict[str, float] = {}
-        tokens, weight_total, start = 0, 0, time.perf_counter()
+        # Loss parts are summed on the device and read only at each report: no sync per step.
+        sums: dict[str, torch.Tensor] = {}
+        tokens, weight_total, reported, start = 0, 0, 0, time.perf_counter()
         self.objective.attach()
         try:
-            for indices in batches:
-                batch = collate([items[i] for i in indices], self.task).to(self.device)
+            for step, rows in enumerate(batches, 1):
+                batch = items.batch(rows).to(self.device)
                 total, parts = self.objective(self.model(batch), batch)
                 self.optimizer.zero_grad()
                 total.backward()
@@ -131,31 +145,32 @@ class Trainer:
                 self.optimizer.step()
                 self.step_count += 1
                 self.objective.clear()  # drop captured activations: nothing grows across steps
-                parts = {k: float(v) for k, v in parts.items()}
                 # Losses are means over sentences, or over tokens for tagging: weight them alike.
-                weight = int((batch.labels != IGNORE).sum()) if self.task == "tagging" else len(indices)
-                weight_total += weight
+                weight = (batch.labels != IGNORE).sum() if items.token_labels else len(rows)
+                weight_total = weight_total + weight
                 for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + v * weight
+                    sums[k] = sums[k] + v * weight if k in sums else v * weight
                 tokens += batch.num_tokens
-                self.reporter.step(parts, batch.num_tokens)
+                if step % REPORT_EVERY == 0 or step == len(batches):
+                    self.reporter.step(step - reported, float(sums["loss"] / weight_total), tokens)
+                    reported = step
         finally:
             self.objective.detach()
         seconds = time.perf_counter() - start
-        record = {f"train_{k}": v / weight_total for k, v in sums.items()}
+        weight_total = float(weight_total)
+        record = {f"train_{k}": float(v) / weight_total for k, v in sums.items()}
         record.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds > 0 else None,
                       lr=self.optimizer.param_groups[0]["lr"])
         return record
 
-    def fit(self, items: list[Encoded], evaluate: Callable[[], dict], monitor: str,
+    def fit(self, items: Encoded, evaluate: Callable[[], dict], monitor: str,
             on_epoch: Callable[[int, dict, bool], None]) -> FitResult:
         """Trains for `cfg.epochs` (fewer with `patience`). After each epoch: `evaluate()` gives
         validation metrics, then `on_epoch(epoch, record, improved)` logs and checkpoints."""
-        lengths = [len(x.ids) for x in items]
         self.total_steps = math.ceil(len(items) / self.cfg.batch_size) * self.cfg.epochs
         best_epoch, best, history, stale = 0, None, [], 0
         for epoch in range(1, self.cfg.epochs + 1):
-            record = {"epoch": epoch, **self.train_epoch(items, lengths, epoch)}
+            record = {"epoch": epoch, **self.train_epoch(items, epoch)}
             record.update({f"valid_{k}": v for k, v in flatten(evaluate()).items()})
             score = record.get(f"valid_{monitor}")
             # Without a score (e.g. unseen_accuracy with no unseen word) the latest epoch counts as best.

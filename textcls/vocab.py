@@ -20,7 +20,10 @@ class Vocabulary:
 
     @classmethod
     def build(cls, texts: Iterable[list[str]], min_freq: int = 1, max_size: int | None = None) -> "Vocabulary":
-        counts = Counter(t for tokens in texts for t in tokens)
+        return cls.from_counts(Counter(t for tokens in texts for t in tokens), min_freq, max_size)
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, int], min_freq: int = 1, max_size: int | None = None) -> "Vocabulary":
         ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
         return cls(ranked[:max_size] if max_size else ranked)
 

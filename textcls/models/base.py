@@ -1,8 +1,8 @@
-"""What every model shares: the output type, word embedding with character n-grams, log-softmax option."""
+"""What every model shares: the output type, word vectors with character n-grams, log-softmax option."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -12,10 +12,30 @@ from textcls.batching import Batch
 from textcls.vocab import Vocabulary
 
 
-@dataclass
 class ModelOutput:
-    sentence: torch.Tensor | None  # (B, outputs) sentence logits (log-probabilities with loss nll); None for tagging
-    tokens: torch.Tensor  # (B, T, outputs) each token's evidence for each class; tag logits for tagging
+    """Sentence scores, and token scores computed only when something reads them.
+
+    sentence: (B, outputs) sentence logits (log-probabilities with loss nll); None for tagging.
+    tokens:   (B, T, outputs) each token's evidence for each class; tag logits for tagging.
+    flat_tokens: (N, outputs) the same for the real tokens only, row after row.
+    """
+
+    def __init__(self, sentence: torch.Tensor | None, tokens: torch.Tensor | None = None, batch: Batch | None = None,
+                 flat_tokens: Callable[[], torch.Tensor] | None = None):
+        self.batch, self.sentence = batch, sentence
+        self._tokens, self._flat, self._flat_fn = tokens, None, flat_tokens
+
+    @property
+    def flat_tokens(self) -> torch.Tensor:
+        if self._flat is None:
+            self._flat = self._flat_fn() if self._flat_fn is not None else self.batch.unpad(self._tokens)
+        return self._flat
+
+    @property
+    def tokens(self) -> torch.Tensor:
+        if self._tokens is None:
+            self._tokens = self.batch.pad(self.flat_tokens)
+        return self._tokens
 
 
 class TextModel(nn.Module):
@@ -29,34 +49,39 @@ class TextModel(nn.Module):
         super().__init__()
         self.log_softmax = log_softmax
 
-    def scores(self, batch: Batch) -> tuple[torch.Tensor | None, torch.Tensor]:
+    def scores(self, batch: Batch) -> ModelOutput:
         raise NotImplementedError
 
     def forward(self, batch: Batch) -> ModelOutput:
-        sentence, tokens = self.scores(batch)
+        output = self.scores(batch)
         if self.log_softmax:
-            if sentence is not None:
-                sentence = F.log_softmax(sentence, dim=-1)
+            if output.sentence is not None:
+                output.sentence = F.log_softmax(output.sentence, dim=-1)
             else:
-                tokens = F.log_softmax(tokens, dim=-1)
-        return ModelOutput(sentence, tokens)
+                output = ModelOutput(None, F.log_softmax(output.tokens, dim=-1), batch)
+        return output
+
+
+def drop_words(ids: torch.Tensor, share: float) -> torch.Tensor:
+    """Training only: that share of words read as the unknown word (their n-grams kept), so the
+    unknown word's vector gets trained and the model learns to read spelling."""
+    if share <= 0:
+        return ids
+    return ids.masked_fill(torch.rand(ids.shape, device=ids.device) < share, Vocabulary.unk_id)
+
+
+def subword_counts(batch: Batch) -> torch.Tensor:
+    """(N,) how many character n-grams each token has."""
+    ends = torch.cat([batch.subword_offsets[1:], batch.subword_offsets.new_tensor([batch.subwords.numel()])])
+    return ends - batch.subword_offsets
 
 
 def embed_words(embedding: nn.Embedding, batch: Batch, word_dropout: float = 0.0) -> torch.Tensor:
-    """(B, T, D) word vectors: the word's own vector averaged with its character n-grams' (fastText's
-    subword scheme), so unknown words still get a vector from their spelling. Padding gives zeros.
-
-    `word_dropout` (training only) replaces that share of words by the unknown word, keeping their
-    n-grams: the unknown word's vector gets trained, and the model learns to read spelling."""
-    tokens = batch.tokens
-    if word_dropout > 0:
-        dropped = (torch.rand(tokens.shape, device=tokens.device) < word_dropout) & batch.mask
-        tokens = tokens.masked_fill(dropped, Vocabulary.unk_id)
-    words = embedding(tokens)
+    """(N, D) word vectors: the word's own vector averaged with its character n-grams' (fastText's
+    subword scheme), so unknown words still get a vector from their spelling."""
+    words = embedding(drop_words(batch.ids, word_dropout))
     if batch.subwords is None:
         return words
-    B, T, D = words.shape
-    sub = F.embedding_bag(batch.subwords, embedding.weight, batch.subword_offsets, mode="sum", sparse=embedding.sparse)  # (B*T, D)
-    ends = torch.cat([batch.subword_offsets[1:], batch.subword_offsets.new_tensor([batch.subwords.numel()])])
-    counts = (ends - batch.subword_offsets).view(B, T, 1).to(words.dtype)
-    return (words + sub.view(B, T, D)) / (1 + counts)
+    sub = F.embedding_bag(batch.subwords, embedding.weight, batch.subword_offsets, mode="sum",
+                          sparse=embedding.sparse, padding_idx=0)  # (N, D)
+    return (words + sub) / (1 + subword_counts(batch)).unsqueeze(1).to(words.dtype)

@@ -8,15 +8,17 @@ from torch import nn
 
 from textcls.batching import NUM_SHAPES, Batch
 from textcls.config import ModelConfig
-from textcls.models.base import TextModel, embed_words
+from textcls.models.base import ModelOutput, TextModel, drop_words, embed_words, subword_counts
 
 
 class BagOfWords(TextModel):
     """Sentence logit = mean of the token scores + bias, where a token's score is `token_head`
     (linear, no bias) applied to its vector, plus its share of the hashed word n-grams it belongs to.
 
-    Because the head is linear, this equals fastText's "average the vectors, then classify", and
-    each token's score is exactly its evidence for each class.
+    Because the head is linear, this equals fastText's "average the vectors, then classify": the
+    sentence logits come from `EmbeddingBag` sums over each row's words, character n-grams and word
+    n-grams (B x D work after the look-ups), and the per-token scores, which only rationale
+    supervision and explanations read, are computed only when asked for.
     """
 
     def __init__(self, cfg: ModelConfig, num_features: int, outputs: int, log_softmax: bool = False):
@@ -25,27 +27,54 @@ class BagOfWords(TextModel):
         nn.init.uniform_(self.embedding.weight, -1 / cfg.embedding_dim, 1 / cfg.embedding_dim)
         with torch.no_grad():
             self.embedding.weight[0].zero_()
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = nn.Dropout(cfg.dropout)  # on the averaged vector
         self.word_dropout = cfg.word_dropout
         self.token_head = nn.Linear(cfg.embedding_dim, outputs, bias=False)
         self.bias = nn.Parameter(torch.zeros(outputs))
 
-    def scores(self, batch: Batch):
-        words = self.dropout(embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0))  # (B, T, D)
-        token_scores = self.token_head(words)  # (B, T, C)
-        units = batch.mask.sum(1, keepdim=True).to(words.dtype)  # (B, 1) words + n-grams averaged over
+    def _bag(self, ids: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, D) sum of the vectors of each bag (`offsets`: where each bag starts in `ids`)."""
+        return F.embedding_bag(ids, self.embedding.weight, offsets, mode="sum", per_sample_weights=weights,
+                               sparse=self.embedding.sparse, padding_idx=0)
+
+    def scores(self, batch: Batch) -> ModelOutput:
+        ids = drop_words(batch.ids, self.word_dropout if self.training else 0.0)
+        units = batch.lengths.to(ids.device).float()  # (B,) words + n-grams averaged over
+        if batch.subwords is None:
+            total = self._bag(ids, batch.offsets)  # (B, D)
+        else:  # a word's vector is the mean of its own and its character n-grams' vectors
+            share = 1.0 / (1 + subword_counts(batch)).float()  # (N,)
+            sub_share = torch.repeat_interleave(share, subword_counts(batch))  # (S,)
+            total = self._bag(ids, batch.offsets, share) + self._bag(batch.subwords, batch.subword_offsets[batch.offsets], sub_share)
         if batch.ngrams is not None:
-            grams = batch.ngrams  # (B, T, K): n-gram of length k+2 starting at each position
-            gram_scores = self.token_head(self.dropout(self.embedding(grams)))  # (B, T, K, C)
-            T = grams.shape[1]
-            for k in range(grams.shape[2]):
+            K = batch.ngrams.shape[1]
+            total = total + self._bag(batch.ngrams.reshape(-1), batch.offsets * K)  # id 0 (no n-gram) is left out
+            units = units + torch.zeros_like(units).index_add_(0, batch.row_of, (batch.ngrams != 0).sum(1).float())
+        # The head applied to the mean vector (F.linear, not the module: forward hooks on `token_head`,
+        # as activation_l1 sets, see the per-token scores, which `token_scores` computes with it).
+        sentence = F.linear(self.dropout(total / units.unsqueeze(1)), self.token_head.weight) + self.bias  # (B, C)
+        return ModelOutput(sentence, batch=batch, flat_tokens=lambda: self.token_scores(batch, ids))
+
+    def token_scores(self, batch: Batch, ids: torch.Tensor) -> torch.Tensor:
+        """(N, C) each token's evidence: its own vector's score plus 1/n of each n-gram it is in."""
+        if batch.subwords is None:
+            scores = self.token_head(self.embedding(ids))
+        else:
+            sub = F.embedding_bag(batch.subwords, self.embedding.weight, batch.subword_offsets, mode="sum",
+                                  sparse=self.embedding.sparse, padding_idx=0)
+            vectors = (self.embedding(ids) + sub) / (1 + subword_counts(batch)).unsqueeze(1).float()
+            scores = self.token_head(vectors)
+        if batch.ngrams is not None:
+            grams = batch.ngrams  # (N, K): the n-gram of length k + 2 starting at each token
+            gram_scores = self.token_head(self.embedding(grams))  # (N, K, C)
+            starts = torch.arange(len(grams), device=grams.device)
+            for k in range(grams.shape[1]):
                 n = k + 2
-                share = gram_scores[:, :, k] / n  # spread each n-gram's score over its n words
+                present = grams[:, k] != 0  # an n-gram never runs past its row
+                share = gram_scores[present, k] / n
                 for offset in range(n):
-                    token_scores = token_scores + F.pad(share, (0, 0, offset, 0))[:, :T]
-            units = units + (grams != 0).sum((1, 2)).unsqueeze(1).to(words.dtype)
-        sentence = token_scores.sum(1) / units + self.bias  # (B, C)
-        return sentence, token_scores
+                    scores = scores.index_add(0, starts[present] + offset, share)
+        return scores
 
 
 class WindowTagger(TextModel):
@@ -63,12 +92,12 @@ class WindowTagger(TextModel):
         self.encoder = nn.Sequential(nn.Linear((2 * cfg.window + 1) * width, cfg.hidden_dim), nn.ReLU())
         self.token_head = nn.Linear(cfg.hidden_dim, outputs)
 
-    def scores(self, batch: Batch):
-        x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)
+    def scores(self, batch: Batch) -> ModelOutput:
+        x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)  # (N, D)
         if self.shape_embedding is not None:
-            x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)  # (B, T, D+16)
-        x = self.dropout(x)
+            x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)  # (N, D+16)
+        x = batch.pad(self.dropout(x))  # (B, T, W), zeros on padding
         k = self.window
         padded = F.pad(x, (0, 0, k, k))  # zeros beyond both ends, like padding
         windows = torch.cat([padded[:, i : i + x.shape[1]] for i in range(2 * k + 1)], dim=-1)  # (B, T, (2k+1)W)
-        return None, self.token_head(self.dropout(self.encoder(windows)))
+        return ModelOutput(None, self.token_head(self.dropout(self.encoder(windows))), batch)

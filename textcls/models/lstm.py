@@ -8,7 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textcls.batching import NUM_SHAPES, Batch
 from textcls.config import ModelConfig
-from textcls.models.base import TextModel, embed_words
+from textcls.models.base import ModelOutput, TextModel, embed_words
 
 
 class LSTMModel(TextModel):
@@ -32,10 +32,11 @@ class LSTMModel(TextModel):
         self.token_head = nn.Linear(states, outputs)
         self.attention = nn.Linear(states, 1) if cfg.pooling == "attention" and not tagging else None
 
-    def scores(self, batch: Batch):
-        x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)
+    def scores(self, batch: Batch) -> ModelOutput:
+        x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)  # (N, D)
         if self.shape_embedding is not None:
             x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)
+        x = batch.pad(x)  # (B, T, W)
         T = x.shape[1]
         packed = pack_padded_sequence(self.dropout(x), batch.lengths, batch_first=True, enforce_sorted=False)
         states, _ = self.encoder(packed)
@@ -43,10 +44,11 @@ class LSTMModel(TextModel):
         states = self.dropout(states)
         token_scores = self.token_head(states)  # (B, T, C)
         if self.tagging:
-            return None, token_scores
+            return ModelOutput(None, token_scores, batch)
+        mask = batch.mask
         if self.attention is not None:
-            weights = self.attention(states).squeeze(-1).masked_fill(~batch.mask, float("-inf")).softmax(1)
+            weights = self.attention(states).squeeze(-1).masked_fill(~mask, float("-inf")).softmax(1)
         else:
-            weights = batch.mask / batch.mask.sum(1, keepdim=True)
+            weights = mask / mask.sum(1, keepdim=True)
         sentence = (weights.unsqueeze(-1) * token_scores).sum(1)  # (B, C)
-        return sentence, token_scores
+        return ModelOutput(sentence, token_scores, batch)
