@@ -159,7 +159,14 @@ class Encoded:
         if self.targets is not None:
             batch.targets = grid(self.targets[flat], IGNORE)
         if self.ngrams is not None:
-            batch.ngrams = torch.from_numpy(self.ngrams[flat])
+            grams = self.ngrams[flat]
+            present = grams != 0
+            batch.ngrams = torch.from_numpy(grams)
+            # The same n-grams as bags, one per row, without the zeros (row after row, as `flat` is).
+            counts = np.bincount(row_of, weights=present.sum(1), minlength=len(rows)).astype(np.int64)
+            gram_starts = np.zeros(len(rows), dtype=np.int64)
+            np.cumsum(counts[:-1], out=gram_starts[1:])
+            batch.ngram_bags, batch.ngram_offsets = torch.from_numpy(grams[present]), torch.from_numpy(gram_starts)
         if self.shapes is not None:
             batch.shapes = torch.from_numpy(self.shapes[flat])
         if self.subwords is not None:
@@ -180,6 +187,8 @@ class Batch:
     labels: torch.Tensor | None = None  # (B,) classes or values; (B, T) tags with IGNORE on padding
     targets: torch.Tensor | None = None  # (B, T) word targets, IGNORE where none
     ngrams: torch.Tensor | None = None  # (N, K) hashed n-grams starting at each token, 0 = none
+    ngram_bags: torch.Tensor | None = None  # (G,) the n-grams present, row after row
+    ngram_offsets: torch.Tensor | None = None  # (B,) where each row's n-grams start in `ngram_bags`
     subwords: torch.Tensor | None = None  # (S,) character n-gram ids of all N tokens
     subword_offsets: torch.Tensor | None = None  # (N,) where each token's n-grams start in `subwords`
     shapes: torch.Tensor | None = None  # (N,)
@@ -232,11 +241,20 @@ class Featurizer:
         self.task, self.model, self.tokenizer, self.vocab, self.labels = task, model, tokenizer, vocab, labels
         self.label_index = {label: i for i, label in enumerate(labels)}
         self._subword_cache: dict[str, np.ndarray] = {}
+        self._word_cache: dict[str, tuple[int, int]] = {}
 
     @property
     def num_features(self) -> int:
         hashed = self.model.word_ngrams > 1 or self.model.char_ngrams is not None
         return len(self.vocab) + (self.model.buckets if hashed else 0)
+
+    def _word(self, word: str) -> tuple[int, int]:
+        """(vocabulary id, crc32 for n-gram hashing) of a normalised word, cached across calls
+        (predicting streams many chunks that share most of their words)."""
+        found = self._word_cache.get(word)
+        if found is None:
+            found = self._word_cache[word] = (self.vocab.stoi.get(word, Vocabulary.unk_id), zlib.crc32(word.encode("utf-8")))
+        return found
 
     def _subwords(self, word: str) -> np.ndarray:
         ids = self._subword_cache.get(word)
@@ -267,11 +285,10 @@ class Featurizer:
     def encode(self, dataset: Dataset) -> Encoded:
         tokens = dataset.tokens
         words = tokens.map_types([self.tokenizer.normalize(t) for t in tokens.types])  # normalised, equal ones merged
-        stoi = self.vocab.stoi
-        type_ids = np.array([stoi.get(w, Vocabulary.unk_id) for w in words.types], dtype=np.int64)
-        encoded = Encoded(tokens.offsets, type_ids[words.codes])
+        looked_up = [self._word(w) for w in words.types]
+        encoded = Encoded(tokens.offsets, np.array([i for i, _ in looked_up], dtype=np.int64)[words.codes])
         if self.model.word_ngrams > 1:
-            hashes = np.array([zlib.crc32(w.encode("utf-8")) for w in words.types], dtype=np.int64)
+            hashes = np.array([h for _, h in looked_up], dtype=np.int64)
             encoded.ngrams = self._ngrams(hashes[words.codes], tokens.offsets)
         if self.model.char_ngrams is not None:
             grams = [self._subwords(w) for w in words.types]

@@ -41,7 +41,7 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
     return metrics
 
 
-def predict_texts(run: Run, texts: list[str], batch_size: int = 256, first_line: int = 1) -> list[dict]:
+def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1) -> list[dict]:
     """One result per text: the label and probabilities (or value, or tags) and each token's score.
     `first_line` numbers the texts in error messages."""
     task = run.config.task
@@ -51,25 +51,31 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 256, first_line:
         raise DataError(f"input {first_line + empty[0]}: no tokens in {texts[empty[0]]!r}")
     dataset = Dataset("input", tokens, np.arange(first_line, first_line + len(texts)))
     predictions = predict_items(run.model, run.featurizer.encode(dataset), task, batch_size, run.device)
-    scores = predictions.tokens.round(4) if task != "tagging" else predictions.tokens
-    results = []
-    for i, text in enumerate(texts):
-        result = {"text": text, "tokens": tokens.row(i)}
-        token_scores = scores[tokens.offsets[i] : tokens.offsets[i + 1]]
-        if task == "tagging":
-            best = token_scores.argmax(1)
-            result["tags"] = [run.labels[j] for j in best]
-            result["probabilities"] = token_scores[np.arange(len(best)), best].tolist()
-        elif task == "regression":
-            result["value"] = float(predictions.sentence[i])
-            result["token_scores"] = token_scores[:, 0].tolist()
-        else:
-            probs = predictions.sentence[i]
-            label = int(np.argmax(probs))
-            result["label"] = run.labels[label]
-            result["probabilities"] = {name: round(float(p), 6) for name, p in zip(run.labels, probs)}
-            # Evidence for the predicted class: the signed logit with one output, else that class's score.
-            evidence = token_scores[:, 0] if token_scores.shape[1] == 1 else token_scores[:, label]
-            result["token_scores"] = evidence.tolist()
-        results.append(result)
-    return results
+    # Whole arrays become Python lists once; each row is then a slice (no NumPy call per row).
+    words = np.asarray(tokens.types, dtype=object)[tokens.codes].tolist()
+    cuts = tokens.offsets.tolist()
+    spans = [slice(cuts[i], cuts[i + 1]) for i in range(len(texts))]
+    if task == "tagging":
+        best = predictions.tokens.argmax(1)
+        tags = np.asarray(run.labels, dtype=object)[best].tolist()
+        confidence = predictions.tokens[np.arange(len(best)), best].tolist()
+        return [{"text": text, "tokens": words[s], "tags": tags[s], "probabilities": confidence[s]}
+                for text, s in zip(texts, spans)]
+    if task == "regression":
+        values = predictions.sentence.astype(float).tolist()
+        scores = predictions.tokens[:, 0].round(4).tolist()
+        return [{"text": text, "tokens": words[s], "value": value, "token_scores": scores[s]}
+                for text, s, value in zip(texts, spans, values)]
+    probs = predictions.sentence
+    label = probs.argmax(1)
+    # Evidence for the predicted class: the signed logit with one output, else that class's score.
+    row_of = np.repeat(np.arange(len(texts)), tokens.lengths)
+    if predictions.tokens.shape[1] == 1:
+        evidence = predictions.tokens[:, 0]
+    else:
+        evidence = predictions.tokens[np.arange(len(row_of)), label[row_of]]
+    scores = evidence.round(4).tolist()
+    names = np.asarray(run.labels, dtype=object)[label].tolist()
+    rounded = probs.astype(float).round(6).tolist()
+    return [{"text": text, "tokens": words[s], "label": name, "probabilities": dict(zip(run.labels, p)), "token_scores": scores[s]}
+            for text, s, name, p in zip(texts, spans, names, rounded)]

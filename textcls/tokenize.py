@@ -132,6 +132,19 @@ def _ascii_spans(data: np.ndarray, whitespace: bool) -> tuple[np.ndarray, np.nda
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
 
 
+def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, first): equal keys share a code; first[c] is where code c first appears."""
+    if len(keys) < 200_000:  # small inputs (a predict call): no need to import pandas
+        _, first, codes = np.unique(keys, return_index=True, return_inverse=True)
+        return codes.reshape(-1), first
+    import pandas as pd  # a hash table in C: linear time, where sorting is not
+
+    codes, uniques = pd.factorize(keys, sort=False)
+    # factorize numbers keys in order of first appearance: a key first appears where the running
+    # maximum of the codes grows.
+    return codes, np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+
+
 def _identify(joined: bytes, data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """(codes, types): equal tokens get equal codes. A token of up to 16 bytes is identified by its
     bytes read as two little-endian 64-bit words (exact: the words are compared, not only hashed);
@@ -145,16 +158,11 @@ def _identify(joined: bytes, data: np.ndarray, starts: np.ndarray, ends: np.ndar
     w1 = words[starts + 8] & _MASKS[np.clip(lengths - 8, 0, 8)]
     with np.errstate(over="ignore"):
         key = w0 * np.uint64(0x9E3779B97F4A7C15) + w1 * np.uint64(0xC2B2AE3D27D4EB4F) + lengths.astype(np.uint64)
-    import pandas as pd  # hash-table factorisation in C
-
     long = lengths > 16
     short = np.flatnonzero(~long)
     codes = np.empty(len(starts), dtype=np.int64)
-    codes[short], uniques = pd.factorize(key[short], sort=False)
-    # factorize numbers types in order of first appearance: a type's first token is where the
-    # running maximum of the codes grows.
-    running = np.maximum.accumulate(codes[short])
-    first = short[np.flatnonzero(np.diff(running, prepend=-1) > 0)]
+    codes[short], first = _factorize(key[short])
+    first = short[first]
     rep = first[codes[short]]
     if not ((w0[short] == w0[rep]) & (w1[short] == w1[rep]) & (lengths[short] == lengths[rep])).all():
         raise _HashCollision  # two different tokens share a key: the caller takes the exact path

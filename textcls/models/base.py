@@ -76,12 +76,13 @@ def subword_counts(batch: Batch) -> torch.Tensor:
     return ends - batch.subword_offsets
 
 
-def embed_words(embedding: nn.Embedding, batch: Batch, word_dropout: float = 0.0) -> torch.Tensor:
+def embed_words(embedding: nn.Embedding, batch: Batch, word_dropout: float = 0.0, ids: torch.Tensor | None = None) -> torch.Tensor:
     """(N, D) word vectors: the word's own vector averaged with its character n-grams' (fastText's
-    subword scheme), so unknown words still get a vector from their spelling."""
-    words = embedding(drop_words(batch.ids, word_dropout))
+    subword scheme), so unknown words still get a vector from their spelling. `ids` replaces the
+    batch's word ids (already word-dropped)."""
+    words = embedding(drop_words(batch.ids if ids is None else ids, word_dropout))
     if batch.subwords is None:
         return words
     sub = F.embedding_bag(batch.subwords, embedding.weight, batch.subword_offsets, mode="sum",
-                          sparse=embedding.sparse, padding_idx=0)  # (N, D)
+                          sparse=embedding.sparse)  # (N, D); no id here is 0 (padding)
     return (words + sub) / (1 + subword_counts(batch)).unsqueeze(1).to(words.dtype)

@@ -27,41 +27,75 @@ class BagOfWords(TextModel):
         nn.init.uniform_(self.embedding.weight, -1 / cfg.embedding_dim, 1 / cfg.embedding_dim)
         with torch.no_grad():
             self.embedding.weight[0].zero_()
-        self.dropout = nn.Dropout(cfg.dropout)  # on the averaged vector
+        self.dropout = nn.Dropout(cfg.dropout)  # on each word and n-gram vector
         self.word_dropout = cfg.word_dropout
         self.token_head = nn.Linear(cfg.embedding_dim, outputs, bias=False)
         self.bias = nn.Parameter(torch.zeros(outputs))
 
     def _bag(self, ids: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, D) sum of the vectors of each bag (`offsets`: where each bag starts in `ids`)."""
+        """(B, D) sum of the vectors of each bag (`offsets`: where each bag starts in `ids`). No id
+        here is 0 (padding), so no padding_idx, which would double the cost of the look-up."""
         return F.embedding_bag(ids, self.embedding.weight, offsets, mode="sum", per_sample_weights=weights,
-                               sparse=self.embedding.sparse, padding_idx=0)
+                               sparse=self.embedding.sparse)
 
     def scores(self, batch: Batch) -> ModelOutput:
         ids = drop_words(batch.ids, self.word_dropout if self.training else 0.0)
         units = batch.lengths.to(ids.device).float()  # (B,) words + n-grams averaged over
+        if batch.ngrams is not None:
+            ends = torch.cat([batch.ngram_offsets[1:], batch.ngram_offsets.new_tensor([len(batch.ngram_bags)])])
+            units = units + (ends - batch.ngram_offsets).float()
+        if self.training and self.dropout.p > 0:
+            total = self._dropped_sum(batch, ids)
+        else:
+            total = self._sum(batch, ids)
+        # The head applied to the mean vector (F.linear, not the module: forward hooks on `token_head`,
+        # as activation_l1 sets, see the per-token scores, which `token_scores` computes with it).
+        sentence = F.linear(total / units.unsqueeze(1), self.token_head.weight) + self.bias  # (B, C)
+        return ModelOutput(sentence, batch=batch, flat_tokens=lambda: self.token_scores(batch, ids))
+
+    def _sum(self, batch: Batch, ids: torch.Tensor) -> torch.Tensor:
+        """(B, D) sum of each row's word vectors and n-gram vectors, as bags (no per-token tensor)."""
         if batch.subwords is None:
-            total = self._bag(ids, batch.offsets)  # (B, D)
+            total = self._bag(ids, batch.offsets)
         else:  # a word's vector is the mean of its own and its character n-grams' vectors
             share = 1.0 / (1 + subword_counts(batch)).float()  # (N,)
             sub_share = torch.repeat_interleave(share, subword_counts(batch))  # (S,)
             total = self._bag(ids, batch.offsets, share) + self._bag(batch.subwords, batch.subword_offsets[batch.offsets], sub_share)
         if batch.ngrams is not None:
-            K = batch.ngrams.shape[1]
-            total = total + self._bag(batch.ngrams.reshape(-1), batch.offsets * K)  # id 0 (no n-gram) is left out
-            units = units + torch.zeros_like(units).index_add_(0, batch.row_of, (batch.ngrams != 0).sum(1).float())
-        # The head applied to the mean vector (F.linear, not the module: forward hooks on `token_head`,
-        # as activation_l1 sets, see the per-token scores, which `token_scores` computes with it).
-        sentence = F.linear(self.dropout(total / units.unsqueeze(1)), self.token_head.weight) + self.bias  # (B, C)
-        return ModelOutput(sentence, batch=batch, flat_tokens=lambda: self.token_scores(batch, ids))
+            total = total + self._bag(batch.ngram_bags, batch.ngram_offsets)
+        return total
+
+    def _dropped_sum(self, batch: Batch, ids: torch.Tensor) -> torch.Tensor:
+        """The same sum with dropout on every word and n-gram vector (training with model.dropout > 0),
+        which needs the vectors one by one."""
+        B = batch.size
+        words = self.dropout(embed_words(self.embedding, batch, 0.0, ids))  # (N, D)
+        total = words.new_zeros(B, words.shape[1]).index_add(0, batch.row_of, words)
+        if batch.ngrams is not None:
+            ends = torch.cat([batch.ngram_offsets[1:], batch.ngram_offsets.new_tensor([len(batch.ngram_bags)])])
+            gram_rows = torch.repeat_interleave(torch.arange(B, device=ids.device), ends - batch.ngram_offsets)
+            total = total.index_add(0, gram_rows, self.dropout(self.embedding(batch.ngram_bags)))
+        return total
+
+    def score_table(self) -> torch.Tensor:
+        """(num_features, C) every feature's score, E @ W.T, kept while the weights are unchanged.
+        Without gradients a token's score is read from it (C numbers per look-up, not D): the head
+        is linear, so scoring the vectors and averaging the scores are the same."""
+        version = (self.embedding.weight._version, self.token_head.weight._version, self.embedding.weight.data_ptr())
+        if getattr(self, "_table_version", None) != version:
+            self._table = self.embedding.weight.detach() @ self.token_head.weight.detach().T
+            self._table_version = version
+        return self._table
 
     def token_scores(self, batch: Batch, ids: torch.Tensor) -> torch.Tensor:
         """(N, C) each token's evidence: its own vector's score plus 1/n of each n-gram it is in."""
+        if not torch.is_grad_enabled():
+            return self._table_scores(batch, ids, self.score_table())
         if batch.subwords is None:
             scores = self.token_head(self.embedding(ids))
         else:
             sub = F.embedding_bag(batch.subwords, self.embedding.weight, batch.subword_offsets, mode="sum",
-                                  sparse=self.embedding.sparse, padding_idx=0)
+                                  sparse=self.embedding.sparse)
             vectors = (self.embedding(ids) + sub) / (1 + subword_counts(batch)).unsqueeze(1).float()
             scores = self.token_head(vectors)
         if batch.ngrams is not None:
@@ -72,6 +106,23 @@ class BagOfWords(TextModel):
                 n = k + 2
                 present = grams[:, k] != 0  # an n-gram never runs past its row
                 share = gram_scores[present, k] / n
+                for offset in range(n):
+                    scores = scores.index_add(0, starts[present] + offset, share)
+        return scores
+
+
+    def _table_scores(self, batch: Batch, ids: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """`token_scores` from the (num_features, C) score table: the same sums, over scores."""
+        scores = F.embedding(ids, table)  # (N, C)
+        if batch.subwords is not None:
+            sub = F.embedding_bag(batch.subwords, table, batch.subword_offsets, mode="sum")
+            scores = (scores + sub) / (1 + subword_counts(batch)).unsqueeze(1).float()
+        if batch.ngrams is not None:
+            starts = torch.arange(len(batch.ngrams), device=ids.device)
+            for k in range(batch.ngrams.shape[1]):
+                n = k + 2
+                present = batch.ngrams[:, k] != 0
+                share = F.embedding(batch.ngrams[present, k], table) / n
                 for offset in range(n):
                     scores = scores.index_add(0, starts[present] + offset, share)
         return scores
