@@ -63,7 +63,7 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line
                 for text, s in zip(texts, spans)]
     if task == "regression":
         values = predictions.sentence.astype(float).tolist()
-        scores = predictions.tokens[:, 0].round(4).tolist()
+        scores = predictions.tokens[:, 0].astype(float).round(4).tolist()
         return [{"text": text, "tokens": words[s], "value": value, "token_scores": scores[s]}
                 for text, s, value in zip(texts, spans, values)]
     probs = predictions.sentence
@@ -74,7 +74,7 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line
         evidence = predictions.tokens[:, 0]
     else:
         evidence = predictions.tokens[np.arange(len(row_of)), label[row_of]]
-    scores = evidence.round(4).tolist()
+    scores = evidence.astype(float).round(4).tolist()
     names = np.asarray(run.labels, dtype=object)[label].tolist()
     rounded = probs.astype(float).round(6).tolist()
     return [{"text": text, "tokens": words[s], "label": name, "probabilities": dict(zip(run.labels, p)), "token_scores": scores[s]}

@@ -3,9 +3,9 @@
 `Tokenizer` is the definition (a regular expression, or whitespace for tagging corpora whose
 tokens come aligned with their tags). `tokenize_column` gives the same tokens for a whole column
 without a Python string per token: the column's ASCII rows are joined into one byte array, token
-boundaries are found with NumPy, and each token is identified by two 64-bit polynomial hashes of
-its bytes (so equal tokens share one entry of a small table of distinct tokens). Rows with other
-characters go through the regular expression, row by row. The result is the CSR layout the rest of
+boundaries are found with NumPy, and each token is identified by its bytes (so equal tokens share
+one entry of a small table of distinct tokens, and a Python string is made once per distinct
+token). Rows with other characters go through the regular expression, row by row. The result is the CSR layout the rest of
 the pipeline reads: `codes` (a token's entry in `types`) and `offsets` (where each row starts).
 """
 
@@ -50,7 +50,7 @@ class Tokens:
 
     codes: np.ndarray  # (N,) int64: each token's index into `types`
     offsets: np.ndarray  # (R + 1,) int64: where each row starts in `codes`; offsets[-1] = N
-    types: list[str]  # distinct tokens (surface forms), in order of first appearance
+    types: list[str]  # distinct tokens (surface forms)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -114,9 +114,10 @@ def _ascii_spans(data: np.ndarray, whitespace: bool) -> tuple[np.ndarray, np.nda
     if whitespace:
         kind = (kind != 0).astype(np.int8)  # one kind of token: a run of non-space
     else:
-        joiner = np.flatnonzero(kind[1:-1] == 4) + 1
-        inside = joiner[(kind[joiner - 1] == 1) & (kind[joiner + 1] == 1)]
-        kind[joiner] = 3
+        joiner = np.flatnonzero(kind == 4)
+        inner = joiner[(joiner > 0) & (joiner < len(kind) - 1)]
+        inside = inner[(kind[inner - 1] == 1) & (kind[inner + 1] == 1)]
+        kind[joiner] = 3  # a symbol of its own, unless it joins two word parts
         kind[inside] = 1
     padded = np.empty(len(kind) + 2, dtype=np.int8)
     padded[0] = padded[-1] = 0
@@ -165,7 +166,7 @@ def _identify(joined: bytes, data: np.ndarray, starts: np.ndarray, ends: np.ndar
     first = short[first]
     rep = first[codes[short]]
     if not ((w0[short] == w0[rep]) & (w1[short] == w1[rep]) & (lengths[short] == lengths[rep])).all():
-        raise _HashCollision  # two different tokens share a key: the caller takes the exact path
+        raise _KeyCollision  # two different tokens share a key: the caller takes the exact path
     types = [joined[s:e].decode("ascii") for s, e in zip(starts[first].tolist(), ends[first].tolist())]
     if long.any():
         index = {t: i for i, t in enumerate(types)}
@@ -189,7 +190,7 @@ def _tokenize_ascii(texts: list[str], whitespace: bool) -> tuple[np.ndarray, np.
     return codes, rows, types
 
 
-class _HashCollision(Exception):
+class _KeyCollision(Exception):
     pass
 
 
@@ -199,7 +200,7 @@ def tokenize_column(texts: list[str], tokenizer: Tokenizer) -> Tokens:
     other_rows = [i for i, t in enumerate(texts) if not t.isascii()] if len(ascii_rows) < len(texts) else []
     try:
         codes, rows, types = _tokenize_ascii([texts[i] for i in ascii_rows], tokenizer.whitespace)
-    except _HashCollision:
+    except _KeyCollision:
         ascii_rows, other_rows = [], list(range(len(texts)))
         codes, rows, types = np.zeros(0, np.int64), np.zeros(0, np.int64), []
     rows = np.asarray(ascii_rows, dtype=np.int64)[rows] if len(rows) else rows

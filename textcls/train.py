@@ -152,7 +152,15 @@ class TrainResult:
 def train(config: Config, out: str | Path | None = None, overwrite: bool = False, name: str = "run",
           reporter: Reporter | None = None) -> TrainResult:
     """Trains a model as `config` says and writes a run folder; returns its path and final metrics."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(resolve_threads(config.train.threads))
+    try:
+        return _train(config, out, overwrite, name, reporter)
+    finally:
+        torch.set_num_threads(threads)  # the caller's setting, as it was
+
+
+def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, reporter: Reporter | None) -> TrainResult:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     monitor = resolve_monitor(config)

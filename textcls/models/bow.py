@@ -77,20 +77,13 @@ class BagOfWords(TextModel):
             total = total.index_add(0, gram_rows, self.dropout(self.embedding(batch.ngram_bags)))
         return total
 
-    def score_table(self) -> torch.Tensor:
-        """(num_features, C) every feature's score, E @ W.T, kept while the weights are unchanged.
-        Without gradients a token's score is read from it (C numbers per look-up, not D): the head
-        is linear, so scoring the vectors and averaging the scores are the same."""
-        version = (self.embedding.weight._version, self.token_head.weight._version, self.embedding.weight.data_ptr())
-        if getattr(self, "_table_version", None) != version:
-            self._table = self.embedding.weight.detach() @ self.token_head.weight.detach().T
-            self._table_version = version
-        return self._table
-
     def token_scores(self, batch: Batch, ids: torch.Tensor) -> torch.Tensor:
         """(N, C) each token's evidence: its own vector's score plus 1/n of each n-gram it is in."""
         if not torch.is_grad_enabled():
-            return self._table_scores(batch, ids, self.score_table())
+            # Every feature's score, E @ W.T: a token's score is then read as C numbers, not D
+            # (the head is linear, so scoring the vectors and averaging the scores are the same).
+            table = self.embedding.weight @ self.token_head.weight.T  # (num_features, C)
+            return self._table_scores(batch, ids, table)
         if batch.subwords is None:
             scores = self.token_head(self.embedding(ids))
         else:
