@@ -268,16 +268,17 @@ def bench_bow(args, data: dict) -> dict:
     if find_spec("fasttext") is None:
         raise RuntimeError('fastText is not installed: pip install -e ".[bench]"')
     tokens = data["sizes"]["train"] * LENGTH  # every sentence is LENGTH whitespace tokens
-    runs = alternate(args, "bow", {"textcls": textcls_bow, "textcls-sgd": textcls_sgd, "fasttext": fasttext_bow})
+    systems = {"textcls": textcls_bow, "textcls-sgd": textcls_sgd, "fasttext": fasttext_bow}
+    runs = alternate(args, "bow", {name: systems[name] for name in args.bow_systems})
     for record in runs["textcls"] + runs["fasttext"]:
         record["tokens_per_second"] = tokens * FASTTEXT["epoch"] / record["seconds"]
         record["peak_rss_mb_per_m_tokens"] = record["peak_rss_mb"] / (tokens / 1e6)
     summary = {name: summarize(records) for name, records in runs.items()}
-    for name in ("textcls", "textcls-sgd"):
+    for name in set(summary) - {"fasttext"}:
         summary[name]["folder_over_weights"] = summary[name]["run_folder_mb"] / summary[name]["weights_mb"]
     return {"train_tokens": tokens, "epochs": FASTTEXT["epoch"], "word_ngrams": args.ngrams, "buckets": args.buckets,
             "import_torch_seconds": torch_import(args)["seconds"], "runs": runs, "summary": summary, "sgd_recipe": SGD_RECIPE,
-            "over_fasttext": {name: paired_ratio(runs[name], runs["fasttext"]) for name in ("textcls", "textcls-sgd")}}
+            "over_fasttext": {name: paired_ratio(runs[name], runs["fasttext"]) for name in runs if name != "fasttext"}}
 
 
 # --- LSTM ----------------------------------------------------------------------------------------
@@ -499,6 +500,8 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="threads of textcls, fastText and the plain loop (default: 2)")
     parser.add_argument("--ngrams", type=int, default=2, help="word n-gram order of both bags of words (default: 2, the config's)")
     parser.add_argument("--buckets", type=int, default=200_000, help="n-gram hash buckets of both (default: 200000, the config's)")
+    parser.add_argument("--bow-systems", default="textcls,textcls-sgd,fasttext",
+                        help="bag-of-words rows to run, fasttext always among them (default: textcls,textcls-sgd,fasttext)")
     parser.add_argument("--lstm-train", type=int, default=20_000, help="LSTM training sentences (default: 20000)")
     parser.add_argument("--lstm-test", type=int, default=5_000, help="LSTM test sentences (default: 5000)")
     parser.add_argument("--lstm-epochs", type=int, default=1, help="LSTM epochs (default: 1)")
@@ -510,6 +513,9 @@ def parse_args(argv=None):
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         parser.error(f"--sections: unknown {', '.join(unknown)} (choose from {', '.join(SECTIONS)})")
+    args.bow_systems = [s.strip() for s in args.bow_systems.split(",") if s.strip()]
+    if "fasttext" not in args.bow_systems or not set(args.bow_systems) <= {"textcls", "textcls-sgd", "fasttext"}:
+        parser.error("--bow-systems: a comma-separated choice of textcls, textcls-sgd, fasttext, with fasttext among them")
     if args.runs < 1 or args.scale <= 0:
         parser.error("--runs must be at least 1 and --scale above 0")
     # Paths given on the command line are read from the current folder; the defaults lie in the repository.

@@ -664,3 +664,42 @@ def test_predict_writes_each_batch_before_reading_the_next(run_dir, monkeypatch)
     from textcls.checkpoint import load_run
 
     assert [json.loads(line) for line in b"".join(written).splitlines()] == real(load_run(run_dir), TEXTS5)
+
+
+# --- 9. Hogwild ---------------------------------------------------------------------------------------
+
+
+def test_hogwild_child_updates_reach_the_parent_weights(monkeypatch):
+    """Two processes, two batches over disjoint words: the parent trains the first, the child the
+    second, and both sets of embedding rows have moved in the parent's model afterwards."""
+    from textcls import trainer as trainer_module
+    from textcls.batching import Encoded, EncodedRow
+    from textcls.losses import plain_objective
+    from textcls.config import LossConfig
+
+    first, second = [2, 3, 4], [5, 6, 7]  # word ids of the two batches
+    rows = [EncodedRow(np.array(first), 0), EncodedRow(np.array(first[::-1]), 1),
+            EncodedRow(np.array(second), 0), EncodedRow(np.array(second[::-1]), 1)]
+    items = Encoded.from_rows(rows)
+    monkeypatch.setattr(trainer_module, "batch_order", lambda *a, **k: [np.array([0, 1]), np.array([2, 3])])
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(type="bow", embedding_dim=4), "classification", 10, 2)
+    objective = plain_objective(LossConfig(name="ce"), "classification", "ce", 2)
+    trainer = trainer_module.Trainer(model, objective, OptimConfig(name="sgd_linear", lr=1.0),
+                                     TrainConfig(batch_size=2, threads=2, hogwild=True), torch.device("cpu"), "classification")
+    trainer.total_steps = 10  # as fit() sets it: the learning rate is not yet decayed to 0
+    before = model.embedding.weight.detach().clone()
+    record = trainer.train_epoch(items, 1)
+    after = model.embedding.weight.detach()
+    moved = (after - before).abs().sum(1)
+    assert (moved[first] > 0).all() and (moved[second] > 0).all()  # the parent's rows and the child's
+    assert (moved[[0, 1, 8, 9]] == 0).all()  # rows no batch used
+    assert trainer.step_count == 2 and record["train_loss"] > 0
+
+
+def test_hogwild_needs_sgd_linear(make_config):
+    from textcls.errors import ConfigError
+    from textcls.train import train
+
+    with pytest.raises(ConfigError, match="sgd_linear"):
+        train(make_config(train={"hogwild": True, "threads": 2}, optim={"name": "adamw"}))

@@ -8,6 +8,7 @@ its own typed section, never a raw dict.
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -102,8 +103,19 @@ class TrainConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"  # torch CPU threads; auto = the cores this process may use
     faithfulness: bool = False  # final evaluation also measures comprehensiveness/sufficiency (11 extra passes)
+    hogwild: bool = False  # CPU, optim sgd_linear: one process per thread sharing the weights, lock-free (not reproducible)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
     monitor: str = "auto"  # e.g. accuracy, macro_f1, loss, r2; auto = accuracy (or r2 for regression)
+
+
+def resolve_threads(threads: int | str) -> int:
+    """`auto`: the cores this process may run on (its CPU affinity), so threads never outnumber them."""
+    if threads != "auto":
+        return int(threads)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
 
 
 class OutputConfig(Section):

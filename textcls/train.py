@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import random
 import sys
 from collections import Counter
@@ -20,7 +19,7 @@ from safetensors.torch import load_file
 
 from textcls.batching import IGNORE, Encoded, Featurizer
 from textcls.checkpoint import FORMAT_VERSION, make_tokenizer, prepare_run_dir, save_checkpoint, save_run_files, write_json
-from textcls.config import Config
+from textcls.config import Config, resolve_threads
 from textcls.data import Dataset, Example, apply_lexicon, held_out, read_examples, read_lexicon, resolve_target
 from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples
@@ -54,16 +53,6 @@ def resolve_monitor(config: Config) -> str:
         hint = f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(choices)}"
         raise ConfigError(f"train.monitor: '{monitor}' is not a metric of task '{config.task}' ({hint})")
     return monitor
-
-
-def resolve_threads(threads: int | str) -> int:
-    """`auto`: the cores this process may run on (its CPU affinity), so threads never outnumber them."""
-    if threads != "auto":
-        return int(threads)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # no affinity on this platform
-        return max(1, os.cpu_count() or 1)
 
 
 def seed_everything(seed: int) -> None:
@@ -163,6 +152,8 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
 def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, reporter: Reporter | None) -> TrainResult:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
+    if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
+        raise ConfigError("train.hogwild needs optim.name: sgd_linear (its updates keep no state) and the CPU")
     monitor = resolve_monitor(config)
 
     datasets = load_datasets(config)

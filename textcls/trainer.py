@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 import torch
 
 from textcls.batching import IGNORE, Encoded, batch_order
-from textcls.config import OptimConfig, TrainConfig
+from textcls.config import OptimConfig, TrainConfig, resolve_threads
 from textcls.losses import Objective
 from textcls.metrics import flatten, is_better
 from textcls.models import TextModel
@@ -128,22 +128,37 @@ class Trainer:
     def train_epoch(self, items: Encoded, epoch: int) -> dict:
         self.model.train()
         batches = batch_order(items.lengths, self.cfg.batch_size, self.generator, bucket=True)
-        self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches))
+        start = time.perf_counter()
+        if self.cfg.hogwild and resolve_threads(self.cfg.threads) > 1:
+            sums, weight_total, tokens = self._hogwild_epoch(items, batches, epoch)
+        else:
+            self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches))
+            sums, weight_total, tokens = self._steps(items, batches, self.step_count, 1, self.reporter)
+        self.step_count += len(batches)
+        seconds = time.perf_counter() - start
+        record = {f"train_{k}": v / weight_total for k, v in sums.items()}
+        record.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds > 0 else None,
+                      lr=self.optimizer.param_groups[0]["lr"])
+        return record
+
+    def _steps(self, items: Encoded, batches: list, first_step: int, stride: int,
+               reporter: Reporter) -> tuple[dict[str, float], float, int]:
+        """One optimiser step per batch; batch i is global step first_step + i * stride (for the
+        learning-rate schedule). Returns the weighted sums of the loss parts, their weight, tokens."""
         # Loss parts are summed on the device and read only at each report: no sync per step.
         sums: dict[str, torch.Tensor] = {}
-        tokens, weight_total, reported, start = 0, 0, 0, time.perf_counter()
+        tokens, weight_total, reported = 0, 0, 0
         self.objective.attach()
         try:
-            for step, rows in enumerate(batches, 1):
+            for i, rows in enumerate(batches):
                 batch = items.batch(rows).to(self.device)
                 total, parts = self.objective(self.model(batch), batch)
                 self.optimizer.zero_grad()
                 total.backward()
                 if self.optim_cfg.grad_clip:  # dense parameters only: norms of sparse gradients are not supported
                     torch.nn.utils.clip_grad_norm_(self.optimizer.dense, self.optim_cfg.grad_clip)
-                self.optimizer.set_lr_factor(lr_factor(self.optim_cfg, self.step_count, self.total_steps))
+                self.optimizer.set_lr_factor(lr_factor(self.optim_cfg, first_step + i * stride, self.total_steps))
                 self.optimizer.step()
-                self.step_count += 1
                 self.objective.clear()  # drop captured activations: nothing grows across steps
                 # Losses are means over sentences, or over tokens for tagging: weight them alike.
                 weight = (batch.labels != IGNORE).sum() if items.token_labels else len(rows)
@@ -151,17 +166,53 @@ class Trainer:
                 for k, v in parts.items():
                     sums[k] = sums[k] + v * weight if k in sums else v * weight
                 tokens += batch.num_tokens
-                if step % REPORT_EVERY == 0 or step == len(batches):
-                    self.reporter.step(step - reported, float(sums["loss"] / weight_total), tokens)
-                    reported = step
+                if (i + 1) % REPORT_EVERY == 0 or i + 1 == len(batches):
+                    reporter.step(i + 1 - reported, float(sums["loss"] / weight_total), tokens)
+                    reported = i + 1
         finally:
             self.objective.detach()
-        seconds = time.perf_counter() - start
-        weight_total = float(weight_total)
-        record = {f"train_{k}": float(v) / weight_total for k, v in sums.items()}
-        record.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds > 0 else None,
-                      lr=self.optimizer.param_groups[0]["lr"])
-        return record
+        return {k: float(v) for k, v in sums.items()}, float(weight_total), tokens
+
+    def _hogwild_epoch(self, items: Encoded, batches: list, epoch: int) -> tuple[dict[str, float], float, int]:
+        """Hogwild (Recht et al. 2011), as fastText trains: `processes` processes share the weights
+        and update them without locks, each on every P-th batch, one thread each. Not
+        reproducible: updates interleave as the scheduler lets them."""
+        import multiprocessing
+
+        P = resolve_threads(self.cfg.threads)
+        self.optimizer.zero_grad()  # (sparse gradients cannot move to shared memory)
+        self.model.share_memory()  # weights in shared memory: every process updates the same ones
+        context = multiprocessing.get_context("fork")  # the children share the weights and the data as they are
+        results = context.Queue()
+        workers = [context.Process(target=self._hogwild_worker, args=(items, batches[w::P], w, P, epoch, results))
+                   for w in range(1, P)]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        for worker in workers:
+            worker.start()
+        try:
+            self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches[0::P]))
+            totals = [self._steps(items, batches[0::P], self.step_count, P, self.reporter)]
+            totals += [results.get() for _ in workers]
+        finally:
+            for worker in workers:
+                worker.join()
+            torch.set_num_threads(threads)
+        failed = [t for t in totals if isinstance(t, str)]
+        if failed:
+            raise RuntimeError(f"a Hogwild training process failed: {failed[0]}")
+        sums: dict[str, float] = {}
+        for part_sums, _, _ in totals:
+            for k, v in part_sums.items():
+                sums[k] = sums.get(k, 0.0) + v
+        return sums, sum(t[1] for t in totals), sum(t[2] for t in totals)
+
+    def _hogwild_worker(self, items: Encoded, batches: list, w: int, P: int, epoch: int, results) -> None:
+        try:
+            torch.manual_seed(self.cfg.seed * 1_000_003 + epoch * P + w)  # its own dropout draws
+            results.put(self._steps(items, batches, self.step_count + w, P, NullReporter()))
+        except BaseException as exc:  # the parent reports it; a child must never hang the parent
+            results.put(f"{type(exc).__name__}: {exc}")
 
     def fit(self, items: Encoded, evaluate: Callable[[], dict], monitor: str,
             on_epoch: Callable[[int, dict, bool], None]) -> FitResult:
