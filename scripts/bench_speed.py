@@ -13,7 +13,8 @@ Sections (--sections; one that fails is reported and the others still run), each
   bow      textcls `train --config configs/sentiment_bow.yaml --set model.embedding_dim=50 --set train.epochs=5
            --set train.patience=null --quiet` (row "textcls": the shipped recipe, AdamW with batch 32 and dropout;
            row "textcls-sgd": fastText's recipe, --set optim.name=sgd_linear optim.lr=0.1 train.batch_size=64
-           model.dropout=0) against fastText 0.9.3 train_supervised (dim 50, epoch 5, lr 0.1), with
+           model.dropout=0; row "textcls-hogwild": the same with train.hogwild=true, one process per thread as
+           fastText trains) against fastText 0.9.3 train_supervised (dim 50, epoch 5, lr 0.1), with
            the same threads, word n-gram order and hash buckets (--threads, --ngrams, --buckets; the config's 2 and
            200,000). textcls s = the whole process's wall time minus the median of 5 `python -c "import torch"` (start-up
            that fastText's figure does not pay), so reading the CSVs, validation every epoch and the final scoring
@@ -63,6 +64,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["bow", "lstm", "predict", "eval"]
+BOW_SYSTEMS = ["textcls", "textcls-sgd", "textcls-hogwild", "fasttext"]
 LENGTH, VOCAB, POLAR, NEGATORS = 20, 20_000, 200, ["not", "never", "no", "hardly"]
 SEGMENTS = [(0, 7), (7, 14), (14, 20)]  # each may hold one polarity slot: [negator] word
 NEGATION, DISTRACTOR, NOISE = 0.35, 0.3, 0.05
@@ -229,6 +231,11 @@ def textcls_sgd(args) -> dict:
     return textcls_bow(args, SGD_RECIPE, "bow-textcls-sgd")
 
 
+def textcls_hogwild(args) -> dict:
+    """fastText's recipe, trained as fastText trains: one process per thread, lock-free (train.hogwild)."""
+    return textcls_bow(args, {**SGD_RECIPE, "train.hogwild": "true"}, "bow-textcls-hogwild")
+
+
 def fasttext_worker(spec: str) -> None:
     """In a fresh process: train (timed), test, print JSON."""
     import fasttext
@@ -268,7 +275,7 @@ def bench_bow(args, data: dict) -> dict:
     if find_spec("fasttext") is None:
         raise RuntimeError('fastText is not installed: pip install -e ".[bench]"')
     tokens = data["sizes"]["train"] * LENGTH  # every sentence is LENGTH whitespace tokens
-    systems = {"textcls": textcls_bow, "textcls-sgd": textcls_sgd, "fasttext": fasttext_bow}
+    systems = {"textcls": textcls_bow, "textcls-sgd": textcls_sgd, "textcls-hogwild": textcls_hogwild, "fasttext": fasttext_bow}
     runs = alternate(args, "bow", {name: systems[name] for name in args.bow_systems})
     for record in runs["textcls"] + runs["fasttext"]:
         record["tokens_per_second"] = tokens * FASTTEXT["epoch"] / record["seconds"]
@@ -500,8 +507,8 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="threads of textcls, fastText and the plain loop (default: 2)")
     parser.add_argument("--ngrams", type=int, default=2, help="word n-gram order of both bags of words (default: 2, the config's)")
     parser.add_argument("--buckets", type=int, default=200_000, help="n-gram hash buckets of both (default: 200000, the config's)")
-    parser.add_argument("--bow-systems", default="textcls,textcls-sgd,fasttext",
-                        help="bag-of-words rows to run, fasttext always among them (default: textcls,textcls-sgd,fasttext)")
+    parser.add_argument("--bow-systems", default=",".join(BOW_SYSTEMS),
+                        help=f"bag-of-words rows to run, fasttext always among them (default: {','.join(BOW_SYSTEMS)})")
     parser.add_argument("--lstm-train", type=int, default=20_000, help="LSTM training sentences (default: 20000)")
     parser.add_argument("--lstm-test", type=int, default=5_000, help="LSTM test sentences (default: 5000)")
     parser.add_argument("--lstm-epochs", type=int, default=1, help="LSTM epochs (default: 1)")
@@ -514,8 +521,8 @@ def parse_args(argv=None):
     if unknown:
         parser.error(f"--sections: unknown {', '.join(unknown)} (choose from {', '.join(SECTIONS)})")
     args.bow_systems = [s.strip() for s in args.bow_systems.split(",") if s.strip()]
-    if "fasttext" not in args.bow_systems or not set(args.bow_systems) <= {"textcls", "textcls-sgd", "fasttext"}:
-        parser.error("--bow-systems: a comma-separated choice of textcls, textcls-sgd, fasttext, with fasttext among them")
+    if "fasttext" not in args.bow_systems or not set(args.bow_systems) <= set(BOW_SYSTEMS):
+        parser.error(f"--bow-systems: a comma-separated choice of {', '.join(BOW_SYSTEMS)}, with fasttext among them")
     if args.runs < 1 or args.scale <= 0:
         parser.error("--runs must be at least 1 and --scale above 0")
     # Paths given on the command line are read from the current folder; the defaults lie in the repository.
