@@ -167,6 +167,7 @@ class Encoded:
             gram_starts = np.zeros(len(rows), dtype=np.int64)
             np.cumsum(counts[:-1], out=gram_starts[1:])
             batch.ngram_bags, batch.ngram_offsets = torch.from_numpy(grams[present]), torch.from_numpy(gram_starts)
+            batch.ngram_counts = torch.from_numpy(counts)
         if self.shapes is not None:
             batch.shapes = torch.from_numpy(self.shapes[flat])
         if self.subwords is not None:
@@ -189,6 +190,7 @@ class Batch:
     ngrams: torch.Tensor | None = None  # (N, K) hashed n-grams starting at each token, 0 = none
     ngram_bags: torch.Tensor | None = None  # (G,) the n-grams present, row after row
     ngram_offsets: torch.Tensor | None = None  # (B,) where each row's n-grams start in `ngram_bags`
+    ngram_counts: torch.Tensor | None = None  # (B,) how many there are
     subwords: torch.Tensor | None = None  # (S,) character n-gram ids of all N tokens
     subword_offsets: torch.Tensor | None = None  # (N,) where each token's n-grams start in `subwords`
     shapes: torch.Tensor | None = None  # (N,)

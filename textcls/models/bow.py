@@ -42,8 +42,7 @@ class BagOfWords(TextModel):
         ids = drop_words(batch.ids, self.word_dropout if self.training else 0.0)
         units = batch.lengths.to(ids.device).float()  # (B,) words + n-grams averaged over
         if batch.ngrams is not None:
-            ends = torch.cat([batch.ngram_offsets[1:], batch.ngram_offsets.new_tensor([len(batch.ngram_bags)])])
-            units = units + (ends - batch.ngram_offsets).float()
+            units = units + batch.ngram_counts.float()
         if self.training and self.dropout.p > 0:
             total = self._dropped_sum(batch, ids)
         else:
@@ -72,8 +71,7 @@ class BagOfWords(TextModel):
         words = self.dropout(embed_words(self.embedding, batch, 0.0, ids))  # (N, D)
         total = words.new_zeros(B, words.shape[1]).index_add(0, batch.row_of, words)
         if batch.ngrams is not None:
-            ends = torch.cat([batch.ngram_offsets[1:], batch.ngram_offsets.new_tensor([len(batch.ngram_bags)])])
-            gram_rows = torch.repeat_interleave(torch.arange(B, device=ids.device), ends - batch.ngram_offsets)
+            gram_rows = torch.repeat_interleave(torch.arange(B, device=ids.device), batch.ngram_counts)
             total = total.index_add(0, gram_rows, self.dropout(self.embedding(batch.ngram_bags)))
         return total
 
