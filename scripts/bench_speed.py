@@ -100,6 +100,18 @@ def summarize(records: list[dict]) -> dict:
 # --- child processes -----------------------------------------------------------------------------
 
 
+# Peak RSS is inherited through fork: a child forked from this (large) process would report at least this
+# process's size. So each command runs under a small launcher (python -S, a few MB), forked from it.
+LAUNCHER = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_child(cmd: list, name: str, args, stdout: Path | None = None, env: dict | None = None) -> dict:
     """Runs `cmd` from the repository root: wall seconds and the child's own peak RSS (MB). Its stderr goes to
     <work>/logs/<name>.log, its stdout to `stdout` (or nowhere)."""
@@ -107,15 +119,15 @@ def run_child(cmd: list, name: str, args, stdout: Path | None = None, env: dict 
     with open(log_path, "a") as err, open(stdout or os.devnull, "w") as out:
         err.write(f"$ {shlex.join(map(str, cmd))}\n")
         err.flush()
+        rss_path = args.work / "logs" / f"{name}.rss"
         start = time.perf_counter()
-        child = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(child.pid, 0)
+        child = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, str(rss_path), *map(str, cmd)], stdout=out, stderr=err, cwd=ROOT,
+                               env={**os.environ, **(env or {})})
         seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
     if child.returncode != 0:
         tail = log_path.read_text().strip().splitlines()[-1:]
         raise RuntimeError(f"{name} exited with {child.returncode} ({log_path}): {' '.join(tail)}")
-    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024}
+    return {"seconds": seconds, "peak_rss_mb": int(rss_path.read_text()) / 1024}
 
 
 def textcls(args, argv: list, name: str, stdout: Path | None = None) -> dict:
@@ -277,7 +289,7 @@ def bench_bow(args, data: dict) -> dict:
     tokens = data["sizes"]["train"] * LENGTH  # every sentence is LENGTH whitespace tokens
     systems = {"textcls": textcls_bow, "textcls-sgd": textcls_sgd, "textcls-hogwild": textcls_hogwild, "fasttext": fasttext_bow}
     runs = alternate(args, "bow", {name: systems[name] for name in args.bow_systems})
-    for record in runs["textcls"] + runs["fasttext"]:
+    for record in (record for records in runs.values() for record in records):
         record["tokens_per_second"] = tokens * FASTTEXT["epoch"] / record["seconds"]
         record["peak_rss_mb_per_m_tokens"] = record["peak_rss_mb"] / (tokens / 1e6)
     summary = {name: summarize(records) for name, records in runs.items()}
