@@ -113,12 +113,13 @@ class Dataset:
         elif first.labels is not None:
             labels = np.concatenate([first.labels, second.labels if second.labels is not None
                                      else np.full(len(second), None, dtype=object)])
-        names = list(first.target_names)
-        index = {t: i for i, t in enumerate(names)}
+        index = {t: i for i, t in enumerate(first.target_names)}
         remap = np.array([index.setdefault(t, len(index)) for t in second.target_names] + [NO_TARGET], dtype=np.int64)
-        parts = [t if t is not None else np.full(n, NO_TARGET, np.int64) for t, n in
-                 ((first.targets, len(first.tokens.codes)), (None if second.targets is None else remap[second.targets], len(second.tokens.codes)))]
-        targets = np.concatenate(parts) if first.targets is not None or second.targets is not None else None
+        targets = None
+        if first.targets is not None or second.targets is not None:
+            none = lambda d: np.full(len(d.tokens.codes), NO_TARGET, dtype=np.int64)
+            targets = np.concatenate([first.targets if first.targets is not None else none(first),
+                                      remap[second.targets] if second.targets is not None else none(second)])
         return cls(first.source, tokens, np.concatenate([first.rows, second.rows]), labels, targets, list(index))
 
 

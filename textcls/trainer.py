@@ -5,6 +5,7 @@ after every epoch so the caller can evaluate, log and checkpoint."""
 from __future__ import annotations
 
 import math
+import queue
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -174,8 +175,8 @@ class Trainer:
         return {k: float(v) for k, v in sums.items()}, float(weight_total), tokens
 
     def _hogwild_epoch(self, items: Encoded, batches: list, epoch: int) -> tuple[dict[str, float], float, int]:
-        """Hogwild (Recht et al. 2011), as fastText trains: `processes` processes share the weights
-        and update them without locks, each on every P-th batch, one thread each. Not
+        """Hogwild (Recht et al. 2011), as fastText trains: P processes (one per thread) share the
+        weights and update them without locks, each on every P-th batch, one thread each. Not
         reproducible: updates interleave as the scheduler lets them."""
         import multiprocessing
 
@@ -193,7 +194,14 @@ class Trainer:
         try:
             self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches[0::P]))
             totals = [self._steps(items, batches[0::P], self.step_count, P, self.reporter)]
-            totals += [results.get() for _ in workers]
+            dead: set[int] = set()
+            while len(totals) < P:
+                try:
+                    totals.append(results.get(timeout=1))
+                except queue.Empty:  # a child killed before it could report must not hang the parent
+                    newly = {i for i, worker in enumerate(workers) if worker.exitcode not in (None, 0)} - dead
+                    dead |= newly
+                    totals += ["a training process ended without reporting"] * len(newly)
         finally:
             for worker in workers:
                 worker.join()
