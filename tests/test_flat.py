@@ -119,6 +119,19 @@ def test_tokenize_column_survives_two_tokens_with_the_same_key():
     assert_rows_split(texts, Tokenizer(whitespace=True, max_length=2))
 
 
+@pytest.mark.parametrize("whitespace", [False, True])
+def test_tokenize_column_in_small_chunks_equals_split(monkeypatch, whitespace):
+    """A column tokenised a few bytes at a time (chunks of rows, merged into one table of tokens),
+    with a colliding pair in one chunk only: still the regex's tokens, row by row."""
+    import textcls.tokenize as tokenize_module
+
+    monkeypatch.setattr(tokenize_module, "CHUNK_BYTES", 64)
+    texts = random_column(seed=5, n=400) + ["collisionsearch1 JszD7mILQak6DhWL", "JszD7mILQak6DhWL again"]
+    assert len(tokenize_module._ascii_chunks(list(range(len(texts))), texts)) > 10
+    assert_rows_split(texts, Tokenizer(whitespace=whitespace))
+    assert_rows_split(texts, Tokenizer(whitespace=whitespace, max_length=3))
+
+
 @pytest.mark.parametrize("text", ["--", "''", "'-"])
 def test_a_column_of_two_joiner_characters(text):
     tokenizer = Tokenizer()

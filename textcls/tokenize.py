@@ -194,28 +194,47 @@ class _KeyCollision(Exception):
     pass
 
 
+CHUNK_BYTES = 1 << 23  # text tokenised at a time (8 MB): the per-byte arrays stay small whatever the column's size
+
+
+def _ascii_chunks(rows: list[int], texts: list[str]) -> list[list[int]]:
+    """`rows` cut into runs of about CHUNK_BYTES of text each."""
+    if not rows:
+        return []
+    ends = np.cumsum([len(texts[i]) + 1 for i in rows])
+    cuts = np.searchsorted(ends, np.arange(CHUNK_BYTES, ends[-1], CHUNK_BYTES), side="right")
+    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(rows)}), len(rows)]
+    return [rows[b:e] for b, e in zip(bounds[:-1], bounds[1:])]
+
+
 def tokenize_column(texts: list[str], tokenizer: Tokenizer) -> Tokens:
     """Surface tokens of every text (cut at `tokenizer.max_length`), as `tokenizer.split` gives them."""
     ascii_rows = [i for i, t in enumerate(texts) if t.isascii()]
     other_rows = [i for i, t in enumerate(texts) if not t.isascii()] if len(ascii_rows) < len(texts) else []
-    try:
-        codes, rows, types = _tokenize_ascii([texts[i] for i in ascii_rows], tokenizer.whitespace)
-    except _KeyCollision:
-        ascii_rows, other_rows = [], list(range(len(texts)))
-        codes, rows, types = np.zeros(0, np.int64), np.zeros(0, np.int64), []
-    rows = np.asarray(ascii_rows, dtype=np.int64)[rows] if len(rows) else rows
-    if other_rows:  # the regular expression, row by row, into the same table of types
-        index = {t: i for i, t in enumerate(types)}
+    index: dict[str, int] = {}  # the column's table of distinct tokens
+    code_parts, row_parts = [], []
+    for chunk in _ascii_chunks(ascii_rows, texts):
+        try:
+            codes, rows, types = _tokenize_ascii([texts[i] for i in chunk], tokenizer.whitespace)
+        except _KeyCollision:  # two different tokens share a key: these rows take the exact path
+            other_rows += chunk
+            continue
+        remap = np.array([index.setdefault(t, len(index)) for t in types], dtype=np.int64)
+        code_parts.append(remap[codes] if len(codes) else codes)
+        row_parts.append(np.asarray(chunk, dtype=np.int64)[rows] if len(rows) else rows)
+    if other_rows:  # the regular expression, row by row, into the same table
         extra_codes, extra_rows = [], []
         for r in other_rows:
             for token in tokenizer.words(texts[r]):
                 extra_codes.append(index.setdefault(token, len(index)))
                 extra_rows.append(r)
-        types = list(index)
-        codes = np.concatenate([codes, np.asarray(extra_codes, dtype=np.int64)])
-        rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64)])
+        code_parts.append(np.asarray(extra_codes, dtype=np.int64))
+        row_parts.append(np.asarray(extra_rows, dtype=np.int64))
+    codes = np.concatenate(code_parts) if code_parts else np.zeros(0, dtype=np.int64)
+    rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
+    if other_rows:
         order = np.argsort(rows, kind="stable")  # back into row order, tokens in text order
         codes, rows = codes[order], rows[order]
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=len(texts)), out=offsets[1:])
-    return Tokens(codes, offsets, types).truncate(tokenizer.max_length)
+    return Tokens(codes, offsets, list(index)).truncate(tokenizer.max_length)
