@@ -48,6 +48,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import log, write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("data/sentiment")
 SPLITS = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv", "test": DATA / "movies_test.csv"}
@@ -63,9 +65,6 @@ INSTALL = {"fasttext": "pip install fasttext", "sklearn": "pip install scikit-le
 
 # --- shared helpers ------------------------------------------------------------------------------
 
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def read_split(path: Path) -> tuple[list[str], list[str]]:
@@ -102,12 +101,6 @@ def show(path: Path) -> str:
     except ValueError:
         return str(path)
 
-
-def write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)  # never a half-written result under the real name
 
 
 # --- systems -------------------------------------------------------------------------------------

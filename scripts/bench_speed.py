@@ -62,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchlib import log, write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["bow", "lstm", "predict", "eval"]
 BOW_SYSTEMS = ["textcls", "textcls-sgd", "textcls-hogwild", "fasttext"]
@@ -80,15 +82,6 @@ OURS = {"settings.json", "amazon.csv", "amazon.txt", "movies.txt", "lstm_train.c
         *(f"{split}.{ext}" for split in SIZES for ext in ("csv", "txt"))}  # what the benchmark writes to <work>/data
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def summarize(records: list[dict]) -> dict:

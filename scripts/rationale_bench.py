@@ -66,6 +66,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchlib import log, write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("data/sentiment")
 LEXICONS = Path("data/lexicons")
@@ -84,15 +86,6 @@ SYNTH = {"filler_words": 500, "polarity_words": 60, "zipf": 1.0, "filler_length"
 SYNTH_QUICK = {**SYNTH, "train": 200, "valid": 200, "test": 500}
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)  # never a half-written result under the real name
 
 
 def fingerprint(paths) -> str:
