@@ -92,6 +92,11 @@ class Encoded:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    @property
+    def row_of(self) -> np.ndarray:
+        """(N,) the row of each token."""
+        return np.repeat(np.arange(len(self)), self.lengths)
+
     def __getitem__(self, r: int) -> EncodedRow:
         span = slice(self.offsets[r], self.offsets[r + 1])
         cut = lambda a: None if a is None else a[span]

@@ -84,8 +84,7 @@ def rationale_scores(predictions: Predictions, items: Encoded) -> dict | None:
     if items.targets is None:
         return None
     labelled = items.targets != IGNORE  # (N,)
-    row_of = np.repeat(np.arange(len(items)), items.lengths)
-    rows = np.unique(row_of[labelled])
+    rows = np.unique(items.row_of[labelled])
     if not len(rows):
         return None
     binary = predictions.tokens.shape[1] == 1
@@ -111,8 +110,7 @@ def score(predictions: Predictions, items: Encoded, task: str, labels: list[str]
     else:
         # "Unseen" = out of the vocabulary, which holds every training word unless min_freq or
         # max_vocab dropped some.
-        sentence_ids = np.repeat(np.arange(len(items)), items.lengths)
-        metrics = tagging_metrics(items.labels, predictions.tokens.argmax(1), items.ids == Vocabulary.unk_id, sentence_ids, labels)
+        metrics = tagging_metrics(items.labels, predictions.tokens.argmax(1), items.ids == Vocabulary.unk_id, items.row_of, labels)
     if predictions.loss is not None:
         metrics["loss"] = predictions.loss
     if task == "classification" and predictions.tokens is not None:

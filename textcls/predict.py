@@ -69,11 +69,10 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line
     probs = predictions.sentence
     label = probs.argmax(1)
     # Evidence for the predicted class: the signed logit with one output, else that class's score.
-    row_of = np.repeat(np.arange(len(texts)), tokens.lengths)
     if predictions.tokens.shape[1] == 1:
         evidence = predictions.tokens[:, 0]
     else:
-        evidence = predictions.tokens[np.arange(len(row_of)), label[row_of]]
+        evidence = predictions.tokens[np.arange(len(tokens.codes)), label[tokens.row_of]]
     scores = evidence.astype(float).round(4).tolist()
     names = np.asarray(run.labels, dtype=object)[label].tolist()
     rounded = probs.astype(float).round(6).tolist()

@@ -47,8 +47,7 @@ def dataset_stats(config: Config, path: str | Path | None = None) -> dict:
         given = examples.targets[examples.targets != NO_TARGET]
         targets = Counter({examples.target_names[t]: int(n) for t, n in enumerate(np.bincount(given)) if n})
         stats["word_targets"] = dict(sorted(targets.items()))
-        row_of = np.repeat(np.arange(len(examples)), examples.tokens.lengths)
-        stats["rows_with_word_targets"] = len(np.unique(row_of[examples.targets != NO_TARGET]))
+        stats["rows_with_word_targets"] = len(np.unique(examples.tokens.row_of[examples.targets != NO_TARGET]))
         if len(labels) == 2:
             resolved = Counter()
             for name, n in targets.items():

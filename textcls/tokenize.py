@@ -59,6 +59,11 @@ class Tokens:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    @property
+    def row_of(self) -> np.ndarray:
+        """(N,) the row of each token."""
+        return np.repeat(np.arange(len(self)), self.lengths)
+
     def row(self, r: int) -> list[str]:
         return [self.types[c] for c in self.codes[self.offsets[r] : self.offsets[r + 1]]]
 
@@ -209,8 +214,9 @@ def _ascii_chunks(rows: list[int], texts: list[str]) -> list[list[int]]:
 
 def tokenize_column(texts: list[str], tokenizer: Tokenizer) -> Tokens:
     """Surface tokens of every text (cut at `tokenizer.max_length`), as `tokenizer.split` gives them."""
-    ascii_rows = [i for i, t in enumerate(texts) if t.isascii()]
-    other_rows = [i for i, t in enumerate(texts) if not t.isascii()] if len(ascii_rows) < len(texts) else []
+    is_ascii = [t.isascii() for t in texts]
+    ascii_rows = [i for i, a in enumerate(is_ascii) if a]
+    other_rows = [i for i, a in enumerate(is_ascii) if not a]
     index: dict[str, int] = {}  # the column's table of distinct tokens
     code_parts, row_parts = [], []
     for chunk in _ascii_chunks(ascii_rows, texts):

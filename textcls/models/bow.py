@@ -76,44 +76,28 @@ class BagOfWords(TextModel):
         return total
 
     def token_scores(self, batch: Batch, ids: torch.Tensor) -> torch.Tensor:
-        """(N, C) each token's evidence: its own vector's score plus 1/n of each n-gram it is in."""
-        if not torch.is_grad_enabled():
-            # Every feature's score, E @ W.T: a token's score is then read as C numbers, not D
-            # (the head is linear, so scoring the vectors and averaging the scores are the same).
-            table = self.embedding.weight @ self.token_head.weight.T  # (num_features, C)
-            return self._table_scores(batch, ids, table)
-        if batch.subwords is None:
-            scores = self.token_head(self.embedding(ids))
+        """(N, C) each token's evidence: its own vector's score plus 1/n of each n-gram it is in.
+
+        With gradients the vectors are looked up and scored by `token_head`. Without, every
+        feature's score E @ W.T is looked up instead (C numbers a look-up, not D): the head is
+        linear, so scoring the vectors and averaging the scores are the same."""
+        if torch.is_grad_enabled():
+            table, score, sparse = self.embedding.weight, self.token_head, self.embedding.sparse
         else:
-            sub = F.embedding_bag(batch.subwords, self.embedding.weight, batch.subword_offsets, mode="sum",
-                                  sparse=self.embedding.sparse)
-            vectors = (self.embedding(ids) + sub) / (1 + subword_counts(batch)).unsqueeze(1).float()
-            scores = self.token_head(vectors)
+            table, score, sparse = self.embedding.weight @ self.token_head.weight.T, nn.Identity(), False
+        vectors = F.embedding(ids, table, padding_idx=0, sparse=sparse)  # (N, D), or (N, C) from the score table
+        if batch.subwords is not None:  # a word's vector is the mean of its own and its character n-grams'
+            sub = F.embedding_bag(batch.subwords, table, batch.subword_offsets, mode="sum", sparse=sparse)
+            vectors = (vectors + sub) / (1 + subword_counts(batch)).unsqueeze(1).float()
+        scores = score(vectors)
         if batch.ngrams is not None:
             grams = batch.ngrams  # (N, K): the n-gram of length k + 2 starting at each token
-            gram_scores = self.token_head(self.embedding(grams))  # (N, K, C)
+            gram_scores = score(F.embedding(grams, table, padding_idx=0, sparse=sparse))  # (N, K, C)
             starts = torch.arange(len(grams), device=grams.device)
             for k in range(grams.shape[1]):
                 n = k + 2
                 present = grams[:, k] != 0  # an n-gram never runs past its row
                 share = gram_scores[present, k] / n
-                for offset in range(n):
-                    scores = scores.index_add(0, starts[present] + offset, share)
-        return scores
-
-
-    def _table_scores(self, batch: Batch, ids: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """`token_scores` from the (num_features, C) score table: the same sums, over scores."""
-        scores = F.embedding(ids, table)  # (N, C)
-        if batch.subwords is not None:
-            sub = F.embedding_bag(batch.subwords, table, batch.subword_offsets, mode="sum")
-            scores = (scores + sub) / (1 + subword_counts(batch)).unsqueeze(1).float()
-        if batch.ngrams is not None:
-            starts = torch.arange(len(batch.ngrams), device=ids.device)
-            for k in range(batch.ngrams.shape[1]):
-                n = k + 2
-                present = batch.ngrams[:, k] != 0
-                share = F.embedding(batch.ngrams[present, k], table) / n
                 for offset in range(n):
                     scores = scores.index_add(0, starts[present] + offset, share)
         return scores
