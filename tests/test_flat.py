@@ -716,3 +716,23 @@ def test_hogwild_needs_sgd_linear(make_config):
 
     with pytest.raises(ConfigError, match="sgd_linear"):
         train(make_config(train={"hogwild": True, "threads": 2}, optim={"name": "adamw"}))
+
+
+# --- 10. small promises: threads, JSON Lines --------------------------------------------------------
+
+
+def test_threads_auto_is_the_cores_this_process_may_use(monkeypatch):
+    from textcls.config import resolve_threads
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 3, 5})
+    assert resolve_threads("auto") == 3
+    assert resolve_threads(7) == 7
+
+
+def test_json_lines_keep_non_ascii_text_as_it_is(run_dir):
+    text = "un café 😀 東京 good film"
+    result = invoke("predict", run_dir, text, "--format", "json")
+    assert result.exit_code == 0
+    line = result.output.strip()
+    assert text in line and "\\u" not in line  # UTF-8 as it is, not \u-escaped
+    assert json.loads(line)["text"] == text
