@@ -532,7 +532,7 @@ def test_sgd_linear_rate_decays_linearly_to_zero_over_training():
     items = fz.encode_all([Example(rng.choices(BOW_WORDS, k=rng.randint(1, 6)), str(i % 2)) for i in range(10)])
     train_cfg = TrainConfig(epochs=3, batch_size=4, seed=0, device="cpu", threads=1)
     objective = plain_objective(config_from_dict({"data": {"train": "x"}}).loss, "classification", "ce", 2)
-    trainer = Trainer(model, objective, cfg, train_cfg, torch.device("cpu"), "classification")
+    trainer = Trainer(model, objective, cfg, train_cfg, torch.device("cpu"))
     seen = []
     step = trainer.optimizer.step
     trainer.optimizer.step = lambda: (seen.append([g["lr"] for g in trainer.optimizer.param_groups]), step())
@@ -699,7 +699,7 @@ def test_hogwild_child_updates_reach_the_parent_weights(monkeypatch):
     model = build_model(ModelConfig(type="bow", embedding_dim=4), "classification", 10, 2)
     objective = plain_objective(LossConfig(name="ce"), "classification", "ce", 2)
     trainer = trainer_module.Trainer(model, objective, OptimConfig(name="sgd_linear", lr=1.0),
-                                     TrainConfig(batch_size=2, threads=2, hogwild=True), torch.device("cpu"), "classification")
+                                     TrainConfig(batch_size=2, threads=2, hogwild=True), torch.device("cpu"))
     trainer.total_steps = 10  # as fit() sets it: the learning rate is not yet decayed to 0
     before = model.embedding.weight.detach().clone()
     record = trainer.train_epoch(items, 1)

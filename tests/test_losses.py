@@ -19,16 +19,17 @@ from textcls.batching import IGNORE, EncodedRow as Encoded
 from textcls.checkpoint import load_run
 from textcls.config import LossConfig, ModelConfig, RationaleConfig, config_from_dict
 from textcls.errors import ConfigError
-from textcls.losses import LOSSES, Objective, build_objective, num_outputs, resolve_loss_name
+from textcls.losses import LOSSES, Objective, build_objective, resolve_loss_name
 from textcls.models import ModelOutput, build_model
 from textcls.predict import predict_texts
+from textcls.tasks import TASKS, get_task
 from textcls.train import train
 
 torch.set_num_threads(1)
 
 
 def loss_fn(name: str, counts: Counter | None = None, num_classes: int = 3, **cfg):
-    return LOSSES[name][0](LossConfig(name=name, **cfg), counts or Counter(), num_classes)
+    return LOSSES[name](LossConfig(name=name, **cfg), counts or Counter(), num_classes)
 
 
 def random_case(n=7, c=3, seed=0, scale=2.0):
@@ -55,7 +56,7 @@ def value_and_grad(fn, logits: torch.Tensor, y: torch.Tensor):
 
 
 def test_registry_serves_the_documented_tasks():
-    tasks = {name: served for name, (_, served) in LOSSES.items()}
+    tasks = {name: {t for t, task in TASKS.items() if name in task.losses} for name in LOSSES}
     assert tasks == {
         "bce": {"classification"}, "ce": {"classification", "tagging"}, "nll": {"classification", "tagging"},
         "focal": {"classification", "tagging"}, "mse": {"regression"}, "l1": {"regression"}, "huber": {"regression"},
@@ -413,7 +414,7 @@ def test_loss_that_does_not_fit_the_task_is_a_config_error(name, task, num_label
     with pytest.raises(ConfigError, match=f"'{name}' does not fit task '{task}'") as info:
         resolve_loss_name(name, task, num_labels)
     # the message lists the losses that do fit
-    fitting = [n for n, (_, tasks) in LOSSES.items() if task in tasks]
+    fitting = [n for n in LOSSES if n in TASKS[task].losses]
     assert all(n in str(info.value) for n in fitting)
 
 
@@ -431,7 +432,7 @@ def test_auto_loss(task, num_labels, expected):
 @pytest.mark.parametrize("name,task,labels,outputs", [("bce", "classification", 2, 1), ("ce", "classification", 2, 2),
                                                       ("focal", "tagging", 5, 5), ("huber", "regression", 0, 1)])
 def test_num_outputs(name, task, labels, outputs):
-    assert num_outputs(name, task, labels) == outputs
+    assert get_task(task).num_outputs(name, labels) == outputs
 
 
 def test_objective_has_no_regularisers_on_a_bare_module():

@@ -14,7 +14,8 @@ from conftest import collate
 from textcls.batching import EncodedRow as Encoded
 from textcls.config import LossConfig
 from textcls.errors import ConfigError
-from textcls.losses import build_objective, num_outputs, resolve_loss_name
+from textcls.losses import build_objective, resolve_loss_name
+from textcls.tasks import get_task
 from textcls.models import ModelOutput
 
 LOGITS_1 = [2.0, -1.5, 0.3, -0.2, 4.0, -3.0]  # one logit per row
@@ -72,7 +73,7 @@ def hand_ce(logits, labels, weights=None, smoothing=0.0) -> float:
 def test_bce_equals_hand_formula(name):
     resolved, obj = objective({"name": name}, 2)
     assert resolved == "bce"
-    assert num_outputs(resolved, "classification", 2) == 1
+    assert get_task("classification").num_outputs(resolved, 2) == 1
     assert total_loss(obj, LOGITS_1, Y_BIN) == pytest.approx(hand_bce(LOGITS_1, Y_BIN), rel=1e-5)
 
 
@@ -93,14 +94,14 @@ def test_ce_with_two_labels_equals_hand_formula():
     logits = [[0.5, -0.5], [2.0, 1.0], [-1.0, 3.0], [0.0, 0.0]]
     labels = [0, 1, 1, 0]
     resolved, obj = objective({"name": "ce"}, 2)
-    assert num_outputs(resolved, "classification", 2) == 2
+    assert get_task("classification").num_outputs(resolved, 2) == 2
     assert total_loss(obj, logits, labels) == pytest.approx(hand_ce(logits, labels), rel=1e-5)
 
 
 @pytest.mark.parametrize("name", ["ce", "auto"])
 def test_ce_with_three_labels_equals_hand_formula(name):
     resolved, obj = objective({"name": name}, 3)
-    assert resolved == "ce" and num_outputs(resolved, "classification", 3) == 3
+    assert resolved == "ce" and get_task("classification").num_outputs(resolved, 3) == 3
     assert total_loss(obj, LOGITS_3, Y_3) == pytest.approx(hand_ce(LOGITS_3, Y_3), rel=1e-5)
 
 

@@ -414,7 +414,7 @@ def test_train_tag_loss_is_the_token_mean_over_the_epoch():
     objective = plain_objective(LossConfig(name="ce"), "tagging", "ce", len(TAGSET))
     expected = predict_items(model, items, "tagging", 64, torch.device("cpu"), objective).loss  # token-weighted
     trainer = Trainer(model, objective, OptimConfig(name="sgd", lr=1e-12), TrainConfig(batch_size=1, device="cpu"),
-                      torch.device("cpu"), "tagging")
+                      torch.device("cpu"))
     record = trainer.train_epoch(items, 1)
     assert record["train_tag_loss"] == pytest.approx(expected, rel=1e-5)
 

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from textcls.config import ModelConfig
 from textcls.data import Dataset, Example, resolve_target
-from textcls.errors import DataError
-from textcls.tokenize import Tokenizer, Tokens, ragged_index
+from textcls.tokenize import Tokenizer, ragged_index
 from textcls.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from textcls.tasks import Task
 
 IGNORE = -100  # target value that losses skip (padding, unlabelled words)
 _PRIME = 116_049_371
@@ -244,8 +247,10 @@ class Batch:
 class Featurizer:
     """Turns datasets into model inputs; owns the vocabulary, labels and hashing that a run saves."""
 
-    def __init__(self, task: str, model: ModelConfig, tokenizer: Tokenizer, vocab: Vocabulary, labels: list[str]):
-        self.task, self.model, self.tokenizer, self.vocab, self.labels = task, model, tokenizer, vocab, labels
+    def __init__(self, task: Task | str, model: ModelConfig, tokenizer: Tokenizer, vocab: Vocabulary, labels: list[str]):
+        from textcls.tasks import get_task  # here, not above: the task modules import this one
+
+        self.task, self.model, self.tokenizer, self.vocab, self.labels = get_task(task), model, tokenizer, vocab, labels
         self.label_index = {label: i for i, label in enumerate(labels)}
         self._subword_cache: dict[str, np.ndarray] = {}
         self._word_cache: dict[str, tuple[int, int]] = {}
@@ -303,12 +308,12 @@ class Featurizer:
             np.cumsum([len(g) for g in grams], out=offsets[1:])
             values = np.concatenate(grams) if grams else np.zeros(0, dtype=np.int64)
             encoded.word_types, encoded.subwords = words.codes, Ragged(values, offsets)
-        if self.task == "tagging" and self.model.shape:
+        if self.task.per_token and self.model.shape:  # what unknown words still tell a tagger
             shapes = np.array([word_shape(t) for t in tokens.types], dtype=np.int64)
             encoded.shapes = shapes[tokens.codes]
         if dataset.labels is not None:
-            encoded.labels = self._encode_labels(dataset)
-            encoded.token_labels = self.task == "tagging"
+            encoded.labels = self.task.encode_labels(dataset, self.label_index)
+            encoded.token_labels = self.task.per_token
         if dataset.targets is not None:
             classes = np.array([self._target_class(dataset, i) for i in range(len(dataset.target_names))] + [IGNORE], dtype=np.int64)
             encoded.targets = classes[dataset.targets]  # NO_TARGET (-1) picks the last entry: IGNORE
@@ -319,26 +324,6 @@ class Featurizer:
         first = np.flatnonzero(dataset.targets == name)
         row = int(np.searchsorted(dataset.tokens.offsets, first[0], side="right") - 1) if len(first) else 0
         return resolve_target(dataset.target_names[name], self.labels, dataset.where(row))
-
-    def _encode_labels(self, dataset: Dataset) -> np.ndarray:
-        if self.task == "regression":
-            return np.asarray(dataset.labels, dtype=np.float32)
-        if self.task == "classification":
-            ids = np.array([IGNORE if label is None else self.label_index.get(label, -1) for label in dataset.labels], dtype=np.int64)
-            unknown = np.flatnonzero(ids == -1)
-            if len(unknown):
-                raise DataError(f"{dataset.where(unknown[0])}: label '{dataset.labels[unknown[0]]}' was never seen in "
-                                f"training (known: {', '.join(self.labels)})")
-            return ids
-        tags: Tokens = dataset.labels
-        per_type = np.array([self.label_index.get(t, -1) for t in tags.types] + [IGNORE], dtype=np.int64)
-        ids = per_type[tags.codes]  # a code of -1 (a row without tags) picks IGNORE
-        unknown = np.flatnonzero(ids == -1)
-        if len(unknown):
-            r = int(np.searchsorted(tags.offsets, unknown[0], side="right") - 1)
-            raise DataError(f"{dataset.where(r)}: tag '{tags.types[tags.codes[unknown[0]]]}' was never seen in training "
-                            f"(known: {', '.join(self.labels)})")
-        return ids
 
     def encode_all(self, examples: Dataset | list[Example], source: str = "input") -> Encoded:
         if not isinstance(examples, Dataset):

@@ -28,9 +28,10 @@ from safetensors.torch import load_file, save_file
 
 from textcls.batching import Featurizer
 from textcls.config import Config, config_from_dict
-from textcls.data import Tokenizer
+from textcls.data import make_tokenizer
 from textcls.errors import RunError
 from textcls.models import TextModel, build_model
+from textcls.tasks import Task, get_task
 from textcls.vocab import Vocabulary
 
 
@@ -128,16 +129,16 @@ class Run:
     def labels(self) -> list[str]:
         return self.featurizer.labels
 
+    @property
+    def task(self) -> Task:
+        return self.featurizer.task
+
 
 def save_run_files(run_dir: Path, config: Config, featurizer: Featurizer, model_info: dict) -> None:
     atomic_write(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False)))
     write_json(run_dir / "vocab.json", featurizer.vocab.to_json())
     write_json(run_dir / "labels.json", featurizer.labels)
     write_json(run_dir / "model.json", model_info)
-
-
-def make_tokenizer(config: Config) -> Tokenizer:
-    return Tokenizer(config.data.lowercase, whitespace=config.task == "tagging", max_length=config.data.max_length)
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> Run:
@@ -155,8 +156,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     weights = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
     if not weights.is_file():
         raise RunError(f"{run_dir}: no '{checkpoint}' checkpoint (expected {weights})")
-    featurizer = Featurizer(config.task, config.model, make_tokenizer(config), vocab, labels)
-    model = build_model(config.model, config.task, info["num_features"], info["outputs"], info["log_softmax"])
+    task = get_task(config.task)
+    featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), vocab, labels)
+    model = build_model(config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
     try:
         state = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error type for a damaged file

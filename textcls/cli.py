@@ -144,7 +144,7 @@ def predict(
                 from textcls import reporting
 
                 for result in results:
-                    reporting.print_prediction(result)
+                    run.task.show(result, reporting.out)
         if not seen:
             raise TextclsError("no text to predict (give sentences, --file, or lines on stdin)")
 

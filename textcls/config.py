@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from textcls.errors import ConfigError
 
@@ -124,13 +124,23 @@ class OutputConfig(Section):
 
 
 class Config(Section):
-    task: Literal["classification", "tagging", "regression"] = "classification"
+    task: str = "classification"  # a name in textcls.tasks.TASKS
     data: DataConfig
     model: ModelConfig = ModelConfig()
     loss: LossConfig = LossConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
     output: OutputConfig = OutputConfig()
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, name: str) -> str:
+        from textcls.tasks import TASKS  # here, not above: the tasks read their config sections from this module
+
+        if name not in TASKS:
+            close = difflib.get_close_matches(name, list(TASKS), n=1)
+            raise ValueError(f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(TASKS)}")
+        return name
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")
@@ -232,6 +242,3 @@ def config_from_dict(raw: dict, source: str = "config") -> Config:
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, source)) from None
 
-
-def save_config(config: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

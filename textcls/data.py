@@ -12,12 +12,16 @@ import difflib
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from textcls.config import DataConfig
 from textcls.errors import DataError
 from textcls.tokenize import Tokenizer, Tokens, ragged_index, tokenize_column
+
+if TYPE_CHECKING:
+    from textcls.tasks import Task
 
 NO_TARGET = -1  # in Dataset.targets: the word carries no target
 
@@ -158,38 +162,20 @@ def _first_bad(bad: np.ndarray) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _labels(task: str, raw: list[str], tokens: Tokens, whitespace_counts: np.ndarray, path, column: str,
-            tokenizer: Tokenizer):
-    """Class names, numbers, or (tagging) tags aligned with `tokens`; the first bad cell is an error."""
-    where = lambda i: f"{path}, row {i + 1}, column '{column}'"
-    import pandas as pd
-
-    cells = pd.Series(raw, dtype=object)
-    empty = _first_bad(~cells.str.strip().astype(bool).to_numpy())
-    if empty is not None:
-        raise DataError(f"{where(empty)}: empty label")
-    if task == "classification":
-        return cells.str.strip().to_numpy(dtype=object)
-    if task == "regression":
-        values = pd.to_numeric(cells.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
-        bad = _first_bad(~np.isfinite(values))
-        if bad is not None:
-            try:
-                float(raw[bad])
-                kind = "a finite number"
-            except ValueError:
-                kind = "a number"
-            raise DataError(f"{where(bad)}: '{raw[bad]}' is not {kind}")
-        return values
-    tags = tokenize_column(raw, Tokenizer(lowercase=False, whitespace=True))
-    bad = _first_bad(tags.lengths != whitespace_counts)
-    if bad is not None:
-        raise DataError(f"{where(bad)}: {tags.lengths[bad]} tags for {whitespace_counts[bad]} tokens")
-    return tags.truncate(tokenizer.max_length)
+def make_tokenizer(cfg: DataConfig, task: Task | str) -> Tokenizer:
+    """The config's tokenizer. Token-labelled text comes tokenised: one label per space-separated word."""
+    return Tokenizer(cfg.lowercase, whitespace=_task(task).per_token, max_length=cfg.max_length)
 
 
-def read_examples(path: str | Path, cfg: DataConfig, task: str, tokenizer: Tokenizer, labelled: bool = True) -> Dataset:
-    """The rows of a CSV as a Dataset. With `labelled=False` (predicting) the label column may be absent."""
+def _task(task: Task | str) -> Task:
+    from textcls.tasks import get_task  # here, not above: the task modules import this one
+
+    return get_task(task)
+
+
+def read_examples(path: str | Path, cfg: DataConfig, task: Task | str, tokenizer: Tokenizer, labelled: bool = True) -> Dataset:
+    """The rows of a CSV as a Dataset, with labels as `task` reads them. With `labelled=False`
+    (predicting) the label column may be absent."""
     columns = [cfg.text_column] + ([cfg.label_column] if labelled else [])
     if cfg.rationale_column and labelled:
         columns.append(cfg.rationale_column)
@@ -204,9 +190,11 @@ def read_examples(path: str | Path, cfg: DataConfig, task: str, tokenizer: Token
         raise DataError(f"{path}, row {no_tokens + 1}, column '{cfg.text_column}': no tokens in text")
     dataset = Dataset(str(path), tokens, np.arange(1, len(texts) + 1, dtype=np.int64))
     if labelled:
-        counts = tokens.lengths if task != "tagging" or not tokenizer.max_length else \
-            tokenize_column(texts, Tokenizer(lowercase=False, whitespace=True)).lengths
-        dataset.labels = _labels(task, frame[cfg.label_column].tolist(), tokens, counts, path, cfg.label_column, tokenizer)
+        where = lambda i: f"{path}, row {i + 1}, column '{cfg.label_column}'"
+        empty = _first_bad(~frame[cfg.label_column].str.strip().astype(bool).to_numpy())
+        if empty is not None:
+            raise DataError(f"{where(empty)}: empty label")
+        dataset.labels = _task(task).read_labels(frame[cfg.label_column].tolist(), texts, tokens, tokenizer, where)
     if cfg.rationale_column and labelled:
         _read_rationales(dataset, frame[cfg.rationale_column].tolist(), texts, tokenizer, cfg.rationale_column)
     return dataset
@@ -269,6 +257,11 @@ def resolve_target(target: str, labels: list[str], where: str) -> int:
 def held_out(word: str, share: float) -> bool:
     """A stable, seed-free choice of the lexicon words kept out of training (for honest evaluation)."""
     return zlib.crc32(word.encode("utf-8")) % 10_000 < share * 10_000
+
+
+def lexicon_part(lexicon: dict[str, str], share: float, part: str = "train") -> dict[str, str]:
+    """The entries training may use (`part="train"`), or those it withheld (`"heldout"`)."""
+    return {w: t for w, t in lexicon.items() if held_out(w, share) == (part == "heldout")}
 
 
 def read_lexicon(path: str | Path, threshold: float, lowercase: bool) -> dict[str, str]:

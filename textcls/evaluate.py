@@ -10,27 +10,17 @@ import torch
 from textcls.batching import IGNORE, Encoded, Featurizer, batch_order
 from textcls.data import Example
 from textcls.losses import Objective
-from textcls.metrics import classification_metrics, regression_metrics, tagging_metrics
 from textcls.models import TextModel
-from textcls.vocab import Vocabulary
 from textcls.rationale_metrics import evidence, faithfulness, word_polarity
-
-
-def probabilities(sentence: torch.Tensor) -> torch.Tensor:
-    """(B, C) class probabilities from sentence outputs: one logit -> (1 - p, p); else softmax
-    (softmax of log-probabilities, as loss nll's model gives, is the same distribution)."""
-    if sentence.shape[-1] == 1:
-        p = torch.sigmoid(sentence)
-        return torch.cat([1 - p, p], dim=-1)
-    return sentence.softmax(-1)
+from textcls.tasks import Task, get_task
 
 
 @dataclass
 class Predictions:
     """Outputs in the order of the input rows; token outputs flat, row after row."""
 
-    sentence: np.ndarray | None  # (R, C) probabilities, or (R,) values for regression; None for tagging
-    tokens: np.ndarray | None  # (N, outputs) token scores, or tag probabilities for tagging; None if not asked for
+    sentence: np.ndarray | None  # (R, ...) the task's sentence outputs (e.g. class probabilities); None for token tasks
+    tokens: np.ndarray | None  # (N, outputs) the task's token outputs (token scores, tag probabilities); None if not asked for
     offsets: np.ndarray  # (R + 1,) where each row's tokens start
     loss: float | None  # mean main loss, when the rows carry labels
 
@@ -38,11 +28,13 @@ class Predictions:
         return self.tokens[self.offsets[r] : self.offsets[r + 1]]
 
 
-def predict_items(model: TextModel, items: Encoded, task: str, batch_size: int, device: torch.device,
+def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size: int, device: torch.device,
                   objective: Objective | None = None, with_tokens: bool = True) -> Predictions:
-    """Runs the model over every row. Token scores are computed only `with_tokens` (always for tagging)."""
+    """Runs the model over every row. Token outputs are computed only `with_tokens` (always for a
+    task labelled per token)."""
+    task = get_task(task)
     model.eval()
-    with_tokens = with_tokens or task == "tagging"
+    with_tokens = with_tokens or task.per_token
     sentence_out = None
     token_out = None
     loss_sum, loss_weight = 0.0, 0
@@ -51,18 +43,16 @@ def predict_items(model: TextModel, items: Encoded, task: str, batch_size: int, 
             batch = items.batch(rows).to(device)
             output = model(batch)
             if objective is not None and batch.labels is not None:
-                weight = int((batch.labels != IGNORE).sum()) if task == "tagging" else len(rows)
+                weight = int(objective.weight(batch))
                 loss_sum += float(objective.main(output, batch)) * weight
                 loss_weight += weight
             if with_tokens:
-                tokens = output.flat_tokens.softmax(-1) if task == "tagging" else output.flat_tokens
-                tokens = tokens.float().cpu().numpy()
+                tokens = task.token_outputs(output.flat_tokens).float().cpu().numpy()
                 if token_out is None:
                     token_out = np.zeros((len(items.ids), tokens.shape[1]), dtype=np.float32)
                 token_out[batch.index] = tokens
             if output.sentence is not None:
-                sentence = output.sentence.squeeze(-1) if task == "regression" else probabilities(output.sentence)
-                sentence = sentence.float().cpu().numpy()
+                sentence = task.sentence_outputs(output.sentence).float().cpu().numpy()
                 if sentence_out is None:
                     sentence_out = np.zeros((len(items), *sentence.shape[1:]), dtype=np.float32)
                 sentence_out[rows] = sentence
@@ -101,19 +91,12 @@ def rationale_scores(predictions: Predictions, items: Encoded) -> dict | None:
     }
 
 
-def score(predictions: Predictions, items: Encoded, task: str, labels: list[str]) -> dict:
+def score(predictions: Predictions, items: Encoded, task: Task, labels: list[str]) -> dict:
     """Metrics of `predictions` against the labels (and word targets) carried by `items`."""
-    if task == "regression":
-        metrics = regression_metrics(items.labels.astype(float), predictions.sentence.astype(float))
-    elif task == "classification":
-        metrics = classification_metrics(items.labels, predictions.sentence.argmax(1), labels)
-    else:
-        # "Unseen" = out of the vocabulary, which holds every training word unless min_freq or
-        # max_vocab dropped some.
-        metrics = tagging_metrics(items.labels, predictions.tokens.argmax(1), items.ids == Vocabulary.unk_id, items.row_of, labels)
+    metrics = task.metrics(predictions, items, labels)
     if predictions.loss is not None:
         metrics["loss"] = predictions.loss
-    if task == "classification" and predictions.tokens is not None:
+    if task.explains and predictions.tokens is not None:
         rationale = rationale_scores(predictions, items)
         if rationale is not None:
             metrics["rationale"] = rationale
@@ -142,9 +125,10 @@ def faithfulness_scores(model: TextModel, featurizer: Featurizer, examples, pred
 def evaluate_examples(model: TextModel, featurizer: Featurizer, examples, items: Encoded, batch_size: int,
                       device: torch.device, objective: Objective | None = None, with_faithfulness: bool = False) -> dict:
     """All metrics of `model` on labelled rows (a Dataset, and its encoded form)."""
-    needs_tokens = featurizer.task == "tagging" or items.targets is not None or with_faithfulness
-    predictions = predict_items(model, items, featurizer.task, batch_size, device, objective, with_tokens=needs_tokens)
-    metrics = score(predictions, items, featurizer.task, featurizer.labels)
-    if with_faithfulness and featurizer.task == "classification":
+    task = featurizer.task
+    needs_tokens = items.targets is not None or with_faithfulness
+    predictions = predict_items(model, items, task, batch_size, device, objective, with_tokens=needs_tokens)
+    metrics = score(predictions, items, task, featurizer.labels)
+    if with_faithfulness and task.explains:
         metrics["faithfulness"] = faithfulness_scores(model, featurizer, examples, predictions, batch_size, device)
     return metrics

@@ -19,6 +19,7 @@ from textcls.batching import IGNORE, Batch
 from textcls.config import LossConfig, RationaleConfig, RegularizerConfig
 from textcls.errors import ConfigError
 from textcls.models import ModelOutput
+from textcls.tasks import Task, get_task
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -96,15 +97,15 @@ def huber(cfg, counts, num_classes) -> LossFn:
     return lambda pred, y: F.huber_loss(pred.squeeze(-1), y, delta=cfg.beta)
 
 
-# name -> (factory, tasks it serves)
-LOSSES: dict[str, tuple[Callable[..., LossFn], set[str]]] = {
-    "bce": (bce, {"classification"}),
-    "ce": (ce, {"classification", "tagging"}),
-    "nll": (nll, {"classification", "tagging"}),
-    "focal": (focal, {"classification", "tagging"}),
-    "mse": (mse, {"regression"}),
-    "l1": (l1, {"regression"}),
-    "huber": (huber, {"regression"}),
+# name -> factory(cfg, label_counts, num_classes); each task lists the names it accepts.
+LOSSES: dict[str, Callable[..., LossFn]] = {
+    "bce": bce,
+    "ce": ce,
+    "nll": nll,
+    "focal": focal,
+    "mse": mse,
+    "l1": l1,
+    "huber": huber,
 }
 
 
@@ -119,29 +120,20 @@ def check_options(cfg: LossConfig, name: str) -> None:
             raise ConfigError(f"loss.{option} does not apply to loss '{name}' (it is read by: {', '.join(sorted(OPTIONS[option]))})")
 
 
-def resolve_loss_name(name: str, task: str, num_labels: int) -> str:
+def resolve_loss_name(name: str, task: Task | str, num_labels: int) -> str:
+    """`auto` -> the task's default loss; any other name is checked against the task."""
+    task = get_task(task)
     if name == "auto":
-        return {"regression": "mse", "tagging": "ce"}.get(task, "bce" if num_labels == 2 else "ce")
-    if task not in LOSSES[name][1]:
-        raise ConfigError(f"loss.name '{name}' does not fit task '{task}' (choose one of: "
-                          f"{', '.join(n for n, (_, tasks) in LOSSES.items() if task in tasks)})")
-    if name == "bce" and num_labels != 2:
-        raise ConfigError(f"loss.name 'bce' needs two labels, the training data has {num_labels} (use 'ce')")
+        return task.default_loss(num_labels)
+    task.check_loss(name, num_labels)
     return name
 
 
-def resolve_loss(cfg: LossConfig, task: str, num_labels: int) -> str:
+def resolve_loss(cfg: LossConfig, task: Task | str, num_labels: int) -> str:
     """The loss `cfg.name` stands for, checked against the task and against the options set."""
     name = resolve_loss_name(cfg.name, task, num_labels)
     check_options(cfg, name)
     return name
-
-
-def num_outputs(loss_name: str, task: str, num_labels: int) -> int:
-    """One logit for bce and for regression; else one score per class."""
-    if task == "regression" or loss_name == "bce":
-        return 1
-    return num_labels
 
 
 # --- rationale supervision --------------------------------------------------------------------------
@@ -258,21 +250,23 @@ REGULARIZERS = {"activation_l1": ActivationL1, "weight_l1": WeightNorm, "weight_
 class Objective:
     """total = main loss + rationale.weight * rationale_loss + sum of weighted regularisers."""
 
-    def __init__(self, task: str, main_loss: LossFn, rationale: RationaleConfig, rationale_pos_weight: float | None,
+    def __init__(self, task: Task | str, main_loss: LossFn, rationale: RationaleConfig, rationale_pos_weight: float | None,
                  regularizers: list[tuple[str, float, object]]):
-        self.task, self.main_loss = task, main_loss
+        self.task, self.main_loss = get_task(task), main_loss
         self.rationale, self.rationale_pos_weight = rationale, rationale_pos_weight
         self.regularizers = regularizers
-        self.main_name = "tag_loss" if task == "tagging" else "sentence_loss"
+        self.main_name = self.task.main_loss_part
 
     def main(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
-        scores = output.tokens if self.task == "tagging" else output.sentence
-        if self.task == "regression":
-            return self.main_loss(scores, batch.labels)
-        # IGNORE marks padding (tagging) and rows with word targets only (lexicon words trained alone).
-        if batch.labels is None or not (keep := batch.labels != IGNORE).any():
+        scores, targets = self.task.loss_inputs(output, batch)
+        if not len(targets):
             return scores.sum() * 0.0  # nothing to score: zero, with the graph kept
-        return self.main_loss(scores[keep], batch.labels[keep])
+        return self.main_loss(scores, targets)
+
+    def weight(self, batch: Batch) -> int | torch.Tensor:
+        """What the main loss of `batch` is a mean over (rows, or tagged tokens): batch losses
+        weighted by it add up to the mean over an epoch."""
+        return self.task.loss_weight(batch)
 
     def __call__(self, output: ModelOutput, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         total = self.main(output, batch)
@@ -303,17 +297,17 @@ class Objective:
             reg.detach()
 
 
-def plain_objective(cfg: LossConfig, task: str, loss_name: str, num_classes: int) -> Objective:
+def plain_objective(cfg: LossConfig, task: Task | str, loss_name: str, num_classes: int) -> Objective:
     """The main loss without class weights, pos_weight, rationale or regularisers: the plain mean
     loss that validation and `eval` report, comparable across runs whatever their weighting."""
     plain = cfg.model_copy(update={"class_weights": None, "pos_weight": None, "alpha": None})
-    return Objective(task, LOSSES[loss_name][0](plain, Counter(), num_classes), cfg.rationale.model_copy(update={"weight": 0.0}), None, [])
+    return Objective(task, LOSSES[loss_name](plain, Counter(), num_classes), cfg.rationale.model_copy(update={"weight": 0.0}), None, [])
 
 
-def build_objective(cfg: LossConfig, task: str, loss_name: str, num_classes: int, label_counts: Counter,
+def build_objective(cfg: LossConfig, task: Task | str, loss_name: str, num_classes: int, label_counts: Counter,
                     target_counts: Counter, model: nn.Module) -> Objective:
     """label_counts: class index -> training rows (tokens for tagging); target_counts: word targets."""
-    main = LOSSES[loss_name][0](cfg, label_counts, num_classes)
+    main = LOSSES[loss_name](cfg, label_counts, num_classes)
     pos_weight = cfg.rationale.pos_weight
     if pos_weight == "auto":
         pos_weight = auto_pos_weight(target_counts.get(1, 0), target_counts.get(0, 0)) if target_counts else None

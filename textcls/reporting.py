@@ -98,26 +98,22 @@ def score_style(score: float, scale: float = 3.0) -> str:
     return f"rgb(0,{level},0)" if score > 0 else f"rgb({level},0,0)"
 
 
-def print_prediction(result: dict, console: Console = out) -> None:
-    """A predicted sentence: its label and probabilities, then its words coloured by their scores."""
-    if "tags" in result:
-        table = Table(title=result["text"])
-        for column in ["token", "tag", "probability"]:
-            table.add_column(column)
-        for token, tag, p in zip(result["tokens"], result["tags"], result["probabilities"]):
-            table.add_row(token, tag, f"{p:.3f}")
-        console.print(table)
-        return
-    if "value" in result:
-        console.print(f"[bold]{result['value']:.4f}[/]  {result['text']}")
-    else:
-        probs = "  ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
-        console.print(f"[bold]{result['label']}[/] ({probs})")
+def print_word_scores(tokens: list[str], scores: list[float], console: Console = out) -> None:
+    """The words of a sentence, each coloured by its score and followed by it."""
     words = Text()
-    for token, s in zip(result["tokens"], result["token_scores"]):
+    for token, s in zip(tokens, scores):
         words.append(token, style=score_style(s))
         words.append(f"({s:+.2f}) ", style="dim")
     console.print(words)
+
+
+def print_tags(text: str, tokens: list[str], tags: list[str], probabilities: list[float], console: Console = out) -> None:
+    table = Table(title=text)
+    for column in ["token", "tag", "probability"]:
+        table.add_column(column)
+    for token, tag, p in zip(tokens, tags, probabilities):
+        table.add_row(token, tag, f"{p:.3f}")
+    console.print(table)
 
 
 def print_stats(stats: dict, console: Console = out) -> None:

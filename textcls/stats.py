@@ -8,37 +8,28 @@ from pathlib import Path
 
 import numpy as np
 
-from textcls.checkpoint import make_tokenizer
 from textcls.config import Config
-from textcls.data import NO_TARGET, apply_lexicon, held_out, read_examples, read_lexicon, resolve_target
+from textcls.data import NO_TARGET, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon, resolve_target
 from textcls.losses import auto_pos_weight
-from textcls.vocab import build_labels
+from textcls.tasks import get_task
 
 
 def dataset_stats(config: Config, path: str | Path | None = None) -> dict:
     """Counts for `path` (default: the config's training CSV), read with the config's columns and
     lexicon, as training would read it."""
-    data = config.data
+    data, task = config.data, get_task(config.task)
     path = path or data.train
-    tokenizer = make_tokenizer(config)
-    examples = read_examples(path, data, config.task, tokenizer)
+    tokenizer = make_tokenizer(data, task)
+    examples = read_examples(path, data, task, tokenizer)
     if data.lexicon:
         lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
-        apply_lexicon(examples, {w: t for w, t in lexicon.items() if not held_out(w, data.lexicon_holdout)}, tokenizer)
+        apply_lexicon(examples, lexicon_part(lexicon, data.lexicon_holdout), tokenizer)
     stats: dict = {"file": str(path), "rows": len(examples), "tokens": int(examples.tokens.offsets[-1])}
-    if config.task == "regression":
-        values = np.sort(examples.labels)
-        stats["label"] = {"min": float(values[0]), "median": float(values[len(values) // 2]), "max": float(values[-1]),
-                          "mean": float(values.mean())}
+    stats.update(task.label_stats(examples))
+    if "labels" not in stats:  # values, not classes: no class weights, and word targets name no class
         return stats
-    if config.task == "tagging":
-        tags = examples.labels
-        counts = Counter({t: int(n) for t, n in zip(tags.types, np.bincount(tags.codes, minlength=len(tags.types))) if n})
-    else:
-        counts = Counter(examples.labels.tolist())
-    labels = build_labels(counts)
-    total = sum(counts.values())
-    stats["labels"] = {label: counts[label] for label in labels}
+    counts = stats["labels"]
+    labels, total = list(counts), sum(counts.values())
     # The weights loss options `balanced` and `auto` would use (computed as losses.py computes them).
     stats["class_weights_balanced"] = {label: total / (len(labels) * counts[label]) for label in labels}
     if len(labels) == 2:

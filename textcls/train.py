@@ -18,22 +18,17 @@ import torch
 from safetensors.torch import load_file
 
 from textcls.batching import IGNORE, Encoded, Featurizer
-from textcls.checkpoint import FORMAT_VERSION, make_tokenizer, prepare_run_dir, save_checkpoint, save_run_files, write_json
+from textcls.checkpoint import FORMAT_VERSION, prepare_run_dir, save_checkpoint, save_run_files, write_json
 from textcls.config import Config, resolve_threads
-from textcls.data import Dataset, Example, apply_lexicon, held_out, read_examples, read_lexicon, resolve_target
+from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
+                          resolve_target)
 from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples
-from textcls.losses import build_objective, num_outputs, plain_objective, resolve_loss
+from textcls.losses import build_objective, plain_objective, resolve_loss
 from textcls.models import build_model
+from textcls.tasks import Task, get_task
 from textcls.trainer import Reporter, Trainer
-from textcls.vocab import Vocabulary, build_labels
-
-MONITORS = {
-    "classification": ["accuracy", "macro_f1", "loss"],
-    "tagging": ["accuracy", "macro_f1", "unseen_accuracy", "exact_match", "loss"],
-    "regression": ["r2", "mae", "rmse", "pearson", "spearman", "loss"],
-}
-
+from textcls.vocab import Vocabulary
 
 def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
@@ -43,15 +38,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_monitor(config: Config) -> str:
-    choices = MONITORS[config.task]
-    monitor = config.train.monitor
+def resolve_monitor(monitor: str, task: Task) -> str:
+    """`auto` -> the task's first monitor; any other name must be one the task offers."""
+    choices = task.monitors
     if monitor == "auto":
         return choices[0]
     if monitor not in choices:
         close = difflib.get_close_matches(monitor, choices, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(choices)}"
-        raise ConfigError(f"train.monitor: '{monitor}' is not a metric of task '{config.task}' ({hint})")
+        raise ConfigError(f"train.monitor: '{monitor}' is not a metric of task '{task.name}' ({hint})")
     return monitor
 
 
@@ -72,10 +67,11 @@ class Datasets:
 
 def load_datasets(config: Config) -> Datasets:
     """Reads every CSV named by the config (so that any bad input fails before training starts)."""
-    data, tokenizer = config.data, make_tokenizer(config)
-    train = read_examples(data.train, data, config.task, tokenizer)
+    data, task = config.data, get_task(config.task)
+    tokenizer = make_tokenizer(data, task)
+    train = read_examples(data.train, data, task, tokenizer)
     if isinstance(data.valid, str):
-        valid, source = read_examples(data.valid, data, config.task, tokenizer), data.valid
+        valid, source = read_examples(data.valid, data, task, tokenizer), data.valid
     else:
         if not 0 < data.valid < 1:
             raise ConfigError(f"data.valid: a fraction must lie between 0 and 1, got {data.valid}")
@@ -85,10 +81,10 @@ def load_datasets(config: Config) -> Datasets:
             raise DataError(f"{data.train}: too few rows ({len(train)}) to split off a validation set")
         valid, train = train.select(order[:cut]), train.select(np.sort(order[cut:]))
         valid.source = source = f"{data.train} (validation split)"
-    test = read_examples(data.test, data, config.task, tokenizer) if data.test else None
+    test = read_examples(data.test, data, task, tokenizer) if data.test else None
     if data.lexicon:
         lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
-        training_lexicon = {w: t for w, t in lexicon.items() if not held_out(w, data.lexicon_holdout)}
+        training_lexicon = lexicon_part(lexicon, data.lexicon_holdout)
         apply_lexicon(train, training_lexicon, tokenizer)
         if data.lexicon_examples:
             # Each lexicon word alone, with its word target and no sentence label: words that the
@@ -104,31 +100,21 @@ def load_datasets(config: Config) -> Datasets:
 
 
 def build_featurizer(config: Config, train: Dataset) -> Featurizer:
-    tokenizer = make_tokenizer(config)
+    """The vocabulary and label set of the training rows, with the config's features."""
+    task = get_task(config.task)
+    tokenizer = make_tokenizer(config.data, task)
     words = train.tokens.map_types([tokenizer.normalize(t) for t in train.tokens.types])
     counts = np.bincount(words.codes, minlength=len(words.types))
     vocab = Vocabulary.from_counts(dict(zip(words.types, counts.tolist())), config.data.min_freq, config.data.max_vocab)
-    if config.task == "classification":
-        labels = build_labels(label for label in set(train.labels.tolist()) if label is not None)
-    elif config.task == "tagging":
-        used = np.bincount(train.labels.codes[train.labels.codes >= 0], minlength=len(train.labels.types))
-        labels = build_labels(t for t, n in zip(train.labels.types, used) if n)
-    else:
-        labels = []
-    if config.task == "classification" and len(labels) < 2:
-        raise DataError(f"{config.data.train}: needs at least two labels in column '{config.data.label_column}', found {labels}")
-    return Featurizer(config.task, config.model, tokenizer, vocab, labels)
+    return Featurizer(task, config.model, tokenizer, vocab, task.label_set(train, config.data.label_column))
 
 
-def count_labels(items: Encoded, task: str) -> tuple[Counter, Counter]:
-    """Training counts of classes (tokens for tagging) and of word targets, for auto weights."""
-    def count(values: np.ndarray) -> Counter:
-        values = values[values != IGNORE]
-        return Counter({int(v): int(n) for v, n in enumerate(np.bincount(values)) if n})
-
-    labels = count(items.labels) if task in ("classification", "tagging") else Counter()
-    targets = count(items.targets) if items.targets is not None else Counter()
-    return labels, targets
+def count_targets(items: Encoded) -> Counter:
+    """Training counts of word targets per class, for rationale.pos_weight auto."""
+    if items.targets is None:
+        return Counter()
+    values = items.targets[items.targets != IGNORE]
+    return Counter({int(v): int(n) for v, n in enumerate(np.bincount(values)) if n})
 
 
 @dataclass
@@ -154,7 +140,8 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     device = resolve_device(config.train.device)
     if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
         raise ConfigError("train.hogwild needs optim.name: sgd_linear (its updates keep no state) and the CPU")
-    monitor = resolve_monitor(config)
+    task = get_task(config.task)
+    monitor = resolve_monitor(config.train.monitor, task)
 
     datasets = load_datasets(config)
     featurizer = build_featurizer(config, datasets.train)
@@ -164,12 +151,12 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     valid_items = featurizer.encode_all(datasets.valid)
     test_items = featurizer.encode_all(datasets.test) if datasets.test is not None else None
 
-    loss_name = resolve_loss(config.loss, config.task, len(featurizer.labels))
-    outputs = num_outputs(loss_name, config.task, len(featurizer.labels))
+    loss_name = resolve_loss(config.loss, task, len(featurizer.labels))
+    outputs = task.num_outputs(loss_name, len(featurizer.labels))
     log_softmax = loss_name == "nll"
-    model = build_model(config.model, config.task, featurizer.num_features, outputs, log_softmax).to(device)
-    label_counts, target_counts = count_labels(train_items, config.task)
-    objective = build_objective(config.loss, config.task, loss_name, len(featurizer.labels), label_counts, target_counts, model)
+    model = build_model(config.model, task, featurizer.num_features, outputs, log_softmax).to(device)
+    objective = build_objective(config.loss, task, loss_name, len(featurizer.labels), task.label_counts(train_items),
+                                count_targets(train_items), model)
 
     # All input is valid: only now is the run folder created (never before, so bad input cannot
     # leave a half-made run or touch an earlier one).
@@ -180,9 +167,9 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
     })
 
-    trainer = Trainer(model, objective, config.optim, config.train, device, config.task, reporter)
+    trainer = Trainer(model, objective, config.optim, config.train, device, reporter)
 
-    validation_loss = plain_objective(config.loss, config.task, loss_name, len(featurizer.labels))
+    validation_loss = plain_objective(config.loss, task, loss_name, len(featurizer.labels))
 
     def evaluate(examples, items, final: bool = False) -> dict:
         return evaluate_examples(model, featurizer, examples, items, config.train.eval_batch_size, device,

@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from textcls.batching import IGNORE, Encoded, batch_order
+from textcls.batching import Encoded, batch_order
 from textcls.config import OptimConfig, TrainConfig, resolve_threads
 from textcls.losses import Objective
 from textcls.metrics import flatten, is_better
@@ -108,8 +108,8 @@ class FitResult:
 
 class Trainer:
     def __init__(self, model: TextModel, objective: Objective, optim: OptimConfig, cfg: TrainConfig,
-                 device: torch.device, task: str, reporter: Reporter | None = None):
-        self.model, self.objective, self.cfg, self.device, self.task = model, objective, cfg, device, task
+                 device: torch.device, reporter: Reporter | None = None):
+        self.model, self.objective, self.cfg, self.device = model, objective, cfg, device
         self.optim_cfg = optim
         self.optimizer = Optimizer(optim, model, cfg.batch_size)
         self.step_count, self.total_steps = 0, 1
@@ -161,8 +161,7 @@ class Trainer:
                 self.optimizer.set_lr_factor(lr_factor(self.optim_cfg, first_step + i * stride, self.total_steps))
                 self.optimizer.step()
                 self.objective.clear()  # drop captured activations: nothing grows across steps
-                # Losses are means over sentences, or over tokens for tagging: weight them alike.
-                weight = (batch.labels != IGNORE).sum() if items.token_labels else len(rows)
+                weight = self.objective.weight(batch)  # what the loss is a mean over (rows, or tagged tokens)
                 weight_total = weight_total + weight
                 for k, v in parts.items():
                     sums[k] = sums[k] + v * weight if k in sums else v * weight

@@ -8,20 +8,20 @@ from textcls.config import ModelConfig
 from textcls.models.base import ModelOutput, TextModel
 from textcls.models.bow import BagOfWords, WindowTagger
 from textcls.models.lstm import LSTMModel
+from textcls.tasks import Task, get_task
 
-# (model.type, task) -> constructor; regression uses the sentence models with one output.
+# (model.type, per token) -> constructor: a sentence model gives sentence outputs (and token
+# scores on demand), a token model gives only token outputs.
 MODELS = {
-    ("bow", "classification"): BagOfWords,
-    ("bow", "regression"): BagOfWords,
-    ("bow", "tagging"): WindowTagger,
-    ("lstm", "classification"): LSTMModel,
-    ("lstm", "regression"): LSTMModel,
-    ("lstm", "tagging"): partial(LSTMModel, tagging=True),
+    ("bow", False): BagOfWords,
+    ("bow", True): WindowTagger,
+    ("lstm", False): LSTMModel,
+    ("lstm", True): partial(LSTMModel, tagging=True),
 }
 
 
-def build_model(cfg: ModelConfig, task: str, num_features: int, outputs: int, log_softmax: bool = False) -> TextModel:
-    return MODELS[(cfg.type, task)](cfg, num_features, outputs, log_softmax)
+def build_model(cfg: ModelConfig, task: Task | str, num_features: int, outputs: int, log_softmax: bool = False) -> TextModel:
+    return MODELS[(cfg.type, get_task(task).per_token)](cfg, num_features, outputs, log_softmax)
 
 
 __all__ = ["ModelOutput", "TextModel", "build_model", "MODELS"]

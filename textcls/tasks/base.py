@@ -1,0 +1,137 @@
+"""What a task is: everything that differs between classification, tagging, regression and the
+tasks to come, so that the rest of the package never asks which task it runs.
+
+A task owns its labels from the CSV cell to the printed prediction: reading and checking the
+label column, the label set a run saves, encoding labels for batches, the number of model outputs,
+the losses it accepts (and its default), which model output feeds the loss and what count weighs
+it, its metrics and the monitors it offers, and what `predict` returns and prints.
+
+A new task is one module in this package (a subclass of `Task`) plus one line in `TASKS`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import torch
+
+from textcls.batching import IGNORE
+from textcls.errors import ConfigError, DataError
+from textcls.tokenize import Tokenizer, Tokens
+from textcls.vocab import build_labels
+
+if TYPE_CHECKING:  # types only: these modules sit above the tasks
+    from rich.console import Console
+
+    from textcls.batching import Batch, Encoded
+    from textcls.data import Dataset
+    from textcls.evaluate import Predictions
+    from textcls.models import ModelOutput
+
+Where = Callable[[int], str]  # row index -> "file, row n, column 'c'" for error messages
+
+
+class Task:
+    """The defaults describe a task with one label per sentence; subclasses override what differs."""
+
+    name: str = ""
+    per_token: bool = False  # labels and model outputs per token (pre-tokenised text, one label per word)
+    has_classes: bool = True  # labels name classes (a label set is saved, word targets can name them)
+    losses: tuple[str, ...] = ()  # the loss names it accepts, in the order errors list them
+    monitors: tuple[str, ...] = ("loss",)  # metrics train.monitor may name; the first is the default
+    main_loss_part: str = "sentence_loss"  # the main loss's name in logs and metrics
+    explains: bool = False  # token scores are evidence for a class: rationale metrics and faithfulness apply
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+    # --- data ------------------------------------------------------------------------------------
+
+    def read_labels(self, cells: list[str], texts: list[str], tokens: Tokens, tokenizer: Tokenizer, where: Where):
+        """The label column (cells already checked non-empty) as the Dataset holds it; the first bad
+        cell is a DataError naming its row and column."""
+        raise NotImplementedError
+
+    def label_set(self, train: Dataset, label_column: str) -> list[str]:
+        """The labels a run saves; their position is the class index everywhere."""
+        return []
+
+    def encode_labels(self, dataset: Dataset, label_index: dict[str, int]) -> np.ndarray:
+        """Labels as the batches carry them: IGNORE where a row (or token) has none."""
+        raise NotImplementedError
+
+    def label_counts(self, items: Encoded) -> Counter:
+        """Training counts per class index (for `balanced` and `auto` weights); empty without classes."""
+        if not self.has_classes or items.labels is None:
+            return Counter()
+        values = items.labels[items.labels != IGNORE]
+        return Counter({int(v): int(n) for v, n in enumerate(np.bincount(values)) if n})
+
+    def label_stats(self, dataset: Dataset) -> dict:
+        """What `textcls stats` shows about the labels: {"labels": count per class} for a task with
+        classes (the stats add the weights those counts imply), else a summary of the values."""
+        raise NotImplementedError
+
+    # --- model and loss ----------------------------------------------------------------------------
+
+    def default_loss(self, num_labels: int) -> str:
+        return self.losses[0]
+
+    def check_loss(self, name: str, num_labels: int) -> None:
+        if name not in self.losses:
+            raise ConfigError(f"loss.name '{name}' does not fit task '{self.name}' (choose one of: {', '.join(self.losses)})")
+
+    def num_outputs(self, loss_name: str, num_labels: int) -> int:
+        """Model outputs per sentence (or token): one score per class by default."""
+        return num_labels
+
+    def loss_inputs(self, output: ModelOutput, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scores, targets) the main loss compares: the sentence outputs of the labelled rows.
+        IGNORE marks rows without a label (lexicon words trained alone for their word target)."""
+        return labelled(output.sentence, batch.labels)
+
+    def loss_weight(self, batch: Batch) -> int | torch.Tensor:
+        """What the main loss is a mean over, so that batch means add up to an epoch mean."""
+        return batch.size
+
+    # --- predictions, metrics, output -------------------------------------------------------------
+
+    def sentence_outputs(self, sentence: torch.Tensor) -> torch.Tensor:
+        """(B, outputs) model outputs -> what Predictions.sentence holds."""
+        return sentence
+
+    def token_outputs(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, outputs) token outputs -> what Predictions.tokens holds: raw scores by default."""
+        return tokens
+
+    def metrics(self, predictions: Predictions, items: Encoded, labels: list[str]) -> dict:
+        raise NotImplementedError
+
+    def predict_results(self, predictions: Predictions, texts: list[str], words: list[str], spans: list[slice],
+                        tokens: Tokens, labels: list[str]) -> list[dict]:
+        """One JSON-ready result per text. `words[spans[i]]` are text i's tokens; token outputs are
+        flat, row after row, as `words` is."""
+        raise NotImplementedError
+
+    def show(self, result: dict, console: Console) -> None:
+        """Prints one result of `predict_results` for people."""
+        raise NotImplementedError
+
+
+def labelled(scores: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The scores and labels where a label is given (no label at all: empty selections)."""
+    if labels is None:
+        return scores[:0], scores.new_zeros(0, dtype=torch.long)
+    keep = labels != IGNORE
+    return scores[keep], labels[keep]
+
+
+def class_stats(counts: Counter) -> dict:
+    """Rows (or tokens) per class, in class-index order."""
+    return {"labels": {label: counts[label] for label in build_labels(counts)}}
+
+
+def unknown_label(kind: str, value: str, labels: list[str], where: str) -> DataError:
+    return DataError(f"{where}: {kind} '{value}' was never seen in training (known: {', '.join(labels)})")

@@ -1,0 +1,87 @@
+"""One class per sentence: binary (one logit with bce) or multi-class."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import torch
+
+from textcls.batching import IGNORE
+from textcls.errors import ConfigError, DataError
+from textcls.metrics import classification_metrics
+from textcls.tasks.base import Task, class_stats, unknown_label
+from textcls.vocab import build_labels
+
+
+def probabilities(sentence: torch.Tensor) -> torch.Tensor:
+    """(B, C) class probabilities from sentence outputs: one logit -> (1 - p, p); else softmax
+    (softmax of log-probabilities, as loss nll's model gives, is the same distribution)."""
+    if sentence.shape[-1] == 1:
+        p = torch.sigmoid(sentence)
+        return torch.cat([1 - p, p], dim=-1)
+    return sentence.softmax(-1)
+
+
+class Classification(Task):
+    name = "classification"
+    losses = ("bce", "ce", "nll", "focal")
+    monitors = ("accuracy", "macro_f1", "loss")
+    explains = True
+
+    def read_labels(self, cells, texts, tokens, tokenizer, where):
+        return np.array([c.strip() for c in cells], dtype=object)
+
+    def label_set(self, train, label_column):
+        labels = build_labels(label for label in set(train.labels.tolist()) if label is not None)
+        if len(labels) < 2:
+            raise DataError(f"{train.source}: needs at least two labels in column '{label_column}', found {labels}")
+        return labels
+
+    def encode_labels(self, dataset, label_index):
+        ids = np.array([IGNORE if label is None else label_index.get(label, -1) for label in dataset.labels], dtype=np.int64)
+        unknown = np.flatnonzero(ids == -1)
+        if len(unknown):
+            raise unknown_label("label", dataset.labels[unknown[0]], list(label_index), dataset.where(unknown[0]))
+        return ids
+
+    def label_stats(self, dataset):
+        return class_stats(Counter(dataset.labels.tolist()))
+
+    def default_loss(self, num_labels):
+        return "bce" if num_labels == 2 else "ce"
+
+    def check_loss(self, name, num_labels):
+        super().check_loss(name, num_labels)
+        if name == "bce" and num_labels != 2:
+            raise ConfigError(f"loss.name 'bce' needs two labels, the training data has {num_labels} (use 'ce')")
+
+    def num_outputs(self, loss_name, num_labels):
+        return 1 if loss_name == "bce" else num_labels  # bce: one logit, the positive class's
+
+    def sentence_outputs(self, sentence):
+        return probabilities(sentence)
+
+    def metrics(self, predictions, items, labels):
+        return classification_metrics(items.labels, predictions.sentence.argmax(1), labels)
+
+    def predict_results(self, predictions, texts, words, spans, tokens, labels):
+        probs = predictions.sentence
+        label = probs.argmax(1)
+        # Evidence for the predicted class: the signed logit with one output, else that class's score.
+        if predictions.tokens.shape[1] == 1:
+            evidence = predictions.tokens[:, 0]
+        else:
+            evidence = predictions.tokens[np.arange(len(tokens.codes)), label[tokens.row_of]]
+        scores = evidence.astype(float).round(4).tolist()
+        names = np.asarray(labels, dtype=object)[label].tolist()
+        rounded = probs.astype(float).round(6).tolist()
+        return [{"text": text, "tokens": words[s], "label": name, "probabilities": dict(zip(labels, p)), "token_scores": scores[s]}
+                for text, s, name, p in zip(texts, spans, names, rounded)]
+
+    def show(self, result, console):
+        from textcls.reporting import print_word_scores
+
+        probs = "  ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
+        console.print(f"[bold]{result['label']}[/] ({probs})")
+        print_word_scores(result["tokens"], result["token_scores"], console)

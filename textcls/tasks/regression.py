@@ -1,0 +1,63 @@
+"""One number per sentence."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from textcls.errors import DataError
+from textcls.metrics import regression_metrics
+from textcls.tasks.base import Task
+
+
+class Regression(Task):
+    name = "regression"
+    has_classes = False
+    losses = ("mse", "l1", "huber")
+    monitors = ("r2", "mae", "rmse", "pearson", "spearman", "loss")
+
+    def read_labels(self, cells, texts, tokens, tokenizer, where):
+        import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it
+
+        values = pd.to_numeric(pd.Series(cells, dtype=object).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            cell = cells[bad[0]]
+            try:
+                float(cell)
+                kind = "a finite number"
+            except ValueError:
+                kind = "a number"
+            raise DataError(f"{where(bad[0])}: '{cell}' is not {kind}")
+        return values
+
+    def encode_labels(self, dataset, label_index):
+        return np.asarray(dataset.labels, dtype=np.float32)
+
+    def label_stats(self, dataset):
+        values = np.sort(dataset.labels)
+        return {"label": {"min": float(values[0]), "median": float(values[len(values) // 2]), "max": float(values[-1]),
+                          "mean": float(values.mean())}}
+
+    def num_outputs(self, loss_name, num_labels):
+        return 1
+
+    def loss_inputs(self, output, batch):
+        return output.sentence, batch.labels  # every row has a value (IGNORE could be one)
+
+    def sentence_outputs(self, sentence):
+        return sentence.squeeze(-1)
+
+    def metrics(self, predictions, items, labels):
+        return regression_metrics(items.labels.astype(float), predictions.sentence.astype(float))
+
+    def predict_results(self, predictions, texts, words, spans, tokens, labels):
+        values = predictions.sentence.astype(float).tolist()
+        scores = predictions.tokens[:, 0].astype(float).round(4).tolist()
+        return [{"text": text, "tokens": words[s], "value": value, "token_scores": scores[s]}
+                for text, s, value in zip(texts, spans, values)]
+
+    def show(self, result, console):
+        from textcls.reporting import print_word_scores
+
+        console.print(f"[bold]{result['value']:.4f}[/]  {result['text']}")
+        print_word_scores(result["tokens"], result["token_scores"], console)
