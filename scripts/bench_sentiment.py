@@ -38,8 +38,6 @@ Run (from anywhere; the data and configs are found from the repository root):
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import platform
 import statistics
@@ -48,9 +46,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import log, write_json
+from benchlib import (ROOT, cli_path, comma_list, fingerprint, fmt, key_of, load_done, log, markdown_table,
+                      mean_std, print_table, read_jsonl, save_run, show, write_json)
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("data/sentiment")
 SPLITS = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv", "test": DATA / "movies_test.csv"}
 CROSS = {"amazon": DATA / "amazon.csv", "nyt": DATA / "nyt.csv", "tweets": DATA / "tweets.csv"}
@@ -64,7 +62,6 @@ INSTALL = {"fasttext": "pip install fasttext", "sklearn": "pip install scikit-le
 
 
 # --- shared helpers ------------------------------------------------------------------------------
-
 
 
 def read_split(path: Path) -> tuple[list[str], list[str]]:
@@ -81,26 +78,6 @@ def peer_tokens(text: str) -> list[str]:
 
 def accuracy(gold: list[str], predicted: list[str]) -> float:
     return sum(g == p for g, p in zip(gold, predicted)) / len(gold)
-
-
-def data_fingerprint() -> str:
-    digest = hashlib.sha256()
-    for path in [*SPLITS.values(), *CROSS.values()]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def settings_key(settings: dict, data: str) -> str:
-    return hashlib.sha256(json.dumps([settings, data], sort_keys=True).encode()).hexdigest()[:16]
-
-
-def show(path: Path) -> str:
-    """A path as the repository sees it, when it lies inside the repository."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
 
 
 # --- systems -------------------------------------------------------------------------------------
@@ -125,7 +102,7 @@ def run_textcls(model: str, seed: int, args) -> dict:
                                           f"train.device={args.device}", f"output.dir={args.runs_dir / 'textcls'}"])
     start = time.perf_counter()
     result = train(config, out=args.runs_dir / "textcls" / f"{model}-seed{seed}", overwrite=True, name=f"{model}-seed{seed}")
-    epochs = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    epochs = read_jsonl(result.run_dir / "metrics.jsonl")
     seconds = sum(e["seconds"] for e in epochs)
     tokens = sum(e["tokens_per_second"] * e["seconds"] for e in epochs if e.get("tokens_per_second"))
     run = load_run(result.run_dir, device="cpu")
@@ -306,13 +283,6 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
 # --- summary -------------------------------------------------------------------------------------
 
 
-def mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def summarize(records: list[dict]) -> list[dict]:
     systems = list(dict.fromkeys(r["system"] for r in records))
     rows = []
@@ -320,7 +290,8 @@ def summarize(records: list[dict]) -> list[dict]:
         runs = [r for r in records if r["system"] == system]
         row = {"system": system, "seeds": [r["seed"] for r in runs]}
         for key in ["valid_accuracy", "test_accuracy"]:
-            row[key], row[f"{key}_std"] = mean_std([r[key] for r in runs])
+            stat = mean_std([r[key] for r in runs])
+            row[key], row[f"{key}_std"] = stat["mean"], stat["std"]
         # Times: the median over seeds, which one run slowed by other work on the machine does not move.
         for key in ["train_seconds", "tokens_per_second", "wall_seconds"]:
             values = [r[key] for r in runs if r.get(key) is not None]
@@ -328,7 +299,7 @@ def summarize(records: list[dict]) -> list[dict]:
             row[f"{key}_mean"] = statistics.fmean(values) if values else None
         loads = [x for r in runs for x in r.get("load_1min", [])]
         row["load_1min_max"] = max(loads) if loads else None
-        row["cross"] = {name: mean_std([r["cross"][name] for r in runs])[0] for name in CROSS}
+        row["cross"] = {name: mean_std([r["cross"][name] for r in runs])["mean"] for name in CROSS}
         row["cross_mean"] = statistics.fmean(row["cross"].values())
         if "C" in runs[0]:
             row["C"] = [r["C"] for r in runs]
@@ -346,44 +317,18 @@ def table_cells(row: dict) -> list[str]:
     def pm(key):
         return "–" if row[key] is None else f"{100 * row[key]:.1f} ± {100 * row[key + '_std']:.1f}"
 
-    def num(value, fmt):
-        return "–" if value is None else format(value, fmt)
-
     return [row["system"], str(len(row["seeds"])), pm("valid_accuracy"), pm("test_accuracy"),
             *[pct(row["cross"][name]) for name in CROSS], pct(row["cross_mean"]),
-            num(row["train_seconds"], ".2f"), num(row["tokens_per_second"], ",.0f"),
-            num(row["train_time_vs_fasttext"], ".1f") + ("×" if row["train_time_vs_fasttext"] is not None else ""),
-            num(row["wall_seconds"], ".1f"), num(row["load_1min_max"], ".1f")]
+            fmt(row["train_seconds"]), fmt(row["tokens_per_second"], ",.0f"),
+            fmt(row["train_time_vs_fasttext"], ".1f", "×"), fmt(row["wall_seconds"], ".1f"), fmt(row["load_1min_max"], ".1f")]
 
 
+TITLE = ("Sentiment, trained on movies: accuracy mean ± std over seeds, cross-domain mean over seeds, "
+         "times median over seeds")
 HEADERS = ["system", "seeds", "valid acc %", "test acc %", *[f"{n} %" for n in CROSS], "cross avg %",
            "train s", "train tok/s", "× fastText", "wall s", "max load"]
-
-
 CAPTION = (f"× fastText: train s / {REFERENCE}'s train s.  max load: highest 1-minute load average seen at the "
            f"start or end of a run ({os.cpu_count()} cores); far above the core count, times are unreliable.")
-
-
-def print_table(rows: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)  # a file or pipe: no wrapping of the wide table
-    table = Table(title="Sentiment, trained on movies: accuracy mean ± std over seeds, cross-domain mean over seeds, "
-                        "times median over seeds", caption=CAPTION)
-    for i, header in enumerate(HEADERS):
-        table.add_column(header, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*table_cells(row))
-    console.print(table)
-
-
-def markdown_table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(["---"] + ["---:"] * (len(HEADERS) - 1)) + "|"]
-    lines += ["| " + " | ".join(table_cells(row)) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -402,24 +347,19 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="textcls train.device (default: cpu)")
     parser.add_argument("--markdown", action="store_true", help="also print the table as markdown")
     args = parser.parse_args(argv)
-
-    def split(text: str) -> list[str]:
-        return [part.strip() for part in text.split(",") if part.strip()]
-
     try:
-        args.seeds = [int(s) for s in split(args.seeds)]
+        args.seeds = [int(s) for s in comma_list(args.seeds)]
     except ValueError:
         parser.error(f"--seeds: expected integers separated by commas, got {args.seeds!r}")
-    args.models, args.peers = split(args.models), split(args.peers)
+    args.models, args.peers = comma_list(args.models), comma_list(args.peers)
     for name, given, valid in [("--models", args.models, list(CONFIGS)), ("--peers", args.peers, PEERS)]:
         unknown = [x for x in given if x not in valid]
         if unknown:
             parser.error(f"{name}: unknown {', '.join(unknown)} (choose from {', '.join(valid)})")
     if not args.seeds:
         parser.error("--seeds: give at least one seed")
-    # Paths given on the command line are read from the current folder; the defaults lie in the repository.
-    args.out = Path(args.out).resolve() if args.out else ROOT / "bench" / "sentiment.json"
-    args.runs_dir = Path(args.runs_dir).resolve() if args.runs_dir else ROOT / "bench" / "sentiment_runs"
+    args.out = cli_path(args.out, "bench/sentiment.json")
+    args.runs_dir = cli_path(args.runs_dir, "bench/sentiment_runs")
     return args
 
 
@@ -429,21 +369,18 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    fingerprint = data_fingerprint()
+    data = fingerprint([*SPLITS.values(), *CROSS.values()], names=False)  # as the saved runs' keys hash it
     jobs, skipped = plan(args)
     records, failures = [], []
     for i, (system, seed, settings_fn, run_fn) in enumerate(jobs, 1):
         settings = settings_fn(seed)
-        key = settings_key(settings, fingerprint)
-        path = args.runs_dir / f"{system}-seed{seed}.json"
-        if path.is_file() and not args.fresh:
-            saved = json.loads(path.read_text())
-            if saved.get("key") == key:
-                log(f"[{i}/{len(jobs)}] {system} seed {seed}: done before, reusing {show(path)}")
-                records.append(saved)
-                continue
-            log(f"[{i}/{len(jobs)}] {system} seed {seed}: settings or data changed since {show(path)}, rerunning")
-        log(f"[{i}/{len(jobs)}] {system} seed {seed} ...")
+        key = key_of(settings, data)
+        path, label = args.runs_dir / f"{system}-seed{seed}.json", f"[{i}/{len(jobs)}] {system} seed {seed}"
+        saved = load_done(path, key, label, args.fresh)
+        if saved is not None:
+            records.append(saved)
+            continue
+        log(f"{label} ...")
         load_before = os.getloadavg()[0]
         try:
             result = run_fn(seed)
@@ -451,20 +388,19 @@ def main(argv=None) -> int:
             log(f"    FAILED: {type(exc).__name__}: {exc}")
             failures.append({"system": system, "seed": seed, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        record = {"system": system, "seed": seed, **result, "load_1min": [load_before, os.getloadavg()[0]],
-                  "settings": settings, "data": fingerprint, "key": key,
-                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        write_json(path, record)
-        records.append(record)
+        records.append(save_run(path, {"system": system, "seed": seed, **result,
+                                       "load_1min": [load_before, os.getloadavg()[0]],
+                                       "settings": settings, "data": data, "key": key}))
         log(f"    test {100 * result['test_accuracy']:.1f}%  cross "
             + " ".join(f"{n} {100 * a:.1f}%" for n, a in result["cross"].items())
             + f"  train {result['train_seconds']:.2f} s  (wall {result['wall_seconds']:.1f} s)")
 
     rows = summarize(records)
     if rows:
-        print_table(rows)
+        cells = [table_cells(row) for row in rows]
+        print_table(TITLE, HEADERS, cells, caption=CAPTION)
         if args.markdown:
-            print(markdown_table(rows))
+            print(markdown_table(HEADERS, cells))
     versions = {"python": platform.python_version(), "torch": torch.__version__}
     for module in ["fasttext", "sklearn", "numpy"]:
         try:
@@ -477,7 +413,7 @@ def main(argv=None) -> int:
         versions["fasttext"] = version("fasttext")
     write_json(args.out, {
         "what": "movie-review sentiment: test and cross-domain accuracy, train time; mean/std over seeds",
-        "seeds": args.seeds, "threads": args.threads, "data": fingerprint, "versions": versions,
+        "seeds": args.seeds, "threads": args.threads, "data": data, "versions": versions,
         "reference_for_ratios": REFERENCE, "skipped": skipped, "failed": failures,
         "summary": rows, "runs": records,
     })

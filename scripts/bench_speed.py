@@ -62,9 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchlib import log, write_json
+from benchlib import ROOT, cli_path, comma_list, console, fmt, log, print_table, read_jsonl, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["bow", "lstm", "predict", "eval"]
 BOW_SYSTEMS = ["textcls", "textcls-sgd", "textcls-hogwild", "fasttext"]
 LENGTH, VOCAB, POLAR, NEGATORS = 20, 20_000, 200, ["not", "never", "no", "hardly"]
@@ -80,8 +79,6 @@ AMAZON = ROOT / "data/sentiment/amazon.csv"
 TORCH_IMPORT = [sys.executable, "-c", "import torch"]
 OURS = {"settings.json", "amazon.csv", "amazon.txt", "movies.txt", "lstm_train.csv", "lstm_test.csv",
         *(f"{split}.{ext}" for split in SIZES for ext in ("csv", "txt"))}  # what the benchmark writes to <work>/data
-
-
 
 
 def summarize(records: list[dict]) -> dict:
@@ -359,7 +356,7 @@ def textcls_lstm(args, train: Path, test: Path) -> dict:
         "model.pooling": "attention", "model.sparse": "false", "optim.name": "adam", "optim.lr": LSTM["lr"],
         "optim.schedule": "constant", "optim.grad_clip": LSTM["grad_clip"], "train.batch_size": LSTM["batch_size"],
         "train.epochs": args.lstm_epochs, "train.patience": "null", "train.threads": args.threads})], "lstm-textcls")
-    epochs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    epochs = read_jsonl(out / "metrics.jsonl")
     seconds = sum(e["seconds"] for e in epochs)
     return {"tokens_per_second": sum(e["tokens_per_second"] * e["seconds"] for e in epochs) / seconds, "seconds": seconds,
             "test_accuracy": json.loads((out / "metrics.json").read_text())["test"]["accuracy"]}
@@ -442,10 +439,6 @@ def bench_eval(args, data: dict) -> dict:
 # --- tables --------------------------------------------------------------------------------------
 
 
-def fmt(value, spec: str = ".2f", suffix: str = "") -> str:
-    return "–" if value is None else format(value, spec) + suffix
-
-
 def bow_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
     rows = [[name, fmt(x["seconds"]), fmt(x["tokens_per_second"], ",.0f"),
              fmt(r["over_fasttext"].get(name, 1.0), ".3f", "×"), fmt(100 * x["test_accuracy"], ".1f"),
@@ -483,21 +476,11 @@ def eval_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
 
 
 def print_tables(results: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console() if sys.stdout.isatty() else Console(width=200)  # a file or pipe: no wrapping
     for name, result in results.items():
         if "error" in result:
-            console.print(f"[red]{name}: failed: {result['error']}[/red]")
-            continue
-        title, headers, rows = globals()[f"{name}_table"](result)
-        table = Table(title=title)
-        for i, header in enumerate(headers):
-            table.add_column(header, justify="left" if i == 0 else "right")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+            console().print(f"[red]{name}: failed: {result['error']}[/red]")
+        else:
+            print_table(*globals()[f"{name}_table"](result))
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -521,18 +504,17 @@ def parse_args(argv=None):
     parser.add_argument("--out", help="results JSON (default: bench/speed.json in the repository)")
     parser.add_argument("--fasttext-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    args.sections = comma_list(args.sections)
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
         parser.error(f"--sections: unknown {', '.join(unknown)} (choose from {', '.join(SECTIONS)})")
-    args.bow_systems = [s.strip() for s in args.bow_systems.split(",") if s.strip()]
+    args.bow_systems = comma_list(args.bow_systems)
     if "fasttext" not in args.bow_systems or not set(args.bow_systems) <= set(BOW_SYSTEMS):
         parser.error(f"--bow-systems: a comma-separated choice of {', '.join(BOW_SYSTEMS)}, with fasttext among them")
     if args.runs < 1 or args.scale <= 0:
         parser.error("--runs must be at least 1 and --scale above 0")
-    # Paths given on the command line are read from the current folder; the defaults lie in the repository.
-    args.work = Path(args.work).resolve() if args.work else ROOT / "bench" / "speed_data"
-    args.out = Path(args.out).resolve() if args.out else ROOT / "bench" / "speed.json"
+    args.work = cli_path(args.work, "bench/speed_data")
+    args.out = cli_path(args.out, "bench/speed.json")
     args.data = args.work / "data"
     return args
 

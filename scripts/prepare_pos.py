@@ -46,7 +46,6 @@ import collections
 import csv
 import gzip
 import io
-import os
 import re
 import subprocess
 import sys

@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import os
 import shutil
 import struct
 import subprocess

@@ -55,8 +55,6 @@ depending on what else is running):
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import math
 import os
 import platform
@@ -66,9 +64,9 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import log, write_json
+from benchlib import (ROOT, cli_path, comma_list, fingerprint, key_of, load_done, log, markdown_table, mean_std,
+                      print_table, read_jsonl, save_run, show, write_json)
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("data/sentiment")
 LEXICONS = Path("data/lexicons")
 MOVIES = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv", "test": DATA / "movies_test.csv"}
@@ -84,20 +82,6 @@ VERSION = 2  # bump when what a run records changes, so stale run JSONs are redo
 SYNTH = {"filler_words": 500, "polarity_words": 60, "zipf": 1.0, "filler_length": [5, 15],
          "for_label": {"1": 0.5, "2": 0.3, "3": 0.2}, "train": 400, "valid": 500, "test": 2000, "data_seed": 12345}
 SYNTH_QUICK = {**SYNTH, "train": 200, "valid": 200, "test": 500}
-
-
-
-
-def fingerprint(paths) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(str(path).encode())
-        digest.update(Path(path).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def key_of(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def lam_text(lam: float) -> str:
@@ -282,7 +266,7 @@ def job_key(job: dict, args) -> tuple[str, dict]:
         files = list(job["paths"].values())
         extra = {"synthetic": args.synth}
     settings = {"config_file": job["config_file"], "config": raw, **extra}
-    return key_of(VERSION, settings, fingerprint(files)), {**settings, "resolved_config": resolved}
+    return key_of(VERSION, settings, fingerprint(files, names=True)), {**settings, "resolved_config": resolved}
 
 
 def code_version() -> dict:
@@ -317,7 +301,7 @@ def train_and_evaluate(job: dict, args) -> dict:
     start = time.perf_counter()
     result = train(config, out=out, overwrite=True, name=job["name"])
     train_wall = time.perf_counter() - start
-    epochs = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    epochs = read_jsonl(result.run_dir / "metrics.jsonl")
     run = load_run(result.run_dir, device="cpu")
     evals: dict[str, dict] = {}
     if job["part"] == "synthetic":
@@ -393,24 +377,11 @@ def flat_metrics(record: dict) -> dict:
         "afinn_auc": get(e, "test_afinn", "rationale", "word_polarity", "roc_auc"),
         "afinn_ev_auprc": get(e, "test_afinn", "rationale", "evidence", "auprc_micro"),
         "vader_heldout_auc": get(e, "test_vader_heldout", "rationale", "word_polarity", "roc_auc"),
-        "vader_heldout_auc_cross": mean_or_none([get(e, f"{n}_vader_heldout", "rationale", "word_polarity", "roc_auc")
-                                                 for n in CROSS]),
+        "vader_heldout_auc_cross": mean_std([get(e, f"{n}_vader_heldout", "rationale", "word_polarity", "roc_auc")
+                                             for n in CROSS])["mean"],
         "comprehensiveness": get(record, "test_faithfulness", "comprehensiveness_aopc"),
         "sufficiency": get(record, "test_faithfulness", "sufficiency_aopc"),
     }
-
-
-def mean_or_none(values):
-    values = [v for v in values if v is not None]
-    return statistics.fmean(values) if values else None
-
-
-def mean_std(values: list) -> dict:
-    values = [v for v in values if v is not None]
-    if not values:
-        return {"mean": None, "std": None, "n": 0}
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values)}
 
 
 def size_order(size) -> float:
@@ -506,27 +477,13 @@ def tables(rows: list[dict], deltas: list[dict]) -> list[tuple[str, list[str], l
 
 
 def print_tables(specs) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=None if sys.stdout.isatty() else 250)  # no wrapped cells when piped to a file
     for title, headers, cells in specs:
-        table = Table(title=title)
-        for i, header in enumerate(headers):
-            table.add_column(header, justify="left" if i < 3 and not header.startswith("seeds") else "right")
-        for row in cells:
-            table.add_row(*row)
-        console.print(table)
+        print_table(title, headers, cells, left=[h for h in headers[:3] if not h.startswith("seeds")], width=250)
 
 
 def markdown(specs) -> str:
-    parts = []
-    for title, headers, cells in specs:
-        lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |",
-                 "|" + "|".join("---" if h in ("model", "size", "λ") else "---:" for h in headers) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in cells]
-        parts.append("\n".join(lines))
-    return "\n\n".join(parts)
+    return "\n\n".join(f"**{title}**\n\n" + markdown_table(headers, cells, left=("model", "size", "λ"))
+                        for title, headers, cells in specs)
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -557,12 +514,9 @@ def parse_args(argv=None):
     parser.add_argument("--runs-dir", help="per-run JSONs (default: bench/rationale_runs)")
     args = parser.parse_args(argv)
 
-    def split(text: str) -> list[str]:
-        return [part.strip() for part in text.split(",") if part.strip()]
-
     def sizes(text: str, option: str) -> list[int | None]:
         result = []
-        for part in split(text):
+        for part in comma_list(text):
             if part == "all":
                 result.append(None)
             elif part.isdigit() and int(part) > 0:
@@ -572,15 +526,15 @@ def parse_args(argv=None):
         return result
 
     try:
-        args.seeds = [int(s) for s in split(args.seeds)]
-        args.lambdas = sorted({float(x) for x in split(args.lambdas)})
+        args.seeds = [int(s) for s in comma_list(args.seeds)]
+        args.lambdas = sorted({float(x) for x in comma_list(args.lambdas)})
     except ValueError:
         parser.error("--seeds takes integers and --lambdas numbers, separated by commas")
     if any(lam < 0 for lam in args.lambdas):
         parser.error("--lambdas: weights must be >= 0")
     if 0.0 not in args.lambdas:
         log("note: --lambdas has no 0, so there is no control to compare with")
-    args.models, args.parts = split(args.models), split(args.parts)
+    args.models, args.parts = comma_list(args.models), comma_list(args.parts)
     for option, given, valid in [("--models", args.models, MODELS), ("--parts", args.parts, PARTS)]:
         unknown = [x for x in given if x not in valid]
         if unknown:
@@ -595,8 +549,8 @@ def parse_args(argv=None):
         args.epochs = args.epochs or 2
         args.synth = SYNTH_QUICK
         stem = "rationale_quick"
-    args.out = Path(args.out).resolve() if args.out else ROOT / "bench" / f"{stem}.json"
-    args.runs_dir = Path(args.runs_dir).resolve() if args.runs_dir else ROOT / "bench" / f"{stem}_runs"
+    args.out = cli_path(args.out, f"bench/{stem}.json")
+    args.runs_dir = cli_path(args.runs_dir, f"bench/{stem}_runs")
     args.data_dir = args.runs_dir / "data"
     return args
 
@@ -613,13 +567,6 @@ def plan(args) -> list[dict]:
     return jobs
 
 
-def show(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.chdir(ROOT)  # configs and data are named relative to the repository root
@@ -634,20 +581,16 @@ def main(argv=None) -> int:
         key, settings = job_key(job, args)
         path = args.runs_dir / f"{job['name']}.json"
         label = f"[{i}/{len(jobs)}] {job['name']}"
-        if path.is_file() and not args.fresh:
-            saved = json.loads(path.read_text())
-            if saved.get("key") == key:
-                log(f"{label}: done before, reusing {show(path)}")
-                records.append(saved)
-                continue
-            log(f"{label}: settings or data changed since {show(path)}, rerunning")
+        saved = load_done(path, key, label, args.fresh)
+        if saved is not None:
+            records.append(saved)
+            continue
         log(f"{label} ...")
         result = train_and_evaluate(job, args)
         record = {k: job[k] for k in ("part", "model", "size", "lambda", "seed", "name")}
         record.update(result)
-        record.update({"settings": settings, "key": key, "code": code_version(),
-                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        write_json(path, record)
+        record.update({"settings": settings, "key": key, "code": code_version()})
+        record = save_run(path, record)
         records.append(record)
         flat = flat_metrics(record)
         if job["part"] == "synthetic":
