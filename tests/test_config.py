@@ -83,7 +83,7 @@ def test_missing_required_key():
     [
         (minimal(train={"epochs": "three"}), "'train.epochs'", ["integer"]),
         (minimal(model={"type": "cnn"}), "'model.type'", ["bow", "lstm"]),
-        (minimal(model={"bidirectional": "sometimes"}), "'model.bidirectional'", ["bool"]),
+        (minimal(model={"type": "lstm", "bidirectional": "sometimes"}), "'model.bidirectional'", ["bool"]),
         (minimal(loss={"pos_weight": "heavy"}), "'loss.pos_weight'", ["auto", "number"]),
         (minimal(train="fast"), "'train'", []),
     ],
@@ -197,3 +197,62 @@ def test_shipped_configs_are_valid_and_name_existing_data(name):
     for split in (config.data.train, config.data.valid, config.data.test):
         if isinstance(split, str):
             assert (REPO / split).is_file(), split
+
+
+# --- the model section: one config class per model type ------------------------------------------------
+
+
+@pytest.mark.parametrize("model, field", [
+    ({"type": "lstm", "word_ngrams": 2}, "word_ngrams"),  # a bag-of-words field
+    ({"type": "lstm", "window": 3}, "window"),
+    ({"type": "bow", "pooling": "mean"}, "pooling"),  # LSTM fields
+    ({"num_layers": 2}, "num_layers"),  # no type: a bag of words
+])
+def test_model_field_its_type_does_not_read_is_a_one_line_error(model, field):
+    model_type = model.get("type", "bow")
+    message = config_error(minimal(model=model))
+    assert f"model type '{model_type}' does not read 'model.{field}'" in message
+    # the message lists what the type does read (and the field is not among them)
+    read = message.split("it reads: ")[1].rstrip(")").split(", ")
+    expected = {"bow": ["word_ngrams", "window", "hidden_dim"], "lstm": ["hidden_dim", "num_layers", "bidirectional", "pooling"]}
+    assert set(expected[model_type]) <= set(read) and field not in read and "embedding_dim" in read
+
+
+def test_model_type_fixes_which_fields_exist_and_their_defaults():
+    lstm = config_from_dict(minimal(model={"type": "lstm", "pooling": "mean"})).model
+    assert (lstm.type, lstm.pooling, lstm.num_layers, lstm.hidden_dim) == ("lstm", "mean", 1, 128)
+    bow = config_from_dict(minimal(model={"window": 1})).model
+    assert (bow.type, bow.window, bow.word_ngrams) == ("bow", 1, 1)
+    saved = config_from_dict(minimal(model={"type": "lstm"})).to_dict()["model"]
+    assert "window" not in saved and "word_ngrams" not in saved and list(saved)[0] == "type"
+
+
+def test_set_override_of_a_field_the_model_does_not_read(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", minimal(model={"type": "lstm"}))
+    with pytest.raises(ConfigError, match=r"model type 'lstm' does not read 'model.window'"):
+        load_config(path, ["model.window=4"])
+
+
+def test_model_config_from_python_checks_fields_alike():
+    from textcls.config import model_config
+
+    assert model_config(type="lstm", hidden_dim=4).hidden_dim == 4
+    with pytest.raises(ConfigError, match=r"model type 'lstm' does not read 'model.window'"):
+        model_config(type="lstm", window=2)
+    with pytest.raises(ConfigError, match=r"'model.type': choose one of: bow, lstm"):
+        model_config(type="cnn")
+
+
+def test_saved_config_of_an_earlier_version_is_upgraded():
+    """Runs saved before per-type model configs hold every model field: those the type does not read
+    are dropped when the run is loaded, the rest kept."""
+    from textcls.config import upgrade_saved_config
+
+    old_model = {"type": "lstm", "embedding_dim": 64, "hidden_dim": 32, "num_layers": 1, "bidirectional": True,
+                 "dropout": 0.2, "word_dropout": 0.0, "pooling": "mean", "word_ngrams": 1, "char_ngrams": None,
+                 "buckets": 1000, "sparse": True, "window": 2, "shape": True}
+    config = config_from_dict(upgrade_saved_config(minimal(model=dict(old_model))))
+    kept = {k: v for k, v in old_model.items() if k not in ("word_ngrams", "window")}
+    assert config.model.model_dump() == kept
+    with pytest.raises(ConfigError):  # users' configs stay strict
+        config_from_dict(minimal(model=dict(old_model)))

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import read_rows, write_csv
 from textcls.batching import Featurizer
-from textcls.config import DataConfig, ModelConfig, config_from_dict
+from textcls.config import DataConfig, model_config, config_from_dict
 from textcls.data import Example, Tokenizer, read_examples
 from textcls.errors import DataError
 from textcls.train import load_datasets
@@ -241,7 +241,7 @@ def test_build_labels_accepts_superscript_digits():
 
 
 def test_unseen_label_at_encode_time_names_row_and_label():
-    featurizer = Featurizer("classification", ModelConfig(), Tokenizer(), Vocabulary.build([["good"]]), ["neg", "pos"])
+    featurizer = Featurizer("classification", model_config(), Tokenizer(), Vocabulary.build([["good"]]), ["neg", "pos"])
     examples = [Example(["good"], "pos", 1), Example(["meh"], "meh", 2)]
     with pytest.raises(DataError) as info:
         featurizer.encode_all(examples, "eval.csv")
@@ -250,14 +250,14 @@ def test_unseen_label_at_encode_time_names_row_and_label():
 
 
 def test_unseen_tag_at_encode_time_names_row():
-    featurizer = Featurizer("tagging", ModelConfig(), Tokenizer(whitespace=True), Vocabulary.build([["the"]]), ["DET", "NOUN"])
+    featurizer = Featurizer("tagging", model_config(), Tokenizer(whitespace=True), Vocabulary.build([["the"]]), ["DET", "NOUN"])
     with pytest.raises(DataError, match=r"t\.csv, row 4: tag 'VERB'"):
         featurizer.encode_all([Example(["the", "runs"], ["DET", "VERB"], 4)], "t.csv")
 
 
 def test_encode_maps_words_and_labels_to_ids():
     vocab = Vocabulary.build([["good", "film", "good"]])  # good:2 film:1
-    featurizer = Featurizer("classification", ModelConfig(), Tokenizer(), vocab, ["neg", "pos"])
+    featurizer = Featurizer("classification", model_config(), Tokenizer(), vocab, ["neg", "pos"])
     (item,) = featurizer.encode_all([Example(["Good", "FILM", "unknown"], "pos", 1)], "x.csv")
     assert item.ids.tolist() == [2, 3, 1]  # normalised to lower case; unknown -> unk
     assert item.label == 1

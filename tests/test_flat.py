@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from conftest import NEGATIVE, POSITIVE, _write_splits, small_config_dict, write_csv
 from textcls.batching import Featurizer, batch_order
 from textcls.cli import app
-from textcls.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, config_from_dict
+from textcls.config import DataConfig, model_config, OptimConfig, TrainConfig, config_from_dict
 from textcls.data import Example, read_examples
 from textcls.losses import plain_objective
 from textcls.models import build_model
@@ -194,7 +194,7 @@ def test_encoder_matches_per_row_reference_through_csv(tmp_path, lowercase, max_
     tokenizer = Tokenizer(lowercase=lowercase, max_length=max_length)
     vocab = Vocabulary(ENCODER_VOCAB)
     buckets, lo, hi = 101, 2, 4
-    model = ModelConfig(word_ngrams=3, char_ngrams=(lo, hi), buckets=buckets)
+    model = model_config(word_ngrams=3, char_ngrams=(lo, hi), buckets=buckets)
     fz = Featurizer("classification", model, tokenizer, vocab, ["neg", "pos"])
     dataset = read_examples(path, DataConfig(train=str(path)), "classification", tokenizer)
     # encode twice: the second pass reads the featurizer's per-word caches
@@ -217,7 +217,7 @@ def test_encoder_matches_per_row_reference_through_csv(tmp_path, lowercase, max_
 
 
 def test_encoder_without_hashed_features_has_no_ngram_arrays():
-    fz = Featurizer("classification", ModelConfig(), Tokenizer(), Vocabulary(["a", "b"]), ["x", "y"])
+    fz = Featurizer("classification", model_config(), Tokenizer(), Vocabulary(["a", "b"]), ["x", "y"])
     encoded = fz.encode_all([Example(["a", "c", "B"], "x"), Example(["b"], "y")])
     assert encoded.ngrams is None and encoded.subwords is None
     assert encoded.ids.tolist() == [2, 1, 3, 3] and encoded.offsets.tolist() == [0, 3, 4]
@@ -237,7 +237,7 @@ BOW_VARIANTS = {
 
 
 def bow_setup(variant: str, sparse: bool, seed: int, outputs: int = 3):
-    cfg = ModelConfig(type="bow", embedding_dim=6, buckets=53, dropout=0.0, sparse=sparse, **BOW_VARIANTS[variant])
+    cfg = model_config(type="bow", embedding_dim=6, buckets=53, dropout=0.0, sparse=sparse, **BOW_VARIANTS[variant])
     fz = Featurizer("classification", cfg, Tokenizer(), Vocabulary(BOW_VOCAB), [str(c) for c in range(outputs)])
     torch.manual_seed(seed)
     model = build_model(cfg, "classification", fz.num_features, outputs)
@@ -450,7 +450,7 @@ def test_encoded_batch_gathers_rows_and_pad_unpad_round_trip():
 
 
 def test_lstm_padded_batch_equals_each_row_alone():
-    cfg = ModelConfig(type="lstm", embedding_dim=6, hidden_dim=5, buckets=53, char_ngrams=(2, 3), sparse=False)
+    cfg = model_config(type="lstm", embedding_dim=6, hidden_dim=5, buckets=53, char_ngrams=(2, 3), sparse=False)
     fz = Featurizer("classification", cfg, Tokenizer(), Vocabulary(BOW_VOCAB), ["a", "b", "c"])
     torch.manual_seed(0)
     model = build_model(cfg, "classification", fz.num_features, 3).eval()
@@ -583,6 +583,24 @@ def test_run_without_format_version_is_refused_in_one_line(run_dir, tmp_path, ed
     assert invoke("predict", run_dir, "good film").exit_code == 0  # the untouched run still loads
 
 
+def test_run_saved_with_every_model_field_still_loads(run_dir, tmp_path):
+    """Runs written before model configs were per type saved every model field (an LSTM's
+    `pooling` beside a bag of words): they load, and predict as before."""
+    import yaml
+
+    from textcls.checkpoint import load_run
+    from textcls.predict import predict_texts
+
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    saved = yaml.safe_load((old / "config.yaml").read_text())
+    assert saved["model"]["type"] == "bow"
+    saved["model"].update(num_layers=1, bidirectional=True, pooling="attention")  # the LSTM fields it held
+    (old / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+    texts = ["a good film", "dull and boring plot"]
+    assert predict_texts(load_run(old), texts) == predict_texts(load_run(run_dir), texts)
+
+
 def test_predict_tokens_do_not_depend_on_the_batch(run_dir):
     from textcls.checkpoint import load_run
     from textcls.predict import predict_texts
@@ -696,7 +714,7 @@ def test_hogwild_child_updates_reach_the_parent_weights(monkeypatch):
     items = Encoded.from_rows(rows)
     monkeypatch.setattr(trainer_module, "batch_order", lambda *a, **k: [np.array([0, 1]), np.array([2, 3])])
     torch.manual_seed(0)
-    model = build_model(ModelConfig(type="bow", embedding_dim=4), "classification", 10, 2)
+    model = build_model(model_config(type="bow", embedding_dim=4), "classification", 10, 2)
     objective = plain_objective(LossConfig(name="ce"), "classification", "ce", 2)
     trainer = trainer_module.Trainer(model, objective, OptimConfig(name="sgd_linear", lr=1.0),
                                      TrainConfig(batch_size=2, threads=2, hogwild=True), torch.device("cpu"))

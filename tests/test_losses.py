@@ -17,7 +17,7 @@ from conftest import FILLER, read_rows, small_config_dict, write_csv
 from conftest import collate
 from textcls.batching import IGNORE, EncodedRow as Encoded
 from textcls.checkpoint import load_run
-from textcls.config import LossConfig, ModelConfig, RationaleConfig, config_from_dict
+from textcls.config import LossConfig, model_config, RationaleConfig, config_from_dict
 from textcls.errors import ConfigError
 from textcls.losses import LOSSES, Objective, build_objective, resolve_loss_name
 from textcls.models import ModelOutput, build_model
@@ -315,7 +315,7 @@ def sentence_batch(labels):
 
 
 def model_pair(model_type: str, task: str, outputs: int):
-    cfg = ModelConfig(type=model_type, embedding_dim=8, hidden_dim=6, sparse=False)
+    cfg = model_config(type=model_type, embedding_dim=8, hidden_dim=6, sparse=False)
     torch.manual_seed(0)
     raw = build_model(cfg, task, 30, outputs)
     logsm = build_model(cfg, task, 30, outputs, log_softmax=True)

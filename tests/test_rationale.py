@@ -28,7 +28,7 @@ from conftest import collate
 from textcls.batching import IGNORE, EncodedRow as Encoded
 from textcls.checkpoint import load_run
 from textcls.cli import app
-from textcls.config import DataConfig, LossConfig, ModelConfig, config_from_dict
+from textcls.config import DataConfig, LossConfig, model_config, config_from_dict
 from textcls.data import Tokenizer, apply_lexicon, held_out, read_examples, read_lexicon
 from textcls.errors import DataError
 from textcls.losses import build_objective, rationale_loss
@@ -211,7 +211,7 @@ def encoded_batch(targets: list[list[int | None]], vocab_size: int = 12, seed: i
 
 def small_model(kind: str, outputs: int, sparse: bool = False, **model):
     torch.manual_seed(0)
-    cfg = ModelConfig(type=kind, embedding_dim=6, hidden_dim=5, dropout=0.0, sparse=sparse, **model)
+    cfg = model_config(type=kind, embedding_dim=6, hidden_dim=5, dropout=0.0, sparse=sparse, **model)
     return build_model(cfg, "classification", 12, outputs)
 
 

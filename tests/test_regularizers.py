@@ -20,7 +20,7 @@ import textcls.train as train_module
 import textcls.trainer as trainer_module
 from conftest import collate
 from textcls.batching import EncodedRow as Encoded
-from textcls.config import LossConfig, ModelConfig, RegularizerConfig
+from textcls.config import LossConfig, model_config, RegularizerConfig
 from textcls.errors import ConfigError
 from textcls.losses import ActivationL1, WeightNorm, build_objective
 from textcls.models import build_model
@@ -56,7 +56,7 @@ def sentence_items(lengths=(5, 2, 4, 1, 3), labels=(0, 1, 1, 0, 1), ngrams: bool
 def model(model_type="bow", task="classification", outputs=2, **cfg):
     torch.manual_seed(0)
     settings = {"type": model_type, "embedding_dim": 8, "hidden_dim": 6, **cfg}
-    return build_model(ModelConfig(**settings), task, VOCAB + BUCKETS, outputs)
+    return build_model(model_config(**settings), task, VOCAB + BUCKETS, outputs)
 
 
 # --- activation_l1 values -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from conftest import collate
 from textcls.batching import IGNORE, Featurizer, word_shape
 from textcls.checkpoint import load_run
 from textcls.cli import app
-from textcls.config import DataConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig, config_from_dict
+from textcls.config import DataConfig, LossConfig, model_config, OptimConfig, TrainConfig, config_from_dict
 from textcls.data import Example, Tokenizer, read_examples
 from textcls.errors import DataError
 from textcls.evaluate import predict_items
@@ -115,7 +115,8 @@ SENTENCES = [  # (surface tokens, tags); unseen words and capitals included
 
 
 def tagging_featurizer(model_type: str, **model) -> Featurizer:
-    cfg = ModelConfig(type=model_type, embedding_dim=8, hidden_dim=6, buckets=97, char_ngrams=(2, 3), shape=True, window=2, **model)
+    window = {"window": 2} if model_type == "bow" else {}  # the window tagger's neighbours
+    cfg = model_config(type=model_type, embedding_dim=8, hidden_dim=6, buckets=97, char_ngrams=(2, 3), shape=True, **window, **model)
     return Featurizer("tagging", cfg, Tokenizer(whitespace=True), Vocabulary.build([VOCAB_WORDS]), TAGSET)
 
 

@@ -27,7 +27,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from textcls.batching import Featurizer
-from textcls.config import Config, config_from_dict
+from textcls.config import Config, config_from_dict, upgrade_saved_config
 from textcls.data import make_tokenizer
 from textcls.errors import RunError
 from textcls.models import TextModel, build_model
@@ -144,7 +144,8 @@ def save_run_files(run_dir: Path, config: Config, featurizer: Featurizer, model_
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> Run:
     run_dir = Path(run_dir)
     try:
-        config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()), str(run_dir / "config.yaml"))
+        saved = upgrade_saved_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+        config = config_from_dict(saved, str(run_dir / "config.yaml"))
         vocab = Vocabulary.from_json(json.loads((run_dir / "vocab.json").read_text()))
         labels = json.loads((run_dir / "labels.json").read_text())
         info = json.loads((run_dir / "model.json").read_text())

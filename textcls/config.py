@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator,
+                      model_validator)
 
 from textcls.errors import ConfigError
 
@@ -39,27 +40,79 @@ class DataConfig(Section):
     max_length: int | None = Field(None, ge=1)  # tokens kept per text
 
 
-class ModelConfig(Section):
-    type: Literal["bow", "lstm"] = "bow"
+class ModelBase(Section):
+    """What every model reads: the embedder (words, character n-grams, shapes) and its training noise.
+    Each model type adds its own fields; a field its type does not read is an error."""
+
+    type: str  # which model: each subclass fixes it
     embedding_dim: int = Field(100, ge=1)
-    hidden_dim: int = Field(128, ge=1)  # LSTM state size per direction; window tagger hidden layer
-    num_layers: int = Field(1, ge=1)
-    bidirectional: bool = True
     dropout: float = Field(0.0, ge=0, lt=1)
     word_dropout: float = Field(0.0, ge=0, lt=1)  # training: share of words read as unknown (their n-grams kept)
-    pooling: Literal["attention", "mean"] = "attention"  # LSTM: how token scores become the sentence score
-    word_ngrams: int = Field(1, ge=1, le=5)  # 2 adds hashed bigrams, as fastText's -wordNgrams
     char_ngrams: tuple[int, int] | None = None  # (min, max) hashed character n-grams of each word
     buckets: int = Field(200_000, ge=1)  # hash buckets shared by word and character n-grams
     sparse: bool = True  # sparse embedding gradients (SparseAdam): a step touches only the rows a batch uses
-    window: int = Field(2, ge=0)  # bow tagger: neighbours on each side
     shape: bool = True  # tagging: a small embedding of each word's shape (case, digits, punctuation)
 
     @model_validator(mode="after")
-    def _check_ngrams(self) -> "ModelConfig":
+    def _check_ngrams(self) -> "ModelBase":
         if self.char_ngrams is not None and not 1 <= self.char_ngrams[0] <= self.char_ngrams[1]:
             raise ValueError("char_ngrams must be [min, max] with 1 <= min <= max")
         return self
+
+
+class BowConfig(ModelBase):
+    """Bag of words: fastText's averaged vectors for sentences; for tagging, a window of neighbours."""
+
+    type: Literal["bow"] = "bow"
+    word_ngrams: int = Field(1, ge=1, le=5)  # 2 adds hashed bigrams, as fastText's -wordNgrams
+    window: int = Field(2, ge=0)  # tagging: neighbours on each side
+    hidden_dim: int = Field(128, ge=1)  # tagging: the window's hidden layer
+
+
+class LSTMConfig(ModelBase):
+    """A (bi)LSTM; sentences pool its token scores."""
+
+    type: Literal["lstm"] = "lstm"
+    hidden_dim: int = Field(128, ge=1)  # state size per direction
+    num_layers: int = Field(1, ge=1)
+    bidirectional: bool = True
+    pooling: Literal["attention", "mean"] = "attention"  # how token scores become the sentence score
+
+    @property
+    def word_ngrams(self) -> int:
+        return 1  # the LSTM reads word order itself
+
+
+MODEL_TYPES: dict[str, type[ModelBase]] = {"bow": BowConfig, "lstm": LSTMConfig}
+
+
+def _model_type(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("type", "bow")  # bow when a config leaves the type out
+    return getattr(value, "type", None)
+
+
+# The `model` section: one config class per model type, chosen by `type`.
+ModelConfig = Annotated[Union[tuple(Annotated[c, Tag(name)] for name, c in MODEL_TYPES.items())], Discriminator(_model_type)]
+_model_adapter = TypeAdapter(ModelConfig)
+
+
+def model_config(**fields) -> ModelBase:
+    """The model config of `fields["type"]` (default bow), validated as the config file's would be."""
+    try:
+        return _model_adapter.validate_python(fields)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, "model config", within=("model",))) from None
+
+
+def upgrade_saved_config(raw: dict) -> dict:
+    """A run's saved config as this version reads it. Runs saved before model configs were per type
+    hold every model field; those their type does not read had no effect and are dropped."""
+    model = raw.get("model")
+    if isinstance(model, dict) and _model_type(model) in MODEL_TYPES:
+        fields = MODEL_TYPES[_model_type(model)].model_fields
+        raw["model"] = {k: v for k, v in model.items() if k in fields}
+    return raw
 
 
 class RationaleConfig(Section):
@@ -126,7 +179,7 @@ class OutputConfig(Section):
 class Config(Section):
     task: str = "classification"  # a name in textcls.tasks.TASKS
     data: DataConfig
-    model: ModelConfig = ModelConfig()
+    model: ModelConfig = BowConfig()
     loss: LossConfig = LossConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
@@ -176,12 +229,22 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
+def _is_model_tag(loc: tuple, i: int) -> bool:
+    """Whether loc[i] is the model type pydantic puts after 'model' (e.g. model.lstm.hidden_dim)."""
+    return i > 0 and loc[i - 1] == "model" and loc[i] in MODEL_TYPES
+
+
 def _fields_at(loc: tuple) -> list[str]:
     """The valid keys of the section that `loc` (a pydantic error location) points into."""
     model: type[BaseModel] = Config
-    for part in loc[:-1]:
+    for i, part in enumerate(loc[:-1]):
         if isinstance(part, int):
             continue  # an index into a list of sections
+        if _is_model_tag(loc, i):
+            model = MODEL_TYPES[part]
+            continue
+        if _is_model_tag(loc, i + 1):
+            continue  # 'model': its class is the type that follows
         field = model.model_fields.get(part)
         if field is None:
             return []
@@ -198,27 +261,39 @@ _TYPE_TAGS = {"str", "float", "int", "bool", "list", "dict", "tuple", "none"}
 
 
 def _user_loc(loc: tuple) -> tuple:
-    """Drop the union-member tags pydantic adds to a location (e.g. 'float', "literal['auto']")."""
-    return tuple(p for p in loc if isinstance(p, int) or (p.isidentifier() and p not in _TYPE_TAGS))
+    """Drop the union-member tags pydantic adds to a location (e.g. 'float', "literal['auto']", the model type)."""
+    return tuple(p for i, p in enumerate(loc) if isinstance(p, int)
+                 or (p.isidentifier() and p not in _TYPE_TAGS and not _is_model_tag(loc, i)))
 
 
-def describe_validation_error(error: ValidationError, source: str) -> str:
-    """One line naming the first bad key, what is wrong, and the closest valid key."""
+def describe_validation_error(error: ValidationError, source: str, within: tuple = ()) -> str:
+    """One line naming the first bad key, what is wrong, and the closest valid key. `within`: the
+    location of the validated section in a whole config (e.g. ("model",))."""
     # A misspelt key also makes its correct spelling "missing": report the misspelling.
-    errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    loc = _user_loc(errors[0]["loc"][:-1]) + errors[0]["loc"][-1:] if errors[0]["type"] == "extra_forbidden" else _user_loc(errors[0]["loc"])
+    errors = [{**e, "loc": within + tuple(e["loc"])} for e in error.errors()]
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
+    raw_loc = first["loc"]
+    loc = _user_loc(raw_loc[:-1]) + raw_loc[-1:] if first["type"] == "extra_forbidden" else _user_loc(raw_loc)
     key = ".".join(str(p) for p in loc) or "(top level)"
-    if errors[0]["type"] == "extra_forbidden":
-        valid = _fields_at(loc)
+    if first["type"] == "extra_forbidden":
+        valid = _fields_at(raw_loc)
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
         parent = ".".join(str(p) for p in loc[:-1])
-        hint = f"did you mean '{parent + '.' if parent else ''}{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
-        return f"{source}: unknown key '{key}' ({hint})"
-    if errors[0]["type"] == "missing":
+        model_type = next((p for i, p in enumerate(raw_loc) if _is_model_tag(raw_loc, i)), None)
+        read_by_a_model = model_type is not None and any(loc[-1] in c.model_fields for c in MODEL_TYPES.values())
+        if close and not read_by_a_model:
+            return f"{source}: unknown key '{key}' (did you mean '{parent + '.' if parent else ''}{close[0]}'?)"
+        if model_type is not None:
+            return f"{source}: model type '{model_type}' does not read '{key}' (it reads: {', '.join(valid)})"
+        return f"{source}: unknown key '{key}' (valid keys: {', '.join(valid)})"
+    if first["type"] == "missing":
         return f"{source}: missing required key '{key}'"
+    if first["type"] == "union_tag_invalid":  # an unknown model type
+        return f"{source}: invalid value {first['ctx']['tag']!r} for '{key}.type': choose one of: {', '.join(MODEL_TYPES)}"
     # A union (e.g. 'auto' or a number) reports one error per member: join them.
     messages = dict.fromkeys(e["msg"].removeprefix("Value error, ") for e in errors if _user_loc(e["loc"]) == loc)
-    return f"{source}: invalid value {errors[0].get('input')!r} for '{key}': {' or '.join(messages)}"
+    return f"{source}: invalid value {first.get('input')!r} for '{key}': {' or '.join(messages)}"
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
