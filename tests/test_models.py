@@ -142,6 +142,52 @@ def test_bow_with_word_ngrams_averages_words_and_ngrams():
     torch.testing.assert_close(out.tokens[0].sum(0), units.sum(0) @ W.T, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("model_cfg", MODEL_CONFIGS)
+def test_sentence_embedding_is_the_vector_the_head_reads(model_cfg):
+    """ModelOutput.embedding: (B, D) per sentence, and the last layer applied to it gives the
+    sentence logits; each row's embedding does not depend on the other rows of its batch."""
+    fz = featurizer(**model_cfg)
+    model = make_model(fz, "classification", 3)
+    with torch.no_grad():
+        out = model(batch_of(fz, SHORT, LONG, ["film"]))
+        alone = model(batch_of(fz, ["film"])).embedding[0]
+    params = dict(model.named_parameters())
+    W = params["token_head.weight"]
+    b = params["bias"] if "bias" in params else params["token_head.bias"]
+    assert out.embedding.shape == (3, W.shape[1])
+    torch.testing.assert_close(out.embedding @ W.T + b, out.sentence, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.embedding[2], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_bow_sentence_embedding_is_the_mean_word_vector():
+    fz = featurizer(type="bow")
+    model = make_model(fz, "classification", 2)
+    with torch.no_grad():
+        out = model(batch_of(fz, LONG, SHORT))
+        E = model.embedding.weight
+    for row, sentence in enumerate([LONG, SHORT]):
+        ids = torch.tensor([fz.vocab.stoi[w] for w in sentence])
+        torch.testing.assert_close(out.embedding[row], E[ids].mean(0), atol=1e-6, rtol=1e-5)
+
+
+def test_lstm_sentence_embedding_is_the_mean_hidden_state_with_mean_pooling():
+    fz = featurizer(type="lstm", pooling="mean", bidirectional=False)
+    model = make_model(fz, "classification", 2)
+    with torch.no_grad():
+        out = model(batch_of(fz, LONG, SHORT))
+        for row, sentence in enumerate([LONG, SHORT]):  # one sentence at a time, no packing or padding
+            ids = torch.tensor([[fz.vocab.stoi[w] for w in sentence]])
+            states, _ = model.encoder(model.embedding(ids))  # (1, T, H)
+            torch.testing.assert_close(out.embedding[row], states[0].mean(0), atol=1e-5, rtol=1e-5)
+
+
+def test_token_models_have_no_sentence_embedding():
+    for model_type in ("bow", "lstm"):
+        fz = featurizer("tagging", labels=("A", "B"), type=model_type)
+        with torch.no_grad():
+            assert make_model(fz, "tagging", 2)(batch_of(fz, SHORT)).embedding is None
+
+
 def test_log_softmax_option_gives_log_probabilities():
     fz = featurizer(type="lstm")
     model = make_model(fz, "classification", 3, log_softmax=True)

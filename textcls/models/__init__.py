@@ -1,4 +1,5 @@
-"""Models by name. A new one is a class taking (cfg, num_features, outputs, log_softmax) plus one line here."""
+"""Models by name. A new one is a `TextModel` subclass taking (cfg, num_features, outputs, log_softmax)
+in its own module, plus its config class in `textcls.config.MODEL_TYPES` and one line here."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from functools import partial
 
 from textcls.config import ModelConfig
 from textcls.models.base import ModelOutput, TextModel
-from textcls.models.bow import BagOfWords, WindowTagger
+from textcls.models.bow import BagOfWords
 from textcls.models.lstm import LSTMModel
+from textcls.models.window import WindowTagger
 from textcls.tasks import Task, get_task
 
 # (model.type, per token) -> constructor: a sentence model gives sentence outputs (and token

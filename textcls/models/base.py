@@ -1,4 +1,9 @@
-"""What every model shares: the output type, word vectors with character n-grams, log-softmax option."""
+"""What every model shares: the output type, and the embedder that turns a batch's words into vectors.
+
+A model is made of parts: the embedder (here: words, hashed word and character n-grams in one
+table, word shapes) -> an encoder (bag of words, window, LSTM: one module each) -> heads (token
+scores, and for sentences a pooling of them: see `pooling.py`) -> a `ModelOutput`.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,32 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textcls.batching import Batch
+from textcls.batching import NUM_SHAPES, Batch
+from textcls.config import ModelBase
 from textcls.vocab import Vocabulary
+
+SHAPE_DIM = 16  # size of a word-shape vector: 7 shapes need few dimensions
+
+
+Lazy = torch.Tensor | Callable[[], torch.Tensor] | None
 
 
 class ModelOutput:
-    """Sentence scores, and token scores computed only when something reads them.
+    """Sentence scores, and what only some readers need (token scores, the sentence embedding),
+    computed when something reads it.
 
-    sentence: (B, outputs) sentence logits (log-probabilities with loss nll); None for tagging.
-    tokens:   (B, T, outputs) each token's evidence for each class; tag logits for tagging.
+    sentence:    (B, outputs) sentence logits (log-probabilities with loss nll); None for token tasks.
+    tokens:      (B, T, outputs) each token's evidence for each class; tag logits for token tasks.
     flat_tokens: (N, outputs) the same for the real tokens only, row after row.
+    embedding:   (B, D) the sentence vector the last layer reads (the pooled vector before the
+                 head); None for token tasks.
     """
 
     def __init__(self, sentence: torch.Tensor | None, tokens: torch.Tensor | None = None, batch: Batch | None = None,
-                 flat_tokens: Callable[[], torch.Tensor] | None = None):
+                 flat_tokens: Callable[[], torch.Tensor] | None = None, embedding: Lazy = None):
         self.batch, self.sentence = batch, sentence
         self._tokens, self._flat, self._flat_fn = tokens, None, flat_tokens
+        self._embedding = embedding
 
     @property
     def flat_tokens(self) -> torch.Tensor:
@@ -37,17 +52,37 @@ class ModelOutput:
             self._tokens = self.batch.pad(self.flat_tokens)
         return self._tokens
 
+    @property
+    def embedding(self) -> torch.Tensor | None:
+        if callable(self._embedding):
+            self._embedding = self._embedding()
+        return self._embedding
+
 
 class TextModel(nn.Module):
-    """Subclasses implement `scores`; `forward` adds the log-softmax output that loss `nll` needs.
+    """The embedder every model starts from, and the log-softmax output that loss `nll` needs.
 
-    The log-softmax is part of the model (fixed when it is built), so NLL always sees log-probabilities.
-    Token scores stay raw logits: they are what rationale supervision trains.
+    Subclasses add their encoder and heads after calling this constructor (parameters are created
+    in that order, so the same seed gives the same initial weights) and implement `scores`.
+    The log-softmax is part of the model (fixed when it is built), so NLL always sees
+    log-probabilities. Token scores stay raw logits: they are what rationale supervision trains.
     """
 
-    def __init__(self, log_softmax: bool = False):
+    def __init__(self, cfg: ModelBase, num_features: int, log_softmax: bool = False, shapes: bool = False):
         super().__init__()
         self.log_softmax = log_softmax
+        self.embedding = nn.Embedding(num_features, cfg.embedding_dim, padding_idx=0, sparse=cfg.sparse)
+        self.shape_embedding = nn.Embedding(NUM_SHAPES, SHAPE_DIM, padding_idx=0) if shapes else None
+        self.input_dim = cfg.embedding_dim + (SHAPE_DIM if shapes else 0)  # width of `embed`'s vectors
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.word_dropout = cfg.word_dropout
+
+    def embed(self, batch: Batch) -> torch.Tensor:
+        """(N, input_dim) each token's vector: its word (with character n-grams), then its shape."""
+        x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)  # (N, D)
+        if self.shape_embedding is not None:
+            x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)  # (N, D + SHAPE_DIM)
+        return x
 
     def scores(self, batch: Batch) -> ModelOutput:
         raise NotImplementedError

@@ -1,4 +1,4 @@
-"""Bag-of-words models: a fastText-style linear classifier and a window tagger."""
+"""The bag of words: a fastText-style linear classifier."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textcls.batching import NUM_SHAPES, Batch
-from textcls.config import ModelConfig
+from textcls.batching import Batch
+from textcls.config import BowConfig
 from textcls.models.base import ModelOutput, TextModel, drop_words, embed_words, subword_counts
 
 
@@ -21,14 +21,11 @@ class BagOfWords(TextModel):
     supervision and explanations read, are computed only when asked for.
     """
 
-    def __init__(self, cfg: ModelConfig, num_features: int, outputs: int, log_softmax: bool = False):
-        super().__init__(log_softmax)
-        self.embedding = nn.Embedding(num_features, cfg.embedding_dim, padding_idx=0, sparse=cfg.sparse)
-        nn.init.uniform_(self.embedding.weight, -1 / cfg.embedding_dim, 1 / cfg.embedding_dim)
+    def __init__(self, cfg: BowConfig, num_features: int, outputs: int, log_softmax: bool = False):
+        super().__init__(cfg, num_features, log_softmax)  # dropout applies to each word and n-gram vector
+        nn.init.uniform_(self.embedding.weight, -1 / cfg.embedding_dim, 1 / cfg.embedding_dim)  # as fastText
         with torch.no_grad():
             self.embedding.weight[0].zero_()
-        self.dropout = nn.Dropout(cfg.dropout)  # on each word and n-gram vector
-        self.word_dropout = cfg.word_dropout
         self.token_head = nn.Linear(cfg.embedding_dim, outputs, bias=False)
         self.bias = nn.Parameter(torch.zeros(outputs))
 
@@ -49,8 +46,9 @@ class BagOfWords(TextModel):
             total = self._sum(batch, ids)
         # The head applied to the mean vector (F.linear, not the module: forward hooks on `token_head`,
         # as activation_l1 sets, see the per-token scores, which `token_scores` computes with it).
-        sentence = F.linear(total / units.unsqueeze(1), self.token_head.weight) + self.bias  # (B, C)
-        return ModelOutput(sentence, batch=batch, flat_tokens=lambda: self.token_scores(batch, ids))
+        mean = total / units.unsqueeze(1)  # (B, D) the sentence's vector
+        sentence = F.linear(mean, self.token_head.weight) + self.bias  # (B, C)
+        return ModelOutput(sentence, batch=batch, flat_tokens=lambda: self.token_scores(batch, ids), embedding=mean)
 
     def _sum(self, batch: Batch, ids: torch.Tensor) -> torch.Tensor:
         """(B, D) sum of each row's word vectors and n-gram vectors, as bags (no per-token tensor)."""
@@ -101,29 +99,3 @@ class BagOfWords(TextModel):
                 for offset in range(n):
                     scores = scores.index_add(0, starts[present] + offset, share)
         return scores
-
-
-class WindowTagger(TextModel):
-    """Tags each token from the vectors of itself and `window` neighbours on each side (plus word
-    shapes), through one hidden layer. Fast, and padding cannot reach a real token."""
-
-    def __init__(self, cfg: ModelConfig, num_features: int, outputs: int, log_softmax: bool = False):
-        super().__init__(log_softmax)
-        self.window = cfg.window
-        self.embedding = nn.Embedding(num_features, cfg.embedding_dim, padding_idx=0, sparse=cfg.sparse)
-        self.shape_embedding = nn.Embedding(NUM_SHAPES, 16, padding_idx=0) if cfg.shape else None
-        width = cfg.embedding_dim + (16 if cfg.shape else 0)
-        self.dropout = nn.Dropout(cfg.dropout)
-        self.word_dropout = cfg.word_dropout
-        self.encoder = nn.Sequential(nn.Linear((2 * cfg.window + 1) * width, cfg.hidden_dim), nn.ReLU())
-        self.token_head = nn.Linear(cfg.hidden_dim, outputs)
-
-    def scores(self, batch: Batch) -> ModelOutput:
-        x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)  # (N, D)
-        if self.shape_embedding is not None:
-            x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)  # (N, D+16)
-        x = batch.pad(self.dropout(x))  # (B, T, W), zeros on padding
-        k = self.window
-        padded = F.pad(x, (0, 0, k, k))  # zeros beyond both ends, like padding
-        windows = torch.cat([padded[:, i : i + x.shape[1]] for i in range(2 * k + 1)], dim=-1)  # (B, T, (2k+1)W)
-        return ModelOutput(None, self.token_head(self.dropout(self.encoder(windows))), batch)
