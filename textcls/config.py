@@ -128,7 +128,7 @@ class RegularizerConfig(Section):
 
 
 class LossConfig(Section):
-    name: Literal["auto", "bce", "ce", "nll", "focal", "mse", "l1", "huber"] = "auto"
+    name: str = "auto"  # a name in textcls.losses.LOSSES, or auto: the task's default
     pos_weight: Union[Literal["auto"], float, None] = None  # bce
     class_weights: Union[Literal["balanced"], list[float], None] = None  # ce, nll, focal
     label_smoothing: float = Field(0.0, ge=0, lt=1)  # ce
@@ -137,6 +137,13 @@ class LossConfig(Section):
     beta: float = Field(1.0, gt=0)  # huber: where the loss turns from quadratic to linear
     rationale: RationaleConfig = RationaleConfig()
     regularizers: list[RegularizerConfig] = []
+
+    @field_validator("name")
+    @classmethod
+    def _known_loss(cls, name: str) -> str:
+        from textcls.losses import LOSSES  # here, not above: the losses read their options from this module
+
+        return _registered(name, ["auto", *LOSSES])
 
 
 class OptimConfig(Section):
@@ -159,6 +166,14 @@ class TrainConfig(Section):
     hogwild: bool = False  # CPU, optim sgd_linear: one process per thread sharing the weights, lock-free (not reproducible)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
     monitor: str = "auto"  # e.g. accuracy, macro_f1, loss, r2; auto = accuracy (or r2 for regression)
+
+
+def _registered(name: str, names: list[str]) -> str:
+    """`name` if it is one of `names` (a registry's), else an error with the closest name."""
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        raise ValueError(f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(names)}")
+    return name
 
 
 def resolve_threads(threads: int | str) -> int:
@@ -188,12 +203,9 @@ class Config(Section):
     @field_validator("task")
     @classmethod
     def _known_task(cls, name: str) -> str:
-        from textcls.tasks import TASKS  # here, not above: the tasks read their config sections from this module
+        from textcls.tasks import TASKS  # here, not above: the tasks import this module
 
-        if name not in TASKS:
-            close = difflib.get_close_matches(name, list(TASKS), n=1)
-            raise ValueError(f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(TASKS)}")
-        return name
+        return _registered(name, list(TASKS))
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")

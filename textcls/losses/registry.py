@@ -1,0 +1,50 @@
+"""Losses by name. A new loss is a factory (cfg, label_counts, num_classes) -> loss(scores, targets)
+in its own module, plus one line in LOSSES; each task lists the names it accepts."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textcls.config import LossConfig
+from textcls.errors import ConfigError
+from textcls.losses.classification import LossFn, bce, ce, focal, nll
+from textcls.losses.regression import huber, l1, mse
+from textcls.tasks import Task, get_task
+
+# name -> factory(cfg, label_counts, num_classes); each task lists the names it accepts.
+LOSSES: dict[str, Callable[..., LossFn]] = {
+    "bce": bce,
+    "ce": ce,
+    "nll": nll,
+    "focal": focal,
+    "mse": mse,
+    "l1": l1,
+    "huber": huber,
+}
+
+
+# Loss options and the losses that read them: setting one for another loss is an error, not a no-op.
+OPTIONS = {"pos_weight": {"bce"}, "class_weights": {"ce", "nll", "focal"}, "label_smoothing": {"ce"},
+           "alpha": {"focal"}, "gamma": {"focal"}, "beta": {"huber"}}
+
+
+def check_options(cfg: LossConfig, name: str) -> None:
+    for option, readers in OPTIONS.items():
+        if getattr(cfg, option) != LossConfig.model_fields[option].default and name not in readers:
+            raise ConfigError(f"loss.{option} does not apply to loss '{name}' (it is read by: {', '.join(sorted(OPTIONS[option]))})")
+
+
+def resolve_loss_name(name: str, task: Task | str, num_labels: int) -> str:
+    """`auto` -> the task's default loss; any other name is checked against the task."""
+    task = get_task(task)
+    if name == "auto":
+        return task.default_loss(num_labels)
+    task.check_loss(name, num_labels)
+    return name
+
+
+def resolve_loss(cfg: LossConfig, task: Task | str, num_labels: int) -> str:
+    """The loss `cfg.name` stands for, checked against the task and against the options set."""
+    name = resolve_loss_name(cfg.name, task, num_labels)
+    check_options(cfg, name)
+    return name
