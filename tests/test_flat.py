@@ -470,6 +470,7 @@ def test_lstm_padded_batch_equals_each_row_alone():
 # --- 5. reproducibility -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("optim", ["adamw", "sgd_linear"])
 def test_training_twice_gives_identical_metrics(make_config, tmp_path, threads, optim):

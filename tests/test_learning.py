@@ -17,6 +17,8 @@ MODELS = {
     "lstm": {"model": {"type": "lstm"}, "optim": {"lr": 0.01}},
 }
 
+pytestmark = pytest.mark.slow  # every test here trains models until they learn
+
 
 def accuracy_by_hand(run_dir, csv_path) -> float:
     """Reload the run, predict every row's text, and compare with the CSV's own labels."""

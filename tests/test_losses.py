@@ -488,6 +488,7 @@ def imbalanced_runs(tmp_path_factory):
     return recall
 
 
+@pytest.mark.slow
 def test_plain_ce_misses_the_minority_class(imbalanced_runs):
     assert imbalanced_runs["ce"] <= 0.3
 

@@ -454,6 +454,7 @@ def imbalanced_rows(n: int, seed: int, share: float = Z_SHARE) -> list[list[str]
     return rows
 
 
+@pytest.mark.slow
 def test_auto_pos_weight_scores_minority_targets_below_zero(tmp_path):
     train_rows = imbalanced_rows(240, 1)  # 30 rows per z word and class: exactly 70% marked 1
     train_csv = write_csv(tmp_path / "train.csv", ["text", "label", "rationale"], train_rows)
@@ -517,6 +518,7 @@ def rationale_rows(n: int, seed: int, with_targets: bool) -> list[list[str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_word_targets_raise_evidence_auprc_on_unseen_targets(tmp_path):
     """A bidirectional LSTM's token scores are contextual: trained on sentence labels only, every
     position learns the sentence's polarity, fillers and the minority word included. Word targets for
@@ -740,6 +742,7 @@ def test_lexicon_holdout_keeps_words_out_of_training_only(tmp_path):
 # =====================================================================================================
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["bow", "lstm"])
 def test_lexicon_examples_teach_words_the_sentences_never_use(tmp_path, sentiment_csvs, kind):
     """Words that occur in no training sentence get their lexicon polarity only from

@@ -52,6 +52,7 @@ def clean_csvs(tmp_path_factory):
             "test": write_csv(folder / "test.csv", ["text", "value"], additive_rows(100, 3))}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["mse", "huber"])
 def test_bow_learns_an_additive_target(clean_csvs, tmp_path, loss):
     result = train(regression_config(clean_csvs, tmp_path / "runs", loss), out=tmp_path / loss)
@@ -76,6 +77,7 @@ def outlier_runs(tmp_path_factory):
     return test
 
 
+@pytest.mark.slow
 def test_outliers_in_training_labels_hurt_mse_more(outlier_runs):
     mae = {loss: m["mae"] for loss, m in outlier_runs.items()}
     assert mae["huber"] < 0.7 * mae["mse"]

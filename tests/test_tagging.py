@@ -250,6 +250,7 @@ def suffix_run(tmp_path_factory):
     return csvs, train(config, out=root / "run")
 
 
+@pytest.mark.slow
 def test_character_ngrams_tag_unseen_words_by_their_ending(suffix_run):
     csvs, result = suffix_run
     run = load_run(result.run_dir)
@@ -337,6 +338,7 @@ def test_context_set_cannot_be_tagged_word_by_word(context_csvs):
     assert len(ambiguous) > 50 and np.mean([by_word[w].most_common(1)[0][0] == t for w, t in ambiguous]) < 0.7
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, lr", [({"type": "bow", "window": 1}, 0.03), ({"type": "lstm"}, 0.02)], ids=["window", "lstm"])
 def test_taggers_learn_tags_that_depend_on_the_left_neighbour(make_config, context_csvs, tmp_path, model, lr):
     config = make_config(context_csvs, **tagging_sections(model), optim={"lr": lr}, train={"epochs": 6})
