@@ -98,6 +98,20 @@ def score_style(score: float, scale: float = 3.0) -> str:
     return f"rgb(0,{level},0)" if score > 0 else f"rgb({level},0,0)"
 
 
+def print_class(label: str, probabilities: dict[str, float], tokens: list[str], scores: list[float],
+                console: Console = out) -> None:
+    """A predicted class with the probabilities, then the words coloured by their evidence."""
+    shown = "  ".join(f"{k} {v:.3f}" for k, v in probabilities.items())
+    console.print(f"[bold]{label}[/] ({shown})")
+    print_word_scores(tokens, scores, console)
+
+
+def print_value(value: float, text: str, tokens: list[str], scores: list[float], console: Console = out) -> None:
+    """A predicted number beside its text, then the words coloured by their scores."""
+    console.print(f"[bold]{value:.4f}[/]  {text}")
+    print_word_scores(tokens, scores, console)
+
+
 def print_word_scores(tokens: list[str], scores: list[float], console: Console = out) -> None:
     """The words of a sentence, each coloured by its score and followed by it."""
     words = Text()

@@ -80,8 +80,6 @@ class Classification(Task):
                 for text, s, name, p in zip(texts, spans, names, rounded)]
 
     def show(self, result, console):
-        from textcls.reporting import print_word_scores
+        from textcls.reporting import print_class
 
-        probs = "  ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
-        console.print(f"[bold]{result['label']}[/] ({probs})")
-        print_word_scores(result["tokens"], result["token_scores"], console)
+        print_class(result["label"], result["probabilities"], result["tokens"], result["token_scores"], console)

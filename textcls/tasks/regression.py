@@ -57,7 +57,6 @@ class Regression(Task):
                 for text, s, value in zip(texts, spans, values)]
 
     def show(self, result, console):
-        from textcls.reporting import print_word_scores
+        from textcls.reporting import print_value
 
-        console.print(f"[bold]{result['value']:.4f}[/]  {result['text']}")
-        print_word_scores(result["tokens"], result["token_scores"], console)
+        print_value(result["value"], result["text"], result["tokens"], result["token_scores"], console)
