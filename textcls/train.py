@@ -30,6 +30,7 @@ from textcls.tasks import Task, get_task
 from textcls.trainer import Reporter, Trainer
 from textcls.vocab import Vocabulary
 
+
 def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
