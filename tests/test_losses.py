@@ -59,7 +59,8 @@ def test_registry_serves_the_documented_tasks():
     tasks = {name: {t for t, task in TASKS.items() if name in task.losses} for name in LOSSES}
     assert tasks == {
         "bce": {"classification"}, "ce": {"classification", "tagging"}, "nll": {"classification", "tagging"},
-        "focal": {"classification", "tagging"}, "mse": {"regression"}, "l1": {"regression"}, "huber": {"regression"},
+        "focal": {"classification", "tagging"}, "mse": {"regression", "ranking"}, "l1": {"regression", "ranking"},
+        "huber": {"regression", "ranking"}, "ranknet": {"ranking"},
     }
 
 

@@ -86,6 +86,7 @@ class Encoded:
     word_types: np.ndarray | None = None  # (N,) each token's entry in `subwords`
     subwords: Ragged | None = None  # per distinct word, its hashed character n-gram ids
     shapes: np.ndarray | None = None  # (N,) word_shape ids
+    groups: np.ndarray | None = None  # (R,) each row's group (ranking within groups)
     token_labels: bool = False  # labels are per token (tagging)
 
     def __len__(self) -> int:
@@ -166,6 +167,8 @@ class Encoded:
                 batch.labels = torch.from_numpy(self.labels[rows])
         if self.targets is not None:
             batch.targets = grid(self.targets[flat], IGNORE)
+        if self.groups is not None:
+            batch.groups = torch.from_numpy(self.groups[rows])
         if self.ngrams is not None:
             grams = self.ngrams[flat]
             present = grams != 0
@@ -202,6 +205,7 @@ class Batch:
     subwords: torch.Tensor | None = None  # (S,) character n-gram ids of all N tokens
     subword_offsets: torch.Tensor | None = None  # (N,) where each token's n-grams start in `subwords`
     shapes: torch.Tensor | None = None  # (N,)
+    groups: torch.Tensor | None = None  # (B,) each row's group
     index: np.ndarray | None = None  # (N,) where these tokens sit in the Encoded they came from
 
     def to(self, device: torch.device) -> "Batch":
@@ -314,6 +318,7 @@ class Featurizer:
         if dataset.labels is not None:
             encoded.labels = self.task.encode_labels(dataset, self.label_index)
             encoded.token_labels = self.task.per_token
+        encoded.groups = dataset.groups
         if dataset.targets is not None:
             classes = np.array([self._target_class(dataset, i) for i in range(len(dataset.target_names))] + [IGNORE], dtype=np.int64)
             encoded.targets = classes[dataset.targets]  # NO_TARGET (-1) picks the last entry: IGNORE

@@ -124,29 +124,41 @@ def predict(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: coloured words; json: one JSON object per line."),
     batch_size: int = typer.Option(8192, min=1, help="Sentences per batch; input is read, predicted and written one batch at a time."),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
+    sort: bool = typer.Option(False, "--sort", help="Ranking (or regression): print all results ordered by score, highest first."),
 ):
-    """Predict labels (or tags, or values) with each word's score."""
-    import orjson  # JSON Lines at about 1 us a line (the standard library takes over 10)
-
+    """Predict labels (or tags, values, scores) with each word's score."""
     from textcls.checkpoint import load_run
     from textcls.predict import predict_texts
 
     with user_errors():
         run = load_run(run_dir, checkpoint)
-        seen = 0
+        if sort and run.task.sort_by is None:
+            raise TextclsError(f"--sort orders by a score; task '{run.task.name}' gives none (ranking and regression do)")
+        seen, held = 0, []
         for chunk in _chunks(_lines(list(texts or []), file), batch_size):
             results = predict_texts(run, chunk, batch_size, first_line=seen + 1)
             seen += len(chunk)
-            if fmt == Format.json:
-                sys.stdout.buffer.write(b"".join(orjson.dumps(r) + b"\n" for r in results))
-                sys.stdout.flush()  # each batch's results go out before the next batch is read
+            if sort:
+                held += results  # all of them are needed before the first can be printed
             else:
-                from textcls import reporting
-
-                for result in results:
-                    run.task.show(result, reporting.out)
+                _emit(results, fmt, run.task)
         if not seen:
             raise TextclsError("no text to predict (give sentences, --file, or lines on stdin)")
+        if sort:
+            _emit(sorted(held, key=lambda r: -r[run.task.sort_by]), fmt, run.task)
+
+
+def _emit(results: list[dict], fmt: Format, task) -> None:
+    if fmt == Format.json:
+        import orjson  # JSON Lines at about 1 us a line (the standard library takes over 10)
+
+        sys.stdout.buffer.write(b"".join(orjson.dumps(r) + b"\n" for r in results))
+        sys.stdout.flush()  # each batch's results go out before the next batch is read
+    else:
+        from textcls import reporting
+
+        for result in results:
+            task.show(result, reporting.out)
 
 
 @app.command()

@@ -30,6 +30,7 @@ class DataConfig(Section):
     text_column: str = "text"
     label_column: str = "label"  # classification: a class; tagging: space-separated tags; regression: a number
     rationale_column: str | None = None  # "word:target word:target ..." per row
+    group_column: str | None = None  # ranking: rows are ranked only against rows of the same group (e.g. a query)
     lexicon: str | None = None  # CSV `word,label` or `word,score`
     lexicon_threshold: float = Field(0.0, ge=0)  # with `word,score`: score >= t -> positive, <= -t -> negative
     lexicon_holdout: float = Field(0.0, ge=0, lt=1)  # share of lexicon words withheld from training
@@ -135,6 +136,8 @@ class LossConfig(Section):
     gamma: float = Field(2.0, ge=0)  # focal
     alpha: list[float] | None = None  # focal: per-class weights
     beta: float = Field(1.0, gt=0)  # huber: where the loss turns from quadratic to linear
+    ties: Literal["skip", "half"] = "skip"  # ranknet: pairs with equal gold scores skipped, or trained toward P = 0.5
+    pairs_per_item: int | None = Field(None, ge=1)  # ranknet: partners sampled per row (None: every pair in the batch)
     rationale: RationaleConfig = RationaleConfig()
     regularizers: list[RegularizerConfig] = []
 

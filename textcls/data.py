@@ -47,6 +47,7 @@ class Dataset:
     labels: np.ndarray | Tokens | None = None  # (R,) class names (None: unlabelled) or float values; tagging: tags aligned with `tokens`
     targets: np.ndarray | None = None  # (N,) index into `target_names` per token, NO_TARGET where none
     target_names: list[str] = field(default_factory=list)
+    groups: np.ndarray | None = None  # (R,) group of each row (ranking within groups), -1 for none
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -104,7 +105,8 @@ class Dataset:
         else:
             labels = None if self.labels is None else self.labels[rows]
         targets = None if self.targets is None else self.targets[flat]
-        return Dataset(self.source, tokens, self.rows[rows], labels, targets, self.target_names)
+        groups = None if self.groups is None else self.groups[rows]
+        return Dataset(self.source, tokens, self.rows[rows], labels, targets, self.target_names, groups)
 
     @classmethod
     def concat(cls, first: "Dataset", second: "Dataset") -> "Dataset":
@@ -124,7 +126,14 @@ class Dataset:
             none = lambda d: np.full(len(d.tokens.codes), NO_TARGET, dtype=np.int64)
             targets = np.concatenate([first.targets if first.targets is not None else none(first),
                                       remap[second.targets] if second.targets is not None else none(second)])
-        return cls(first.source, tokens, np.concatenate([first.rows, second.rows]), labels, targets, list(index))
+        groups = None
+        if first.groups is not None or second.groups is not None:  # `second`'s groups are new ones
+            no_groups = lambda d: np.full(len(d), -1, dtype=np.int64)
+            base = int(first.groups.max(initial=-1)) + 1 if first.groups is not None else 0
+            groups = np.concatenate([first.groups if first.groups is not None else no_groups(first),
+                                     np.where(second.groups >= 0, second.groups + base, -1) if second.groups is not None
+                                     else no_groups(second)])
+        return cls(first.source, tokens, np.concatenate([first.rows, second.rows]), labels, targets, list(index), groups)
 
 
 def _concat_tokens(a: Tokens, b: Tokens) -> Tokens:
@@ -177,8 +186,7 @@ def read_examples(path: str | Path, cfg: DataConfig, task: Task | str, tokenizer
     """The rows of a CSV as a Dataset, with labels as `task` reads them. With `labelled=False`
     (predicting) the label column may be absent."""
     columns = [cfg.text_column] + ([cfg.label_column] if labelled else [])
-    if cfg.rationale_column and labelled:
-        columns.append(cfg.rationale_column)
+    columns += [c for c in (cfg.rationale_column, cfg.group_column) if c and labelled]
     frame = read_csv(path, columns)
     texts = frame[cfg.text_column].tolist()
     empty = _first_bad(~frame[cfg.text_column].str.strip().astype(bool).to_numpy())
@@ -197,6 +205,12 @@ def read_examples(path: str | Path, cfg: DataConfig, task: Task | str, tokenizer
         dataset.labels = _task(task).read_labels(frame[cfg.label_column].tolist(), texts, tokens, tokenizer, where)
     if cfg.rationale_column and labelled:
         _read_rationales(dataset, frame[cfg.rationale_column].tolist(), texts, tokenizer, cfg.rationale_column)
+    if cfg.group_column and labelled:
+        cells = frame[cfg.group_column].str.strip()
+        empty = _first_bad(~cells.astype(bool).to_numpy())
+        if empty is not None:
+            raise DataError(f"{path}, row {empty + 1}, column '{cfg.group_column}': empty group")
+        dataset.groups = cells.factorize()[0].astype(np.int64)
     return dataset
 
 

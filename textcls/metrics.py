@@ -65,6 +65,67 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
+def pair_counts(y_true: np.ndarray, y_pred: np.ndarray, chunk: int = 1024) -> dict[str, int]:
+    """Over all unordered pairs: concordant and discordant pairs, pairs tied in y_true, tied in
+    y_pred, and tied in y_pred only. Row blocks of `chunk` keep memory at chunk x n."""
+    n = len(y_true)
+    counts = dict.fromkeys(["concordant", "discordant", "tied_true", "tied_pred", "tied_pred_only"], 0)
+    for start in range(0, n, chunk):
+        rows = np.arange(start, min(start + chunk, n))
+        later = np.arange(n)[None, :] > rows[:, None]  # each unordered pair once
+        t = np.sign(y_true[rows, None] - y_true[None, :])[later]
+        p = np.sign(y_pred[rows, None] - y_pred[None, :])[later]
+        counts["concordant"] += int((t * p > 0).sum())
+        counts["discordant"] += int((t * p < 0).sum())
+        counts["tied_true"] += int((t == 0).sum())
+        counts["tied_pred"] += int((p == 0).sum())
+        counts["tied_pred_only"] += int(((p == 0) & (t != 0)).sum())
+    return counts
+
+
+def ndcg_at(y_true: np.ndarray, y_pred: np.ndarray, k: int = 10) -> float | None:
+    """NDCG@k with gains = y_true minus its minimum (so scores may be negative), discount
+    1 / log2(rank + 1); ties in y_pred are broken by row order. None when every gain is 0."""
+    gains = y_true - y_true.min()
+    discount = 1 / np.log2(np.arange(2, min(k, len(gains)) + 2))
+    ideal = (np.sort(gains)[::-1][:k] * discount).sum()
+    if ideal == 0:
+        return None
+    order = np.argsort(-y_pred, kind="stable")[:k]
+    return float((gains[order] * discount).sum() / ideal)
+
+
+def _ranking_of_group(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    c = pair_counts(y_true, y_pred)
+    pairs = len(y_true) * (len(y_true) - 1) // 2
+    ordered = pairs - c["tied_true"]  # pairs whose gold order is known
+    tau_denominator = np.sqrt(float(pairs - c["tied_true"]) * float(pairs - c["tied_pred"]))
+    return {
+        # a tie in the prediction is half right
+        "pairwise_accuracy": (c["concordant"] + 0.5 * c["tied_pred_only"]) / ordered if ordered else None,
+        "kendall_tau": (c["concordant"] - c["discordant"]) / tau_denominator if tau_denominator > 0 else None,  # tau-b
+        "spearman": _pearson(_ranks(y_true), _ranks(y_pred)) if ordered else None,
+        "ndcg_at_10": ndcg_at(y_true, y_pred, 10),
+    }
+
+
+def ranking_metrics(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | None = None) -> dict:
+    """Pairwise accuracy, Kendall's tau-b, Spearman's rho and NDCG@10, within each group (the whole
+    set when there are none), then averaged over the groups where each is defined (2+ rows with
+    different gold scores). `groups` counts the groups averaged over."""
+    if groups is None:
+        groups = np.zeros(len(y_true), dtype=np.int64)
+    order = np.argsort(groups, kind="stable")
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    per_group = [_ranking_of_group(y_true[rows], y_pred[rows]) for rows in np.split(order, bounds) if len(rows) > 1]
+    metrics = {}
+    for key in ["pairwise_accuracy", "kendall_tau", "spearman", "ndcg_at_10"]:
+        values = [g[key] for g in per_group if g[key] is not None]
+        metrics[key] = float(np.mean(values)) if values else None
+    metrics["groups"] = sum(g["pairwise_accuracy"] is not None for g in per_group)
+    return metrics
+
+
 def tagging_metrics(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray, sentence_ids: np.ndarray,
                     labels: list[str], top_confusions: int = 10) -> dict:
     """Token-level metrics over all real tokens (flattened), plus accuracy on words unseen in

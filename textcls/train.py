@@ -69,6 +69,8 @@ class Datasets:
 def load_datasets(config: Config) -> Datasets:
     """Reads every CSV named by the config (so that any bad input fails before training starts)."""
     data, task = config.data, get_task(config.task)
+    if data.group_column and not task.uses_groups:
+        raise ConfigError(f"data.group_column: task '{task.name}' does not compare rows within groups (ranking does)")
     tokenizer = make_tokenizer(data, task)
     train = read_examples(data.train, data, task, tokenizer)
     if isinstance(data.valid, str):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from textcls.config import LossConfig
 from textcls.errors import ConfigError
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[..., torch.Tensor]  # (scores, targets, *what the task adds, e.g. groups) -> mean loss
 
 
 def _on(weight: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:

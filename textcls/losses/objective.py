@@ -32,10 +32,10 @@ class Objective:
         self.main_name = self.task.main_loss_part
 
     def main(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
-        scores, targets = self.task.loss_inputs(output, batch)
+        scores, targets, *extra = self.task.loss_inputs(output, batch)  # extra: e.g. the rows' groups
         if not len(targets):
             return scores.sum() * 0.0  # nothing to score: zero, with the graph kept
-        return self.main_loss(scores, targets)
+        return self.main_loss(scores, targets, *extra)
 
     def weight(self, batch: Batch) -> int | torch.Tensor:
         """What the main loss of `batch` is a mean over (rows, or tagged tokens): batch losses
@@ -72,9 +72,10 @@ class Objective:
 
 
 def plain_objective(cfg: LossConfig, task: Task | str, loss_name: str, num_classes: int) -> Objective:
-    """The main loss without class weights, pos_weight, rationale or regularisers: the plain mean
-    loss that validation and `eval` report, comparable across runs whatever their weighting."""
-    plain = cfg.model_copy(update={"class_weights": None, "pos_weight": None, "alpha": None})
+    """The main loss without class weights, pos_weight, rationale or regularisers, and over every
+    pair rather than sampled ones: the plain mean loss that validation and `eval` report,
+    comparable across runs whatever their weighting."""
+    plain = cfg.model_copy(update={"class_weights": None, "pos_weight": None, "alpha": None, "pairs_per_item": None})
     return Objective(task, LOSSES[loss_name](plain, Counter(), num_classes), cfg.rationale.model_copy(update={"weight": 0.0}), None, [])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textcls.tasks.base import Task
 from textcls.tasks.classification import Classification
+from textcls.tasks.ranking import Ranking
 from textcls.tasks.regression import Regression
 from textcls.tasks.tagging import Tagging
 
@@ -11,6 +12,7 @@ TASKS: dict[str, Task] = {
     "classification": Classification(),
     "tagging": Tagging(),
     "regression": Regression(),
+    "ranking": Ranking(),
 }
 
 

@@ -43,6 +43,8 @@ class Task:
     monitors: tuple[str, ...] = ("loss",)  # metrics train.monitor may name; the first is the default
     main_loss_part: str = "sentence_loss"  # the main loss's name in logs and metrics
     explains: bool = False  # token scores are evidence for a class: rationale metrics and faithfulness apply
+    uses_groups: bool = False  # reads data.group_column (rows are compared only within their group)
+    sort_by: str | None = None  # the result key `predict --sort` orders by, highest first
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
@@ -87,9 +89,10 @@ class Task:
         """Model outputs per sentence (or token): one score per class by default."""
         return num_labels
 
-    def loss_inputs(self, output: ModelOutput, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(scores, targets) the main loss compares: the sentence outputs of the labelled rows.
-        IGNORE marks rows without a label (lexicon words trained alone for their word target)."""
+    def loss_inputs(self, output: ModelOutput, batch: Batch) -> tuple[torch.Tensor, ...]:
+        """(scores, targets, ...) the main loss is called with: by default the sentence outputs of
+        the labelled rows and their labels. IGNORE marks rows without a label (lexicon words
+        trained alone for their word target)."""
         return labelled(output.sentence, batch.labels)
 
     def loss_weight(self, batch: Batch) -> int | torch.Tensor:

@@ -14,6 +14,7 @@ class Regression(Task):
     has_classes = False
     losses = ("mse", "l1", "huber")
     monitors = ("r2", "mae", "rmse", "pearson", "spearman", "loss")
+    sort_by = "value"
 
     def read_labels(self, cells, texts, tokens, tokenizer, where):
         import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it

@@ -1,0 +1,34 @@
+"""One score per sentence, judged by the order it puts sentences in (within groups, when the data
+has a group column, as queries in search): trained with RankNet, or a pointwise regression loss."""
+
+from __future__ import annotations
+
+from textcls.metrics import ranking_metrics
+from textcls.tasks.regression import Regression
+
+
+class Ranking(Regression):
+    """Labels are numbers, read as regression reads them; only their order within a group matters."""
+
+    name = "ranking"
+    losses = ("ranknet", "mse", "l1", "huber")
+    monitors = ("pairwise_accuracy", "kendall_tau", "spearman", "ndcg_at_10", "loss")
+    uses_groups = True
+    sort_by = "score"
+
+    def loss_inputs(self, output, batch):
+        return output.sentence, batch.labels, batch.groups  # RankNet pairs rows within groups
+
+    def metrics(self, predictions, items, labels):
+        return ranking_metrics(items.labels.astype(float), predictions.sentence.astype(float), items.groups)
+
+    def predict_results(self, predictions, texts, words, spans, tokens, labels):
+        values = predictions.sentence.astype(float).tolist()
+        scores = predictions.tokens[:, 0].astype(float).round(4).tolist()
+        return [{"text": text, "tokens": words[s], "score": value, "token_scores": scores[s]}
+                for text, s, value in zip(texts, spans, values)]
+
+    def show(self, result, console):
+        from textcls.reporting import print_value
+
+        print_value(result["score"], result["text"], result["tokens"], result["token_scores"], console)
