@@ -188,7 +188,7 @@ def test_saved_config_loads_back_equal(tmp_path):
     assert load_config(tmp_path / "saved.yaml") == config
 
 
-@pytest.mark.parametrize("name", ["sentiment_bow.yaml", "sentiment_lstm.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
 def test_shipped_configs_are_valid_and_name_existing_data(name):
     path = REPO / "configs" / name
     if not path.is_file():
