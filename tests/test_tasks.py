@@ -24,7 +24,7 @@ class Share(Task):
     losses = ("bce", "mse")
     monitors = ("mae", "loss")
 
-    def read_labels(self, cells, texts, tokens, tokenizer, where):
+    def read_labels(self, cells, texts, tokens, tokenizer, where, data):
         values = np.array([float(c) for c in cells])
         bad = np.flatnonzero((values < 0) | (values > 1))
         if len(bad):
@@ -43,8 +43,8 @@ class Share(Task):
     def loss_inputs(self, output, batch):
         return output.sentence, batch.labels
 
-    def sentence_outputs(self, sentence):
-        return torch.sigmoid(sentence.squeeze(-1))
+    def sentence_outputs(self, output):
+        return torch.sigmoid(output.sentence.squeeze(-1))
 
     def metrics(self, predictions, items, labels):
         error = np.abs(predictions.sentence - items.labels)

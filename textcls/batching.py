@@ -88,6 +88,7 @@ class Encoded:
     shapes: np.ndarray | None = None  # (N,) word_shape ids
     groups: np.ndarray | None = None  # (R,) each row's group (ranking within groups)
     token_labels: bool = False  # labels are per token (tagging)
+    arity: int = 1  # texts per example (rows k*e .. k*e + k - 1 are example e's)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -159,7 +160,7 @@ class Encoded:
             return torch.from_numpy(out)
 
         batch = Batch(torch.from_numpy(self.ids[flat]), torch.from_numpy(starts[:-1]), torch.from_numpy(lengths),
-                      torch.from_numpy(row_of), torch.from_numpy(position), index=flat)
+                      torch.from_numpy(row_of), torch.from_numpy(position), index=flat, arity=self.arity)
         if self.labels is not None:
             if self.token_labels:
                 batch.labels = grid(self.labels[flat], IGNORE)
@@ -207,6 +208,7 @@ class Batch:
     shapes: torch.Tensor | None = None  # (N,)
     groups: torch.Tensor | None = None  # (B,) each row's group
     index: np.ndarray | None = None  # (N,) where these tokens sit in the Encoded they came from
+    arity: int = 1  # texts per example: rows k*e .. k*e + k - 1 (of the rows batched in that order) are one example
 
     def to(self, device: torch.device) -> "Batch":
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -318,7 +320,7 @@ class Featurizer:
         if dataset.labels is not None:
             encoded.labels = self.task.encode_labels(dataset, self.label_index)
             encoded.token_labels = self.task.per_token
-        encoded.groups = dataset.groups
+        encoded.groups, encoded.arity = dataset.groups, dataset.arity
         if dataset.targets is not None:
             classes = np.array([self._target_class(dataset, i) for i in range(len(dataset.target_names))] + [IGNORE], dtype=np.int64)
             encoded.targets = classes[dataset.targets]  # NO_TARGET (-1) picks the last entry: IGNORE
@@ -336,10 +338,15 @@ class Featurizer:
         return self.encode(examples)
 
 
-def batch_order(lengths: np.ndarray, batch_size: int, generator: torch.Generator | None, bucket: bool) -> list[np.ndarray]:
+def batch_order(lengths: np.ndarray, batch_size: int, generator: torch.Generator | None, bucket: bool,
+                arity: int = 1) -> list[np.ndarray]:
     """Row indices of each batch for one epoch. Shuffled when a generator is given; with `bucket`,
     rows of similar length share a batch (little padding, so little wasted work) while the batch
-    order stays random."""
+    order stays random. With `arity` k > 1, `batch_size` examples of k consecutive rows each are
+    batched whole, their rows in order."""
+    if arity > 1:
+        examples = batch_order(lengths.reshape(-1, arity).sum(1), batch_size, generator, bucket)
+        return [(b[:, None] * arity + np.arange(arity)).ravel() for b in examples]
     n = len(lengths)
     order = torch.randperm(n, generator=generator).numpy() if generator is not None else np.arange(n)
     if bucket:

@@ -48,6 +48,7 @@ class Dataset:
     targets: np.ndarray | None = None  # (N,) index into `target_names` per token, NO_TARGET where none
     target_names: list[str] = field(default_factory=list)
     groups: np.ndarray | None = None  # (R,) group of each row (ranking within groups), -1 for none
+    arity: int = 1  # texts per example: rows k*e .. k*e + k - 1 are example e's (a pair, a triplet)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -92,8 +93,30 @@ class Dataset:
             dataset.target_names = list(names)
         return dataset
 
+    @property
+    def num_examples(self) -> int:
+        return len(self) // self.arity
+
+    def select_examples(self, examples: np.ndarray) -> "Dataset":
+        """The given examples (with all their texts), in the given order."""
+        examples = np.asarray(examples, dtype=np.int64)
+        return self.select((examples[:, None] * self.arity + np.arange(self.arity)).ravel())
+
+    def with_texts(self, others: list[Tokens]) -> "Dataset":
+        """Examples of 1 + len(others) texts: each row followed by the same row's text from each of
+        `others` (a pair, a triplet), all sharing the row's number and label."""
+        k, R = 1 + len(others), len(self)
+        tokens = self.tokens
+        for other in others:
+            tokens = _concat_tokens(tokens, other)  # column c's row r sits at c * R + r
+        labels = None if self.labels is None else np.concatenate([self.labels] * k)
+        stacked = Dataset(self.source, tokens, np.tile(self.rows, k), labels)
+        interleaved = stacked.select((np.arange(k)[None, :] * R + np.arange(R)[:, None]).ravel())
+        interleaved.arity = k
+        return interleaved
+
     def select(self, rows: np.ndarray) -> "Dataset":
-        """The given rows, in the given order."""
+        """The given rows, in the given order (whole examples, when examples have several texts)."""
         rows = np.asarray(rows, dtype=np.int64)
         lengths = self.tokens.lengths[rows]
         flat = ragged_index(self.tokens.offsets[rows], lengths)
@@ -106,7 +129,7 @@ class Dataset:
             labels = None if self.labels is None else self.labels[rows]
         targets = None if self.targets is None else self.targets[flat]
         groups = None if self.groups is None else self.groups[rows]
-        return Dataset(self.source, tokens, self.rows[rows], labels, targets, self.target_names, groups)
+        return Dataset(self.source, tokens, self.rows[rows], labels, targets, self.target_names, groups, self.arity)
 
     @classmethod
     def concat(cls, first: "Dataset", second: "Dataset") -> "Dataset":
@@ -183,26 +206,22 @@ def _task(task: Task | str) -> Task:
 
 
 def read_examples(path: str | Path, cfg: DataConfig, task: Task | str, tokenizer: Tokenizer, labelled: bool = True) -> Dataset:
-    """The rows of a CSV as a Dataset, with labels as `task` reads them. With `labelled=False`
-    (predicting) the label column may be absent."""
-    columns = [cfg.text_column] + ([cfg.label_column] if labelled else [])
-    columns += [c for c in (cfg.rationale_column, cfg.group_column) if c and labelled]
+    """The rows of a CSV as a Dataset, with the text columns and labels `task` reads (a pair or a
+    triplet of texts per row makes examples of two or three texts). With `labelled=False`
+    (predicting) only the text column is read."""
+    task = _task(task)
+    text_columns, label_column = task.columns(cfg) if labelled else ([cfg.text_column], None)
+    columns = text_columns + [c for c in (label_column, cfg.rationale_column, cfg.group_column) if c and labelled]
     frame = read_csv(path, columns)
-    texts = frame[cfg.text_column].tolist()
-    empty = _first_bad(~frame[cfg.text_column].str.strip().astype(bool).to_numpy())
-    if empty is not None:
-        raise DataError(f"{path}, row {empty + 1}, column '{cfg.text_column}': empty text")
-    tokens = tokenize_column(texts, tokenizer)
-    no_tokens = _first_bad(tokens.lengths == 0)
-    if no_tokens is not None:
-        raise DataError(f"{path}, row {no_tokens + 1}, column '{cfg.text_column}': no tokens in text")
+    per_column = [_read_texts(frame[column], path, column, tokenizer) for column in text_columns]
+    texts, tokens = per_column[0]
     dataset = Dataset(str(path), tokens, np.arange(1, len(texts) + 1, dtype=np.int64))
-    if labelled:
-        where = lambda i: f"{path}, row {i + 1}, column '{cfg.label_column}'"
-        empty = _first_bad(~frame[cfg.label_column].str.strip().astype(bool).to_numpy())
+    if label_column:
+        where = lambda i: f"{path}, row {i + 1}, column '{label_column}'"
+        empty = _first_bad(~frame[label_column].str.strip().astype(bool).to_numpy())
         if empty is not None:
             raise DataError(f"{where(empty)}: empty label")
-        dataset.labels = _task(task).read_labels(frame[cfg.label_column].tolist(), texts, tokens, tokenizer, where)
+        dataset.labels = task.read_labels(frame[label_column].tolist(), texts, tokens, tokenizer, where, cfg)
     if cfg.rationale_column and labelled:
         _read_rationales(dataset, frame[cfg.rationale_column].tolist(), texts, tokenizer, cfg.rationale_column)
     if cfg.group_column and labelled:
@@ -211,7 +230,22 @@ def read_examples(path: str | Path, cfg: DataConfig, task: Task | str, tokenizer
         if empty is not None:
             raise DataError(f"{path}, row {empty + 1}, column '{cfg.group_column}': empty group")
         dataset.groups = cells.factorize()[0].astype(np.int64)
+    if len(per_column) > 1:
+        dataset = dataset.with_texts([t for _, t in per_column[1:]])
     return dataset
+
+
+def _read_texts(cells, path, column: str, tokenizer: Tokenizer) -> tuple[list[str], Tokens]:
+    """A text column (a pandas Series), tokenised; an empty text, or one without tokens, is an error."""
+    texts = cells.tolist()
+    empty = _first_bad(~cells.str.strip().astype(bool).to_numpy())
+    if empty is not None:
+        raise DataError(f"{path}, row {empty + 1}, column '{column}': empty text")
+    tokens = tokenize_column(texts, tokenizer)
+    no_tokens = _first_bad(tokens.lengths == 0)
+    if no_tokens is not None:
+        raise DataError(f"{path}, row {no_tokens + 1}, column '{column}': no tokens in text")
+    return texts, tokens
 
 
 def _read_rationales(dataset: Dataset, cells: list[str], texts: list[str], tokenizer: Tokenizer, column: str) -> None:

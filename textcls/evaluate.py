@@ -39,7 +39,7 @@ def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size
     token_out = None
     loss_sum, loss_weight = 0.0, 0
     with torch.inference_mode():
-        for rows in batch_order(items.lengths, batch_size, generator=None, bucket=True):
+        for rows in batch_order(items.lengths, batch_size, generator=None, bucket=True, arity=items.arity):
             batch = items.batch(rows).to(device)
             output = model(batch)
             if objective is not None and batch.labels is not None:
@@ -51,8 +51,9 @@ def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size
                 if token_out is None:
                     token_out = np.zeros((len(items.ids), tokens.shape[1]), dtype=np.float32)
                 token_out[batch.index] = tokens
-            if output.sentence is not None:
-                sentence = task.sentence_outputs(output.sentence).float().cpu().numpy()
+            sentence = task.sentence_outputs(output)
+            if sentence is not None:
+                sentence = sentence.float().cpu().numpy()
                 if sentence_out is None:
                     sentence_out = np.zeros((len(items), *sentence.shape[1:]), dtype=np.float32)
                 sentence_out[rows] = sentence

@@ -78,11 +78,11 @@ def load_datasets(config: Config) -> Datasets:
     else:
         if not 0 < data.valid < 1:
             raise ConfigError(f"data.valid: a fraction must lie between 0 and 1, got {data.valid}")
-        order = np.random.RandomState(config.train.seed).permutation(len(train))
-        cut = max(1, int(round(len(train) * data.valid)))
-        if cut >= len(train):
-            raise DataError(f"{data.train}: too few rows ({len(train)}) to split off a validation set")
-        valid, train = train.select(order[:cut]), train.select(np.sort(order[cut:]))
+        order = np.random.RandomState(config.train.seed).permutation(train.num_examples)
+        cut = max(1, int(round(train.num_examples * data.valid)))
+        if cut >= train.num_examples:
+            raise DataError(f"{data.train}: too few rows ({train.num_examples}) to split off a validation set")
+        valid, train = train.select_examples(order[:cut]), train.select_examples(np.sort(order[cut:]))
         valid.source = source = f"{data.train} (validation split)"
     test = read_examples(data.test, data, task, tokenizer) if data.test else None
     if data.lexicon:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+import numpy as np
 import torch
 
 from textcls.batching import Encoded, batch_order
@@ -108,8 +109,13 @@ class FitResult:
 
 class Trainer:
     def __init__(self, model: TextModel, objective: Objective, optim: OptimConfig, cfg: TrainConfig,
-                 device: torch.device, reporter: Reporter | None = None):
+                 device: torch.device, reporter: Reporter | None = None,
+                 batches: Callable[[Encoded, torch.Generator], list[np.ndarray]] | None = None):
+        """`batches(items, generator)`: the rows of each batch of an epoch (default: `batch_order`,
+        rows of similar length together, in random order)."""
         self.model, self.objective, self.cfg, self.device = model, objective, cfg, device
+        self.batches = batches or (lambda items, generator: batch_order(items.lengths, cfg.batch_size, generator,
+                                                                        bucket=True, arity=items.arity))
         self.optim_cfg = optim
         self.optimizer = Optimizer(optim, model, cfg.batch_size)
         self.step_count, self.total_steps = 0, 1
@@ -128,7 +134,7 @@ class Trainer:
 
     def train_epoch(self, items: Encoded, epoch: int) -> dict:
         self.model.train()
-        batches = batch_order(items.lengths, self.cfg.batch_size, self.generator, bucket=True)
+        batches = self.batches(items, self.generator)
         start = time.perf_counter()
         if self.cfg.hogwild and resolve_threads(self.cfg.threads) > 1:
             sums, weight_total, tokens = self._hogwild_epoch(items, batches, epoch)
@@ -225,7 +231,7 @@ class Trainer:
             on_epoch: Callable[[int, dict, bool], None]) -> FitResult:
         """Trains for `cfg.epochs` (fewer with `patience`). After each epoch: `evaluate()` gives
         validation metrics, then `on_epoch(epoch, record, improved)` logs and checkpoints."""
-        self.total_steps = math.ceil(len(items) / self.cfg.batch_size) * self.cfg.epochs
+        self.total_steps = len(self.batches(items, torch.Generator().manual_seed(self.cfg.seed))) * self.cfg.epochs  # (a throwaway draw)
         best_epoch, best, history, stale = 0, None, [], 0
         for epoch in range(1, self.cfg.epochs + 1):
             record = {"epoch": epoch, **self.train_epoch(items, epoch)}

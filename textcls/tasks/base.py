@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # types only: these modules sit above the tasks
     from rich.console import Console
 
     from textcls.batching import Batch, Encoded
+    from textcls.config import DataConfig
     from textcls.data import Dataset
     from textcls.evaluate import Predictions
     from textcls.models import ModelOutput
@@ -51,9 +52,14 @@ class Task:
 
     # --- data ------------------------------------------------------------------------------------
 
-    def read_labels(self, cells: list[str], texts: list[str], tokens: Tokens, tokenizer: Tokenizer, where: Where):
+    def columns(self, data: DataConfig) -> tuple[list[str], str | None]:
+        """The text columns of an example (one, or a pair, a triplet) and the label column, if any."""
+        return [data.text_column], data.label_column
+
+    def read_labels(self, cells: list[str], texts: list[str], tokens: Tokens, tokenizer: Tokenizer, where: Where,
+                    data: DataConfig):
         """The label column (cells already checked non-empty) as the Dataset holds it; the first bad
-        cell is a DataError naming its row and column."""
+        cell is a DataError naming its row and column. `texts` and `tokens` are the first text column's."""
         raise NotImplementedError
 
     def label_set(self, train: Dataset, label_column: str) -> list[str]:
@@ -101,9 +107,9 @@ class Task:
 
     # --- predictions, metrics, output -------------------------------------------------------------
 
-    def sentence_outputs(self, sentence: torch.Tensor) -> torch.Tensor:
-        """(B, outputs) model outputs -> what Predictions.sentence holds."""
-        return sentence
+    def sentence_outputs(self, output: ModelOutput) -> torch.Tensor | None:
+        """What Predictions.sentence holds per row (None: nothing per sentence): the sentence scores."""
+        return output.sentence
 
     def token_outputs(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, outputs) token outputs -> what Predictions.tokens holds: raw scores by default."""

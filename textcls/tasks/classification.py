@@ -29,7 +29,7 @@ class Classification(Task):
     monitors = ("accuracy", "macro_f1", "loss")
     explains = True
 
-    def read_labels(self, cells, texts, tokens, tokenizer, where):
+    def read_labels(self, cells, texts, tokens, tokenizer, where, data):
         return np.array([c.strip() for c in cells], dtype=object)
 
     def label_set(self, train, label_column):
@@ -59,8 +59,8 @@ class Classification(Task):
     def num_outputs(self, loss_name, num_labels):
         return 1 if loss_name == "bce" else num_labels  # bce: one logit, the positive class's
 
-    def sentence_outputs(self, sentence):
-        return probabilities(sentence)
+    def sentence_outputs(self, output):
+        return probabilities(output.sentence)
 
     def metrics(self, predictions, items, labels):
         return classification_metrics(items.labels, predictions.sentence.argmax(1), labels)

@@ -16,7 +16,7 @@ class Regression(Task):
     monitors = ("r2", "mae", "rmse", "pearson", "spearman", "loss")
     sort_by = "value"
 
-    def read_labels(self, cells, texts, tokens, tokenizer, where):
+    def read_labels(self, cells, texts, tokens, tokenizer, where, data):
         import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it
 
         values = pd.to_numeric(pd.Series(cells, dtype=object).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
@@ -45,8 +45,8 @@ class Regression(Task):
     def loss_inputs(self, output, batch):
         return output.sentence, batch.labels  # every row has a value (IGNORE could be one)
 
-    def sentence_outputs(self, sentence):
-        return sentence.squeeze(-1)
+    def sentence_outputs(self, output):
+        return output.sentence.squeeze(-1)
 
     def metrics(self, predictions, items, labels):
         return regression_metrics(items.labels.astype(float), predictions.sentence.astype(float))

@@ -22,7 +22,7 @@ class Tagging(Task):
     monitors = ("accuracy", "macro_f1", "unseen_accuracy", "exact_match", "loss")
     main_loss_part = "tag_loss"
 
-    def read_labels(self, cells, texts, tokens, tokenizer, where):
+    def read_labels(self, cells, texts, tokens, tokenizer, where, data):
         words = tokens.lengths
         if tokenizer.max_length:  # the tags are checked against the whole text, then cut as the tokens were
             words = tokenize_column(texts, Tokenizer(lowercase=False, whitespace=True)).lengths
