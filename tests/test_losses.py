@@ -60,7 +60,7 @@ def test_registry_serves_the_documented_tasks():
     assert tasks == {
         "bce": {"classification"}, "ce": {"classification", "tagging"}, "nll": {"classification", "tagging"},
         "focal": {"classification", "tagging"}, "mse": {"regression", "ranking"}, "l1": {"regression", "ranking"},
-        "huber": {"regression", "ranking"}, "ranknet": {"ranking"},
+        "huber": {"regression", "ranking"}, "ranknet": {"ranking"}, "contrastive": {"embedding"}, "triplet": {"embedding"},
     }
 
 

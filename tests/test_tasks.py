@@ -46,7 +46,7 @@ class Share(Task):
     def sentence_outputs(self, output):
         return torch.sigmoid(output.sentence.squeeze(-1))
 
-    def metrics(self, predictions, items, labels):
+    def metrics(self, predictions, items, labels, reference=None):
         error = np.abs(predictions.sentence - items.labels)
         return {"mae": float(error.mean()), "within_0.25": float((error <= 0.25).mean())}
 

@@ -31,7 +31,7 @@ from textcls.config import Config, config_from_dict, upgrade_saved_config
 from textcls.data import make_tokenizer
 from textcls.errors import RunError
 from textcls.models import TextModel, build_model
-from textcls.tasks import Task, get_task
+from textcls.tasks import Task, task_of
 from textcls.vocab import Vocabulary
 
 
@@ -157,7 +157,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     weights = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
     if not weights.is_file():
         raise RunError(f"{run_dir}: no '{checkpoint}' checkpoint (expected {weights})")
-    task = get_task(config.task)
+    task = task_of(config)
     featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), vocab, labels)
     model = build_model(config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
     try:

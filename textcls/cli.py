@@ -161,6 +161,81 @@ def _emit(results: list[dict], fmt: Format, task) -> None:
             task.show(result, reporting.out)
 
 
+class VectorFormat(str, Enum):
+    npy = "npy"
+    jsonl = "jsonl"
+
+
+@app.command()
+def embed(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
+    file: Path = typer.Option(..., "--file", help="A text file with one sentence per line ('-': stdin)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the vectors."),
+    fmt: VectorFormat = typer.Option(VectorFormat.npy, "--format", "-f", help="npy: one (n, D) float32 array; jsonl: {\"text\", \"embedding\"} per line."),
+    batch_size: int = typer.Option(8192, min=1, help="Sentences per batch."),
+    checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
+):
+    """Write the sentence embedding of every line of a file (blank lines skipped)."""
+    import numpy as np
+
+    from textcls.checkpoint import atomic_write, load_run
+    from textcls.predict import embed_texts
+
+    with user_errors():
+        run = load_run(run_dir, checkpoint)
+        texts = list(_lines([], None if str(file) == "-" else file))
+        if not texts:
+            raise TextclsError(f"{file}: no text to embed")
+        vectors = embed_texts(run, texts, batch_size)
+        if fmt == VectorFormat.npy:
+            def write_npy(path: Path) -> None:
+                with open(path, "wb") as f:  # a file, not a name: np.save would add ".npy" to the name
+                    np.save(f, vectors)
+
+            atomic_write(out, write_npy)
+        else:
+            import orjson
+
+            rows = (orjson.dumps({"text": t, "embedding": v}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for t, v in zip(texts, vectors))
+            atomic_write(out, lambda p: p.write_bytes(b"".join(rows)))
+    typer.echo(f"{len(texts)} vectors of {vectors.shape[1]} dimensions -> {out}", err=True)
+
+
+@app.command()
+def similarity(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
+    texts: Optional[list[str]] = typer.Argument(None, help="Two sentences to compare."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV whose first two columns hold the pairs (with a header row)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, or json: one {\"a\", \"b\", \"similarity\"} per line."),
+    checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
+):
+    """How similar two sentences are (the cosine, or minus the euclidean distance, as the run was trained)."""
+    from textcls.checkpoint import load_run
+    from textcls.predict import similarities
+
+    with user_errors():
+        if pairs is not None:
+            from textcls.data import read_csv
+
+            frame = read_csv(pairs, [])
+            if frame.shape[1] < 2:
+                raise TextclsError(f"{pairs}: needs two columns (the two sentences of each pair)")
+            first, second = frame.iloc[:, 0].tolist(), frame.iloc[:, 1].tolist()
+        elif texts and len(texts) == 2:
+            first, second = [texts[0]], [texts[1]]
+        else:
+            raise TextclsError("give two sentences, or --pairs FILE")
+        run = load_run(run_dir, checkpoint)
+        scores = similarities(run, first, second)
+    if fmt == Format.json:
+        for a, b, s in zip(first, second, scores.tolist()):
+            typer.echo(json.dumps({"a": a, "b": b, "similarity": s}, ensure_ascii=False))
+    else:
+        from textcls import reporting
+
+        reporting.print_similarities(first, second, scores.tolist())
+
+
 @app.command()
 def stats(
     config: Path = typer.Option(..., "--config", "-c", help="YAML config whose columns and lexicon to use."),

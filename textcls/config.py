@@ -31,6 +31,11 @@ class DataConfig(Section):
     label_column: str = "label"  # classification: a class; tagging: space-separated tags; regression: a number
     rationale_column: str | None = None  # "word:target word:target ..." per row
     group_column: str | None = None  # ranking: rows are ranked only against rows of the same group (e.g. a query)
+    text_pair_column: str | None = None  # embedding: a second text per row; the label says if the two are similar
+    similar_label: str = "1"  # embedding pairs: the label value meaning "similar" (any other: dissimilar)
+    anchor_column: str | None = None  # embedding triplets: anchor, positive and negative text columns
+    positive_column: str | None = None
+    negative_column: str | None = None
     lexicon: str | None = None  # CSV `word,label` or `word,score`
     lexicon_threshold: float = Field(0.0, ge=0)  # with `word,score`: score >= t -> positive, <= -t -> negative
     lexicon_holdout: float = Field(0.0, ge=0, lt=1)  # share of lexicon words withheld from training
@@ -53,6 +58,7 @@ class ModelBase(Section):
     buckets: int = Field(200_000, ge=1)  # hash buckets shared by word and character n-grams
     sparse: bool = True  # sparse embedding gradients (SparseAdam): a step touches only the rows a batch uses
     shape: bool = True  # tagging: a small embedding of each word's shape (case, digits, punctuation)
+    normalize: bool = False  # the sentence embedding L2-normalised (task embedding)
 
     @model_validator(mode="after")
     def _check_ngrams(self) -> "ModelBase":
@@ -138,6 +144,9 @@ class LossConfig(Section):
     beta: float = Field(1.0, gt=0)  # huber: where the loss turns from quadratic to linear
     ties: Literal["skip", "half"] = "skip"  # ranknet: pairs with equal gold scores skipped, or trained toward P = 0.5
     pairs_per_item: int | None = Field(None, ge=1)  # ranknet: partners sampled per row (None: every pair in the batch)
+    distance: Literal["euclidean", "cosine"] = "euclidean"  # contrastive, triplet: between sentence embeddings
+    margin: float = Field(1.0, gt=0)  # contrastive, triplet
+    mining: Literal["all", "hard", "semihard"] = "semihard"  # triplet from class labels: which triplets of a batch count
     rationale: RationaleConfig = RationaleConfig()
     regularizers: list[RegularizerConfig] = []
 
@@ -167,6 +176,8 @@ class TrainConfig(Section):
     threads: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"  # torch CPU threads; auto = the cores this process may use
     faithfulness: bool = False  # final evaluation also measures comprehensiveness/sufficiency (11 extra passes)
     hogwild: bool = False  # CPU, optim sgd_linear: one process per thread sharing the weights, lock-free (not reproducible)
+    classes_per_batch: int | None = Field(None, ge=2)  # embedding with class labels: P classes per batch ...
+    per_class: int | None = Field(None, ge=2)  # ... and K sentences of each (replaces batch_size and length buckets)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
     monitor: str = "auto"  # e.g. accuracy, macro_f1, loss, r2; auto = accuracy (or r2 for regression)
 

@@ -31,7 +31,7 @@ class Predictions:
 def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size: int, device: torch.device,
                   objective: Objective | None = None, with_tokens: bool = True) -> Predictions:
     """Runs the model over every row. Token outputs are computed only `with_tokens` (always for a
-    task labelled per token)."""
+    task labelled per token); the mean loss only with an `objective`, for labelled rows."""
     task = get_task(task)
     model.eval()
     with_tokens = with_tokens or task.per_token
@@ -42,7 +42,7 @@ def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size
         for rows in batch_order(items.lengths, batch_size, generator=None, bucket=True, arity=items.arity):
             batch = items.batch(rows).to(device)
             output = model(batch)
-            if objective is not None and batch.labels is not None:
+            if objective is not None:  # (given only with labelled rows)
                 weight = int(objective.weight(batch))
                 loss_sum += float(objective.main(output, batch)) * weight
                 loss_weight += weight
@@ -92,9 +92,10 @@ def rationale_scores(predictions: Predictions, items: Encoded) -> dict | None:
     }
 
 
-def score(predictions: Predictions, items: Encoded, task: Task, labels: list[str]) -> dict:
+def score(predictions: Predictions, items: Encoded, task: Task, labels: list[str],
+          reference: tuple[Predictions, Encoded] | None = None) -> dict:
     """Metrics of `predictions` against the labels (and word targets) carried by `items`."""
-    metrics = task.metrics(predictions, items, labels)
+    metrics = task.metrics(predictions, items, labels, reference)
     if predictions.loss is not None:
         metrics["loss"] = predictions.loss
     if task.explains and predictions.tokens is not None:
@@ -124,12 +125,16 @@ def faithfulness_scores(model: TextModel, featurizer: Featurizer, examples, pred
 
 
 def evaluate_examples(model: TextModel, featurizer: Featurizer, examples, items: Encoded, batch_size: int,
-                      device: torch.device, objective: Objective | None = None, with_faithfulness: bool = False) -> dict:
-    """All metrics of `model` on labelled rows (a Dataset, and its encoded form)."""
+                      device: torch.device, objective: Objective | None = None, with_faithfulness: bool = False,
+                      reference: Encoded | None = None) -> dict:
+    """All metrics of `model` on labelled rows (a Dataset, and its encoded form). `reference`: the
+    encoded rows of the task's reference split, when it has one."""
     task = featurizer.task
     needs_tokens = items.targets is not None or with_faithfulness
     predictions = predict_items(model, items, task, batch_size, device, objective, with_tokens=needs_tokens)
-    metrics = score(predictions, items, task, featurizer.labels)
+    if reference is not None:
+        reference = (predict_items(model, reference, task, batch_size, device, with_tokens=False), reference)
+    metrics = score(predictions, items, task, featurizer.labels, reference)
     if with_faithfulness and task.explains:
         metrics["faithfulness"] = faithfulness_scores(model, featurizer, examples, predictions, batch_size, device)
     return metrics

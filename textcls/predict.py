@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from textcls.checkpoint import Run
 from textcls.data import Dataset, apply_lexicon, lexicon_part, read_examples, read_lexicon
-from textcls.errors import DataError
+from textcls.batching import batch_order
+from textcls.errors import DataError, RunError
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.losses import plain_objective
 from textcls.tokenize import tokenize_column
@@ -35,9 +37,14 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
         apply_lexicon(examples, words, tokenizer)
     items = run.featurizer.encode(examples)
     objective = plain_objective(config.loss, task, run.loss_name, len(run.labels))
+    reference = None
+    if task.reference_split:  # e.g. the training sentences whose neighbours are counted: read as training read them
+        from textcls.train import load_datasets
+
+        reference = run.featurizer.encode(getattr(load_datasets(config), task.reference_split))
     metrics = evaluate_examples(run.model, run.featurizer, examples, items, batch_size or config.train.eval_batch_size,
-                                run.device, objective, with_faithfulness)
-    metrics["rows"] = len(items)
+                                run.device, objective, with_faithfulness, reference)
+    metrics["rows"] = len(items) // items.arity  # examples (a pair or a triplet counts once)
     return metrics
 
 
@@ -50,9 +57,40 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line
     if len(empty):
         raise DataError(f"input {first_line + empty[0]}: no tokens in {texts[empty[0]]!r}")
     dataset = Dataset("input", tokens, np.arange(first_line, first_line + len(texts)))
-    predictions = predict_items(run.model, run.featurizer.encode(dataset), task, batch_size, run.device)
+    predictions = predict_items(run.model, run.featurizer.encode(dataset), task, batch_size, run.device,
+                                with_tokens=task.token_scores)
     # Whole arrays become Python lists once; each row is then a slice (no NumPy call per row).
     words = np.asarray(tokens.types, dtype=object)[tokens.codes].tolist()
     cuts = tokens.offsets.tolist()
     spans = [slice(cuts[i], cuts[i + 1]) for i in range(len(texts))]
     return task.predict_results(predictions, texts, words, spans, tokens, run.labels)
+
+
+def embed_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1) -> np.ndarray:
+    """(n, D) the sentence embedding of each text (L2-normalised when the run's model.normalize is
+    set): the vector the model's last layer reads, for any sentence model."""
+    tokens = tokenize_column(texts, run.featurizer.tokenizer)
+    empty = np.flatnonzero(tokens.lengths == 0)
+    if len(empty):
+        raise DataError(f"input {first_line + empty[0]}: no tokens in {texts[empty[0]]!r}")
+    items = run.featurizer.encode(Dataset("input", tokens, np.arange(first_line, first_line + len(texts))))
+    run.model.eval()
+    out = None
+    with torch.inference_mode():
+        for rows in batch_order(items.lengths, batch_size, generator=None, bucket=True):
+            vectors = run.model(items.batch(rows).to(run.device)).embedding
+            if vectors is None:
+                raise RunError(f"{run.dir}: a {run.task.name} model gives no sentence embedding")
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors.float().cpu().numpy()
+    return out
+
+
+def similarities(run: Run, first: list[str], second: list[str], batch_size: int = 4096) -> np.ndarray:
+    """(n,) how similar first[i] and second[i] are, by the run's loss.distance: the cosine, or
+    minus the euclidean distance (higher is more similar either way)."""
+    from textcls.tasks.embedding import similarity
+
+    vectors = embed_texts(run, first + second, batch_size)
+    return similarity(vectors[: len(first)].astype(np.float64), vectors[len(first) :].astype(np.float64), run.config.loss.distance)

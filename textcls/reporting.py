@@ -121,6 +121,22 @@ def print_word_scores(tokens: list[str], scores: list[float], console: Console =
     console.print(words)
 
 
+def print_vector(text: str, vector: list[float], console: Console = out, shown: int = 8) -> None:
+    """A sentence embedding: its size, norm and first values."""
+    norm = sum(v * v for v in vector) ** 0.5
+    head = "  ".join(f"{v:+.3f}" for v in vector[:shown])
+    console.print(f"[bold]{text}[/]\n  {len(vector)} dimensions, norm {norm:.3f}: {head}{' ...' if len(vector) > shown else ''}")
+
+
+def print_similarities(first: list[str], second: list[str], scores: list[float], console: Console = out) -> None:
+    table = Table()
+    for column in ["sentence a", "sentence b", "similarity"]:
+        table.add_column(column, justify="right" if column == "similarity" else "left")
+    for a, b, s in zip(first, second, scores):
+        table.add_row(a, b, f"{s:.4f}")
+    console.print(table)
+
+
 def print_tags(text: str, tokens: list[str], tags: list[str], probabilities: list[float], console: Console = out) -> None:
     table = Table(title=text)
     for column in ["token", "tag", "probability"]:

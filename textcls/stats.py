@@ -11,13 +11,13 @@ import numpy as np
 from textcls.config import Config
 from textcls.data import NO_TARGET, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon, resolve_target
 from textcls.losses import auto_pos_weight
-from textcls.tasks import get_task
+from textcls.tasks import task_of
 
 
 def dataset_stats(config: Config, path: str | Path | None = None) -> dict:
     """Counts for `path` (default: the config's training CSV), read with the config's columns and
     lexicon, as training would read it."""
-    data, task = config.data, get_task(config.task)
+    data, task = config.data, task_of(config)
     path = path or data.train
     tokenizer = make_tokenizer(data, task)
     examples = read_examples(path, data, task, tokenizer)

@@ -26,7 +26,7 @@ from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples
 from textcls.losses import build_objective, plain_objective, resolve_loss
 from textcls.models import build_model
-from textcls.tasks import Task, get_task
+from textcls.tasks import Task, task_of
 from textcls.trainer import Reporter, Trainer
 from textcls.vocab import Vocabulary
 
@@ -68,7 +68,7 @@ class Datasets:
 
 def load_datasets(config: Config) -> Datasets:
     """Reads every CSV named by the config (so that any bad input fails before training starts)."""
-    data, task = config.data, get_task(config.task)
+    data, task = config.data, task_of(config)
     if data.group_column and not task.uses_groups:
         raise ConfigError(f"data.group_column: task '{task.name}' does not compare rows within groups (ranking does)")
     tokenizer = make_tokenizer(data, task)
@@ -104,7 +104,7 @@ def load_datasets(config: Config) -> Datasets:
 
 def build_featurizer(config: Config, train: Dataset) -> Featurizer:
     """The vocabulary and label set of the training rows, with the config's features."""
-    task = get_task(config.task)
+    task = task_of(config)
     tokenizer = make_tokenizer(config.data, task)
     words = train.tokens.map_types([tokenizer.normalize(t) for t in train.tokens.types])
     counts = np.bincount(words.codes, minlength=len(words.types))
@@ -143,7 +143,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     device = resolve_device(config.train.device)
     if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
         raise ConfigError("train.hogwild needs optim.name: sgd_linear (its updates keep no state) and the CPU")
-    task = get_task(config.task)
+    task = task_of(config)
     monitor = resolve_monitor(config.train.monitor, task)
 
     datasets = load_datasets(config)
@@ -170,13 +170,16 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
     })
 
-    trainer = Trainer(model, objective, config.optim, config.train, device, reporter)
+    trainer = Trainer(model, objective, config.optim, config.train, device, reporter,
+                      batches=lambda items, generator: task.batches(items, config.train, generator))
+    reference = {"train": train_items, "valid": valid_items}.get(task.reference_split)
 
     validation_loss = plain_objective(config.loss, task, loss_name, len(featurizer.labels))
 
     def evaluate(examples, items, final: bool = False) -> dict:
         return evaluate_examples(model, featurizer, examples, items, config.train.eval_batch_size, device,
-                                 validation_loss, with_faithfulness=final and config.train.faithfulness)
+                                 validation_loss, with_faithfulness=final and config.train.faithfulness,
+                                 reference=None if reference is items else reference)
 
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
         with open(run_dir / "metrics.jsonl", "a") as log:

@@ -33,7 +33,7 @@ class Objective:
 
     def main(self, output: ModelOutput, batch: Batch) -> torch.Tensor:
         scores, targets, *extra = self.task.loss_inputs(output, batch)  # extra: e.g. the rows' groups
-        if not len(targets):
+        if targets is not None and not len(targets):  # (None: the loss needs no targets, as for triplets)
             return scores.sum() * 0.0  # nothing to score: zero, with the graph kept
         return self.main_loss(scores, targets, *extra)
 

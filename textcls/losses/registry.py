@@ -8,6 +8,7 @@ from typing import Callable
 from textcls.config import LossConfig
 from textcls.errors import ConfigError
 from textcls.losses.classification import LossFn, bce, ce, focal, nll
+from textcls.losses.embedding import contrastive, triplet
 from textcls.losses.ranking import ranknet
 from textcls.losses.regression import huber, l1, mse
 from textcls.tasks import Task, get_task
@@ -22,13 +23,16 @@ LOSSES: dict[str, Callable[..., LossFn]] = {
     "l1": l1,
     "huber": huber,
     "ranknet": ranknet,
+    "contrastive": contrastive,
+    "triplet": triplet,
 }
 
 
 # Loss options and the losses that read them: setting one for another loss is an error, not a no-op.
 OPTIONS = {"pos_weight": {"bce"}, "class_weights": {"ce", "nll", "focal"}, "label_smoothing": {"ce"},
            "alpha": {"focal"}, "gamma": {"focal"}, "beta": {"huber"}, "ties": {"ranknet"},
-           "pairs_per_item": {"ranknet"}}
+           "pairs_per_item": {"ranknet"}, "distance": {"contrastive", "triplet"}, "margin": {"contrastive", "triplet"},
+           "mining": {"triplet"}}
 
 
 def check_options(cfg: LossConfig, name: str) -> None:

@@ -58,6 +58,12 @@ class ModelOutput:
             self._embedding = self._embedding()
         return self._embedding
 
+    def normalize_embedding(self) -> None:
+        """The embedding, once read, is L2-normalised (unit length)."""
+        raw = self._embedding
+        if raw is not None:
+            self._embedding = lambda: F.normalize(raw() if callable(raw) else raw, dim=-1)
+
 
 class TextModel(nn.Module):
     """The embedder every model starts from, and the log-softmax output that loss `nll` needs.
@@ -70,7 +76,7 @@ class TextModel(nn.Module):
 
     def __init__(self, cfg: ModelBase, num_features: int, log_softmax: bool = False, shapes: bool = False):
         super().__init__()
-        self.log_softmax = log_softmax
+        self.log_softmax, self.normalize = log_softmax, cfg.normalize
         self.embedding = nn.Embedding(num_features, cfg.embedding_dim, padding_idx=0, sparse=cfg.sparse)
         self.shape_embedding = nn.Embedding(NUM_SHAPES, SHAPE_DIM, padding_idx=0) if shapes else None
         self.input_dim = cfg.embedding_dim + (SHAPE_DIM if shapes else 0)  # width of `embed`'s vectors
@@ -89,6 +95,8 @@ class TextModel(nn.Module):
 
     def forward(self, batch: Batch) -> ModelOutput:
         output = self.scores(batch)
+        if self.normalize:
+            output.normalize_embedding()
         if self.log_softmax:
             if output.sentence is not None:
                 output.sentence = F.log_softmax(output.sentence, dim=-1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textcls.tasks.base import Task
 from textcls.tasks.classification import Classification
+from textcls.tasks.embedding import Embedding
 from textcls.tasks.ranking import Ranking
 from textcls.tasks.regression import Regression
 from textcls.tasks.tagging import Tagging
@@ -13,6 +14,7 @@ TASKS: dict[str, Task] = {
     "tagging": Tagging(),
     "regression": Regression(),
     "ranking": Ranking(),
+    "embedding": Embedding(),
 }
 
 
@@ -26,4 +28,9 @@ def get_task(task: Task | str) -> Task:
         raise ValueError(f"unknown task '{task}' (choose one of: {', '.join(TASKS)})") from None
 
 
-__all__ = ["TASKS", "Task", "get_task"]
+def task_of(config) -> Task:
+    """The task a run's config names, bound to the config's settings it reads."""
+    return get_task(config.task).bind(config)
+
+
+__all__ = ["TASKS", "Task", "get_task", "task_of"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from textcls.batching import IGNORE
+from textcls.batching import IGNORE, batch_order
 from textcls.errors import ConfigError, DataError
 from textcls.tokenize import Tokenizer, Tokens
 from textcls.vocab import build_labels
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # types only: these modules sit above the tasks
     from rich.console import Console
 
     from textcls.batching import Batch, Encoded
-    from textcls.config import DataConfig
+    from textcls.config import Config, DataConfig, TrainConfig
     from textcls.data import Dataset
     from textcls.evaluate import Predictions
     from textcls.models import ModelOutput
@@ -46,9 +46,16 @@ class Task:
     explains: bool = False  # token scores are evidence for a class: rationale metrics and faithfulness apply
     uses_groups: bool = False  # reads data.group_column (rows are compared only within their group)
     sort_by: str | None = None  # the result key `predict --sort` orders by, highest first
+    token_scores: bool = True  # predict computes and shows each token's score
+    reference_split: str | None = None  # "train" or "valid": its outputs are passed to `metrics` too
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
+
+    def bind(self, config: Config) -> "Task":
+        """This task for one run: a task whose behaviour depends on settings of the config (which
+        columns hold an example, which distance) returns a copy that holds them."""
+        return self
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -76,6 +83,11 @@ class Task:
             return Counter()
         values = items.labels[items.labels != IGNORE]
         return Counter({int(v): int(n) for v, n in enumerate(np.bincount(values)) if n})
+
+    def batches(self, items: Encoded, cfg: TrainConfig, generator: torch.Generator | None) -> list[np.ndarray]:
+        """The rows of each training batch of an epoch: rows of similar length together, in random
+        order, examples of several texts kept whole."""
+        return batch_order(items.lengths, cfg.batch_size, generator, bucket=True, arity=items.arity)
 
     def label_stats(self, dataset: Dataset) -> dict:
         """What `textcls stats` shows about the labels: {"labels": count per class} for a task with
@@ -115,7 +127,10 @@ class Task:
         """(N, outputs) token outputs -> what Predictions.tokens holds: raw scores by default."""
         return tokens
 
-    def metrics(self, predictions: Predictions, items: Encoded, labels: list[str]) -> dict:
+    def metrics(self, predictions: Predictions, items: Encoded, labels: list[str],
+                reference: tuple[Predictions, Encoded] | None = None) -> dict:
+        """Metrics of `predictions` against the labels `items` carry. `reference`: the predictions
+        and items of `reference_split`, for tasks that set it (e.g. neighbours among training rows)."""
         raise NotImplementedError
 
     def predict_results(self, predictions: Predictions, texts: list[str], words: list[str], spans: list[slice],

@@ -62,7 +62,7 @@ class Classification(Task):
     def sentence_outputs(self, output):
         return probabilities(output.sentence)
 
-    def metrics(self, predictions, items, labels):
+    def metrics(self, predictions, items, labels, reference=None):
         return classification_metrics(items.labels, predictions.sentence.argmax(1), labels)
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):

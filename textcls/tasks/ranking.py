@@ -19,7 +19,7 @@ class Ranking(Regression):
     def loss_inputs(self, output, batch):
         return output.sentence, batch.labels, batch.groups  # RankNet pairs rows within groups
 
-    def metrics(self, predictions, items, labels):
+    def metrics(self, predictions, items, labels, reference=None):
         return ranking_metrics(items.labels.astype(float), predictions.sentence.astype(float), items.groups)
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):

@@ -48,7 +48,7 @@ class Regression(Task):
     def sentence_outputs(self, output):
         return output.sentence.squeeze(-1)
 
-    def metrics(self, predictions, items, labels):
+    def metrics(self, predictions, items, labels, reference=None):
         return regression_metrics(items.labels.astype(float), predictions.sentence.astype(float))
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):

@@ -61,7 +61,7 @@ class Tagging(Task):
     def token_outputs(self, tokens):
         return tokens.softmax(-1)
 
-    def metrics(self, predictions, items, labels):
+    def metrics(self, predictions, items, labels, reference=None):
         # "Unseen" = out of the vocabulary, which holds every training word unless min_freq or
         # max_vocab dropped some.
         return tagging_metrics(items.labels, predictions.tokens.argmax(1), items.ids == Vocabulary.unk_id, items.row_of, labels)
