@@ -300,3 +300,17 @@ def test_embed_from_a_classifier_and_errors(make_config, tmp_path):
     assert result.exit_code == 0 and np.load(tmp_path / "v.npy").shape == (1, 16)  # any sentence model embeds
     missing = CliRunner().invoke(app, ["similarity", str(run), "only one"])
     assert missing.exit_code == 1 and "two sentences" in missing.output
+
+
+@pytest.mark.slow
+def test_shipped_genre_config_trains_from_the_cli(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from textcls.cli import app
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the config names its data from the repository root
+    result = CliRunner().invoke(app, ["train", "-c", "configs/genre_embedding.yaml", "--set", "train.epochs=1",
+                                      "--set", "train.threads=1", "-o", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert test["recall_at_1"] > 1 / 15  # above chance after one epoch

@@ -170,7 +170,7 @@ def best_threshold(similarity: np.ndarray, similar: np.ndarray) -> float:
 
 
 def neighbour_metrics(x: np.ndarray, labels: np.ndarray, ref_x: np.ndarray, ref_labels: np.ndarray, distance: str,
-                      same_set: bool, chunk: int = 1024) -> dict:
+                      same_set: bool) -> dict:
     """recall@1, recall@5 (a sentence of the query's class among its k nearest reference sentences)
     and knn_accuracy (the majority class of its KNN nearest, ties to the nearer class) of each row
     of `x` against the reference rows; within one set (`same_set`) a row is not its own neighbour."""
@@ -178,23 +178,34 @@ def neighbour_metrics(x: np.ndarray, labels: np.ndarray, ref_x: np.ndarray, ref_
         unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
         x, ref_x = unit(x), unit(ref_x)
     k = min(KNN, len(ref_x) - same_set)
-    hits = {1: 0, 5: 0}
-    knn_right = 0
+    neighbours = []
+    chunk = max(1, 2**24 // len(ref_x))  # queries at a time: a (chunk, R) distance block of about 128 MB
     for start in range(0, len(x), chunk):
         q = x[start : start + chunk]
         d = ((q**2).sum(1)[:, None] - 2 * q @ ref_x.T + (ref_x**2).sum(1)[None, :])  # squared euclidean (q, R)
         if same_set:
             d[np.arange(len(q)), np.arange(start, start + len(q))] = np.inf
-        nearest = np.argsort(d, axis=1, kind="stable")[:, :k]  # (q, k)
-        match = ref_labels[nearest] == labels[start : start + len(q), None]
-        for r in hits:
-            hits[r] += int(match[:, :r].any(1).sum())
-        for row, neighbours in enumerate(ref_labels[nearest]):
-            votes = Counter(neighbours.tolist())
-            top = max(votes.values())
-            winner = next(c for c in neighbours if votes[c] == top)  # among tied classes, the nearer
-            knn_right += winner == labels[start + row]
-    return {"recall_at_1": hits[1] / len(x), "recall_at_5": hits[5] / len(x), "knn_accuracy": knn_right / len(x)}
+        neighbours.append(ref_labels[nearest_first(d, k)])
+    return score_neighbours(np.concatenate(neighbours), labels)
+
+
+def nearest_first(d: np.ndarray, k: int) -> np.ndarray:
+    """(q, R) distances -> (q, k) indices of the k nearest, nearest first."""
+    nearest = np.argpartition(d, k - 1, axis=1)[:, :k]
+    return np.take_along_axis(nearest, np.argsort(np.take_along_axis(d, nearest, 1), axis=1, kind="stable"), 1)
+
+
+def score_neighbours(neighbours: np.ndarray, labels: np.ndarray) -> dict:
+    """recall@1, recall@5 and knn_accuracy from (n, k) the classes of each row's nearest reference
+    rows, nearest first, and (n,) its own class."""
+    match = neighbours == labels[:, None]
+    knn_right = 0
+    for row, near in enumerate(neighbours.tolist()):
+        votes = Counter(near)
+        top = max(votes.values())
+        knn_right += next(c for c in near if votes[c] == top) == labels[row]  # among tied classes, the nearer
+    return {"recall_at_1": float(match[:, :1].any(1).mean()), "recall_at_5": float(match[:, :5].any(1).mean()),
+            "knn_accuracy": knn_right / len(labels)}
 
 
 def class_balanced_batches(labels: np.ndarray, P: int, K: int, generator: torch.Generator) -> list[np.ndarray]:
