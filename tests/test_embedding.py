@@ -286,7 +286,11 @@ def test_config_errors(make_config, embedding_csvs, tmp_path):
     with pytest.raises(ConfigError, match="loss.mining does not apply to loss 'contrastive'"):
         train(make_config(files(embedding_csvs, "pairs_"), task="embedding", data={"text_pair_column": "other", "label_column": "relation"},
                           loss={"name": "contrastive", "mining": "hard"}), out=tmp_path / "c")
-    assert not any((tmp_path / d).exists() for d in "abc")
+    with pytest.raises(ConfigError, match="train.classes_per_batch is read by task 'embedding', not by 'classification'"):
+        train(make_config(train={"classes_per_batch": 2, "per_class": 4}), out=tmp_path / "d")
+    with pytest.raises(ConfigError, match="model.normalize is read by task 'embedding', not by 'classification'"):
+        train(make_config(model={"normalize": True}), out=tmp_path / "e")
+    assert not any((tmp_path / d).exists() for d in "abcde")
 
 
 def test_embed_from_a_classifier_and_errors(make_config, tmp_path):

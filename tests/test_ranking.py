@@ -221,7 +221,7 @@ def test_sort_needs_a_task_with_a_score(tmp_path, make_config):
 def test_group_column_errors(make_config, ranking_csvs, tmp_path):
     from textcls.train import train
 
-    with pytest.raises(ConfigError, match="data.group_column: task 'regression' does not compare rows within groups"):
+    with pytest.raises(ConfigError, match="data.group_column is read by task 'ranking', not by 'regression'"):
         train(make_config(ranking_csvs, task="regression", data={"label_column": "score", "group_column": "query"}),
               out=tmp_path / "a")
     bad = write_csv(tmp_path / "bad.csv", ["text", "score", "query"], [["a good film", "1", "q1"], ["a dull film", "0", " "]])

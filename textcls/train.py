@@ -69,8 +69,6 @@ class Datasets:
 def load_datasets(config: Config) -> Datasets:
     """Reads every CSV named by the config (so that any bad input fails before training starts)."""
     data, task = config.data, task_of(config)
-    if data.group_column and not task.uses_groups:
-        raise ConfigError(f"data.group_column: task '{task.name}' does not compare rows within groups (ranking does)")
     tokenizer = make_tokenizer(data, task)
     train = read_examples(data.train, data, task, tokenizer)
     if isinstance(data.valid, str):

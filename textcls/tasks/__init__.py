@@ -29,8 +29,18 @@ def get_task(task: Task | str) -> Task:
 
 
 def task_of(config) -> Task:
-    """The task a run's config names, bound to the config's settings it reads."""
-    return get_task(config.task).bind(config)
+    """The task a run's config names, bound to the config's settings it reads. A setting that only
+    other tasks read (e.g. data.group_column for classification) is an error, not a silent no-op."""
+    from textcls.errors import ConfigError
+
+    task = get_task(config.task)
+    for other in TASKS.values():
+        for key in set(other.reads) - set(task.reads):
+            section, field = key.split(".")
+            part = getattr(config, section)
+            if getattr(part, field) != type(part).model_fields[field].default:
+                raise ConfigError(f"{key} is read by task '{other.name}', not by '{task.name}'")
+    return task.bind(config)
 
 
 __all__ = ["TASKS", "Task", "get_task", "task_of"]

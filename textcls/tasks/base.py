@@ -44,10 +44,10 @@ class Task:
     monitors: tuple[str, ...] = ("loss",)  # metrics train.monitor may name; the first is the default
     main_loss_part: str = "sentence_loss"  # the main loss's name in logs and metrics
     explains: bool = False  # token scores are evidence for a class: rationale metrics and faithfulness apply
-    uses_groups: bool = False  # reads data.group_column (rows are compared only within their group)
     sort_by: str | None = None  # the result key `predict --sort` orders by, highest first
     token_scores: bool = True  # predict computes and shows each token's score
     reference_split: str | None = None  # "train" or "valid": its outputs are passed to `metrics` too
+    reads: tuple[str, ...] = ()  # config fields only this task (and tasks that list them too) reads
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

@@ -30,6 +30,8 @@ class Embedding(Task):
     name = "embedding"
     losses = ("contrastive", "triplet")
     token_scores = False
+    reads = ("data.text_pair_column", "data.similar_label", "data.anchor_column", "data.positive_column",
+             "data.negative_column", "train.classes_per_batch", "train.per_class", "model.normalize")
     kind = "classes"  # pairs, triplets or classes: set by `bind`
     distance = "euclidean"
 

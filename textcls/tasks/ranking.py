@@ -13,7 +13,7 @@ class Ranking(Regression):
     name = "ranking"
     losses = ("ranknet", "mse", "l1", "huber")
     monitors = ("pairwise_accuracy", "kendall_tau", "spearman", "ndcg_at_10", "loss")
-    uses_groups = True
+    reads = ("data.group_column",)
     sort_by = "score"
 
     def loss_inputs(self, output, batch):
