@@ -237,6 +237,10 @@ def test_pairs_with_contrastive_loss_and_the_cli(make_config, embedding_csvs, tm
     # the threshold was tuned on validation (the same one the final metrics saved) and applied here
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["threshold"] == pytest.approx(saved["test"]["threshold"]) == pytest.approx(saved["valid"]["threshold"])
+    assert json.loads((tmp_path / "run" / "task.json").read_text())["threshold"] == pytest.approx(metrics["threshold"])
+    valid = read_rows(embedding_csvs["pairs_valid"])
+    valid_sims = similarities(run, [r["text"] for r in valid], [r["other"] for r in valid])
+    assert metrics["threshold"] == pytest.approx(best_threshold(valid_sims, np.array([r["relation"] == "same" for r in valid])))
     assert metrics["accuracy"] == pytest.approx(((sims >= metrics["threshold"]) == same).mean())
     # embed and similarity from the CLI
     lines = tmp_path / "lines.txt"

@@ -7,6 +7,7 @@ A run folder holds everything needed to rebuild the model and its input pipeline
     checkpoints/{best,last}.safetensors  weights (when the best epoch is the last, one file, two names)
     checkpoints/last.state.pt            optimiser, schedule and random-number state (tensors only), to resume
     checkpoints/{best,last}.json         epoch and metrics of that checkpoint
+    task.json     what the task tuned on validation (e.g. decision thresholds), when it tunes anything
 
 `model.json` carries FORMAT_VERSION: a run written by an incompatible version is refused with a
 one-line error instead of loading into the wrong model.
@@ -75,7 +76,7 @@ def prepare_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: 
         if not overwrite:
             raise RunError(f"{out}: folder exists and is not empty (choose another --out, or pass --overwrite)")
         # Nothing of the earlier run may mix with the new one (a stale checkpoint could be loaded).
-        for stale in ["metrics.jsonl", "metrics.json", "model.json", "config.yaml", "vocab.json", "labels.json"]:
+        for stale in ["metrics.jsonl", "metrics.json", "model.json", "config.yaml", "vocab.json", "labels.json", "task.json"]:
             (out / stale).unlink(missing_ok=True)
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -157,7 +158,8 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     weights = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
     if not weights.is_file():
         raise RunError(f"{run_dir}: no '{checkpoint}' checkpoint (expected {weights})")
-    task = task_of(config)
+    state = json.loads((run_dir / "task.json").read_text()) if (run_dir / "task.json").is_file() else None
+    task = task_of(config, state)
     featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), vocab, labels)
     model = build_model(config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
     try:

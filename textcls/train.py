@@ -23,7 +23,7 @@ from textcls.config import Config, resolve_threads
 from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
                           resolve_target)
 from textcls.errors import ConfigError, DataError
-from textcls.evaluate import evaluate_examples
+from textcls.evaluate import evaluate_examples, predict_items
 from textcls.losses import build_objective, plain_objective, resolve_loss
 from textcls.models import build_model
 from textcls.tasks import Task, task_of
@@ -191,6 +191,10 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
 
     model.load_state_dict(load_file(str(run_dir / "checkpoints" / "best.safetensors")))
+    state = task.tune(predict_items(model, valid_items, task, config.train.eval_batch_size, device, with_tokens=False), valid_items)
+    if state:  # e.g. decision thresholds, fixed on validation and used from now on
+        write_json(run_dir / "task.json", state)
+        featurizer.task = task = task_of(config, state)
     final = {"best_epoch": result.best_epoch, "monitor": monitor, "valid": evaluate(datasets.valid, valid_items, final=True)}
     if test_items is not None:
         final["test"] = evaluate(datasets.test, test_items, final=True)

@@ -28,9 +28,10 @@ def get_task(task: Task | str) -> Task:
         raise ValueError(f"unknown task '{task}' (choose one of: {', '.join(TASKS)})") from None
 
 
-def task_of(config) -> Task:
-    """The task a run's config names, bound to the config's settings it reads. A setting that only
-    other tasks read (e.g. data.group_column for classification) is an error, not a silent no-op."""
+def task_of(config, state: dict | None = None) -> Task:
+    """The task a run's config names, bound to the config's settings it reads and to what it tuned
+    on validation (`state`, saved in the run's task.json). A setting that only other tasks read
+    (e.g. data.group_column for classification) is an error, not a silent no-op."""
     from textcls.errors import ConfigError
 
     task = get_task(config.task)
@@ -40,7 +41,7 @@ def task_of(config) -> Task:
             part = getattr(config, section)
             if getattr(part, field) != type(part).model_fields[field].default:
                 raise ConfigError(f"{key} is read by task '{other.name}', not by '{task.name}'")
-    return task.bind(config)
+    return task.bind(config, state or {})
 
 
 __all__ = ["TASKS", "Task", "get_task", "task_of"]

@@ -52,10 +52,15 @@ class Task:
     def __repr__(self) -> str:
         return f"<task {self.name}>"
 
-    def bind(self, config: Config) -> "Task":
+    def bind(self, config: Config, state: dict) -> "Task":
         """This task for one run: a task whose behaviour depends on settings of the config (which
-        columns hold an example, which distance) returns a copy that holds them."""
+        columns hold an example, which distance) or on what `tune` found returns a copy that holds them."""
         return self
+
+    def tune(self, predictions: Predictions, items: Encoded) -> dict:
+        """What to fix from the best model's validation outputs (e.g. decision thresholds), saved
+        with the run (task.json) and given back to `bind`; {} when nothing is tuned."""
+        return {}
 
     # --- data ------------------------------------------------------------------------------------
 

@@ -35,14 +35,15 @@ class Embedding(Task):
     kind = "classes"  # pairs, triplets or classes: set by `bind`
     distance = "euclidean"
 
-    def bind(self, config):
+    def bind(self, config, state):
         bound = copy.copy(self)
+        bound.threshold = state.get("threshold")  # pairs: tuned on validation
         data = config.data
         bound.kind = "pairs" if data.text_pair_column else "triplets" if data.anchor_column else "classes"
         bound.distance, bound.per_batch = config.loss.distance, (config.train.classes_per_batch, config.train.per_class)
         bound.monitors = {"pairs": ("roc_auc", "accuracy", "loss"), "triplets": ("triplet_accuracy", "loss"),
                           "classes": ("recall_at_1", "knn_accuracy", "recall_at_5", "loss")}[bound.kind]
-        bound.reference_split = {"pairs": "valid", "classes": "train"}.get(bound.kind)
+        bound.reference_split = "train" if bound.kind == "classes" else None
         if bound.kind == "triplets" and not (data.positive_column and data.negative_column):
             raise ConfigError("data.anchor_column needs data.positive_column and data.negative_column")
         if (data.rationale_column or data.lexicon) and bound.kind != "classes":
@@ -131,14 +132,19 @@ class Embedding(Task):
         if self.kind == "pairs":
             similar = items.labels[0::2] == 1
             sims = similarity(x[0::2], x[1::2], self.distance)
-            tuned_on = reference or (predictions, items)  # the threshold comes from validation
-            ref_x = tuned_on[0].sentence.astype(np.float64)
-            threshold = best_threshold(similarity(ref_x[0::2], ref_x[1::2], self.distance), tuned_on[1].labels[0::2] == 1)
+            # the threshold tuned on validation; before it is (while training), the best on these pairs
+            threshold = self.threshold if self.threshold is not None else best_threshold(sims, similar)
             return {"roc_auc": roc_auc(sims, similar.astype(float)), "accuracy": float(((sims >= threshold) == similar).mean()),
                     "threshold": threshold}
         reference_x, reference_labels = (x, items.labels) if reference is None else \
             (reference[0].sentence.astype(np.float64), reference[1].labels)
         return neighbour_metrics(x, items.labels, reference_x, reference_labels, self.distance, same_set=reference is None)
+
+    def tune(self, predictions, items):
+        if self.kind != "pairs":
+            return {}
+        x = predictions.sentence.astype(np.float64)
+        return {"threshold": best_threshold(similarity(x[0::2], x[1::2], self.distance), items.labels[0::2] == 1)}
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         vectors = predictions.sentence.astype(float).round(6).tolist()
