@@ -36,7 +36,7 @@ def task_of(config, state: dict | None = None) -> Task:
 
     task = get_task(config.task)
     for other in TASKS.values():
-        for key in set(other.reads) - set(task.reads):
+        for key in [k for k in other.reads if k not in task.reads]:  # (in order: the same error every run)
             section, field = key.split(".")
             part = getattr(config, section)
             if getattr(part, field) != type(part).model_fields[field].default:
