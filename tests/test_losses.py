@@ -58,8 +58,8 @@ def value_and_grad(fn, logits: torch.Tensor, y: torch.Tensor):
 def test_registry_serves_the_documented_tasks():
     tasks = {name: {t for t, task in TASKS.items() if name in task.losses} for name in LOSSES}
     assert tasks == {
-        "bce": {"classification"}, "ce": {"classification", "tagging"}, "nll": {"classification", "tagging"},
-        "focal": {"classification", "tagging"}, "mse": {"regression", "ranking"}, "l1": {"regression", "ranking"},
+        "bce": {"classification", "multilabel"}, "ce": {"classification", "tagging"}, "nll": {"classification", "tagging"},
+        "focal": {"classification", "tagging", "multilabel"}, "mse": {"regression", "ranking"}, "l1": {"regression", "ranking"},
         "huber": {"regression", "ranking"}, "ranknet": {"ranking"}, "contrastive": {"embedding"}, "triplet": {"embedding"},
     }
 

@@ -125,6 +125,7 @@ def predict(
     batch_size: int = typer.Option(8192, min=1, help="Sentences per batch; input is read, predicted and written one batch at a time."),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
     sort: bool = typer.Option(False, "--sort", help="Ranking (or regression): print all results ordered by score, highest first."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Classification, multi-label: also list the K most probable classes."),
 ):
     """Predict labels (or tags, values, scores) with each word's score."""
     from textcls.checkpoint import load_run
@@ -136,7 +137,7 @@ def predict(
             raise TextclsError(f"--sort orders by a score; task '{run.task.name}' gives none (ranking and regression do)")
         seen, held = 0, []
         for chunk in _chunks(_lines(list(texts or []), file), batch_size):
-            results = predict_texts(run, chunk, batch_size, first_line=seen + 1)
+            results = predict_texts(run, chunk, batch_size, first_line=seen + 1, top_k=top_k)
             seen += len(chunk)
             if sort:
                 held += results  # all of them are needed before the first can be printed

@@ -36,6 +36,7 @@ class DataConfig(Section):
     anchor_column: str | None = None  # embedding triplets: anchor, positive and negative text columns
     positive_column: str | None = None
     negative_column: str | None = None
+    label_separator: str = "|"  # multilabel: between the labels of a cell ("joy|trust"; empty: none)
     lexicon: str | None = None  # CSV `word,label` or `word,score`
     lexicon_threshold: float = Field(0.0, ge=0)  # with `word,score`: score >= t -> positive, <= -t -> negative
     lexicon_holdout: float = Field(0.0, ge=0, lt=1)  # share of lexicon words withheld from training
@@ -147,6 +148,7 @@ class LossConfig(Section):
     distance: Literal["euclidean", "cosine"] = "euclidean"  # contrastive, triplet: between sentence embeddings
     margin: float = Field(1.0, gt=0)  # contrastive, triplet
     mining: Literal["all", "hard", "semihard"] = "semihard"  # triplet from class labels: which triplets of a batch count
+    threshold: Union[Literal["global", "per_label"], Annotated[float, Field(gt=0, lt=1)]] = "global"  # multilabel decisions: tuned on validation, or fixed
     rationale: RationaleConfig = RationaleConfig()
     regularizers: list[RegularizerConfig] = []
 

@@ -219,7 +219,7 @@ def read_examples(path: str | Path, cfg: DataConfig, task: Task | str, tokenizer
     if label_column:
         where = lambda i: f"{path}, row {i + 1}, column '{label_column}'"
         empty = _first_bad(~frame[label_column].str.strip().astype(bool).to_numpy())
-        if empty is not None:
+        if empty is not None and not task.empty_label:
             raise DataError(f"{where(empty)}: empty label")
         dataset.labels = task.read_labels(frame[label_column].tolist(), texts, tokens, tokenizer, where, cfg)
     if cfg.rationale_column and labelled:

@@ -65,6 +65,58 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
+def multilabel_metrics(y_true: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, labels: list[str]) -> dict:
+    """Multi-label metrics of (R, L) 0/1 targets against (R, L) scores, a label predicted where its
+    score reaches its threshold: micro and macro F1 (a label never present nor predicted scores 0),
+    subset accuracy (every label right), Hamming loss (share of wrong label decisions), label-ranking
+    average precision (from the scores alone), and precision/recall/F1/support per label."""
+    y = y_true.astype(bool)
+    predicted = scores >= thresholds[None, :]
+    tp, fp, fn = (predicted & y).sum(0), (predicted & ~y).sum(0), (~predicted & y).sum(0)
+    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(len(labels)), where=2 * tp + fp + fn > 0)
+    precision = np.divide(tp, tp + fp, out=np.zeros(len(labels)), where=tp + fp > 0)
+    recall = np.divide(tp, tp + fn, out=np.zeros(len(labels)), where=tp + fn > 0)
+    micro = 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()) if (2 * tp.sum() + fp.sum() + fn.sum()) else 0.0
+    return {
+        "micro_f1": float(micro),
+        "macro_f1": float(f1.mean()),
+        "subset_accuracy": float((predicted == y).all(1).mean()),
+        "hamming_loss": float((predicted != y).mean()),
+        "lrap": label_ranking_average_precision(y, scores),
+        "per_class": {label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                              "support": int(y[:, i].sum())} for i, label in enumerate(labels)},
+    }
+
+
+def label_ranking_average_precision(y: np.ndarray, scores: np.ndarray) -> float:
+    """For each row, the mean over its labels j of (its labels scored >= j's score) / (all labels
+    scored >= j's score); a row with no label, or with every label, scores 1 (as scikit-learn does)."""
+    total = 0.0
+    for truth, s in zip(y, scores):
+        if truth.all() or not truth.any():
+            total += 1.0
+            continue
+        at_least = s[None, :] >= s[truth][:, None]  # (labels of the row, L): labels scored at least as high
+        total += float(np.mean(at_least[:, truth].sum(1) / at_least.sum(1)))
+    return total / len(y)
+
+
+def best_f1_threshold(y: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold on `scores` (flattened together) with the best F1 of y: midpoints between
+    consecutive distinct scores, or 0.5 when there is nothing to choose from."""
+    y, scores = y.ravel().astype(bool), scores.ravel()
+    if not y.any():
+        return 0.5
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], y[order]
+    cut = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each distinct score
+    tp = np.cumsum(t)[cut]
+    f1 = 2 * tp / (cut + 1 + t.sum())  # predicted = cut + 1 rows, 2 tp / (predicted + actual)
+    best = int(np.argmax(f1))
+    below = s[cut[best] + 1] if cut[best] + 1 < len(s) else s[cut[best]] - 1.0
+    return float((s[cut[best]] + below) / 2)
+
+
 def pair_counts(y_true: np.ndarray, y_pred: np.ndarray, chunk: int = 1024) -> dict[str, int]:
     """Over all unordered pairs: concordant and discordant pairs, pairs tied in y_true, tied in
     y_pred, and tied in y_pred only. Row blocks of `chunk` keep memory at chunk x n."""

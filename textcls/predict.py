@@ -48,9 +48,10 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
     return metrics
 
 
-def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1) -> list[dict]:
+def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1, top_k: int | None = None) -> list[dict]:
     """One result per text, as the run's task gives it (a label and probabilities, a value, or tags)
-    with each token's score. `first_line` numbers the texts in error messages."""
+    with each token's score. `first_line` numbers the texts in error messages. `top_k` adds the k
+    most probable classes (`"top_k": [{"label", "probability"}, ...]`) where there are class probabilities."""
     task = run.task
     tokens = tokenize_column(texts, run.featurizer.tokenizer)
     empty = np.flatnonzero(tokens.lengths == 0)
@@ -63,7 +64,14 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line
     words = np.asarray(tokens.types, dtype=object)[tokens.codes].tolist()
     cuts = tokens.offsets.tolist()
     spans = [slice(cuts[i], cuts[i + 1]) for i in range(len(texts))]
-    return task.predict_results(predictions, texts, words, spans, tokens, run.labels)
+    results = task.predict_results(predictions, texts, words, spans, tokens, run.labels)
+    if top_k:
+        if not results or not isinstance(results[0].get("probabilities"), dict):
+            raise RunError(f"--top-k needs class probabilities; task '{task.name}' gives none")
+        for result in results:
+            ranked = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:top_k]
+            result["top_k"] = [{"label": label, "probability": p} for label, p in ranked]
+    return results
 
 
 def embed_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1) -> np.ndarray:

@@ -137,6 +137,12 @@ def print_similarities(first: list[str], second: list[str], scores: list[float],
     console.print(table)
 
 
+def print_labels(text: str, labels: list[str], probabilities: dict[str, float], console: Console = out) -> None:
+    """The labels chosen for a sentence (bold), then every label's probability."""
+    console.print(f"[bold]{', '.join(labels) or '(none)'}[/]  {text}")
+    console.print("  " + "  ".join(f"{k} {v:.3f}" for k, v in sorted(probabilities.items(), key=lambda kv: -kv[1])))
+
+
 def print_tags(text: str, tokens: list[str], tags: list[str], probabilities: list[float], console: Console = out) -> None:
     table = Table(title=text)
     for column in ["token", "tag", "probability"]:

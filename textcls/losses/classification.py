@@ -1,7 +1,9 @@
-"""Classification losses: scores (N, C) (or one logit (N, 1) for bce) against class indices (N,).
+"""Classification losses: scores (N, C) (or one logit (N, 1) for bce) against class indices (N,);
+bce and focal also take multi-label targets, one 0/1 column per label (N, L) against (N, L) logits.
 
 Each factory takes (cfg, label_counts, num_classes) and returns loss(scores, targets) -> mean loss;
-label_counts (class index -> training rows) feed the `balanced` and `auto` weights.
+label_counts feed the `balanced` and `auto` weights: class index -> training rows, or for
+multi-label (label index, 1 or 0) -> rows with or without the label.
 """
 
 from __future__ import annotations
@@ -38,12 +40,24 @@ def auto_pos_weight(positives: int, negatives: int) -> float:
     return negatives / positives if positives else 1.0
 
 
+def _multilabel(counts: Counter) -> bool:
+    return any(isinstance(key, tuple) for key in counts)
+
+
 def bce(cfg: LossConfig, counts: Counter, num_classes: int) -> LossFn:
     pos_weight = cfg.pos_weight
-    if pos_weight == "auto":
-        pos_weight = auto_pos_weight(counts.get(1, 0), counts.get(0, 0))
-    weight = None if pos_weight is None else torch.tensor(float(pos_weight))
-    return lambda logits, y: F.binary_cross_entropy_with_logits(logits.squeeze(-1), y.float(), pos_weight=_on(weight, logits))
+    if pos_weight == "auto" and _multilabel(counts):  # one weight per label
+        weight = torch.tensor([auto_pos_weight(counts[(label, 1)], counts[(label, 0)]) for label in range(num_classes)])
+    elif pos_weight == "auto":
+        weight = torch.tensor(auto_pos_weight(counts.get(1, 0), counts.get(0, 0)))
+    else:
+        weight = None if pos_weight is None else torch.tensor(float(pos_weight))
+
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = logits if y.dim() == 2 else logits.squeeze(-1)  # (N, L) multi-label, or (N,) one logit
+        return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype), pos_weight=_on(weight, logits))
+
+    return loss
 
 
 def ce(cfg: LossConfig, counts: Counter, num_classes: int) -> LossFn:
@@ -60,12 +74,20 @@ def nll(cfg: LossConfig, counts: Counter, num_classes: int) -> LossFn:
 
 
 def focal(cfg: LossConfig, counts: Counter, num_classes: int) -> LossFn:
-    """Lin et al. 2017: -alpha_y (1 - p_y)^gamma log p_y, averaged. gamma = 0, no alpha: cross-entropy."""
+    """Lin et al. 2017: -alpha_y (1 - p_y)^gamma log p_y, averaged. gamma = 0, no alpha: cross-entropy.
+    Multi-label: the same per label with p_y = sigmoid for a present label, 1 - sigmoid for an
+    absent one, averaged over rows and labels; alpha weighs each label."""
+    if _multilabel(counts) and cfg.class_weights is not None:
+        raise ConfigError("loss.class_weights does not apply to multi-label focal (use loss.alpha, one weight per label)")
     alpha = torch.tensor(cfg.alpha) if cfg.alpha is not None else _class_weights(cfg, counts, num_classes)
     if alpha is not None and len(alpha) != num_classes:
         raise ConfigError(f"loss.alpha has {len(alpha)} values for {num_classes} classes")
 
     def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if y.dim() == 2:  # multi-label: log p_y = logsigmoid of the logit, signed by the target
+            log_p = F.logsigmoid(torch.where(y > 0, logits, -logits))
+            per = -((-torch.expm1(log_p)).clamp_min(torch.finfo(log_p.dtype).tiny) ** cfg.gamma) * log_p
+            return (per * alpha.to(per.device) if alpha is not None else per).mean()
         if logits.shape[-1] == 1:  # one binary logit: the two classes are (1 - sigmoid, sigmoid)
             logits = torch.cat([torch.zeros_like(logits), logits], dim=-1)
         log_p = F.log_softmax(logits, dim=-1).gather(1, y.unsqueeze(1)).squeeze(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textcls.tasks.base import Task
 from textcls.tasks.classification import Classification
 from textcls.tasks.embedding import Embedding
+from textcls.tasks.multilabel import MultiLabel
 from textcls.tasks.ranking import Ranking
 from textcls.tasks.regression import Regression
 from textcls.tasks.tagging import Tagging
@@ -15,6 +16,7 @@ TASKS: dict[str, Task] = {
     "regression": Regression(),
     "ranking": Ranking(),
     "embedding": Embedding(),
+    "multilabel": MultiLabel(),
 }
 
 

@@ -1,0 +1,171 @@
+"""Multi-label classification: the metrics and threshold search against scikit-learn and brute
+force, BCE with per-label pos_weight and multi-label focal against hand formulas (values and
+gradients), and the task end to end (empty cells, tuned or fixed thresholds saved with the run,
+predict with --top-k)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import (accuracy_score, f1_score, hamming_loss, label_ranking_average_precision_score,
+                             precision_recall_fscore_support)
+from typer.testing import CliRunner
+
+from conftest import FILLER, NEGATIVE, NEUTRAL, POSITIVE, read_rows, write_csv
+from textcls.config import LossConfig
+from textcls.losses import LOSSES
+from textcls.metrics import best_f1_threshold, multilabel_metrics
+
+
+def test_multilabel_metrics_against_scikit_learn():
+    rng = np.random.default_rng(0)
+    y = (rng.random((80, 6)) < 0.3).astype(int)
+    y[0], y[1], y[:, 5] = 0, 1, 0  # a row with no label, one with all, a label never present
+    scores = rng.random((80, 6))
+    thresholds = np.array([0.5, 0.3, 0.7, 0.5, 0.4, 0.5])
+    got = multilabel_metrics(y, scores, thresholds, list("abcdef"))
+    predicted = (scores >= thresholds).astype(int)
+    assert got["micro_f1"] == pytest.approx(f1_score(y, predicted, average="micro"))
+    assert got["macro_f1"] == pytest.approx(f1_score(y, predicted, average="macro", zero_division=0))
+    assert got["subset_accuracy"] == pytest.approx(accuracy_score(y, predicted))
+    assert got["hamming_loss"] == pytest.approx(hamming_loss(y, predicted))
+    assert got["lrap"] == pytest.approx(label_ranking_average_precision_score(y, scores))
+    precision, recall, f1, support = precision_recall_fscore_support(y, predicted, zero_division=0)
+    for i, label in enumerate("abcdef"):
+        assert got["per_class"][label] == pytest.approx({"precision": precision[i], "recall": recall[i], "f1": f1[i],
+                                                         "support": support[i]})
+
+
+def test_best_f1_threshold_is_the_best_of_brute_force():
+    rng = np.random.default_rng(1)
+    y = rng.random(300) < 0.3
+    scores = np.round(np.where(y, rng.normal(0.6, 0.2, 300), rng.normal(0.4, 0.2, 300)), 2)  # ties
+    t = best_f1_threshold(y, scores)
+    f1 = lambda th: f1_score(y, scores >= th)
+    assert f1(t) == pytest.approx(max(f1(c) for c in np.unique(scores)))
+
+
+def test_bce_with_auto_pos_weight_per_label():
+    counts = Counter({(0, 1): 2, (0, 0): 8, (1, 1): 5, (1, 0): 5, (2, 1): 1, (2, 0): 9})
+    loss = LOSSES["bce"](LossConfig(name="bce", pos_weight="auto"), counts, 3)
+    logits = torch.tensor([[0.3, -1.0, 2.0], [-0.5, 0.2, -2.0]], dtype=torch.float64)
+    y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    w = torch.tensor([8 / 2, 5 / 5, 9 / 1], dtype=torch.float64)  # negatives / positives per label
+    p = torch.sigmoid(logits)
+    expected = -(w * y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+    torch.testing.assert_close(loss(logits, y), expected)
+
+
+def test_multilabel_focal_equals_a_loop_values_and_gradients():
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    y = (torch.rand(5, 4, generator=g) < 0.4).double()
+    alpha = [0.5, 1.0, 2.0, 0.25]
+    got_x = logits.clone().requires_grad_(True)
+    got = LOSSES["focal"](LossConfig(name="focal", gamma=2.0, alpha=alpha), Counter({(0, 1): 1}), 4)(got_x, y)
+    got.backward()
+    ref_x = logits.clone().requires_grad_(True)
+    terms = []
+    for r in range(5):
+        for j in range(4):
+            p = torch.sigmoid(ref_x[r, j])
+            p_t = p if y[r, j] == 1 else 1 - p
+            terms.append(-alpha[j] * (1 - p_t) ** 2 * torch.log(p_t))
+    ref = torch.stack(terms).mean()
+    ref.backward()
+    torch.testing.assert_close(got, ref)
+    torch.testing.assert_close(got_x.grad, ref_x.grad)
+
+
+# --- the task end to end ---------------------------------------------------------------------------
+
+GROUPS = {"praise": POSITIVE, "complaint": NEGATIVE, "neutral": NEUTRAL}
+
+
+def multilabel_rows(n: int, seed: int) -> list[list[str]]:
+    """Each group's words appear in a row with probability 0.4; its label is on exactly then."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        labels = [name for name in GROUPS if rng.random() < 0.4]
+        words = [rng.choice(GROUPS[name]) for name in labels] + rng.choices(FILLER, k=rng.randint(2, 4))
+        rng.shuffle(words)
+        rows.append([" ".join(words), "|".join(labels)])
+    return rows
+
+
+@pytest.fixture
+def multilabel_csvs(tmp_path) -> dict:
+    return {split: write_csv(tmp_path / f"{split}.csv", ["text", "labels"], multilabel_rows(n, seed))
+            for split, n, seed in [("train", 300, 1), ("valid", 80, 2), ("test", 80, 3)]}
+
+
+@pytest.mark.parametrize("threshold", ["per_label", 0.5])
+def test_multilabel_trains_and_scores_with_its_saved_thresholds(make_config, multilabel_csvs, tmp_path, threshold):
+    from textcls.checkpoint import load_run
+    from textcls.predict import evaluate_file, predict_texts
+    from textcls.train import train
+
+    config = make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"},
+                         loss={"name": "bce", "pos_weight": "auto", "threshold": threshold}, train={"epochs": 6, "monitor": "micro_f1"})
+    run = load_run(train(config, out=tmp_path / "run").run_dir)
+    assert run.labels == ["complaint", "neutral", "praise"]
+    saved = tmp_path / "run" / "task.json"
+    thresholds = json.loads(saved.read_text())["thresholds"] if threshold == "per_label" else [0.5] * 3
+    assert saved.is_file() == (threshold == "per_label")
+    metrics = evaluate_file(run, multilabel_csvs["test"])
+    rows = read_rows(multilabel_csvs["test"])
+    results = predict_texts(run, [r["text"] for r in rows])
+    y = np.array([[label in r["labels"].split("|") for label in run.labels] for r in rows]).astype(int)
+    predicted = np.array([[label in result["labels"] for label in run.labels] for result in results]).astype(int)
+    probabilities = np.array([[result["probabilities"][label] for label in run.labels] for result in results])
+    assert (predicted == (probabilities >= np.array(thresholds) - 1e-6)).all()  # predict applies the saved thresholds
+    assert metrics["micro_f1"] == pytest.approx(f1_score(y, predicted, average="micro"), abs=1e-6)
+    assert metrics["subset_accuracy"] == pytest.approx(accuracy_score(y, predicted), abs=1e-6)
+    assert metrics["lrap"] == pytest.approx(label_ranking_average_precision_score(y, probabilities), abs=1e-4)
+    assert metrics["micro_f1"] > 0.9  # it learned
+    assert any(not r["labels"] for r in rows)  # rows with no label were read (empty cells)
+
+
+def test_predict_top_k_and_errors(make_config, multilabel_csvs, tmp_path):
+    import yaml
+
+    from textcls.cli import app
+    from textcls.train import train
+
+    path = tmp_path / "ml.yaml"
+    path.write_text(yaml.safe_dump(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"},
+                                               train={"epochs": 3}).to_dict()))
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", "-c", str(path), "-o", str(tmp_path / "ml"), "-q"]).exit_code == 0
+    out = runner.invoke(app, ["predict", str(tmp_path / "ml"), "a lovely film", "--top-k", "2", "-f", "json"])
+    result = json.loads(out.output)
+    ranked = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:2]
+    assert result["top_k"] == [{"label": k, "probability": v} for k, v in ranked] and isinstance(result["labels"], list)
+    # single-label classification gets top_k too, and keeps its "label"
+    single = train(make_config(train={"epochs": 1}), out=tmp_path / "single").run_dir
+    out = json.loads(runner.invoke(app, ["predict", str(single), "a good film", "--top-k", "1", "-f", "json"]).output)
+    assert out["top_k"][0]["label"] == out["label"]
+    # an unknown label in eval names its row
+    bad = write_csv(tmp_path / "bad.csv", ["text", "labels"], [["a good film", "praise"], ["a film", "praise|sarcasm"]])
+    result = runner.invoke(app, ["eval", str(tmp_path / "ml"), str(bad)])
+    assert result.exit_code == 1 and "bad.csv, row 2" in result.output and "'sarcasm'" in result.output
+
+
+@pytest.mark.slow
+def test_shipped_emotion_config_trains_from_the_cli(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from textcls.cli import app
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    result = CliRunner().invoke(app, ["train", "-c", "configs/emotion_multilabel.yaml", "--set", "train.epochs=2",
+                                      "--set", "train.threads=1", "-o", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert test["micro_f1"] > 0.3 and len(json.loads((tmp_path / "run" / "task.json").read_text())["thresholds"]) == 10

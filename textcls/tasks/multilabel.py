@@ -1,0 +1,108 @@
+"""Any number of classes per sentence (none included): one logit per label, each decided by a
+threshold that is fixed (loss.threshold: a number) or tuned on validation, one for all labels
+(global) or one per label (per_label), and saved with the run."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import numpy as np
+import torch
+
+from textcls.errors import DataError
+from textcls.metrics import best_f1_threshold, multilabel_metrics
+from textcls.tasks.base import Task, unknown_label
+from textcls.vocab import build_labels
+
+
+class MultiLabel(Task):
+    name = "multilabel"
+    losses = ("bce", "focal")
+    monitors = ("micro_f1", "macro_f1", "subset_accuracy", "lrap", "loss")
+    empty_label = True  # a row may have no label
+    token_scores = False
+    reads = ("data.label_separator", "loss.threshold")
+    separator, setting, thresholds = "|", "global", None
+
+    def bind(self, config, state):
+        bound = copy.copy(self)
+        bound.separator, bound.setting = config.data.label_separator, config.loss.threshold
+        bound.thresholds = np.array(state["thresholds"]) if "thresholds" in state else None
+        return bound
+
+    # --- data ------------------------------------------------------------------------------------
+
+    def read_labels(self, cells, texts, tokens, tokenizer, where, data):
+        return np.array([tuple(sorted({p.strip() for p in c.split(self.separator) if p.strip()})) for c in cells], dtype=object)
+
+    def label_set(self, train, label_column):
+        labels = build_labels({label for row in train.labels for label in row})
+        if not labels:
+            raise DataError(f"{train.source}: no label in column '{label_column}'")
+        return labels
+
+    def encode_labels(self, dataset, label_index):
+        """(R, L) 1.0 where the row has the label."""
+        out = np.zeros((len(dataset.labels), len(label_index)), dtype=np.float32)
+        for r, row in enumerate(dataset.labels):
+            for label in row:
+                if label not in label_index:
+                    raise unknown_label("label", label, list(label_index), dataset.where(r))
+                out[r, label_index[label]] = 1.0
+        return out
+
+    def label_counts(self, items):
+        present = items.labels.sum(0).astype(int)
+        return Counter({**{(i, 1): int(n) for i, n in enumerate(present)},
+                        **{(i, 0): len(items.labels) - int(n) for i, n in enumerate(present)}})
+
+    def label_stats(self, dataset):
+        counts = Counter(label for row in dataset.labels for label in row)
+        return {"label_counts": {label: counts[label] for label in build_labels(counts)},
+                "rows_without_labels": int(sum(not row for row in dataset.labels)),
+                "mean_labels_per_row": float(np.mean([len(row) for row in dataset.labels]))}
+
+    # --- loss and decisions ----------------------------------------------------------------------
+
+    def loss_inputs(self, output, batch):
+        return output.sentence, batch.labels  # (B, L) logits against (B, L) 0/1
+
+    def sentence_outputs(self, output):
+        return torch.sigmoid(output.sentence)
+
+    def decision_thresholds(self, probabilities: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+        """(L,) thresholds: the tuned ones; else a fixed number; else tuned on `targets` (validation
+        while training)."""
+        L = probabilities.shape[1]
+        if self.thresholds is not None:
+            return self.thresholds
+        if not isinstance(self.setting, str):
+            return np.full(L, float(self.setting))
+        if self.setting == "global":
+            return np.full(L, best_f1_threshold(targets, probabilities))
+        return np.array([best_f1_threshold(targets[:, i], probabilities[:, i]) for i in range(L)])
+
+    def tune(self, predictions, items):
+        if not isinstance(self.setting, str):
+            return {}
+        return {"thresholds": self.decision_thresholds(predictions.sentence, items.labels).tolist()}
+
+    def metrics(self, predictions, items, labels, reference=None):
+        thresholds = self.decision_thresholds(predictions.sentence, items.labels)
+        return {**multilabel_metrics(items.labels, predictions.sentence, thresholds, labels),
+                "thresholds": dict(zip(labels, thresholds.tolist()))}
+
+    # --- output ----------------------------------------------------------------------------------
+
+    def predict_results(self, predictions, texts, words, spans, tokens, labels):
+        probs = predictions.sentence
+        chosen = probs >= self.decision_thresholds(probs)[None, :]
+        rounded = probs.astype(float).round(6).tolist()
+        return [{"text": text, "labels": [label for label, on in zip(labels, row) if on], "probabilities": dict(zip(labels, p))}
+                for text, row, p in zip(texts, chosen.tolist(), rounded)]
+
+    def show(self, result, console):
+        from textcls.reporting import print_labels
+
+        print_labels(result["text"], result["labels"], result["probabilities"], console)
