@@ -37,6 +37,7 @@ class DataConfig(Section):
     positive_column: str | None = None
     negative_column: str | None = None
     label_separator: str = "|"  # multilabel: between the labels of a cell ("joy|trust"; empty: none)
+    tag_scheme: Literal["auto", "none", "io", "bio", "bioes"] = "auto"  # tagging: entity tags (auto: read from the tag set)
     lexicon: str | None = None  # CSV `word,label` or `word,score`
     lexicon_threshold: float = Field(0.0, ge=0)  # with `word,score`: score >= t -> positive, <= -t -> negative
     lexicon_holdout: float = Field(0.0, ge=0, lt=1)  # share of lexicon words withheld from training

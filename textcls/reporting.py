@@ -143,8 +143,11 @@ def print_labels(text: str, labels: list[str], probabilities: dict[str, float], 
     console.print("  " + "  ".join(f"{k} {v:.3f}" for k, v in sorted(probabilities.items(), key=lambda kv: -kv[1])))
 
 
-def print_tags(text: str, tokens: list[str], tags: list[str], probabilities: list[float], console: Console = out) -> None:
-    table = Table(title=text)
+def print_tags(text: str, tokens: list[str], tags: list[str], probabilities: list[float], console: Console = out,
+               entities: list[dict] | None = None) -> None:
+    """A table of token, tag, probability; then the entities found, when the tags name entities."""
+    caption = None if entities is None else "entities: " + ("; ".join(f"{e['text']} ({e['type']})" for e in entities) or "none")
+    table = Table(title=text, caption=caption)
     for column in ["token", "tag", "probability"]:
         table.add_column(column)
     for token, tag, p in zip(tokens, tags, probabilities):

@@ -1,13 +1,17 @@
-"""One tag per token (e.g. part of speech): the text comes tokenised, words separated by spaces,
-and the label cell holds one tag per word."""
+"""One tag per token (e.g. part of speech, or named entities): the text comes tokenised, words
+separated by spaces, and the label cell holds one tag per word. With entity tags (IO, BIO, BIOES,
+from data.tag_scheme or read from the tag set) tags are decoded as the best valid sequence, and
+entity-level scores and the entities found are reported too."""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 
 import numpy as np
 
 from textcls.batching import IGNORE
+from textcls.entities import allowed_transitions, detect_scheme, entity_scores, entity_spans, viterbi
 from textcls.errors import DataError
 from textcls.metrics import tagging_metrics
 from textcls.tasks.base import Task, class_stats, labelled, unknown_label
@@ -19,8 +23,31 @@ class Tagging(Task):
     name = "tagging"
     per_token = True
     losses = ("ce", "nll", "focal")
-    monitors = ("accuracy", "macro_f1", "unseen_accuracy", "exact_match", "loss")
+    monitors = ("accuracy", "macro_f1", "unseen_accuracy", "exact_match", "entity_f1", "loss")
     main_loss_part = "tag_loss"
+    reads = ("data.tag_scheme",)
+    scheme_setting = "auto"
+
+    def bind(self, config, state):
+        bound = copy.copy(self)
+        bound.scheme_setting = config.data.tag_scheme
+        return bound
+
+    def scheme(self, labels: list[str]) -> str | None:
+        """The entity tag scheme of this run's tags, or None for tags that are not entities."""
+        if self.scheme_setting == "auto":
+            return detect_scheme(labels)
+        return None if self.scheme_setting == "none" else self.scheme_setting
+
+    def decode(self, probabilities: np.ndarray, offsets: np.ndarray, labels: list[str]) -> np.ndarray:
+        """(N,) each token's tag: the most probable one, or with entity tags the most probable
+        valid sequence of each row (never an I- without its B-)."""
+        scheme = self.scheme(labels)
+        if scheme is None:
+            return probabilities.argmax(1)
+        rules = allowed_transitions(labels, scheme)
+        log_p = np.log(np.maximum(probabilities, 1e-12))
+        return np.concatenate([viterbi(log_p[a:b], *rules) for a, b in zip(offsets[:-1], offsets[1:])])
 
     def read_labels(self, cells, texts, tokens, tokenizer, where, data):
         words = tokens.lengths
@@ -62,18 +89,31 @@ class Tagging(Task):
         return tokens.softmax(-1)
 
     def metrics(self, predictions, items, labels, reference=None):
+        tags = self.decode(predictions.tokens, items.offsets, labels)
         # "Unseen" = out of the vocabulary, which holds every training word unless min_freq or
         # max_vocab dropped some.
-        return tagging_metrics(items.labels, predictions.tokens.argmax(1), items.ids == Vocabulary.unk_id, items.row_of, labels)
+        metrics = tagging_metrics(items.labels, tags, items.ids == Vocabulary.unk_id, items.row_of, labels)
+        if self.scheme(labels):
+            names = np.asarray([*labels, "O"], dtype=object)  # IGNORE (a token without a tag) reads as O
+            gold = np.where(items.labels == IGNORE, len(labels), items.labels)
+            rows = lambda ids: [names[ids[a:b]].tolist() for a, b in zip(items.offsets[:-1], items.offsets[1:])]
+            metrics.update(entity_scores(rows(gold), rows(tags)))
+        return metrics
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
-        best = predictions.tokens.argmax(1)
+        best = self.decode(predictions.tokens, tokens.offsets, labels)
         tags = np.asarray(labels, dtype=object)[best].tolist()
         confidence = predictions.tokens[np.arange(len(best)), best].tolist()
-        return [{"text": text, "tokens": words[s], "tags": tags[s], "probabilities": confidence[s]}
-                for text, s in zip(texts, spans)]
+        results = [{"text": text, "tokens": words[s], "tags": tags[s], "probabilities": confidence[s]}
+                   for text, s in zip(texts, spans)]
+        if self.scheme(labels):
+            for result in results:
+                result["entities"] = [{"text": " ".join(result["tokens"][a:b]), "type": kind, "start": a, "end": b}
+                                      for kind, a, b in entity_spans(result["tags"])]
+        return results
 
     def show(self, result, console):
         from textcls.reporting import print_tags
 
-        print_tags(result["text"], result["tokens"], result["tags"], result["probabilities"], console)
+        print_tags(result["text"], result["tokens"], result["tags"], result["probabilities"], console,
+                   result.get("entities"))
