@@ -163,3 +163,36 @@ def collate(items, task: str):
     if not isinstance(items, Encoded):
         items = Encoded.from_rows(list(items), token_labels=task == "tagging")
     return items.batch()
+
+
+# A synthetic named-entity set in BIO tags: two-word people, one-word places.
+FIRST, LAST = ["John", "Mary", "Ahmed", "Li", "Olga"], ["Smith", "Jones", "Khan", "Chen", "Ivanova"]
+PLACES = ["Paris", "Lagos", "Lima", "Oslo", "Kyoto"]
+WORDS = ["met", "in", "the", "visited", "yesterday", "and", "saw", "near", "with", "today"]
+
+
+def ner_rows(n: int, seed: int) -> list[list[str]]:
+    """Sentences of people (B-PER I-PER), places (B-LOC) and other words (O), in BIO tags."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        words, tags = [], []
+        for _ in range(rng.randint(2, 4)):
+            kind = rng.random()
+            if kind < 0.3:
+                words += [rng.choice(FIRST), rng.choice(LAST)]
+                tags += ["B-PER", "I-PER"]
+            elif kind < 0.5:
+                words.append(rng.choice(PLACES))
+                tags.append("B-LOC")
+            else:
+                words.append(rng.choice(WORDS))
+                tags.append("O")
+        rows.append([" ".join(words), " ".join(tags)])
+    return rows
+
+
+@pytest.fixture
+def ner_csvs(tmp_path) -> dict:
+    return {split: write_csv(tmp_path / f"{split}.csv", ["text", "tags"], ner_rows(n, seed))
+            for split, n, seed in [("train", 200, 1), ("valid", 60, 2), ("test", 60, 3)]}

@@ -13,7 +13,6 @@ from seqeval.metrics import classification_report, f1_score, precision_score, re
 from seqeval.metrics.sequence_labeling import get_entities
 from typer.testing import CliRunner
 
-from conftest import write_csv
 from textcls.entities import allowed_transitions, detect_scheme, entity_scores, entity_spans, viterbi
 
 TAGS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
@@ -68,37 +67,6 @@ def test_viterbi_is_the_best_valid_sequence(scheme, tags):
 
 
 # --- a tagger learns named entities -------------------------------------------------------------------
-
-FIRST, LAST = ["John", "Mary", "Ahmed", "Li", "Olga"], ["Smith", "Jones", "Khan", "Chen", "Ivanova"]
-PLACES = ["Paris", "Lagos", "Lima", "Oslo", "Kyoto"]
-WORDS = ["met", "in", "the", "visited", "yesterday", "and", "saw", "near", "with", "today"]
-
-
-def ner_rows(n: int, seed: int) -> list[list[str]]:
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        words, tags = [], []
-        for _ in range(rng.randint(2, 4)):
-            kind = rng.random()
-            if kind < 0.3:
-                words += [rng.choice(FIRST), rng.choice(LAST)]
-                tags += ["B-PER", "I-PER"]
-            elif kind < 0.5:
-                words.append(rng.choice(PLACES))
-                tags.append("B-LOC")
-            else:
-                words.append(rng.choice(WORDS))
-                tags.append("O")
-        rows.append([" ".join(words), " ".join(tags)])
-    return rows
-
-
-@pytest.fixture
-def ner_csvs(tmp_path) -> dict:
-    return {split: write_csv(tmp_path / f"{split}.csv", ["text", "tags"], ner_rows(n, seed))
-            for split, n, seed in [("train", 200, 1), ("valid", 60, 2), ("test", 60, 3)]}
-
 
 @pytest.mark.parametrize("model", [{"type": "bow", "window": 1, "hidden_dim": 32}, {"type": "lstm"}], ids=["window", "lstm"])
 def test_tagger_learns_entities_and_reports_them(make_config, ner_csvs, tmp_path, model):

@@ -61,6 +61,7 @@ def test_registry_serves_the_documented_tasks():
         "bce": {"classification", "multilabel"}, "ce": {"classification", "tagging"}, "nll": {"classification", "tagging"},
         "focal": {"classification", "tagging", "multilabel"}, "mse": {"regression", "ranking"}, "l1": {"regression", "ranking"},
         "huber": {"regression", "ranking"}, "ranknet": {"ranking"}, "contrastive": {"embedding"}, "triplet": {"embedding"},
+        "crf": {"tagging"},
     }
 
 

@@ -86,6 +86,7 @@ class LSTMConfig(ModelBase):
     num_layers: int = Field(1, ge=1)
     bidirectional: bool = True
     pooling: Literal["attention", "mean"] = "attention"  # how token scores become the sentence score
+    crf: bool = False  # tagging: a CRF output layer (tag transition scores), trained with loss crf
 
     @property
     def word_ngrams(self) -> int:

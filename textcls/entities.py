@@ -95,17 +95,20 @@ def allowed_transitions(tags: list[str], scheme: str) -> tuple[np.ndarray, np.nd
     return follows, starts, ends
 
 
-def viterbi(log_probs: np.ndarray, follows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """(T, C) log-probabilities -> (T,) the most probable tag sequence among the allowed ones."""
+def viterbi(log_probs: np.ndarray, follows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+            scores: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(T, C) log-probabilities -> (T,) the most probable tag sequence among the allowed ones;
+    `scores`: a CRF's (transitions (C, C), start (C,), end (C,)) scores, added to the sequence's."""
     T, C = log_probs.shape
-    forbid = np.where(follows, 0.0, -np.inf)
-    score = log_probs[0] + np.where(starts, 0.0, -np.inf)
+    transitions, start, end = scores if scores is not None else (np.zeros((C, C)), np.zeros(C), np.zeros(C))
+    forbid = np.where(follows, transitions, -np.inf)
+    score = log_probs[0] + np.where(starts, start, -np.inf)
     back = np.zeros((T, C), dtype=np.int64)
     for t in range(1, T):
         candidates = score[:, None] + forbid  # (from, to)
         back[t] = candidates.argmax(0)
         score = candidates.max(0) + log_probs[t]
-    score = score + np.where(ends, 0.0, -np.inf)
+    score = score + np.where(ends, end, -np.inf)
     best = [int(score.argmax())]
     for t in range(T - 1, 0, -1):
         best.append(int(back[t, best[-1]]))

@@ -23,6 +23,7 @@ class Predictions:
     tokens: np.ndarray | None  # (N, outputs) the task's token outputs (token scores, tag probabilities); None if not asked for
     offsets: np.ndarray  # (R + 1,) where each row's tokens start
     loss: float | None  # mean main loss, when the rows carry labels
+    transitions: tuple[np.ndarray, ...] | None = None  # a CRF tagger's (transitions, start, end) scores
 
     def row_tokens(self, r: int) -> np.ndarray:
         return self.tokens[self.offsets[r] : self.offsets[r + 1]]
@@ -57,7 +58,11 @@ def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size
                 if sentence_out is None:
                     sentence_out = np.zeros((len(items), *sentence.shape[1:]), dtype=np.float32)
                 sentence_out[rows] = sentence
-    return Predictions(sentence_out, token_out, items.offsets, loss_sum / loss_weight if loss_weight else None)
+    transitions = None
+    crf = getattr(model, "crf", None)  # (a CRF tagger decodes with its transition scores)
+    if crf is not None:
+        transitions = tuple(t.detach().float().cpu().numpy() for t in crf.scores())
+    return Predictions(sentence_out, token_out, items.offsets, loss_sum / loss_weight if loss_weight else None, transitions)
 
 
 def importance_for(token_scores: np.ndarray, predicted: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Callable
 from textcls.config import LossConfig
 from textcls.errors import ConfigError
 from textcls.losses.classification import LossFn, bce, ce, focal, nll
+from textcls.losses.crf import crf
 from textcls.losses.embedding import contrastive, triplet
 from textcls.losses.ranking import ranknet
 from textcls.losses.regression import huber, l1, mse
@@ -25,6 +26,7 @@ LOSSES: dict[str, Callable[..., LossFn]] = {
     "ranknet": ranknet,
     "contrastive": contrastive,
     "triplet": triplet,
+    "crf": crf,
 }
 
 

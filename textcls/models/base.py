@@ -32,11 +32,12 @@ class ModelOutput:
     flat_tokens: (N, outputs) the same for the real tokens only, row after row.
     embedding:   (B, D) the sentence vector the last layer reads (the pooled vector before the
                  head); None for token tasks.
+    crf:         a tagger's CRF layer (tag transition scores), None without one.
     """
 
     def __init__(self, sentence: torch.Tensor | None, tokens: torch.Tensor | None = None, batch: Batch | None = None,
-                 flat_tokens: Callable[[], torch.Tensor] | None = None, embedding: Lazy = None):
-        self.batch, self.sentence = batch, sentence
+                 flat_tokens: Callable[[], torch.Tensor] | None = None, embedding: Lazy = None, crf: nn.Module | None = None):
+        self.batch, self.sentence, self.crf = batch, sentence, crf
         self._tokens, self._flat, self._flat_fn = tokens, None, flat_tokens
         self._embedding = embedding
 
@@ -101,7 +102,7 @@ class TextModel(nn.Module):
             if output.sentence is not None:
                 output.sentence = F.log_softmax(output.sentence, dim=-1)
             else:
-                output = ModelOutput(None, F.log_softmax(output.tokens, dim=-1), batch)
+                output = ModelOutput(None, F.log_softmax(output.tokens, dim=-1), batch, crf=output.crf)
         return output
 
 

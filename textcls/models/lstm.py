@@ -8,6 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from textcls.batching import Batch
 from textcls.config import LSTMConfig
 from textcls.models.base import ModelOutput, TextModel
+from textcls.models.crf import CRF
 from textcls.models.pooling import pool, pooling_weights
 
 
@@ -26,6 +27,7 @@ class LSTMModel(TextModel):
         states = cfg.hidden_dim * (2 if cfg.bidirectional else 1)
         self.token_head = nn.Linear(states, outputs)
         self.attention = nn.Linear(states, 1) if cfg.pooling == "attention" and not tagging else None
+        self.crf = CRF(outputs) if tagging and cfg.crf else None
 
     def scores(self, batch: Batch) -> ModelOutput:
         x = batch.pad(self.embed(batch))  # (B, T, W)
@@ -36,6 +38,6 @@ class LSTMModel(TextModel):
         states = self.dropout(states)
         token_scores = self.token_head(states)  # (B, T, C)
         if self.tagging:
-            return ModelOutput(None, token_scores, batch)
+            return ModelOutput(None, token_scores, batch, crf=self.crf)
         weights = pooling_weights(states, batch.mask, self.attention)  # (B, T)
         return ModelOutput(pool(token_scores, weights), token_scores, batch, embedding=lambda: pool(states, weights))

@@ -41,7 +41,8 @@ def task_of(config, state: dict | None = None) -> Task:
         for key in [k for k in other.reads if k not in task.reads]:  # (in order: the same error every run)
             section, field = key.split(".")
             part = getattr(config, section)
-            if getattr(part, field) != type(part).model_fields[field].default:
+            fields = type(part).model_fields  # (a model type may not have the field at all)
+            if field in fields and getattr(part, field) != fields[field].default:
                 raise ConfigError(f"{key} is read by task '{other.name}', not by '{task.name}'")
     return task.bind(config, state or {})
 

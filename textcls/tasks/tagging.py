@@ -12,7 +12,7 @@ import numpy as np
 
 from textcls.batching import IGNORE
 from textcls.entities import allowed_transitions, detect_scheme, entity_scores, entity_spans, viterbi
-from textcls.errors import DataError
+from textcls.errors import ConfigError, DataError
 from textcls.metrics import tagging_metrics
 from textcls.tasks.base import Task, class_stats, labelled, unknown_label
 from textcls.tokenize import Tokenizer, Tokens, tokenize_column
@@ -22,16 +22,24 @@ from textcls.vocab import Vocabulary, build_labels
 class Tagging(Task):
     name = "tagging"
     per_token = True
-    losses = ("ce", "nll", "focal")
+    losses = ("ce", "nll", "focal", "crf")
     monitors = ("accuracy", "macro_f1", "unseen_accuracy", "exact_match", "entity_f1", "loss")
     main_loss_part = "tag_loss"
-    reads = ("data.tag_scheme",)
-    scheme_setting = "auto"
+    reads = ("data.tag_scheme", "model.crf")
+    scheme_setting, crf = "auto", False
 
     def bind(self, config, state):
         bound = copy.copy(self)
-        bound.scheme_setting = config.data.tag_scheme
+        bound.scheme_setting, bound.crf = config.data.tag_scheme, getattr(config.model, "crf", False)
         return bound
+
+    def default_loss(self, num_labels):
+        return "crf" if self.crf else "ce"
+
+    def check_loss(self, name, num_labels):
+        super().check_loss(name, num_labels)
+        if (name == "crf") != self.crf:
+            raise ConfigError("loss.name 'crf' and model.crf: true go together (a CRF output layer trained by its likelihood)")
 
     def scheme(self, labels: list[str]) -> str | None:
         """The entity tag scheme of this run's tags, or None for tags that are not entities."""
@@ -39,15 +47,16 @@ class Tagging(Task):
             return detect_scheme(labels)
         return None if self.scheme_setting == "none" else self.scheme_setting
 
-    def decode(self, probabilities: np.ndarray, offsets: np.ndarray, labels: list[str]) -> np.ndarray:
-        """(N,) each token's tag: the most probable one, or with entity tags the most probable
-        valid sequence of each row (never an I- without its B-)."""
-        scheme = self.scheme(labels)
-        if scheme is None:
-            return probabilities.argmax(1)
-        rules = allowed_transitions(labels, scheme)
-        log_p = np.log(np.maximum(probabilities, 1e-12))
-        return np.concatenate([viterbi(log_p[a:b], *rules) for a, b in zip(offsets[:-1], offsets[1:])])
+    def decode(self, predictions, offsets: np.ndarray, labels: list[str]) -> np.ndarray:
+        """(N,) each token's tag: the most probable one; with entity tags or a CRF layer, the most
+        probable sequence of each row (with entity tags a valid one: never an I- without its B-)."""
+        scheme, crf = self.scheme(labels), predictions.transitions
+        if scheme is None and crf is None:
+            return predictions.tokens.argmax(1)
+        rules = allowed_transitions(labels, scheme or "io")  # (io: every sequence allowed)
+        # log of the token probabilities = the token scores minus a constant per token: the same best sequence
+        log_p = np.log(np.maximum(predictions.tokens, 1e-12))
+        return np.concatenate([viterbi(log_p[a:b], *rules, crf) for a, b in zip(offsets[:-1], offsets[1:])])
 
     def read_labels(self, cells, texts, tokens, tokenizer, where, data):
         words = tokens.lengths
@@ -80,6 +89,8 @@ class Tagging(Task):
         return class_stats(Counter({t: int(n) for t, n in zip(tags.types, counts) if n}))
 
     def loss_inputs(self, output, batch):
+        if output.crf is not None:  # the CRF scores whole sentences: (B, T, C), (B, T), the layer
+            return output.tokens, batch.labels, output.crf
         return labelled(output.tokens, batch.labels)  # (B, T, C) against (B, T) tags, IGNORE on padding
 
     def loss_weight(self, batch):
@@ -89,7 +100,7 @@ class Tagging(Task):
         return tokens.softmax(-1)
 
     def metrics(self, predictions, items, labels, reference=None):
-        tags = self.decode(predictions.tokens, items.offsets, labels)
+        tags = self.decode(predictions, items.offsets, labels)
         # "Unseen" = out of the vocabulary, which holds every training word unless min_freq or
         # max_vocab dropped some.
         metrics = tagging_metrics(items.labels, tags, items.ids == Vocabulary.unk_id, items.row_of, labels)
@@ -101,7 +112,7 @@ class Tagging(Task):
         return metrics
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
-        best = self.decode(predictions.tokens, tokens.offsets, labels)
+        best = self.decode(predictions, tokens.offsets, labels)
         tags = np.asarray(labels, dtype=object)[best].tolist()
         confidence = predictions.tokens[np.arange(len(best)), best].tolist()
         results = [{"text": text, "tokens": words[s], "tags": tags[s], "probabilities": confidence[s]}

@@ -1,0 +1,92 @@
+"""The CRF output layer: its negative log-likelihood against a sum over every tag sequence
+(values and gradients, padded rows included), decoding with its transition scores against brute
+force, and an LSTM tagger with a CRF learning named entities end to end."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from textcls.entities import allowed_transitions, viterbi
+from textcls.errors import ConfigError
+from textcls.models.crf import CRF
+
+
+def brute_nll(crf: CRF, emissions: torch.Tensor, tags: list[int]) -> torch.Tensor:
+    """-log P(tags) by enumerating every sequence of the row's length."""
+    T, C = emissions.shape
+
+    def score(seq):
+        s = crf.start[seq[0]] + crf.end[seq[-1]] + sum(emissions[t, c] for t, c in enumerate(seq))
+        return s + sum(crf.transitions[a, b] for a, b in zip(seq, seq[1:]))
+
+    all_scores = torch.stack([score(seq) for seq in itertools.product(range(C), repeat=T)])
+    return torch.logsumexp(all_scores, 0) - score(tags)
+
+
+def test_crf_nll_equals_a_sum_over_every_sequence_values_and_gradients():
+    torch.manual_seed(0)
+    crf = CRF(3).double()
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.normal_()
+    emissions = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    tags = torch.tensor([[0, 2, 1, 1], [2, 0, 0, 0]])
+    mask = torch.tensor([[True] * 4, [True, True, False, False]])  # the second row has 2 tokens
+    got = crf.nll(emissions, tags, mask)
+    ref = torch.stack([brute_nll(crf, emissions[0], [0, 2, 1, 1]), brute_nll(crf, emissions[1, :2], [2, 0])])
+    torch.testing.assert_close(got, ref)
+    grads = torch.autograd.grad(got.sum(), [emissions, crf.transitions, crf.start, crf.end])
+    refs = torch.autograd.grad(ref.sum(), [emissions, crf.transitions, crf.start, crf.end])
+    for g, r in zip(grads, refs):
+        torch.testing.assert_close(g, r)
+
+
+def test_viterbi_with_transition_scores_is_the_best_sequence():
+    rng = np.random.default_rng(1)
+    C, T = 3, 4
+    follows, starts, ends = allowed_transitions(["O", "B-A", "I-A"], "bio")
+    for _ in range(20):
+        log_p = rng.normal(size=(T, C))
+        scores = (rng.normal(size=(C, C)), rng.normal(size=C), rng.normal(size=C))
+        valid = [s for s in itertools.product(range(C), repeat=T)
+                 if starts[s[0]] and ends[s[-1]] and all(follows[a, b] for a, b in zip(s, s[1:]))]
+        total = lambda s: (sum(log_p[t, c] for t, c in enumerate(s)) + scores[1][s[0]] + scores[2][s[-1]]
+                           + sum(scores[0][a, b] for a, b in zip(s, s[1:])))
+        assert tuple(viterbi(log_p, follows, starts, ends, scores)) == max(valid, key=total)
+
+
+@pytest.mark.slow
+def test_lstm_crf_tagger_learns_entities(make_config, ner_csvs, tmp_path):
+    from textcls.checkpoint import load_run
+    from textcls.predict import evaluate_file, predict_texts
+    from textcls.train import train
+
+    config = make_config(ner_csvs, task="tagging", data={"label_column": "tags", "lowercase": False},
+                         model={"type": "lstm", "crf": True, "embedding_dim": 16, "hidden_dim": 16}, optim={"lr": 0.02},
+                         train={"epochs": 8, "monitor": "entity_f1"})
+    assert config.loss.name == "auto"
+    result = train(config, out=tmp_path / "run")
+    assert json.loads((result.run_dir / "model.json").read_text())["loss"] == "crf"  # auto: the CRF's own loss
+    run = load_run(result.run_dir)
+    assert evaluate_file(run, ner_csvs["test"])["entity_f1"] >= 0.95
+    (found,) = predict_texts(run, ["Mary Chen met Li Khan in Oslo"])
+    assert [(e["text"], e["type"]) for e in found["entities"]] == [("Mary Chen", "PER"), ("Li Khan", "PER"), ("Oslo", "LOC")]
+
+
+def test_crf_settings_go_together(make_config, ner_csvs, tmp_path):
+    from textcls.train import train
+
+    tagging = {"task": "tagging", "data": {"label_column": "tags"}}
+    with pytest.raises(ConfigError, match="'crf' and model.crf: true go together"):
+        train(make_config(ner_csvs, **tagging, model={"type": "lstm", "crf": True}, loss={"name": "ce"}), out=tmp_path / "a")
+    with pytest.raises(ConfigError, match="'crf' and model.crf: true go together"):
+        train(make_config(ner_csvs, **tagging, model={"type": "lstm"}, loss={"name": "crf"}), out=tmp_path / "b")
+    with pytest.raises(ConfigError, match="model type 'bow' does not read 'model.crf'"):
+        make_config(ner_csvs, **tagging, model={"type": "bow", "crf": True})
+    with pytest.raises(ConfigError, match="model.crf is read by task 'tagging', not by 'classification'"):
+        train(make_config(model={"type": "lstm", "crf": True}), out=tmp_path / "c")
