@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchlib import ROOT, comma_list, fmt, log, markdown_table, mean_std, print_table, write_json
+from benchlib import ROOT, comma_list, log, report_systems
 
 CONFIG = ROOT / "configs" / "genre_embedding.yaml"
 METRICS = ["recall_at_1", "recall_at_5", "knn_accuracy"]
@@ -91,13 +91,8 @@ def main() -> None:
         results["textcls (untrained)"][seed] = untrained(seed)
         results["textcls (trained)"][seed] = trained(seed, Path(args.runs))
 
-    summary = {system: {k: mean_std([r[k] for r in runs.values()]) for k in METRICS} for system, runs in results.items()}
-    columns = ["system", *METRICS]
-    rows = [[system] + [f"{fmt(c['mean'], '.3f')} ± {fmt(c['std'], '.3f')}" if c["n"] > 1 else fmt(c["mean"], ".3f")
-                        for c in cells.values()] for system, cells in summary.items()]
-    print_table(f"Brown genres, test sentences against the training sentences (seeds {','.join(map(str, seeds))})", columns, rows)
-    print(markdown_table(columns, rows))
-    write_json(Path(args.out), {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds, "runs": results, "summary": summary})
+    report_systems(f"Brown genres, test sentences against the training sentences (seeds {','.join(map(str, seeds))})", results, METRICS, Path(args.out),
+                   {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds})
 
 
 if __name__ == "__main__":

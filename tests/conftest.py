@@ -8,6 +8,7 @@ accuracy, and the true label of every row is known without asking the code under
 from __future__ import annotations
 
 import copy
+import json
 import csv
 import random
 from pathlib import Path
@@ -196,3 +197,21 @@ def ner_rows(n: int, seed: int) -> list[list[str]]:
 def ner_csvs(tmp_path) -> dict:
     return {split: write_csv(tmp_path / f"{split}.csv", ["text", "tags"], ner_rows(n, seed))
             for split, n, seed in [("train", 200, 1), ("valid", 60, 2), ("test", 60, 3)]}
+
+
+@pytest.fixture
+def train_shipped(tmp_path, monkeypatch):
+    """train_shipped("configs/X.yaml", epochs) -> the test metrics of that shipped config, trained
+    through the CLI from the repository root (where its data paths point)."""
+    from typer.testing import CliRunner
+
+    from textcls.cli import app
+
+    def run(config: str, epochs: int) -> dict:
+        monkeypatch.chdir(Path(__file__).resolve().parents[1])
+        result = CliRunner().invoke(app, ["train", "-c", config, "--set", f"train.epochs={epochs}", "--set", "train.threads=1",
+                                          "-o", str(tmp_path / "shipped"), "-q"])
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / "shipped" / "metrics.json").read_text())["test"]
+
+    return run

@@ -311,14 +311,5 @@ def test_embed_from_a_classifier_and_errors(make_config, tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_genre_config_trains_from_the_cli(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    from textcls.cli import app
-
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the config names its data from the repository root
-    result = CliRunner().invoke(app, ["train", "-c", "configs/genre_embedding.yaml", "--set", "train.epochs=1",
-                                      "--set", "train.threads=1", "-o", str(tmp_path / "run"), "-q"])
-    assert result.exit_code == 0, result.output
-    test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
-    assert test["recall_at_1"] > 1 / 15  # above chance after one epoch
+def test_shipped_genre_config_trains_from_the_cli(train_shipped):
+    assert train_shipped("configs/genre_embedding.yaml", epochs=1)["recall_at_1"] > 1 / 15  # above chance after one epoch

@@ -233,14 +233,6 @@ def test_group_column_errors(make_config, ranking_csvs, tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_ranking_config_trains_from_the_cli(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    from textcls.cli import app
-
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the config names its data from the repository root
-    result = CliRunner().invoke(app, ["train", "-c", "configs/sentiment_ranking.yaml", "--set", "train.epochs=1",
-                                      "--set", "train.threads=1", "-o", str(tmp_path / "run"), "-q"])
-    assert result.exit_code == 0, result.output
-    test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+def test_shipped_ranking_config_trains_from_the_cli(train_shipped):
+    test = train_shipped("configs/sentiment_ranking.yaml", epochs=1)
     assert test["pairwise_accuracy"] > 0.6 and test["groups"] == 1  # one epoch already orders most pairs

@@ -163,5 +163,15 @@ def class_stats(counts: Counter) -> dict:
     return {"labels": {label: counts[label] for label in build_labels(counts)}}
 
 
+def encode_classes(dataset: Dataset, label_index: dict[str, int]) -> np.ndarray:
+    """(R,) each row's class index, IGNORE for a row without a label; a label never seen in
+    training is an error naming its row."""
+    ids = np.array([IGNORE if label is None else label_index.get(label, -1) for label in dataset.labels], dtype=np.int64)
+    unknown = np.flatnonzero(ids == -1)
+    if len(unknown):
+        raise unknown_label("label", dataset.labels[unknown[0]], list(label_index), dataset.where(unknown[0]))
+    return ids
+
+
 def unknown_label(kind: str, value: str, labels: list[str], where: str) -> DataError:
     return DataError(f"{where}: {kind} '{value}' was never seen in training (known: {', '.join(labels)})")

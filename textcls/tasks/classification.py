@@ -7,10 +7,9 @@ from collections import Counter
 import numpy as np
 import torch
 
-from textcls.batching import IGNORE
 from textcls.errors import ConfigError, DataError
 from textcls.metrics import classification_metrics
-from textcls.tasks.base import Task, class_stats, unknown_label
+from textcls.tasks.base import Task, class_stats, encode_classes
 from textcls.vocab import build_labels
 
 
@@ -39,11 +38,7 @@ class Classification(Task):
         return labels
 
     def encode_labels(self, dataset, label_index):
-        ids = np.array([IGNORE if label is None else label_index.get(label, -1) for label in dataset.labels], dtype=np.int64)
-        unknown = np.flatnonzero(ids == -1)
-        if len(unknown):
-            raise unknown_label("label", dataset.labels[unknown[0]], list(label_index), dataset.where(unknown[0]))
-        return ids
+        return encode_classes(dataset, label_index)
 
     def label_stats(self, dataset):
         return class_stats(Counter(dataset.labels.tolist()))

@@ -19,7 +19,7 @@ import torch
 from textcls.batching import IGNORE, batch_order
 from textcls.errors import ConfigError, DataError
 from textcls.metrics import roc_auc
-from textcls.tasks.base import Task, class_stats, unknown_label
+from textcls.tasks.base import Task, class_stats, encode_classes
 from textcls.vocab import build_labels
 
 SIMILAR, DISSIMILAR = "similar", "dissimilar"  # the label set of pairs (dissimilar = 0, similar = 1)
@@ -76,11 +76,7 @@ class Embedding(Task):
         return [DISSIMILAR, SIMILAR] if self.kind == "pairs" else labels
 
     def encode_labels(self, dataset, label_index):
-        ids = np.array([IGNORE if label is None else label_index.get(label, -1) for label in dataset.labels], dtype=np.int64)
-        unknown = np.flatnonzero(ids == -1)
-        if len(unknown):
-            raise unknown_label("label", dataset.labels[unknown[0]], list(label_index), dataset.where(unknown[0]))
-        return ids
+        return encode_classes(dataset, label_index)
 
     def label_stats(self, dataset):
         if dataset.labels is None:

@@ -14,21 +14,10 @@ class Ranking(Regression):
     losses = ("ranknet", "mse", "l1", "huber")
     monitors = ("pairwise_accuracy", "kendall_tau", "spearman", "ndcg_at_10", "loss")
     reads = ("data.group_column",)
-    sort_by = "score"
+    sort_by = "score"  # predict gives {"score": ...}
 
     def loss_inputs(self, output, batch):
         return output.sentence, batch.labels, batch.groups  # RankNet pairs rows within groups
 
     def metrics(self, predictions, items, labels, reference=None):
         return ranking_metrics(items.labels.astype(float), predictions.sentence.astype(float), items.groups)
-
-    def predict_results(self, predictions, texts, words, spans, tokens, labels):
-        values = predictions.sentence.astype(float).tolist()
-        scores = predictions.tokens[:, 0].astype(float).round(4).tolist()
-        return [{"text": text, "tokens": words[s], "score": value, "token_scores": scores[s]}
-                for text, s, value in zip(texts, spans, values)]
-
-    def show(self, result, console):
-        from textcls.reporting import print_value
-
-        print_value(result["score"], result["text"], result["tokens"], result["token_scores"], console)

@@ -14,7 +14,7 @@ class Regression(Task):
     has_classes = False
     losses = ("mse", "l1", "huber")
     monitors = ("r2", "mae", "rmse", "pearson", "spearman", "loss")
-    sort_by = "value"
+    sort_by = "value"  # the result key of the predicted number, which --sort orders by
 
     def read_labels(self, cells, texts, tokens, tokenizer, where, data):
         import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it
@@ -54,10 +54,10 @@ class Regression(Task):
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         values = predictions.sentence.astype(float).tolist()
         scores = predictions.tokens[:, 0].astype(float).round(4).tolist()
-        return [{"text": text, "tokens": words[s], "value": value, "token_scores": scores[s]}
+        return [{"text": text, "tokens": words[s], self.sort_by: value, "token_scores": scores[s]}
                 for text, s, value in zip(texts, spans, values)]
 
     def show(self, result, console):
         from textcls.reporting import print_value
 
-        print_value(result["value"], result["text"], result["tokens"], result["token_scores"], console)
+        print_value(result[self.sort_by], result["text"], result["tokens"], result["token_scores"], console)
