@@ -191,7 +191,7 @@ def test_eval_json_matches_metrics_recomputed_from_predict(trained, tmp_path):
     rows = read_rows(data)
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(r["text"] for r in rows) + "\n")
-    predictions = predict_json(trained.run, "--file", texts)
+    predictions = predict_json(trained.run, "--file", texts, "--no-calibration")  # the model's own probabilities
     assert len(predictions) == len(rows) == metrics["rows"]
     y_true = [r["label"] for r in rows]
     y_pred = [p["label"] for p in predictions]
@@ -203,6 +203,10 @@ def test_eval_json_matches_metrics_recomputed_from_predict(trained, tmp_path):
     # the mean loss is the mean of -log p(true label), from the printed (rounded) probabilities
     loss = np.mean([-math.log(p["probabilities"][t]) for p, t in zip(predictions, y_true)])
     assert metrics["loss"] == pytest.approx(loss, rel=1e-3, abs=1e-4)
+    # and the NLL is that of the calibrated probabilities predict prints by default
+    calibrated = predict_json(trained.run, "--file", texts)
+    nll = np.mean([-math.log(max(p["probabilities"][t], 1e-12)) for p, t in zip(calibrated, y_true)])
+    assert metrics["nll"] == pytest.approx(nll, rel=1e-3, abs=1e-4)
 
 
 def test_eval_on_the_validation_file_agrees_with_training(trained):
@@ -242,6 +246,7 @@ def test_predict_json_lines(trained):
     assert len(predictions) == 2
     weights = load_file(str(trained.run / "checkpoints" / "best.safetensors"))
     bias = float(bow_head(weights)[1][0])
+    temperature = json.loads((trained.run / "task.json").read_text())["temperature"]  # fitted on validation
     for prediction, text in zip(predictions, TEXTS):
         assert prediction["text"] == text
         assert prediction["tokens"] == text.split()
@@ -250,9 +255,9 @@ def test_predict_json_lines(trained):
         assert sum(probabilities.values()) == pytest.approx(1, abs=1e-5)
         assert prediction["label"] == max(probabilities, key=probabilities.get)
         assert len(prediction["token_scores"]) == len(text.split())
-        # bag of words, one logit: P(pos) = sigmoid(mean token score + bias)
+        # bag of words, one logit: P(pos) = sigmoid((mean token score + bias) / temperature)
         logit = np.mean(prediction["token_scores"]) + bias
-        assert probabilities["pos"] == pytest.approx(1 / (1 + math.exp(-logit)), abs=1e-3)
+        assert probabilities["pos"] == pytest.approx(1 / (1 + math.exp(-logit / temperature)), abs=1e-3)
     assert [p["label"] for p in predictions] == ["pos", "neg"]  # the model learnt the word lists
 
 

@@ -142,7 +142,9 @@ def save_run_files(run_dir: Path, config: Config, featurizer: Featurizer, model_
     write_json(run_dir / "model.json", model_info)
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> Run:
+def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", calibrated: bool = True) -> Run:
+    """The run in `run_dir`, with what its task tuned on validation (e.g. a temperature) unless
+    `calibrated` is False."""
     run_dir = Path(run_dir)
     try:
         saved = upgrade_saved_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
@@ -158,7 +160,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     weights = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
     if not weights.is_file():
         raise RunError(f"{run_dir}: no '{checkpoint}' checkpoint (expected {weights})")
-    state = json.loads((run_dir / "task.json").read_text()) if (run_dir / "task.json").is_file() else None
+    state = json.loads((run_dir / "task.json").read_text()) if (run_dir / "task.json").is_file() else {}
+    if not calibrated:
+        state.pop("temperature", None)
     task = task_of(config, state)
     featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), vocab, labels)
     model = build_model(config.model, task, info["num_features"], info["outputs"], info["log_softmax"])

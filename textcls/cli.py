@@ -71,6 +71,7 @@ def evaluate(
     lexicon_threshold: Optional[float] = typer.Option(None, help="With a word,score lexicon: |score| >= this labels a word [default: the run's]."),
     lexicon_words: str = typer.Option("all", help="all, or heldout: only the lexicon words the run withheld from training."),
     faithfulness: bool = typer.Option(False, help="Also measure comprehensiveness/sufficiency of the word scores (11 extra passes)."),
+    calibration: bool = typer.Option(True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."),
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
@@ -78,7 +79,7 @@ def evaluate(
     from textcls.predict import evaluate_file
 
     with user_errors():
-        run = load_run(run_dir, checkpoint)
+        run = load_run(run_dir, checkpoint, calibrated=calibration)
         if lexicon_words not in ("all", "heldout"):
             raise TextclsError(f"--lexicon-words must be 'all' or 'heldout', got '{lexicon_words}'")
         metrics = evaluate_file(run, data, lexicon=lexicon, lexicon_threshold=lexicon_threshold,
@@ -126,13 +127,14 @@ def predict(
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
     sort: bool = typer.Option(False, "--sort", help="Ranking (or regression): print all results ordered by score, highest first."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Classification, multi-label: also list the K most probable classes."),
+    calibration: bool = typer.Option(True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."),
 ):
     """Predict labels (or tags, values, scores) with each word's score."""
     from textcls.checkpoint import load_run
     from textcls.predict import predict_texts
 
     with user_errors():
-        run = load_run(run_dir, checkpoint)
+        run = load_run(run_dir, checkpoint, calibrated=calibration)
         if sort and run.task.sort_by is None:
             raise TextclsError(f"--sort orders by a score; task '{run.task.name}' gives none (ranking and regression do)")
         seen, held = 0, []

@@ -204,6 +204,10 @@ def resolve_threads(threads: int | str) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class CalibrationConfig(Section):
+    temperature: bool = True  # classification: fit a temperature on validation (after training) and apply it
+
+
 class OutputConfig(Section):
     dir: str = "runs"  # parent of run folders named <config name>-<timestamp>
     save_last: bool = True
@@ -216,6 +220,7 @@ class Config(Section):
     loss: LossConfig = LossConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
     output: OutputConfig = OutputConfig()
 
     @field_validator("task")

@@ -35,6 +35,39 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[
     }
 
 
+def calibration_metrics(probabilities: np.ndarray, y_true: np.ndarray, bins: int = 15) -> dict:
+    """ECE of the top label (`bins` equal-width confidence bins: the bin-size-weighted mean gap
+    between accuracy and mean confidence), the Brier score (mean over rows of the squared error of
+    the probability vector against the one-hot truth) and the NLL of the true class."""
+    confidence, predicted = probabilities.max(1), probabilities.argmax(1)
+    right = predicted == y_true
+    which = np.minimum((confidence * bins).astype(int), bins - 1)  # bin i holds [i/bins, (i+1)/bins), the last 1 too
+    ece = sum(abs(right[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
+              for b in range(bins) if (which == b).any())
+    truth = np.eye(probabilities.shape[1])[y_true]
+    return {"ece": float(ece), "brier": float(((probabilities - truth) ** 2).sum(1).mean()),
+            "nll": float(-np.log(np.maximum(probabilities[np.arange(len(y_true)), y_true], 1e-12)).mean())}
+
+
+def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray) -> float:
+    """The temperature T > 0 minimising the NLL of softmax(log_probs / T) (Guo et al. 2017), by
+    LBFGS on log T. `log_probs`: (R, C) log-probabilities (or logits; a shift per row changes nothing)."""
+    import torch
+
+    x, y = torch.as_tensor(log_probs, dtype=torch.float64), torch.as_tensor(y_true)
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp())
+
+
 def _ranks(x: np.ndarray) -> np.ndarray:
     """Average ranks (ties share the mean of their positions), 1-based."""
     order = np.argsort(x, kind="mergesort")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import copy
+
 import numpy as np
 import torch
 
 from textcls.errors import ConfigError, DataError
-from textcls.metrics import classification_metrics
+from textcls.metrics import calibration_metrics, classification_metrics, fit_temperature
 from textcls.tasks.base import Task, class_stats, encode_classes
 from textcls.vocab import build_labels
 
@@ -27,6 +29,20 @@ class Classification(Task):
     losses = ("bce", "ce", "nll", "focal")
     monitors = ("accuracy", "macro_f1", "loss")
     explains = True
+    reads = ("calibration.temperature",)
+    calibrate, temperature = False, None
+
+    def bind(self, config, state):
+        bound = copy.copy(self)
+        bound.calibrate = config.calibration.temperature
+        bound.temperature = state.get("temperature") if bound.calibrate else None
+        return bound
+
+    def tune(self, predictions, items):
+        """Temperature scaling: the T that makes validation probabilities softmax(logits / T) most likely."""
+        if not self.calibrate:
+            return {}
+        return {"temperature": fit_temperature(np.log(np.maximum(predictions.sentence, 1e-12)), items.labels)}
 
     def read_labels(self, cells, texts, tokens, tokenizer, where, data):
         return np.array([c.strip() for c in cells], dtype=object)
@@ -55,10 +71,16 @@ class Classification(Task):
         return 1 if loss_name == "bce" else num_labels  # bce: one logit, the positive class's
 
     def sentence_outputs(self, output):
-        return probabilities(output.sentence)
+        return probabilities(output.sentence if self.temperature is None else output.sentence / self.temperature)
 
     def metrics(self, predictions, items, labels, reference=None):
-        return classification_metrics(items.labels, predictions.sentence.argmax(1), labels)
+        probs = predictions.sentence.astype(np.float64)
+        metrics = classification_metrics(items.labels, probs.argmax(1), labels)
+        metrics.update(calibration_metrics(probs, items.labels))
+        if self.temperature is not None:  # the same without it: softmax(T log p) undoes softmax(logits / T)
+            raw = np.exp(self.temperature * np.log(np.maximum(probs, 1e-300)))
+            metrics.update(temperature=self.temperature, ece_uncalibrated=calibration_metrics(raw / raw.sum(1, keepdims=True), items.labels)["ece"])
+        return metrics
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         probs = predictions.sentence
