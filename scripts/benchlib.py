@@ -108,11 +108,12 @@ def mean_std(values) -> dict:
             "n": len(values)}
 
 
-def report_systems(title: str, results: dict[str, dict], metrics: list[str], out: Path, extra: dict) -> dict:
-    """Mean ± std over runs of each system's metrics: a rich table, its Markdown (for the README),
-    and a JSON at `out` with every run. results: system -> run key -> {metric: value}."""
+def report_systems(title: str, results: dict[str, dict], metrics: list[str], out: Path, extra: dict,
+                   row_name: str = "system") -> dict:
+    """Mean ± std over runs of each row's metrics (a system, or a test set): a rich table, its
+    Markdown (for the README), and a JSON at `out` with every run. results: row -> run key -> {metric: value}."""
     summary = {system: {k: mean_std([r[k] for r in runs.values()]) for k in metrics} for system, runs in results.items()}
-    columns = ["system", *metrics]
+    columns = [row_name, *metrics]
     rows = [[system] + [f"{fmt(c['mean'], '.3f')} ± {fmt(c['std'], '.3f')}" if c["n"] > 1 else fmt(c["mean"], ".3f")
                         for c in cells.values()] for system, cells in summary.items()]
     print_table(title, columns, rows)
