@@ -16,6 +16,8 @@ Systems:
                               the memory, so reused heap memory gives random "Encountered NaN" failures;
                               fresh pages make the rest zeros, every time (what a fresh process usually gets).
   tfidf-lr                    scikit-learn TF-IDF of 1-2-grams + LogisticRegression, C picked on validation.
+  vader                       VADER 3.3.2 (vaderSentiment), the rule-based lexicon model: no training; compound
+                              score > 0 -> pos, else neg, on the text as it is in the file.
   nb-lr                       NBSVM-style: binarized 1-2-gram counts scaled by the NB log-count ratio
                               (alpha 1) + LogisticRegression, C picked on validation.
                               For both: train seconds = fitting the features and the model at the chosen C,
@@ -53,12 +55,12 @@ DATA = Path("data/sentiment")
 SPLITS = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv", "test": DATA / "movies_test.csv"}
 CROSS = {"amazon": DATA / "amazon.csv", "nyt": DATA / "nyt.csv", "tweets": DATA / "tweets.csv"}
 CONFIGS = {"bow": Path("configs/sentiment_bow.yaml"), "lstm": Path("configs/sentiment_lstm.yaml")}
-PEERS = ["fasttext", "tfidf", "nblr"]
+PEERS = ["fasttext", "tfidf", "nblr", "vader"]
 C_GRID = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
 FASTTEXT = {"dim": 100, "epoch": 10, "lr": 0.1, "thread": 2}
 FASTTEXT_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # see the docstring: large allocations come zero-filled
 REFERENCE = "fasttext-1gram"  # train-time ratios are against this system
-INSTALL = {"fasttext": "pip install fasttext", "sklearn": "pip install scikit-learn"}
+INSTALL = {"fasttext": "pip install fasttext", "sklearn": "pip install scikit-learn", "vaderSentiment": "pip install vaderSentiment"}
 
 
 # --- shared helpers ------------------------------------------------------------------------------
@@ -249,6 +251,26 @@ def run_linear(kind: str, seed: int, args) -> dict:
     }
 
 
+def vader_settings(seed: int, args) -> dict:
+    return {"package": "vaderSentiment", "rule": "compound > 0 -> pos, else neg", "text": "as in the file (VADER reads case and punctuation)"}
+
+
+def run_vader(seed: int, args) -> dict:
+    """VADER (Hutto & Gilbert 2014): a rule-based lexicon model, no training; the same for every seed."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    start = time.perf_counter()
+    analyzer = SentimentIntensityAnalyzer()
+
+    def score(path: Path) -> float:
+        texts, labels = read_split(path)
+        return accuracy(labels, ["pos" if analyzer.polarity_scores(t)["compound"] > 0 else "neg" for t in texts])
+
+    return {"valid_accuracy": score(SPLITS["valid"]), "test_accuracy": score(SPLITS["test"]),
+            "cross": {name: score(path) for name, path in CROSS.items()},
+            "train_seconds": 0.0, "tokens_per_second": None, "wall_seconds": time.perf_counter() - start}
+
+
 def importable(module: str) -> bool:
     try:
         __import__(module)
@@ -265,11 +287,13 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
         systems.append((f"textcls-{model}", lambda s, m=model: textcls_settings(m, s, args),
                         lambda s, m=model: run_textcls(m, s, args)))
     for peer in args.peers:
-        package = "fasttext" if peer == "fasttext" else "sklearn"
-        names = ["fasttext-1gram", "fasttext-2gram"] if peer == "fasttext" else ["tfidf-lr" if peer == "tfidf" else "nb-lr"]
+        package = {"fasttext": "fasttext", "vader": "vaderSentiment"}.get(peer, "sklearn")
+        names = {"fasttext": ["fasttext-1gram", "fasttext-2gram"], "tfidf": ["tfidf-lr"], "nblr": ["nb-lr"], "vader": ["vader"]}[peer]
         if not importable(package):
             skipped.append({"systems": names, "install": INSTALL[package]})
             print(f"skipped: {INSTALL[package]}  (for {', '.join(names)})")
+        elif peer == "vader":
+            systems.append(("vader", lambda s: vader_settings(s, args), lambda s: run_vader(s, args)))
         elif peer == "fasttext":
             for n in (1, 2):
                 systems.append((f"fasttext-{n}gram", lambda s, n=n: fasttext_settings(n, s, args),
