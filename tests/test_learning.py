@@ -83,3 +83,16 @@ def test_valid_fraction_split_trains(make_config, sentiment_csvs, tmp_path):
     assert sum(c["support"] for c in valid["per_class"].values()) == 40  # 20% of 200 rows
     assert valid["accuracy"] >= 0.95
     assert "test" not in result.metrics
+
+
+def test_min_steps_raises_the_epochs_of_a_small_set(make_config, tmp_path):
+    """200 training rows in batches of 16 take 13 steps an epoch: min_steps 60 makes ceil(60 / 13) = 5
+    epochs of the 2 asked for; a min_steps the epochs already reach changes nothing."""
+    from textcls.train import train
+
+    rows = lambda run: [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    raised = train(make_config(train={"epochs": 2, "min_steps": 60}), out=tmp_path / "raised").run_dir
+    assert [r["epoch"] for r in rows(raised)] == [1, 2, 3, 4, 5]
+    assert rows(raised)[-1]["lr"] == 0.05  # constant schedule: lr stays
+    kept = train(make_config(train={"epochs": 2, "min_steps": 20}), out=tmp_path / "kept").run_dir
+    assert len(rows(kept)) == 2

@@ -173,6 +173,7 @@ class OptimConfig(Section):
 
 class TrainConfig(Section):
     epochs: int = Field(10, ge=1)
+    min_steps: int | None = Field(None, ge=1)  # more epochs while fewer steps than this: small data sets still train
     batch_size: int = Field(64, ge=1)
     eval_batch_size: int = Field(512, ge=1)
     seed: int = 0

@@ -118,7 +118,7 @@ class Trainer:
                                                                         bucket=True, arity=items.arity))
         self.optim_cfg = optim
         self.optimizer = Optimizer(optim, model, cfg.batch_size)
-        self.step_count, self.total_steps = 0, 1
+        self.step_count, self.total_steps, self.epochs = 0, 1, cfg.epochs
         self.reporter = reporter or NullReporter()
         self.generator = torch.Generator().manual_seed(cfg.seed)  # batch order; the model's RNG is torch's global one
 
@@ -139,7 +139,7 @@ class Trainer:
         if self.cfg.hogwild and resolve_threads(self.cfg.threads) > 1:
             sums, weight_total, tokens = self._hogwild_epoch(items, batches, epoch)
         else:
-            self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches))
+            self.reporter.start_epoch(epoch, self.epochs, len(batches))
             sums, weight_total, tokens = self._steps(items, batches, self.step_count, 1, self.reporter)
         self.step_count += len(batches)
         seconds = time.perf_counter() - start
@@ -197,7 +197,7 @@ class Trainer:
         for worker in workers:
             worker.start()
         try:
-            self.reporter.start_epoch(epoch, self.cfg.epochs, len(batches[0::P]))
+            self.reporter.start_epoch(epoch, self.epochs, len(batches[0::P]))
             totals = [self._steps(items, batches[0::P], self.step_count, P, self.reporter)]
             dead: set[int] = set()
             while len(totals) < P:
@@ -229,11 +229,14 @@ class Trainer:
 
     def fit(self, items: Encoded, evaluate: Callable[[], dict], monitor: str,
             on_epoch: Callable[[int, dict, bool], None]) -> FitResult:
-        """Trains for `cfg.epochs` (fewer with `patience`). After each epoch: `evaluate()` gives
-        validation metrics, then `on_epoch(epoch, record, improved)` logs and checkpoints."""
-        self.total_steps = len(self.batches(items, torch.Generator().manual_seed(self.cfg.seed))) * self.cfg.epochs  # (a throwaway draw)
+        """Trains for `cfg.epochs` (more while they take fewer than `cfg.min_steps` steps; fewer with
+        `patience`). After each epoch: `evaluate()` gives validation metrics, then
+        `on_epoch(epoch, record, improved)` logs and checkpoints."""
+        per_epoch = len(self.batches(items, torch.Generator().manual_seed(self.cfg.seed)))  # (a throwaway draw)
+        self.epochs = max(self.cfg.epochs, math.ceil((self.cfg.min_steps or 0) / max(per_epoch, 1)))
+        self.total_steps = per_epoch * self.epochs
         best_epoch, best, history, stale = 0, None, [], 0
-        for epoch in range(1, self.cfg.epochs + 1):
+        for epoch in range(1, self.epochs + 1):
             record = {"epoch": epoch, **self.train_epoch(items, epoch)}
             record.update({f"valid_{k}": v for k, v in flatten(evaluate()).items()})
             score = record.get(f"valid_{monitor}")
