@@ -8,8 +8,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
+from conftest import read_rows, write_csv
 from textcls.metrics import calibration_metrics, fit_temperature
 
 
@@ -44,15 +46,21 @@ def test_temperature_scaling_fixes_over_confidence_and_keeps_the_argmax():
     assert (softmax(over / t).argmax(1) == softmax(over).argmax(1)).all()
 
 
-def test_run_calibrates_on_validation_and_applies_it(make_config, tmp_path):
+def test_run_calibrates_on_validation_and_applies_it(make_config, sentiment_csvs, tmp_path):
     from textcls.checkpoint import load_run
     from textcls.cli import app
-    from textcls.data import read_examples
+    from textcls.data import Example, read_examples
     from textcls.evaluate import predict_items
     from textcls.predict import predict_texts
     from textcls.train import train
 
-    config = make_config(train={"epochs": 2}, optim={"lr": 0.3})  # a large step: over-confident
+    # Every fifth validation and test label flipped: the model is then sure and sometimes wrong.
+    csvs = {"train": sentiment_csvs["train"]}
+    for split in ("valid", "test"):
+        rows = [[r["text"], r["label"] if i % 5 else {"neg": "pos", "pos": "neg"}[r["label"]]]
+                for i, r in enumerate(read_rows(sentiment_csvs[split]))]
+        csvs[split] = write_csv(tmp_path / f"noisy_{split}.csv", ["text", "label"], rows)
+    config = make_config(csvs, train={"epochs": 2}, optim={"lr": 0.3})  # a large step: over-confident
     run_dir = train(config, out=tmp_path / "run").run_dir
     temperature = json.loads((run_dir / "task.json").read_text())["temperature"]
     # the temperature is the one that fits the validation rows best, by the model's own probabilities
@@ -71,9 +79,23 @@ def test_run_calibrates_on_validation_and_applies_it(make_config, tmp_path):
     assert calibrated["accuracy"] == uncalibrated["accuracy"]  # the argmax does not move
     # predict applies it: P = softmax(log p_raw / T)
     (cal,) = predict_texts(load_run(run_dir), ["a good film"])
-    (unc,) = predict_texts(load_run(run_dir, calibrated=False), ["a good film"])
-    expected = softmax(np.log([[unc["probabilities"][c] for c in labels]]) / temperature)[0]
+    with torch.no_grad():  # the model's logit for it (one output: bce): P(pos) = sigmoid(logit / T)
+        logit = float(raw_run.model(raw_run.featurizer.encode_all([Example(["a", "good", "film"], None)]).batch()).sentence[0, 0])
+    p_pos = 1 / (1 + np.exp(-logit / temperature))
+    expected = [1 - p_pos, p_pos]
     assert [cal["probabilities"][c] for c in labels] == pytest.approx(expected, abs=1e-5)
     # calibration.temperature: false fits nothing
-    plain = train(make_config(train={"epochs": 1}, calibration={"temperature": False}), out=tmp_path / "plain").run_dir
+    plain = train(make_config(csvs, train={"epochs": 1}, calibration={"temperature": False}), out=tmp_path / "plain").run_dir
     assert not (plain / "task.json").exists()
+    # a validation split without an error says nothing about how sure to be: no temperature either
+    clean = train(make_config(train={"epochs": 2}, optim={"lr": 0.3}), out=tmp_path / "clean").run_dir
+    assert json.loads((clean / "metrics.json").read_text())["valid"]["accuracy"] == 1.0
+    assert not (clean / "task.json").exists()
+
+
+def test_temperature_stays_in_range_when_validation_is_separable():
+    from textcls.metrics import TEMPERATURE_RANGE
+
+    log_p = np.log(softmax(np.array([[3.0, -3.0], [-2.0, 2.0], [4.0, 0.0]])))
+    t = fit_temperature(log_p, np.array([0, 1, 0]))  # every row right: sharper is always likelier
+    assert TEMPERATURE_RANGE[0] <= t < 1 and fit_temperature(1000 * log_p, np.array([0, 1, 0])) >= TEMPERATURE_RANGE[0]

@@ -90,3 +90,20 @@ def test_crf_settings_go_together(make_config, ner_csvs, tmp_path):
         make_config(ner_csvs, **tagging, model={"type": "bow", "crf": True})
     with pytest.raises(ConfigError, match="model.crf is read by task 'tagging', not by 'classification'"):
         train(make_config(model={"type": "lstm", "crf": True}), out=tmp_path / "c")
+
+
+def test_crf_loss_skips_rows_without_tags_and_an_untagged_batch_is_zero():
+    from textcls.batching import IGNORE
+    from textcls.config import LossConfig
+    from textcls.losses import LOSSES
+
+    torch.manual_seed(1)
+    layer = CRF(3)
+    loss = LOSSES["crf"](LossConfig(name="crf"), None, 3)
+    emissions = torch.randn(2, 3, 3, requires_grad=True)
+    tags = torch.tensor([[0, 2, 1], [IGNORE, IGNORE, IGNORE]])  # the second row has no tags
+    expected = layer.nll(emissions[:1], tags[:1], torch.ones(1, 3, dtype=torch.bool)).sum() / 3
+    torch.testing.assert_close(loss(emissions, tags, layer), expected)
+    none = loss(emissions, torch.full((2, 3), IGNORE), layer)
+    none.backward()
+    assert float(none.detach()) == 0 and torch.isfinite(emissions.grad).all()

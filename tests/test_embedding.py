@@ -285,10 +285,10 @@ def test_config_errors(make_config, embedding_csvs, tmp_path):
     with pytest.raises(ConfigError, match="loss.name 'contrastive' does not fit triplets or class labels"):
         train(make_config(files(embedding_csvs), task="embedding", loss={"name": "contrastive"}), out=tmp_path / "a")
     with pytest.raises(ConfigError, match="classes_per_batch"):
-        train(make_config(files(embedding_csvs, "pairs_"), task="embedding", data={"text_pair_column": "other", "label_column": "relation"},
+        train(make_config(files(embedding_csvs, "pairs_"), task="embedding", data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
                           train={"classes_per_batch": 2, "per_class": 4}), out=tmp_path / "b")
     with pytest.raises(ConfigError, match="loss.mining does not apply to loss 'contrastive'"):
-        train(make_config(files(embedding_csvs, "pairs_"), task="embedding", data={"text_pair_column": "other", "label_column": "relation"},
+        train(make_config(files(embedding_csvs, "pairs_"), task="embedding", data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
                           loss={"name": "contrastive", "mining": "hard"}), out=tmp_path / "c")
     with pytest.raises(ConfigError, match="train.classes_per_batch is read by task 'embedding', not by 'classification'"):
         train(make_config(train={"classes_per_batch": 2, "per_class": 4}), out=tmp_path / "d")
@@ -313,3 +313,20 @@ def test_embed_from_a_classifier_and_errors(make_config, tmp_path):
 @pytest.mark.slow
 def test_shipped_genre_config_trains_from_the_cli(train_shipped):
     assert train_shipped("configs/genre_embedding.yaml", epochs=1)["recall_at_1"] > 1 / 15  # above chance after one epoch
+
+
+def test_pairs_need_the_similar_label_and_whole_cells(make_config, embedding_csvs, tmp_path):
+    from textcls.errors import DataError
+    from textcls.train import train
+
+    with pytest.raises(DataError, match=r"no row of column 'relation' says similar \(data.similar_label: '1'\)"):
+        train(make_config(files(embedding_csvs, "pairs_"), task="embedding",
+                          data={"text_pair_column": "other", "label_column": "relation"}), out=tmp_path / "a")
+    run = train(make_config(files(embedding_csvs, "pairs_"), task="embedding", train={"epochs": 1},
+                            data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"}),
+                out=tmp_path / "b").run_dir
+    from textcls.cli import app
+
+    bad = write_csv(tmp_path / "pairs.csv", ["a", "b"], [["a good film", "a fine film"], ["a dull film", "  "]])
+    result = CliRunner().invoke(app, ["similarity", str(run), "--pairs", str(bad)])
+    assert result.exit_code == 1 and "pairs.csv, row 2, column 'b': empty text" in result.output

@@ -161,3 +161,38 @@ def test_predict_top_k_and_errors(make_config, multilabel_csvs, tmp_path):
 def test_shipped_emotion_config_trains_from_the_cli(train_shipped, tmp_path):
     assert train_shipped("configs/emotion_multilabel.yaml", epochs=2)["micro_f1"] > 0.3
     assert len(json.loads((tmp_path / "shipped" / "task.json").read_text())["thresholds"]) == 10  # one per label
+
+
+def test_stats_with_rows_of_equal_label_counts_and_empty_cells(make_config, tmp_path):
+    from textcls.stats import dataset_stats
+
+    rows = [["a good film", "praise|neutral"], ["a dull film", "complaint|neutral"], ["the plot", ""], ["a film", ""]]
+    path = write_csv(tmp_path / "ml.csv", ["text", "labels"], rows)
+    stats = dataset_stats(make_config({"train": path, "valid": path}, task="multilabel", data={"label_column": "labels"}))
+    assert stats["label_counts"] == {"complaint": 1, "neutral": 2, "praise": 1}
+    assert stats["rows_without_labels"] == 2 and stats["mean_labels_per_row"] == 1.0
+
+
+def test_user_text_is_printed_as_it_is(make_config, multilabel_csvs, tmp_path):
+    import yaml
+
+    from textcls.cli import app
+
+    path = tmp_path / "ml.yaml"
+    path.write_text(yaml.safe_dump(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"},
+                                               train={"epochs": 1}).to_dict()))
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", "-c", str(path), "-o", str(tmp_path / "ml"), "-q"]).exit_code == 0
+    result = runner.invoke(app, ["predict", str(tmp_path / "ml"), "see [/usr/bin] and [b]this[/b]"])
+    assert result.exit_code == 0 and "see [/usr/bin] and [b]this[/b]" in result.output  # not read as markup
+
+
+def test_word_targets_need_a_task_with_classes(make_config, multilabel_csvs, tmp_path):
+    from textcls.errors import ConfigError
+    from textcls.train import train
+
+    lexicon = write_csv(tmp_path / "lex.csv", ["word", "label"], [["lovely", "praise"]])
+    with pytest.raises(ConfigError, match="data.lexicon: word targets .* task 'multilabel' has no such scores"):
+        train(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels", "lexicon": str(lexicon)}),
+              out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

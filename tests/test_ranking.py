@@ -236,3 +236,18 @@ def test_group_column_errors(make_config, ranking_csvs, tmp_path):
 def test_shipped_ranking_config_trains_from_the_cli(train_shipped):
     test = train_shipped("configs/sentiment_ranking.yaml", epochs=1)
     assert test["pairwise_accuracy"] > 0.6 and test["groups"] == 1  # one epoch already orders most pairs
+
+
+def test_grouped_batches_keep_each_group_whole():
+    from textcls.batching import Encoded
+    from textcls.config import TrainConfig
+    from textcls.tasks import get_task
+
+    groups = np.repeat(np.arange(40), np.random.default_rng(0).integers(1, 9, 40))
+    items = Encoded(np.arange(len(groups) + 1), np.zeros(len(groups), dtype=np.int64), groups=groups)
+    batches = get_task("ranking").batches(items, TrainConfig(batch_size=16), torch.Generator().manual_seed(0))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(groups)))  # every row once
+    for batch in batches:
+        assert len(batch) <= 16 or len(set(groups[batch])) == 1  # a group larger than a batch alone
+        for g in set(groups[batch].tolist()):
+            assert (groups[batch] == g).sum() == (groups == g).sum()  # whole groups only

@@ -224,6 +224,10 @@ def similarity(
             if frame.shape[1] < 2:
                 raise TextclsError(f"{pairs}: needs two columns (the two sentences of each pair)")
             first, second = frame.iloc[:, 0].tolist(), frame.iloc[:, 1].tolist()
+            for column, texts_of in zip(frame.columns[:2], (first, second)):
+                empty = next((i for i, t in enumerate(texts_of) if not t.strip()), None)
+                if empty is not None:
+                    raise TextclsError(f"{pairs}, row {empty + 1}, column '{column}': empty text")
         elif texts and len(texts) == 2:
             first, second = [texts[0]], [texts[1]]
         else:

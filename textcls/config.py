@@ -28,7 +28,7 @@ class DataConfig(Section):
     valid: Union[str, float] = 0.1  # a CSV path, or a fraction split off train
     test: str | None = None  # evaluated once at the end, if given
     text_column: str = "text"
-    label_column: str = "label"  # classification: a class; tagging: space-separated tags; regression: a number
+    label_column: str = "label"  # a class; tagging: space-separated tags; regression, ranking: a number; multilabel: "a|b"
     rationale_column: str | None = None  # "word:target word:target ..." per row
     group_column: str | None = None  # ranking: rows are ranked only against rows of the same group (e.g. a query)
     text_pair_column: str | None = None  # embedding: a second text per row; the label says if the two are similar
@@ -36,7 +36,7 @@ class DataConfig(Section):
     anchor_column: str | None = None  # embedding triplets: anchor, positive and negative text columns
     positive_column: str | None = None
     negative_column: str | None = None
-    label_separator: str = "|"  # multilabel: between the labels of a cell ("joy|trust"; empty: none)
+    label_separator: str = Field("|", min_length=1)  # multilabel: between the labels of a cell ("joy|trust"; empty: none)
     tag_scheme: Literal["auto", "none", "io", "bio", "bioes"] = "auto"  # tagging: entity tags (auto: read from the tag set)
     lexicon: str | None = None  # CSV `word,label` or `word,score`
     lexicon_threshold: float = Field(0.0, ge=0)  # with `word,score`: score >= t -> positive, <= -t -> negative
@@ -184,7 +184,7 @@ class TrainConfig(Section):
     classes_per_batch: int | None = Field(None, ge=2)  # embedding with class labels: P classes per batch ...
     per_class: int | None = Field(None, ge=2)  # ... and K sentences of each (replaces batch_size and length buckets)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
-    monitor: str = "auto"  # e.g. accuracy, macro_f1, loss, r2; auto = accuracy (or r2 for regression)
+    monitor: str = "auto"  # a metric of the task (accuracy, r2, kendall_tau, ...); auto = the task's first
 
 
 def _registered(name: str, names: list[str]) -> str:

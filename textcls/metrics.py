@@ -50,8 +50,9 @@ def calibration_metrics(probabilities: np.ndarray, y_true: np.ndarray, bins: int
 
 
 def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray) -> float:
-    """The temperature T > 0 minimising the NLL of softmax(log_probs / T) (Guo et al. 2017), by
-    LBFGS on log T. `log_probs`: (R, C) log-probabilities (or logits; a shift per row changes nothing)."""
+    """The temperature T minimising the NLL of softmax(log_probs / T) (Guo et al. 2017), by LBFGS on
+    log T, kept within TEMPERATURE_RANGE. `log_probs`: (R, C) log-probabilities (or logits; a shift
+    per row changes nothing)."""
     import torch
 
     x, y = torch.as_tensor(log_probs, dtype=torch.float64), torch.as_tensor(y_true)
@@ -65,7 +66,11 @@ def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray) -> float:
         return loss
 
     optimizer.step(closure)
-    return float(log_t.detach().exp())
+    # Bounded: with no error on validation the likelihood grows without end as T -> 0.
+    return float(min(max(float(log_t.detach().exp()), TEMPERATURE_RANGE[0]), TEMPERATURE_RANGE[1]))
+
+
+TEMPERATURE_RANGE = (0.05, 20.0)
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:

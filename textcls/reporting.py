@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape  # user text and labels are printed as they are, never read as markup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -66,7 +67,7 @@ def metrics_tables(metrics: dict, labels: list[str], title: str) -> list[Table]:
         for column in ["class", "precision", "recall", "f1", "support"]:
             per.add_column(column, justify="left" if column == "class" else "right")
         for label, row in metrics["per_class"].items():
-            per.add_row(label, *(_fmt(row[k]) for k in ["precision", "recall", "f1", "support"]))
+            per.add_row(escape(label), *(_fmt(row[k]) for k in ["precision", "recall", "f1", "support"]))
         tables.append(per)
     if "confusion" in metrics and len(labels) <= 8:
         confusion = Table(title="confusion")
@@ -74,14 +75,14 @@ def metrics_tables(metrics: dict, labels: list[str], title: str) -> list[Table]:
         for label in labels:
             confusion.add_column(label, justify="right")
         for label, row in zip(labels, metrics["confusion"]):
-            confusion.add_row(label, *map(str, row))
+            confusion.add_row(escape(label), *map(str, row))
         tables.append(confusion)
     elif metrics.get("top_confusions"):
         top = Table(title="top confusions")
         for column in ["true", "predicted", "count"]:
             top.add_column(column)
         for row in metrics["top_confusions"]:
-            top.add_row(row["true"], row["predicted"], str(row["count"]))
+            top.add_row(escape(row["true"]), escape(row["predicted"]), str(row["count"]))
         tables.append(top)
     return tables
 
@@ -102,13 +103,13 @@ def print_class(label: str, probabilities: dict[str, float], tokens: list[str], 
                 console: Console = out) -> None:
     """A predicted class with the probabilities, then the words coloured by their evidence."""
     shown = "  ".join(f"{k} {v:.3f}" for k, v in probabilities.items())
-    console.print(f"[bold]{label}[/] ({shown})")
+    console.print(f"[bold]{escape(label)}[/] ({escape(shown)})")
     print_word_scores(tokens, scores, console)
 
 
 def print_value(value: float, text: str, tokens: list[str], scores: list[float], console: Console = out) -> None:
     """A predicted number beside its text, then the words coloured by their scores."""
-    console.print(f"[bold]{value:.4f}[/]  {text}")
+    console.print(f"[bold]{value:.4f}[/]  {escape(text)}")
     print_word_scores(tokens, scores, console)
 
 
@@ -125,7 +126,7 @@ def print_vector(text: str, vector: list[float], console: Console = out, shown: 
     """A sentence embedding: its size, norm and first values."""
     norm = sum(v * v for v in vector) ** 0.5
     head = "  ".join(f"{v:+.3f}" for v in vector[:shown])
-    console.print(f"[bold]{text}[/]\n  {len(vector)} dimensions, norm {norm:.3f}: {head}{' ...' if len(vector) > shown else ''}")
+    console.print(f"[bold]{escape(text)}[/]\n  {len(vector)} dimensions, norm {norm:.3f}: {head}{' ...' if len(vector) > shown else ''}")
 
 
 def print_similarities(first: list[str], second: list[str], scores: list[float], console: Console = out) -> None:
@@ -133,25 +134,25 @@ def print_similarities(first: list[str], second: list[str], scores: list[float],
     for column in ["sentence a", "sentence b", "similarity"]:
         table.add_column(column, justify="right" if column == "similarity" else "left")
     for a, b, s in zip(first, second, scores):
-        table.add_row(a, b, f"{s:.4f}")
+        table.add_row(Text(a), Text(b), f"{s:.4f}")
     console.print(table)
 
 
 def print_labels(text: str, labels: list[str], probabilities: dict[str, float], console: Console = out) -> None:
     """The labels chosen for a sentence (bold), then every label's probability."""
-    console.print(f"[bold]{', '.join(labels) or '(none)'}[/]  {text}")
-    console.print("  " + "  ".join(f"{k} {v:.3f}" for k, v in sorted(probabilities.items(), key=lambda kv: -kv[1])))
+    console.print(f"[bold]{escape(', '.join(labels)) or '(none)'}[/]  {escape(text)}")
+    console.print(escape("  " + "  ".join(f"{k} {v:.3f}" for k, v in sorted(probabilities.items(), key=lambda kv: -kv[1]))))
 
 
 def print_tags(text: str, tokens: list[str], tags: list[str], probabilities: list[float], console: Console = out,
                entities: list[dict] | None = None) -> None:
     """A table of token, tag, probability; then the entities found, when the tags name entities."""
     caption = None if entities is None else "entities: " + ("; ".join(f"{e['text']} ({e['type']})" for e in entities) or "none")
-    table = Table(title=text, caption=caption)
+    table = Table(title=escape(text), caption=None if caption is None else escape(caption))
     for column in ["token", "tag", "probability"]:
         table.add_column(column)
     for token, tag, p in zip(tokens, tags, probabilities):
-        table.add_row(token, tag, f"{p:.3f}")
+        table.add_row(Text(token), Text(tag), f"{p:.3f}")
     console.print(table)
 
 
@@ -162,7 +163,7 @@ def print_stats(stats: dict, console: Console = out) -> None:
     for key, value in stats.items():
         if isinstance(value, dict):
             for sub, v in value.items():
-                table.add_row(f"{key}.{sub}", _fmt(v))
+                table.add_row(escape(f"{key}.{sub}"), _fmt(v))
         elif key != "file":
             table.add_row(key, _fmt(value))
     console.print(table)

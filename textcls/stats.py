@@ -24,13 +24,13 @@ def dataset_stats(config: Config, path: str | Path | None = None) -> dict:
     if data.lexicon:
         lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
         apply_lexicon(examples, lexicon_part(lexicon, data.lexicon_holdout), tokenizer)
-    stats: dict = {"file": str(path), "rows": len(examples), "tokens": int(examples.tokens.offsets[-1])}
+    stats: dict = {"file": str(path), "rows": examples.num_examples, "tokens": int(examples.tokens.offsets[-1])}
     stats.update(task.label_stats(examples))
     if "labels" not in stats:  # values, not classes: no class weights, and word targets name no class
         return stats
     counts = stats["labels"]
     labels, total = list(counts), sum(counts.values())
-    # The weights loss options `balanced` and `auto` would use (computed as losses.py computes them).
+    # The weights loss options `balanced` and `auto` would use (computed as textcls.losses computes them).
     stats["class_weights_balanced"] = {label: total / (len(labels) * counts[label]) for label in labels}
     if len(labels) == 2:
         stats["pos_weight_auto"] = auto_pos_weight(counts[labels[1]], counts[labels[0]])

@@ -69,6 +69,10 @@ class Datasets:
 def load_datasets(config: Config) -> Datasets:
     """Reads every CSV named by the config (so that any bad input fails before training starts)."""
     data, task = config.data, task_of(config)
+    if (data.lexicon or data.rationale_column) and not task.explains:
+        key = "data.lexicon" if data.lexicon else "data.rationale_column"
+        raise ConfigError(f"{key}: word targets name the class a word supports; task '{task.name}' has no such scores "
+                          "(classification has)")
     tokenizer = make_tokenizer(data, task)
     train = read_examples(data.train, data, task, tokenizer)
     if isinstance(data.valid, str):

@@ -13,7 +13,10 @@ from textcls.losses.classification import LossFn
 
 def crf(cfg: LossConfig, counts, num_classes) -> LossFn:
     def loss(emissions: torch.Tensor, tags: torch.Tensor, layer) -> torch.Tensor:
-        mask = tags != IGNORE  # (B, T): padding
-        return layer.nll(emissions, tags, mask).sum() / mask.sum()
+        mask = tags != IGNORE  # (B, T): padding (and rows without tags)
+        tagged = mask[:, 0]  # a row's tags start at its first token, or it has none
+        if not tagged.any():
+            return emissions.sum() * 0.0  # nothing to score: zero, with the graph kept
+        return layer.nll(emissions[tagged], tags[tagged], mask[tagged]).sum() / mask.sum()
 
     return loss

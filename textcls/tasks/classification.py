@@ -18,9 +18,8 @@ from textcls.vocab import build_labels
 def probabilities(sentence: torch.Tensor) -> torch.Tensor:
     """(B, C) class probabilities from sentence outputs: one logit -> (1 - p, p); else softmax
     (softmax of log-probabilities, as loss nll's model gives, is the same distribution)."""
-    if sentence.shape[-1] == 1:
-        p = torch.sigmoid(sentence)
-        return torch.cat([1 - p, p], dim=-1)
+    if sentence.shape[-1] == 1:  # sigmoid(-z) rather than 1 - sigmoid(z): exact for small probabilities too
+        return torch.cat([torch.sigmoid(-sentence), torch.sigmoid(sentence)], dim=-1)
     return sentence.softmax(-1)
 
 
@@ -40,8 +39,8 @@ class Classification(Task):
 
     def tune(self, predictions, items):
         """Temperature scaling: the T that makes validation probabilities softmax(logits / T) most likely."""
-        if not self.calibrate:
-            return {}
+        if not self.calibrate or (predictions.sentence.argmax(1) == items.labels).all():
+            return {}  # (no error on validation: nothing says how sure the model should be)
         return {"temperature": fit_temperature(np.log(np.maximum(predictions.sentence, 1e-12)), items.labels)}
 
     def read_labels(self, cells, texts, tokens, tokenizer, where, data):

@@ -32,12 +32,13 @@ class Embedding(Task):
     token_scores = False
     reads = ("data.text_pair_column", "data.similar_label", "data.anchor_column", "data.positive_column",
              "data.negative_column", "train.classes_per_batch", "train.per_class", "model.normalize")
-    kind = "classes"  # pairs, triplets or classes: set by `bind`
+    kind, similar_label = "classes", "1"  # pairs, triplets or classes: set by `bind`
     distance = "euclidean"
 
     def bind(self, config, state):
         bound = copy.copy(self)
         bound.threshold = state.get("threshold")  # pairs: tuned on validation
+        bound.similar_label = config.data.similar_label
         data = config.data
         bound.kind = "pairs" if data.text_pair_column else "triplets" if data.anchor_column else "classes"
         bound.distance, bound.per_batch = config.loss.distance, (config.train.classes_per_batch, config.train.per_class)
@@ -46,8 +47,6 @@ class Embedding(Task):
         bound.reference_split = "train" if bound.kind == "classes" else None
         if bound.kind == "triplets" and not (data.positive_column and data.negative_column):
             raise ConfigError("data.anchor_column needs data.positive_column and data.negative_column")
-        if (data.rationale_column or data.lexicon) and bound.kind != "classes":
-            raise ConfigError("word targets (data.rationale_column, data.lexicon) need one text per row")
         if any(bound.per_batch) and (bound.kind != "classes" or not all(bound.per_batch)):
             raise ConfigError("train.classes_per_batch and train.per_class go together, with class labels (not pairs or triplets)")
         return bound
@@ -71,6 +70,9 @@ class Embedding(Task):
         if train.labels is None:  # triplets
             return []
         labels = build_labels(label for label in set(train.labels.tolist()) if label is not None)
+        if self.kind == "pairs" and SIMILAR not in labels:
+            raise DataError(f"{train.source}: no row of column '{label_column}' says similar (data.similar_label: "
+                            f"'{self.similar_label}')")
         if self.kind == "classes" and len(labels) < 2:
             raise DataError(f"{train.source}: needs at least two classes in column '{label_column}', found {labels}")
         return [DISSIMILAR, SIMILAR] if self.kind == "pairs" else labels

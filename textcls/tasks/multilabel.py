@@ -23,18 +23,20 @@ class MultiLabel(Task):
     empty_label = True  # a row may have no label
     token_scores = False
     reads = ("data.label_separator", "loss.threshold")
-    separator, setting, thresholds = "|", "global", None
+    setting, thresholds = "global", None
 
     def bind(self, config, state):
         bound = copy.copy(self)
-        bound.separator, bound.setting = config.data.label_separator, config.loss.threshold
+        bound.setting = config.loss.threshold
         bound.thresholds = np.array(state["thresholds"]) if "thresholds" in state else None
         return bound
 
     # --- data ------------------------------------------------------------------------------------
 
     def read_labels(self, cells, texts, tokens, tokenizer, where, data):
-        return np.array([tuple(sorted({p.strip() for p in c.split(self.separator) if p.strip()})) for c in cells], dtype=object)
+        rows = np.empty(len(cells), dtype=object)  # (R,) tuples: never a 2-D array, whatever their lengths
+        rows[:] = [tuple(sorted({p.strip() for p in c.split(data.label_separator) if p.strip()})) for c in cells]
+        return rows
 
     def label_set(self, train, label_column):
         labels = build_labels({label for row in train.labels for label in row})
@@ -60,7 +62,7 @@ class MultiLabel(Task):
     def label_stats(self, dataset):
         counts = Counter(label for row in dataset.labels for label in row)
         return {"label_counts": {label: counts[label] for label in build_labels(counts)},
-                "rows_without_labels": int(sum(not row for row in dataset.labels)),
+                "rows_without_labels": int(sum(len(row) == 0 for row in dataset.labels)),
                 "mean_labels_per_row": float(np.mean([len(row) for row in dataset.labels]))}
 
     # --- loss and decisions ----------------------------------------------------------------------
