@@ -330,3 +330,15 @@ def test_pairs_need_the_similar_label_and_whole_cells(make_config, embedding_csv
     bad = write_csv(tmp_path / "pairs.csv", ["a", "b"], [["a good film", "a fine film"], ["a dull film", "  "]])
     result = CliRunner().invoke(app, ["similarity", str(run), "--pairs", str(bad)])
     assert result.exit_code == 1 and "pairs.csv, row 2, column 'b': empty text" in result.output
+
+
+def test_options_that_would_be_ignored_are_errors(make_config, embedding_csvs, tmp_path):
+    from textcls.train import train
+
+    triplets = {"anchor_column": "a", "positive_column": "p", "negative_column": "n"}
+    with pytest.raises(ConfigError, match="loss.mining chooses triplets among class labels"):
+        train(make_config(files(embedding_csvs, "triplets_"), task="embedding", data=triplets,
+                          loss={"name": "triplet", "mining": "hard"}), out=tmp_path / "a")
+    with pytest.raises(ConfigError, match="train.faithfulness .* task 'embedding' has none"):
+        train(make_config(files(embedding_csvs), task="embedding", train={"faithfulness": True}), out=tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

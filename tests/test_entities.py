@@ -115,3 +115,13 @@ def test_entity_metrics_are_the_decoded_tags_scored_by_seqeval(make_config, ner_
     plain = load_run(train(make_config(ner_csvs, task="tagging", data={"label_column": "tags", "tag_scheme": "none"},
                                        train={"epochs": 1}), out=tmp_path / "plain").run_dir)
     assert "entity_f1" not in evaluate_file(plain, ner_csvs["test"])
+
+
+def test_entity_monitor_needs_entity_tags(make_config, tagging_csvs, tmp_path):
+    from textcls.errors import ConfigError
+    from textcls.train import train
+
+    with pytest.raises(ConfigError, match="train.monitor: entity_f1 needs entity tags"):  # parts of speech are not
+        train(make_config(tagging_csvs, task="tagging", data={"label_column": "tags"}, train={"monitor": "entity_f1"}),
+              out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

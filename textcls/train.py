@@ -69,6 +69,9 @@ class Datasets:
 def load_datasets(config: Config) -> Datasets:
     """Reads every CSV named by the config (so that any bad input fails before training starts)."""
     data, task = config.data, task_of(config)
+    if config.train.faithfulness and not task.explains:
+        raise ConfigError(f"train.faithfulness measures word scores as evidence for a class; task '{task.name}' has none "
+                          "(classification has)")
     if (data.lexicon or data.rationale_column) and not task.explains:
         key = "data.lexicon" if data.lexicon else "data.rationale_column"
         raise ConfigError(f"{key}: word targets name the class a word supports; task '{task.name}' has no such scores "
@@ -150,6 +153,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
 
     datasets = load_datasets(config)
     featurizer = build_featurizer(config, datasets.train)
+    task.check_monitor(monitor, featurizer.labels)
     for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
         resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
     train_items = featurizer.encode_all(datasets.train)

@@ -83,6 +83,9 @@ class Task:
         """Labels as the batches carry them: IGNORE where a row (or token) has none."""
         raise NotImplementedError
 
+    def check_monitor(self, monitor: str, labels: list[str]) -> None:
+        """An error when `monitor`, one of `monitors`, can never be measured with these labels."""
+
     def label_counts(self, items: Encoded) -> Counter:
         """Training counts per class index (for `balanced` and `auto` weights); empty without classes."""
         if not self.has_classes or items.labels is None:

@@ -47,6 +47,8 @@ class Embedding(Task):
         bound.reference_split = "train" if bound.kind == "classes" else None
         if bound.kind == "triplets" and not (data.positive_column and data.negative_column):
             raise ConfigError("data.anchor_column needs data.positive_column and data.negative_column")
+        if bound.kind == "triplets" and config.loss.mining != type(config.loss).model_fields["mining"].default:
+            raise ConfigError("loss.mining chooses triplets among class labels; with given triplets there is nothing to mine")
         if any(bound.per_batch) and (bound.kind != "classes" or not all(bound.per_batch)):
             raise ConfigError("train.classes_per_batch and train.per_class go together, with class labels (not pairs or triplets)")
         return bound

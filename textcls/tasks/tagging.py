@@ -41,6 +41,11 @@ class Tagging(Task):
         if (name == "crf") != self.crf:
             raise ConfigError("loss.name 'crf' and model.crf: true go together (a CRF output layer trained by its likelihood)")
 
+    def check_monitor(self, monitor, labels):
+        if monitor.startswith("entity_") and self.scheme(labels) is None:
+            raise ConfigError(f"train.monitor: {monitor} needs entity tags (IO, BIO or BIOES); these tags are not "
+                              "(set data.tag_scheme if they are)")
+
     def scheme(self, labels: list[str]) -> str | None:
         """The entity tag scheme of this run's tags, or None for tags that are not entities."""
         if self.scheme_setting == "auto":
