@@ -257,3 +257,8 @@ def test_saved_config_of_an_earlier_version_is_upgraded():
     assert {k: dumped[k] for k in kept} == kept and "word_ngrams" not in dumped and "window" not in dumped
     with pytest.raises(ConfigError):  # users' configs stay strict
         config_from_dict(minimal(model=dict(old_model)))
+
+
+def test_model_section_that_is_not_a_mapping():
+    message = config_error(minimal(model="bow"))
+    assert "'model'" in message and "a mapping of model fields" in message and "_model_type" not in message

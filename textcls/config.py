@@ -325,6 +325,8 @@ def describe_validation_error(error: ValidationError, source: str, within: tuple
         return f"{source}: unknown key '{key}' (valid keys: {', '.join(valid)})"
     if first["type"] == "missing":
         return f"{source}: missing required key '{key}'"
+    if first["type"] == "union_tag_not_found":  # the model section is not a mapping
+        return f"{source}: invalid value {first.get('input')!r} for '{key}': a mapping of model fields (e.g. type: bow)"
     if first["type"] == "union_tag_invalid":  # an unknown model type
         return f"{source}: invalid value {first['ctx']['tag']!r} for '{key}.type': choose one of: {', '.join(MODEL_TYPES)}"
     # A union (e.g. 'auto' or a number) reports one error per member: join them.
