@@ -39,11 +39,11 @@ class Task:
 
     name: str = ""
     per_token: bool = False  # labels and model outputs per token (pre-tokenised text, one label per word)
-    has_classes: bool = True  # labels name classes (a label set is saved, word targets can name them)
+    has_classes: bool = True  # labels name classes (a label set is saved; class counts feed auto weights)
     losses: tuple[str, ...] = ()  # the loss names it accepts, in the order errors list them
     monitors: tuple[str, ...] = ("loss",)  # metrics train.monitor may name; the first is the default
     main_loss_part: str = "sentence_loss"  # the main loss's name in logs and metrics
-    explains: bool = False  # token scores are evidence for a class: rationale metrics and faithfulness apply
+    explains: bool = False  # token scores are evidence for a class: word targets, rationale metrics, faithfulness
     sort_by: str | None = None  # the result key `predict --sort` orders by, highest first
     token_scores: bool = True  # predict computes and shows each token's score
     empty_label: bool = False  # an empty label cell is allowed (e.g. a row with none of the labels)
