@@ -11,11 +11,9 @@ Run (from anywhere):
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
-from benchlib import ROOT, comma_list, log, report_systems
+from benchlib import ROOT, log, report_systems, seeded_options
 
 CONFIG = ROOT / "configs" / "sentiment_bow.yaml"
 SETS = {"movies test": "data/sentiment/movies_test.csv", "amazon": "data/sentiment/amazon.csv",
@@ -29,13 +27,7 @@ def main() -> None:
     from textcls.predict import evaluate_file
     from textcls.train import train
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    parser.add_argument("--runs", default=str(ROOT / "bench" / "calibration_runs"), help="folder for the run folders")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "calibration.json"), help="JSON with every number")
-    args = parser.parse_args()
-    os.chdir(ROOT)
-    seeds = [int(s) for s in comma_list(args.seeds)]
+    args, seeds = seeded_options(__doc__, "calibration")
     results = {name: {} for name in SETS}
     for seed in seeds:
         log(f"seed {seed}")

@@ -18,13 +18,11 @@ Run (from anywhere):
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
-from benchlib import ROOT, comma_list, log, report_systems
+from benchlib import ROOT, log, report_systems, seeded_options
 
 CONFIG = ROOT / "configs" / "genre_embedding.yaml"
 METRICS = ["recall_at_1", "recall_at_5", "knn_accuracy"]
@@ -77,13 +75,7 @@ def tfidf() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    parser.add_argument("--runs", default=str(ROOT / "bench" / "embedding_runs"), help="folder for the run folders")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "embedding.json"), help="JSON with every number")
-    args = parser.parse_args()
-    os.chdir(ROOT)  # the config names its data relative to the repository
-    seeds = [int(s) for s in comma_list(args.seeds)]
+    args, seeds = seeded_options(__doc__, "embedding")
 
     results = {"TF-IDF 1-2-grams": {"-": tfidf()}, "textcls (untrained)": {}, "textcls (trained)": {}}
     for seed in seeds:

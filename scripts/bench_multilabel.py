@@ -16,13 +16,11 @@ Run (from anywhere):
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
-from benchlib import ROOT, comma_list, log, report_systems
+from benchlib import ROOT, log, report_systems, seeded_options
 
 CONFIG = ROOT / "configs" / "emotion_multilabel.yaml"
 METRICS = ["micro_f1", "macro_f1", "subset_accuracy", "lrap"]
@@ -66,13 +64,7 @@ def char_lr() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    parser.add_argument("--runs", default=str(ROOT / "bench" / "multilabel_runs"), help="folder for the run folders")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "multilabel.json"), help="JSON with every number")
-    args = parser.parse_args()
-    os.chdir(ROOT)
-    seeds = [int(s) for s in comma_list(args.seeds)]
+    args, seeds = seeded_options(__doc__, "multilabel")
     log("char TF-IDF + LR")
     results = {"char TF-IDF + logistic regression": {"-": char_lr()}, "textcls": {}}
     for seed in seeds:

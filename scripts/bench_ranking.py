@@ -14,11 +14,9 @@ Run (from anywhere):
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
-from benchlib import ROOT, comma_list, fmt, log, markdown_table, mean_std, print_table, write_json
+from benchlib import ROOT, fmt, log, markdown_table, mean_std, print_table, seeded_options, write_json
 
 CONFIG = ROOT / "configs" / "sentiment_ranking.yaml"
 SETS = {"movies test": "data/sentiment/movies_test.csv", "amazon": "data/sentiment/amazon.csv",
@@ -40,13 +38,7 @@ def run_one(loss: str, seed: int, runs: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    parser.add_argument("--runs", default=str(ROOT / "bench" / "ranking_runs"), help="folder for the run folders")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "ranking.json"), help="JSON with every number")
-    args = parser.parse_args()
-    os.chdir(ROOT)  # the config names its data relative to the repository
-    seeds = [int(s) for s in comma_list(args.seeds)]
+    args, seeds = seeded_options(__doc__, "ranking")
 
     results = {loss: {} for loss in LOSSES}
     for seed in seeds:  # seeds outside: a busy spell on the machine falls on both losses alike

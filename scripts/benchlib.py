@@ -6,6 +6,7 @@ deviation over runs, and results tables (rich on the terminal, Markdown for the 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -106,6 +107,18 @@ def mean_std(values) -> dict:
         return {"mean": None, "std": None, "n": 0}
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "n": len(values)}
+
+
+def seeded_options(doc: str, name: str) -> tuple[argparse.Namespace, list[int]]:
+    """--seeds, --runs and --out (under bench/, named after `name`), parsed; then the working folder
+    becomes the repository, where configs name their data."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    parser.add_argument("--runs", default=str(ROOT / "bench" / f"{name}_runs"), help="folder for the run folders")
+    parser.add_argument("--out", default=str(ROOT / "bench" / f"{name}.json"), help="JSON with every number")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    return args, [int(s) for s in comma_list(args.seeds)]
 
 
 def report_systems(title: str, results: dict[str, dict], metrics: list[str], out: Path, extra: dict,

@@ -215,3 +215,17 @@ def train_shipped(tmp_path, monkeypatch):
         return json.loads((tmp_path / "shipped" / "metrics.json").read_text())["test"]
 
     return run
+
+
+def train_cli(config: Config, folder: Path) -> Path:
+    """Trains `config` through `textcls train` (written as YAML beside the run); returns the run folder."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from textcls.cli import app
+
+    path = folder.parent / f"{folder.name}.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    result = CliRunner().invoke(app, ["train", "-c", str(path), "-o", str(folder), "-q"])
+    assert result.exit_code == 0, result.output
+    return folder

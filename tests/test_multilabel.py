@@ -16,7 +16,7 @@ from sklearn.metrics import (accuracy_score, f1_score, hamming_loss, label_ranki
                              precision_recall_fscore_support)
 from typer.testing import CliRunner
 
-from conftest import FILLER, NEGATIVE, NEUTRAL, POSITIVE, read_rows, write_csv
+from conftest import FILLER, NEGATIVE, NEUTRAL, POSITIVE, read_rows, train_cli, write_csv
 from textcls.config import LossConfig
 from textcls.losses import LOSSES
 from textcls.metrics import best_f1_threshold, multilabel_metrics
@@ -133,16 +133,12 @@ def test_multilabel_trains_and_scores_with_its_saved_thresholds(make_config, mul
 
 
 def test_predict_top_k_and_errors(make_config, multilabel_csvs, tmp_path):
-    import yaml
-
     from textcls.cli import app
     from textcls.train import train
 
-    path = tmp_path / "ml.yaml"
-    path.write_text(yaml.safe_dump(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"},
-                                               train={"epochs": 3}).to_dict()))
+    train_cli(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"}, train={"epochs": 3}),
+              tmp_path / "ml")
     runner = CliRunner()
-    assert runner.invoke(app, ["train", "-c", str(path), "-o", str(tmp_path / "ml"), "-q"]).exit_code == 0
     out = runner.invoke(app, ["predict", str(tmp_path / "ml"), "a lovely film", "--top-k", "2", "-f", "json"])
     result = json.loads(out.output)
     ranked = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:2]
@@ -174,16 +170,11 @@ def test_stats_with_rows_of_equal_label_counts_and_empty_cells(make_config, tmp_
 
 
 def test_user_text_is_printed_as_it_is(make_config, multilabel_csvs, tmp_path):
-    import yaml
-
     from textcls.cli import app
 
-    path = tmp_path / "ml.yaml"
-    path.write_text(yaml.safe_dump(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"},
-                                               train={"epochs": 1}).to_dict()))
-    runner = CliRunner()
-    assert runner.invoke(app, ["train", "-c", str(path), "-o", str(tmp_path / "ml"), "-q"]).exit_code == 0
-    result = runner.invoke(app, ["predict", str(tmp_path / "ml"), "see [/usr/bin] and [b]this[/b]"])
+    train_cli(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"}, train={"epochs": 1}),
+              tmp_path / "ml")
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "ml"), "see [/usr/bin] and [b]this[/b]"])
     assert result.exit_code == 0 and "see [/usr/bin] and [b]this[/b]" in result.output  # not read as markup
 
 

@@ -39,10 +39,13 @@ def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size
     sentence_out = None
     token_out = None
     loss_sum, loss_weight = 0.0, 0
+    transitions = None  # a CRF tagger's transition scores, which decoding needs
     with torch.inference_mode():
         for rows in batch_order(items.lengths, batch_size, generator=None, bucket=True, arity=items.arity):
             batch = items.batch(rows).to(device)
             output = model(batch)
+            if output.crf is not None and transitions is None:
+                transitions = tuple(t.float().cpu().numpy() for t in output.crf.scores())
             if objective is not None:  # (given only with labelled rows)
                 weight = int(objective.weight(batch))
                 loss_sum += float(objective.main(output, batch)) * weight
@@ -58,10 +61,6 @@ def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size
                 if sentence_out is None:
                     sentence_out = np.zeros((len(items), *sentence.shape[1:]), dtype=np.float32)
                 sentence_out[rows] = sentence
-    transitions = None
-    crf = getattr(model, "crf", None)  # (a CRF tagger decodes with its transition scores)
-    if crf is not None:
-        transitions = tuple(t.detach().float().cpu().numpy() for t in crf.scores())
     return Predictions(sentence_out, token_out, items.offsets, loss_sum / loss_weight if loss_weight else None, transitions)
 
 
