@@ -46,6 +46,8 @@ MODEL_CONFIGS = [
     pytest.param({"type": "lstm"}, id="lstm-attention"),
     pytest.param({"type": "lstm", "pooling": "mean", "bidirectional": False, "num_layers": 2}, id="lstm-mean"),
     pytest.param({"type": "lstm", "char_ngrams": (3, 3)}, id="lstm-chars"),
+    pytest.param({"type": "bow", "word_ngrams": 2, "char_encoder": "cnn"}, id="bow-char-cnn"),
+    pytest.param({"type": "lstm", "char_encoder": "lstm", "char_hidden": 6}, id="lstm-char-lstm"),
 ]
 
 
@@ -93,8 +95,10 @@ def test_padding_does_not_change_a_sentence(model_cfg, outputs):
 
 
 @pytest.mark.parametrize("model_type", ["bow", "lstm"])
-def test_padding_does_not_change_tags(model_type):
-    fz = featurizer("tagging", labels=("A", "B", "C"), type=model_type, **({"window": 2} if model_type == "bow" else {}))
+@pytest.mark.parametrize("char_encoder", ["none", "cnn", "lstm"])
+def test_padding_does_not_change_tags(model_type, char_encoder):
+    fz = featurizer("tagging", labels=("A", "B", "C"), type=model_type, char_encoder=char_encoder, char_hidden=6,
+                    **({"window": 2} if model_type == "bow" else {}))
     model = make_model(fz, "tagging", 3)
     short = ["Some", "3", "."]
     with torch.no_grad():

@@ -32,6 +32,15 @@ IGNORE = -100  # target value that losses skip (padding, unlabelled words)
 _PRIME = 116_049_371
 _MOD = 2**31 - 1
 NUM_SHAPES = 8  # 0 is padding
+CHAR_BUCKETS = 1024  # character ids: 1 + code point mod 1023 (exact for Latin, Greek and Cyrillic letters); 0 is padding
+
+
+def char_ids(word: str, max_length: int) -> list[int]:
+    """A word's character ids as written (case kept). A word longer than `max_length` keeps its
+    first and last halves: prefixes and suffixes are what tell unknown words apart."""
+    if len(word) > max_length:
+        word = word[: max_length // 2] + word[len(word) - (max_length - max_length // 2):]
+    return [1 + ord(c) % (CHAR_BUCKETS - 1) for c in word]
 
 
 def word_shape(token: str) -> int:
@@ -86,6 +95,8 @@ class Encoded:
     word_types: np.ndarray | None = None  # (N,) each token's entry in `subwords`
     subwords: Ragged | None = None  # per distinct word, its hashed character n-gram ids
     shapes: np.ndarray | None = None  # (N,) word_shape ids
+    char_types: np.ndarray | None = None  # (N,) each token's row in `chars`
+    chars: np.ndarray | None = None  # (U, L) character ids of each distinct word as written, 0 on padding
     groups: np.ndarray | None = None  # (R,) each row's group (ranking within groups)
     token_labels: bool = False  # labels are per token (tagging)
     arity: int = 1  # texts per example (rows k*e .. k*e + k - 1 are example e's)
@@ -185,6 +196,12 @@ class Encoded:
         if self.subwords is not None:
             grams = self.subwords.gather(self.word_types[flat])
             batch.subwords, batch.subword_offsets = torch.from_numpy(grams.values), torch.from_numpy(grams.offsets[:-1])
+        if self.chars is not None:  # each distinct word of the batch once; tokens point at theirs
+            words, index = np.unique(self.char_types[flat], return_inverse=True)
+            chars = self.chars[words]
+            lengths = (chars != 0).sum(1)
+            batch.chars = torch.from_numpy(chars[:, : max(int(lengths.max(initial=1)), 1)])
+            batch.char_lengths, batch.char_index = torch.from_numpy(lengths), torch.from_numpy(index.reshape(-1))
         return batch
 
 
@@ -206,6 +223,9 @@ class Batch:
     subwords: torch.Tensor | None = None  # (S,) character n-gram ids of all N tokens
     subword_offsets: torch.Tensor | None = None  # (N,) where each token's n-grams start in `subwords`
     shapes: torch.Tensor | None = None  # (N,)
+    chars: torch.Tensor | None = None  # (U, L) character ids of the batch's distinct words, 0 on padding
+    char_lengths: torch.Tensor | None = None  # (U,) their lengths, on the CPU (for packing)
+    char_index: torch.Tensor | None = None  # (N,) each token's row in `chars`
     groups: torch.Tensor | None = None  # (B,) each row's group
     index: np.ndarray | None = None  # (N,) where these tokens sit in the Encoded they came from
     arity: int = 1  # texts per example: rows k*e .. k*e + k - 1 (of the rows batched in that order) are one example
@@ -213,7 +233,7 @@ class Batch:
     def to(self, device: torch.device) -> "Batch":
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, value in moved.items():
-            if isinstance(value, torch.Tensor) and name != "lengths":
+            if isinstance(value, torch.Tensor) and name not in ("lengths", "char_lengths"):
                 moved[name] = value.to(device, non_blocking=True)
         return Batch(**moved)
 
@@ -259,6 +279,7 @@ class Featurizer:
         self.task, self.model, self.tokenizer, self.vocab, self.labels = get_task(task), model, tokenizer, vocab, labels
         self.label_index = {label: i for i, label in enumerate(labels)}
         self._subword_cache: dict[str, np.ndarray] = {}
+        self._char_cache: dict[str, list[int]] = {}
         self._word_cache: dict[str, tuple[int, int]] = {}
 
     @property
@@ -284,6 +305,17 @@ class Featurizer:
             ids = np.array(sorted(offset + zlib.crc32(g.encode("utf-8")) % self.model.buckets for g in grams), dtype=np.int64)
             self._subword_cache[word] = ids
         return ids
+
+    def _chars(self, words: list[str]) -> np.ndarray:
+        """(U, L) character ids of each word (as written), 0 on padding."""
+        L = self.model.char_max_length
+        table = np.zeros((len(words), L), dtype=np.int64)
+        for u, word in enumerate(words):
+            ids = self._char_cache.get(word)
+            if ids is None:
+                ids = self._char_cache[word] = char_ids(word, L)
+            table[u, : len(ids)] = ids
+        return table
 
     def _ngrams(self, word_hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """(N, n_max - 1): id of the n-gram of length 2..n_max starting at each word (0 where it runs
@@ -314,6 +346,8 @@ class Featurizer:
             np.cumsum([len(g) for g in grams], out=offsets[1:])
             values = np.concatenate(grams) if grams else np.zeros(0, dtype=np.int64)
             encoded.word_types, encoded.subwords = words.codes, Ragged(values, offsets)
+        if self.model.char_encoder != "none":
+            encoded.char_types, encoded.chars = tokens.codes, self._chars(tokens.types)
         if self.task.per_token and self.model.shape:  # what unknown words still tell a tagger
             shapes = np.array([word_shape(t) for t in tokens.types], dtype=np.int64)
             encoded.shapes = shapes[tokens.codes]

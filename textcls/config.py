@@ -57,7 +57,13 @@ class ModelBase(Section):
     dropout: float = Field(0.0, ge=0, lt=1)
     word_dropout: float = Field(0.0, ge=0, lt=1)  # training: share of words read as unknown (their n-grams kept)
     char_ngrams: tuple[int, int] | None = None  # (min, max) hashed character n-grams of each word
+    char_encoder: Literal["none", "cnn", "lstm"] = "none"  # a vector from each word's characters, beside its word vector
+    char_dim: int = Field(32, ge=1)  # char_encoder: size of a character's vector
+    char_hidden: int = Field(64, ge=2)  # char_encoder: size of the word vector it makes (CNN filters; LSTM: both directions)
+    char_max_length: int = Field(20, ge=1)  # char_encoder: characters read per word (longer: its first and last halves)
     buckets: int = Field(200_000, ge=1)  # hash buckets shared by word and character n-grams
+    pretrained: str | None = None  # word vectors (GloVe/word2vec text, or .npy + .vocab) for the vocabulary's words
+    freeze_pretrained: bool = False  # words given a pretrained vector keep it unchanged
     sparse: bool = True  # sparse embedding gradients (SparseAdam): a step touches only the rows a batch uses
     shape: bool = True  # tagging: a small embedding of each word's shape (case, digits, punctuation)
     normalize: bool = False  # the sentence embedding L2-normalised (task embedding)
@@ -66,6 +72,8 @@ class ModelBase(Section):
     def _check_ngrams(self) -> "ModelBase":
         if self.char_ngrams is not None and not 1 <= self.char_ngrams[0] <= self.char_ngrams[1]:
             raise ValueError("char_ngrams must be [min, max] with 1 <= min <= max")
+        if self.char_encoder == "lstm" and self.char_hidden % 2:
+            raise ValueError("char_hidden must be even with char_encoder lstm (half for each direction)")
         return self
 
 

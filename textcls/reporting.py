@@ -38,6 +38,9 @@ class RichReporter:
         speed = tokens / max(time.perf_counter() - self.start, 1e-9)
         self.progress.update(self.task, advance=steps, loss=loss, speed=speed)
 
+    def note(self, text: str) -> None:
+        self.console.print(text)
+
     def end_epoch(self, record: dict) -> None:
         self.progress.stop()
         headline = ("valid_rationale.word_polarity.auprc",)

@@ -26,8 +26,9 @@ from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.losses import build_objective, plain_objective, resolve_loss
 from textcls.models import build_model
+from textcls.pretrained import load_pretrained
 from textcls.tasks import Task, task_of
-from textcls.trainer import Reporter, Trainer
+from textcls.trainer import NullReporter, Reporter, Trainer
 from textcls.vocab import Vocabulary
 
 
@@ -163,7 +164,14 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     loss_name = resolve_loss(config.loss, task, len(featurizer.labels))
     outputs = task.num_outputs(loss_name, len(featurizer.labels))
     log_softmax = loss_name == "nll"
-    model = build_model(config.model, task, featurizer.num_features, outputs, log_softmax).to(device)
+    model = build_model(config.model, task, featurizer.num_features, outputs, log_softmax)
+    coverage = None
+    if config.model.pretrained is not None:
+        coverage, rows = load_pretrained(model.embedding.weight, featurizer.vocab, config.model.pretrained)
+        (reporter or NullReporter()).note(f"{config.model.pretrained}: {coverage}")
+        if config.model.freeze_pretrained:
+            model.freeze_rows(rows)
+    model = model.to(device)
     objective = build_objective(config.loss, task, loss_name, len(featurizer.labels), task.label_counts(train_items),
                                 count_targets(train_items), model)
 
@@ -174,6 +182,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
         "num_features": featurizer.num_features, "monitor": monitor, "command": sys.argv,
         "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
+        **({"pretrained": {"found": coverage.found, "words": coverage.words}} if coverage else {}),
     })
 
     trainer = Trainer(model, objective, config.optim, config.train, device, reporter,

@@ -1,7 +1,7 @@
 """What every model shares: the output type, and the embedder that turns a batch's words into vectors.
 
 A model is made of parts: the embedder (here: words, hashed word and character n-grams in one
-table, word shapes) -> an encoder (bag of words, window, LSTM: one module each) -> heads (token
+table, a character encoder, word shapes) -> an encoder (bag of words, window, LSTM: one module each) -> heads (token
 scores, and for sentences a pooling of them: see `pooling.py`) -> a `ModelOutput`.
 """
 
@@ -15,6 +15,7 @@ from torch import nn
 
 from textcls.batching import NUM_SHAPES, Batch
 from textcls.config import ModelBase
+from textcls.models.chars import CharEncoder
 from textcls.vocab import Vocabulary
 
 SHAPE_DIM = 16  # size of a word-shape vector: 7 shapes need few dimensions
@@ -80,13 +81,32 @@ class TextModel(nn.Module):
         self.log_softmax, self.normalize = log_softmax, cfg.normalize
         self.embedding = nn.Embedding(num_features, cfg.embedding_dim, padding_idx=0, sparse=cfg.sparse)
         self.shape_embedding = nn.Embedding(NUM_SHAPES, SHAPE_DIM, padding_idx=0) if shapes else None
-        self.input_dim = cfg.embedding_dim + (SHAPE_DIM if shapes else 0)  # width of `embed`'s vectors
+        self.char_encoder = CharEncoder(cfg) if cfg.char_encoder != "none" else None
+        chars = cfg.char_hidden if self.char_encoder is not None else 0
+        self.input_dim = cfg.embedding_dim + chars + (SHAPE_DIM if shapes else 0)  # width of `embed`'s vectors
         self.dropout = nn.Dropout(cfg.dropout)
         self.word_dropout = cfg.word_dropout
 
+    def freeze_rows(self, rows: torch.Tensor) -> None:
+        """Embedding rows where `rows` (num_features,) is True get no gradient (pretrained vectors kept)."""
+        frozen = rows.to(self.embedding.weight.device)
+
+        def drop_frozen(grad: torch.Tensor) -> torch.Tensor:
+            if grad.is_sparse:
+                grad = grad.coalesce()
+                keep = ~frozen[grad.indices()[0]]
+                return torch.sparse_coo_tensor(grad.indices()[:, keep], grad.values()[keep], grad.shape, is_coalesced=True,
+                                               check_invariants=False)
+            return grad.masked_fill(frozen.unsqueeze(1), 0.0)
+
+        self.embedding.weight.register_hook(drop_frozen)
+
     def embed(self, batch: Batch) -> torch.Tensor:
-        """(N, input_dim) each token's vector: its word (with character n-grams), then its shape."""
+        """(N, input_dim) each token's vector: its word (with character n-grams), its characters'
+        vector, then its shape."""
         x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)  # (N, D)
+        if self.char_encoder is not None:
+            x = torch.cat([x, self.char_encoder.words(batch)], dim=-1)  # (N, D + char_hidden)
         if self.shape_embedding is not None:
             x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)  # (N, D + SHAPE_DIM)
         return x

@@ -26,7 +26,7 @@ class BagOfWords(TextModel):
         nn.init.uniform_(self.embedding.weight, -1 / cfg.embedding_dim, 1 / cfg.embedding_dim)  # as fastText
         with torch.no_grad():
             self.embedding.weight[0].zero_()
-        self.token_head = nn.Linear(cfg.embedding_dim, outputs, bias=False)
+        self.token_head = nn.Linear(self.input_dim, outputs, bias=False)  # words, then characters' vectors
         self.bias = nn.Parameter(torch.zeros(outputs))
 
     def _bag(self, ids: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -46,7 +46,10 @@ class BagOfWords(TextModel):
             total = self._sum(batch, ids)
         # The head applied to the mean vector (F.linear, not the module: forward hooks on `token_head`,
         # as activation_l1 sets, see the per-token scores, which `token_scores` computes with it).
-        mean = total / units.unsqueeze(1)  # (B, D) the sentence's vector
+        if self.char_encoder is not None:  # each word's characters' vector, summed per row like its word vector
+            chars = self.dropout(self.char_encoder.words(batch))  # (N, H)
+            total = torch.cat([total, chars.new_zeros(batch.size, chars.shape[1]).index_add(0, batch.row_of, chars)], dim=1)
+        mean = total / units.unsqueeze(1)  # (B, D + H) the sentence's vector
         sentence = F.linear(mean, self.token_head.weight) + self.bias  # (B, C)
         return ModelOutput(sentence, batch=batch, flat_tokens=lambda: self.token_scores(batch, ids), embedding=mean)
 
@@ -78,16 +81,27 @@ class BagOfWords(TextModel):
 
         With gradients the vectors are looked up and scored by `token_head`. Without, every
         feature's score E @ W.T is looked up instead (C numbers a look-up, not D): the head is
-        linear, so scoring the vectors and averaging the scores are the same."""
+        linear, so scoring the vectors and averaging the scores are the same. A character encoder's
+        vector (read by the head's last columns) is scored with the word's own vector."""
+        D, chars = self.embedding.embedding_dim, None
+        if self.char_encoder is not None:
+            chars = self.char_encoder.words(batch)  # (N, H)
         if torch.is_grad_enabled():
-            table, score, sparse = self.embedding.weight, self.token_head, self.embedding.sparse
+            table, sparse = self.embedding.weight, self.embedding.sparse
+            # n-gram vectors have no characters: zeros in those columns
+            score = self.token_head if chars is None else lambda v: self.token_head(F.pad(v, (0, chars.shape[1])))
         else:
-            table, score, sparse = self.embedding.weight @ self.token_head.weight.T, nn.Identity(), False
+            table, score, sparse = self.embedding.weight @ self.token_head.weight[:, :D].T, nn.Identity(), False
         vectors = F.embedding(ids, table, padding_idx=0, sparse=sparse)  # (N, D), or (N, C) from the score table
         if batch.subwords is not None:  # a word's vector is the mean of its own and its character n-grams'
             sub = F.embedding_bag(batch.subwords, table, batch.subword_offsets, mode="sum", sparse=sparse)
             vectors = (vectors + sub) / (1 + subword_counts(batch)).unsqueeze(1).float()
-        scores = score(vectors)
+        if chars is not None and torch.is_grad_enabled():
+            scores = self.token_head(torch.cat([vectors, chars], dim=-1))
+        else:
+            scores = score(vectors)
+            if chars is not None:
+                scores = scores + F.linear(chars, self.token_head.weight[:, D:])
         if batch.ngrams is not None:
             grams = batch.ngrams  # (N, K): the n-gram of length k + 2 starting at each token
             gram_scores = score(F.embedding(grams, table, padding_idx=0, sparse=sparse))  # (N, K, C)
