@@ -755,3 +755,35 @@ def test_json_lines_keep_non_ascii_text_as_it_is(run_dir):
     line = result.output.strip()
     assert text in line and "\\u" not in line  # UTF-8 as it is, not \u-escaped
     assert json.loads(line)["text"] == text
+
+
+def test_weight_decay_reaches_sparse_rows():
+    """With SparseAdam, weight decay shrinks the rows a batch uses by lr * weight_decay before each
+    update (as AdamW decays dense weights), checked against a hand-written loop; other rows stay."""
+    lr, wd = 0.05, 0.5
+    results = []
+    for decayed_by_hand in (False, True):
+        fz, model, sentences = bow_setup("words", True, seed=8, outputs=2)
+        model.train()
+        labels = torch.tensor([i % 2 for i in range(len(sentences))])
+        batch = fz.encode_all([Example(s, None) for s in sentences[:3]]).batch()  # not every word
+        optimizer = Optimizer(OptimConfig(name="adamw", lr=lr, weight_decay=wd), model)  # AdamW decays the dense head
+        if decayed_by_hand:
+            optimizer.weight_decay = 0.0  # only the sparse rows' decay, done below instead
+        before = model.embedding.weight.detach().clone()
+        for _ in range(3):
+            optimizer.zero_grad()
+            F.cross_entropy(model(batch).sentence, labels[:3]).backward()
+            used = model.embedding.weight.grad.coalesce().indices()[0]
+            if decayed_by_hand:
+                with torch.no_grad():
+                    model.embedding.weight[used] *= 1 - lr * wd
+            optimizer.step()
+        results.append((before, model.embedding.weight.detach().clone(), used))
+    (before, after, used), (_, expected, _) = results
+    torch.testing.assert_close(after, expected, atol=1e-7, rtol=1e-6)
+    unused = torch.ones(len(before), dtype=torch.bool)
+    unused[used] = False
+    assert unused[1:].any() and torch.equal(after[unused], before[unused])  # no decay without use
+    no_decay = Optimizer(OptimConfig(name="adamw", lr=lr), model)
+    assert not no_decay.weight_decay and not torch.allclose(after[used], before[used])

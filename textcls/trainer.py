@@ -49,12 +49,16 @@ class Optimizer:
     other rows). sgd_linear: fastText's recipe, plain SGD on every parameter (sparse rows included:
     the cheapest update there is) with the learning rate decayed linearly to 0; `lr` is per
     example, as fastText's -lr, so the step on a batch's mean loss is lr * batch_size.
+
+    `weight_decay` reaches sparse embeddings too (SparseAdam and sparse SGD have none): at each
+    step, the rows the batch used shrink (before the update) by lr * weight_decay (decoupled, as AdamW's), so a word's
+    vector decays each time it is trained, and rows no batch uses cost nothing.
     """
 
     def __init__(self, cfg: OptimConfig, model: torch.nn.Module, batch_size: int = 1):
         sparse = _sparse_params(model)
         dense = [p for p in model.parameters() if p.requires_grad and all(p is not s for s in sparse)]
-        self.dense = dense
+        self.dense, self.sparse, self.weight_decay = dense, sparse, cfg.weight_decay
         if cfg.name == "sgd_linear":
             groups = [{"params": dense, "weight_decay": cfg.weight_decay}] + ([{"params": sparse, "weight_decay": 0.0}] if sparse else [])
             self.optimizers = [torch.optim.SGD(groups, lr=cfg.lr * batch_size)]
@@ -79,8 +83,19 @@ class Optimizer:
             o.zero_grad(set_to_none=True)
 
     def step(self) -> None:
+        if self.weight_decay > 0 and self.sparse:
+            self._decay_sparse_rows()  # before the update, as AdamW decays
         for o in self.optimizers:
             o.step()
+
+    @torch.no_grad()
+    def _decay_sparse_rows(self) -> None:
+        lr = self.optimizers[-1].param_groups[-1]["lr"]  # the sparse parameters' group, schedule applied
+        keep = max(0.0, 1.0 - lr * self.weight_decay)
+        for p in self.sparse:
+            if p.grad is not None:
+                rows = p.grad.coalesce().indices()[0]
+                p.index_copy_(0, rows, p.index_select(0, rows) * keep)
 
     def state_dict(self) -> dict:
         return {"optimizers": [o.state_dict() for o in self.optimizers]}
