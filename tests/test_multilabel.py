@@ -116,8 +116,9 @@ def test_multilabel_trains_and_scores_with_its_saved_thresholds(make_config, mul
     run = load_run(train(config, out=tmp_path / "run").run_dir)
     assert run.labels == ["complaint", "neutral", "praise"]
     saved = tmp_path / "run" / "task.json"
-    thresholds = json.loads(saved.read_text())["thresholds"] if threshold == "per_label" else [0.5] * 3
-    assert saved.is_file() == (threshold == "per_label")
+    state = json.loads(saved.read_text())
+    thresholds = state["thresholds"] if threshold == "per_label" else [0.5] * 3
+    assert ("thresholds" in state) == (threshold == "per_label") and "temperature" in state
     metrics = evaluate_file(run, multilabel_csvs["test"])
     rows = read_rows(multilabel_csvs["test"])
     results = predict_texts(run, [r["text"] for r in rows])
@@ -187,3 +188,28 @@ def test_word_targets_need_a_task_with_classes(make_config, multilabel_csvs, tmp
         train(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels", "lexicon": str(lexicon)}),
               out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_thresholds_are_tuned_on_calibrated_probabilities(make_config, multilabel_csvs, tmp_path):
+    """The temperature is fitted first (the one that minimises validation BCE, found by a scan), then
+    each label's threshold is the best-F1 one on sigmoid(logit / T)."""
+    from textcls.checkpoint import load_run
+    from textcls.metrics import best_f1_threshold
+    from textcls.predict import predict_texts
+    from textcls.train import train
+
+    config = make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"},
+                         loss={"name": "bce", "threshold": "per_label"}, train={"epochs": 6, "monitor": "micro_f1"})
+    run_dir = train(config, out=tmp_path / "run").run_dir
+    state = json.loads((run_dir / "task.json").read_text())
+    raw = load_run(run_dir, calibrated=False)
+    rows = read_rows(multilabel_csvs["valid"])
+    probs = np.array([[r["probabilities"][label] for label in raw.labels] for r in predict_texts(raw, [r["text"] for r in rows])])
+    y = np.array([[label in r["labels"].split("|") for label in raw.labels] for r in rows]).astype(float)
+    logits = np.log(np.clip(probs, 1e-12, 1)) - np.log(np.clip(1 - probs, 1e-12, 1))
+    bce = lambda t: -np.mean(y * np.log(1 / (1 + np.exp(-logits / t))) + (1 - y) * np.log(1 / (1 + np.exp(logits / t))))
+    scan = np.exp(np.linspace(np.log(0.05), np.log(20), 4001))
+    assert state["temperature"] == pytest.approx(scan[int(np.argmin([bce(t) for t in scan]))], rel=0.01)
+    calibrated = 1 / (1 + np.exp(-logits / state["temperature"]))
+    expected = [best_f1_threshold(y[:, i], calibrated[:, i]) for i in range(3)]
+    assert state["thresholds"] == pytest.approx(expected, abs=2e-5)  # (predict rounds probabilities to 6 digits)

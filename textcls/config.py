@@ -214,7 +214,7 @@ def resolve_threads(threads: int | str) -> int:
 
 
 class CalibrationConfig(Section):
-    temperature: bool = True  # classification: fit a temperature on validation (after training) and apply it
+    temperature: bool = True  # classification, multilabel: fit a temperature on validation (after training) and apply it
 
 
 class OutputConfig(Section):

@@ -49,19 +49,23 @@ def calibration_metrics(probabilities: np.ndarray, y_true: np.ndarray, bins: int
             "nll": float(-np.log(np.maximum(probabilities[np.arange(len(y_true)), y_true], 1e-12)).mean())}
 
 
-def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray) -> float:
+def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray, multilabel: bool = False) -> float:
     """The temperature T minimising the NLL of softmax(log_probs / T) (Guo et al. 2017), by LBFGS on
     log T, kept within TEMPERATURE_RANGE. `log_probs`: (R, C) log-probabilities (or logits; a shift
-    per row changes nothing)."""
+    per row changes nothing). With `multilabel`: (R, L) logits and 0/1 targets, one T for the
+    sigmoid of every label."""
     import torch
 
     x, y = torch.as_tensor(log_probs, dtype=torch.float64), torch.as_tensor(y_true)
+    nll = torch.nn.functional.binary_cross_entropy_with_logits if multilabel else torch.nn.functional.cross_entropy
+    if multilabel:
+        y = y.to(torch.float64)
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x / log_t.exp(), y)
+        loss = nll(x / log_t.exp(), y)
         loss.backward()
         return loss
 

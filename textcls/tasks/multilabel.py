@@ -1,6 +1,8 @@
 """Any number of classes per sentence (none included): one logit per label, each decided by a
 threshold that is fixed (loss.threshold: a number) or tuned on validation, one for all labels
-(global) or one per label (per_label), and saved with the run."""
+(global) or one per label (per_label), and saved with the run. With calibration.temperature, one
+temperature for every label's sigmoid is fitted on validation first, and thresholds are tuned on
+the calibrated probabilities."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import numpy as np
 import torch
 
 from textcls.errors import DataError
-from textcls.metrics import best_f1_threshold, multilabel_metrics
+from textcls.metrics import best_f1_threshold, fit_temperature, multilabel_metrics
 from textcls.tasks.base import Task, unknown_label
 from textcls.vocab import build_labels
 
@@ -22,13 +24,15 @@ class MultiLabel(Task):
     monitors = ("micro_f1", "macro_f1", "subset_accuracy", "lrap", "loss")
     empty_label = True  # a row may have no label
     token_scores = False
-    reads = ("data.label_separator", "loss.threshold")
-    setting, thresholds = "global", None
+    reads = ("data.label_separator", "loss.threshold", "calibration.temperature")
+    setting, thresholds, calibrate, temperature = "global", None, False, None
 
     def bind(self, config, state):
         bound = copy.copy(self)
         bound.setting = config.loss.threshold
         bound.thresholds = np.array(state["thresholds"]) if "thresholds" in state else None
+        bound.calibrate = config.calibration.temperature
+        bound.temperature = state.get("temperature") if bound.calibrate else None
         return bound
 
     # --- data ------------------------------------------------------------------------------------
@@ -71,7 +75,7 @@ class MultiLabel(Task):
         return output.sentence, batch.labels  # (B, L) logits against (B, L) 0/1
 
     def sentence_outputs(self, output):
-        return torch.sigmoid(output.sentence)
+        return torch.sigmoid(output.sentence if self.temperature is None else output.sentence / self.temperature)
 
     def decision_thresholds(self, probabilities: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """(L,) thresholds: the tuned ones; else a fixed number; else tuned on `targets` (validation
@@ -86,14 +90,22 @@ class MultiLabel(Task):
         return np.array([best_f1_threshold(targets[:, i], probabilities[:, i]) for i in range(L)])
 
     def tune(self, predictions, items):
-        if not isinstance(self.setting, str):
-            return {}
-        return {"thresholds": self.decision_thresholds(predictions.sentence, items.labels).tolist()}
+        """The temperature (when calibrating), then thresholds tuned on the calibrated probabilities."""
+        state, probs = {}, predictions.sentence.astype(np.float64)
+        if self.calibrate:
+            p = np.clip(probs, 1e-12, 1 - 1e-12)
+            logits = np.log(p) - np.log1p(-p)
+            state["temperature"] = fit_temperature(logits, items.labels, multilabel=True)
+            probs = 1 / (1 + np.exp(-logits / state["temperature"]))
+        if isinstance(self.setting, str):
+            state["thresholds"] = self.decision_thresholds(probs, items.labels).tolist()
+        return state
 
     def metrics(self, predictions, items, labels, reference=None):
         thresholds = self.decision_thresholds(predictions.sentence, items.labels)
         return {**multilabel_metrics(items.labels, predictions.sentence, thresholds, labels),
-                "thresholds": dict(zip(labels, thresholds.tolist()))}
+                "thresholds": dict(zip(labels, thresholds.tolist())),
+                **({"temperature": self.temperature} if self.temperature is not None else {})}
 
     # --- output ----------------------------------------------------------------------------------
 
