@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from conftest import NEGATIVE, POSITIVE
 from textcls.cli import app
 from textcls.errors import DataError
-from textcls.pretrained import load_pretrained, read_vectors
+from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
 from textcls.train import train
 from textcls.vocab import Vocabulary
 
@@ -44,7 +44,7 @@ def test_vectors_land_in_their_words_rows(tmp_path, form):
         (tmp_path / "v.vocab").write_text("\n".join(VECTORS) + "\n")
     vocab = Vocabulary(["film", "plot", "Good"])  # ids 2, 3, 4; "Good" finds "good" lower-cased
     weight = torch.full((9, 3), 7.0)  # 5 vocabulary rows + 4 hashed n-gram rows
-    coverage, rows = load_pretrained(weight, vocab, path)
+    coverage, rows = load_pretrained(weight, vocab, read_vectors(path, 3, vocabulary_words(vocab)), trained_words=3)
     assert (coverage.found, coverage.words) == (2, 3)
     assert rows.tolist() == [False, False, True, False, True, False, False, False, False]
     torch.testing.assert_close(weight[2], torch.tensor(VECTORS["film"]))
@@ -107,7 +107,7 @@ def test_training_starts_from_the_vectors_and_frozen_rows_keep_them(tmp_path, ma
     for w in words:
         torch.testing.assert_close(weight[tokens.index(w)], torch.from_numpy(expected[w]))
     info = json.loads((run / "model.json").read_text())
-    assert info["pretrained"] == {"found": len(words), "words": len(tokens) - 2}
+    assert info["pretrained"] == {"found": len(words), "words": len(tokens) - 2, "added": 0}
     # without freezing, training moves them
     moved = train(make_config(model={"pretrained": str(path)}), tmp_path / "free").run_dir
     weight = load_file(str(moved / "checkpoints" / "best.safetensors"))["embedding.weight"]
@@ -125,3 +125,20 @@ def test_cli_names_the_file_and_line_and_writes_no_run(tmp_path, make_config):
     assert result.exit_code != 0
     assert "bad.txt line 2: expected a word and 16 numbers" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+def test_pretrained_words_all_gives_unseen_words_their_vectors(tmp_path, make_config):
+    path, words = pretrained_vectors(tmp_path)
+    extra = {"marvellous": [0.25] * 16, "dreadful": [-0.5] * 16}  # in the file, never in training
+    with open(path, "a") as f:
+        for word, vector in extra.items():
+            f.write(word + " " + " ".join(map(str, vector)) + "\n")
+    config = make_config(model={"pretrained": str(path), "freeze_pretrained": True, "pretrained_words": "all"})
+    run = train(config, tmp_path / "all").run_dir
+    tokens = json.loads((run / "vocab.json").read_text())["tokens"]
+    assert tokens[-2:] == ["marvellous", "dreadful"]  # after the training words, in the file's order
+    weight = load_file(str(run / "checkpoints" / "best.safetensors"))["embedding.weight"]
+    for word, vector in extra.items():
+        torch.testing.assert_close(weight[tokens.index(word)], torch.tensor(vector))
+    info = json.loads((run / "model.json").read_text())["pretrained"]
+    assert info["added"] == 2 and info["words"] == len(tokens) - 4

@@ -64,6 +64,9 @@ class ModelBase(Section):
     buckets: int = Field(200_000, ge=1)  # hash buckets shared by word and character n-grams
     pretrained: str | None = None  # word vectors (GloVe/word2vec text, or .npy + .vocab) for the vocabulary's words
     freeze_pretrained: bool = False  # words given a pretrained vector keep it unchanged
+    # all: the vocabulary also takes every word of the vectors file that training lacks, so words unseen
+    # in training still have their pretrained vector (the table and checkpoints grow by words x dim)
+    pretrained_words: Literal["train", "all"] = "train"
     sparse: bool = True  # sparse embedding gradients (SparseAdam): a step touches only the rows a batch uses
     shape: bool = True  # tagging: a small embedding of each word's shape (case, digits, punctuation)
     normalize: bool = False  # the sentence embedding L2-normalised (task embedding)

@@ -27,12 +27,14 @@ MAKE_IT = "python scripts/prepare_glove.py"  # what makes the shipped configs' v
 
 @dataclass
 class Coverage:
-    found: int  # vocabulary words given a vector
-    words: int  # vocabulary words (special tokens excluded)
+    found: int  # training vocabulary words given a vector
+    words: int  # training vocabulary words (special tokens excluded)
+    added: int = 0  # words of the vectors file added to the vocabulary (model.pretrained_words: all)
 
     def __str__(self) -> str:
         share = self.found / self.words if self.words else 0.0
-        return f"pretrained vectors for {self.found:,} of {self.words:,} vocabulary words ({share:.1%})"
+        added = f"; {self.added:,} more words from the file" if self.added else ""
+        return f"pretrained vectors for {self.found:,} of {self.words:,} training vocabulary words ({share:.1%}){added}"
 
 
 def read_vectors(path: str | Path, dim: int, wanted: set[str] | None = None) -> dict[str, np.ndarray]:
@@ -105,19 +107,23 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def load_pretrained(weight: torch.Tensor, vocab: Vocabulary, path: str | Path) -> tuple[Coverage, torch.Tensor]:
-    """Copy the vectors of `vocab`'s words into their rows of `weight` (num_features, D), in place.
-    Returns the coverage and the (num_features,) mask of the rows that got a vector."""
+def vocabulary_words(vocab: Vocabulary) -> set[str]:
+    """The words to read vectors for: the vocabulary's, as they are and lower-cased."""
     words = vocab.itos[2:]  # after padding and the unknown word
-    wanted = set(words) | {w.lower() for w in words}
-    vectors = read_vectors(path, weight.shape[1], wanted)
+    return set(words) | {w.lower() for w in words}
+
+
+def load_pretrained(weight: torch.Tensor, vocab: Vocabulary, vectors: dict[str, np.ndarray], trained_words: int) -> tuple[Coverage, torch.Tensor]:
+    """Copy `vectors` into the rows of `vocab`'s words in `weight` (num_features, D), in place. The
+    first `trained_words` words (after the specials) are the training vocabulary, whose coverage is
+    returned with the (num_features,) mask of the rows that got a vector."""
     rows = torch.zeros(weight.shape[0], dtype=torch.bool)
     with torch.no_grad():
-        for i, word in enumerate(words, start=2):
+        for i, word in enumerate(vocab.itos[2:], start=2):
             vector = vectors.get(word)
             if vector is None:
                 vector = vectors.get(word.lower())
             if vector is not None:
                 weight[i] = torch.from_numpy(vector)
                 rows[i] = True
-    return Coverage(int(rows.sum()), len(words)), rows
+    return Coverage(int(rows[2 : 2 + trained_words].sum()), trained_words, len(vocab) - 2 - trained_words), rows

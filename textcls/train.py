@@ -26,7 +26,7 @@ from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.losses import build_objective, plain_objective, resolve_loss
 from textcls.models import build_model
-from textcls.pretrained import load_pretrained
+from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
 from textcls.tasks import Task, task_of
 from textcls.trainer import NullReporter, Reporter, Trainer
 from textcls.vocab import Vocabulary
@@ -108,13 +108,16 @@ def load_datasets(config: Config) -> Datasets:
     return Datasets(train, valid, test, source, lexicon if data.lexicon else None)
 
 
-def build_featurizer(config: Config, train: Dataset) -> Featurizer:
-    """The vocabulary and label set of the training rows, with the config's features."""
+def build_featurizer(config: Config, train: Dataset, extra_words: list[str] = ()) -> Featurizer:
+    """The vocabulary and label set of the training rows, with the config's features; `extra_words`
+    (not in training) join the vocabulary after its words."""
     task = task_of(config)
     tokenizer = make_tokenizer(config.data, task)
     words = train.tokens.map_types([tokenizer.normalize(t) for t in train.tokens.types])
     counts = np.bincount(words.codes, minlength=len(words.types))
     vocab = Vocabulary.from_counts(dict(zip(words.types, counts.tolist())), config.data.min_freq, config.data.max_vocab)
+    if extra_words:
+        vocab = Vocabulary(vocab.itos[2:] + [w for w in extra_words if w not in vocab])
     return Featurizer(task, config.model, tokenizer, vocab, task.label_set(train, config.data.label_column))
 
 
@@ -154,6 +157,13 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
 
     datasets = load_datasets(config)
     featurizer = build_featurizer(config, datasets.train)
+    vectors, trained_words = None, len(featurizer.vocab) - 2
+    if config.model.pretrained is not None:
+        every_word = config.model.pretrained_words == "all"
+        vectors = read_vectors(config.model.pretrained, config.model.embedding_dim,
+                               None if every_word else vocabulary_words(featurizer.vocab))
+        if every_word:
+            featurizer = build_featurizer(config, datasets.train, list(vectors))  # in the file's order
     task.check_monitor(monitor, featurizer.labels)
     for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
         resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
@@ -166,8 +176,8 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     log_softmax = loss_name == "nll"
     model = build_model(config.model, task, featurizer.num_features, outputs, log_softmax)
     coverage = None
-    if config.model.pretrained is not None:
-        coverage, rows = load_pretrained(model.embedding.weight, featurizer.vocab, config.model.pretrained)
+    if vectors is not None:
+        coverage, rows = load_pretrained(model.embedding.weight, featurizer.vocab, vectors, trained_words)
         (reporter or NullReporter()).note(f"{config.model.pretrained}: {coverage}")
         if config.model.freeze_pretrained:
             model.freeze_rows(rows)
@@ -182,7 +192,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
         "num_features": featurizer.num_features, "monitor": monitor, "command": sys.argv,
         "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
-        **({"pretrained": {"found": coverage.found, "words": coverage.words}} if coverage else {}),
+        **({"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}} if coverage else {}),
     })
 
     trainer = Trainer(model, objective, config.optim, config.train, device, reporter,

@@ -1,0 +1,133 @@
+"""Cross-domain sentiment: which levers carry a movie-trained model to Amazon, NYT and tweets.
+
+Every variant below trains on data/sentiment/movies_train.csv (a shipped config plus overrides) for
+each seed and is scored, with VADER beside it, on:
+  * movies: the validation and test splits;
+  * select: the first half of amazon.csv, nyt.csv and tweets.csv (in file order): with movie
+    validation, what levers and the shipped configs/sentiment_robust.yaml are chosen on;
+  * report: the second halves, never looked at while choosing; and the whole files (as the peers'
+    figures in the README are measured).
+Accuracy in %, mean over seeds; seeds are paired (a variant and the baseline share each seed).
+VADER (vaderSentiment, rule-based, no training): compound > 0 -> pos, else neg, on the text as in
+the file. Writes --out (JSON with every run) and prints a table and its Markdown.
+
+    python scripts/bench_robust.py                                 # every variant, seeds 0,1,2
+    python scripts/bench_robust.py --variants bow,robust --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchlib import (ROOT, comma_list, fingerprint, key_of, load_done, log, markdown_table, mean_std, print_table,
+                      save_run, write_json)
+
+SENTIMENT = ROOT / "data" / "sentiment"
+MOVIES = {"movies valid": SENTIMENT / "movies_valid.csv", "movies test": SENTIMENT / "movies_test.csv"}
+DOMAINS = {"amazon": SENTIMENT / "amazon.csv", "nyt": SENTIMENT / "nyt.csv", "tweets": SENTIMENT / "tweets.csv"}
+GLOVE = ["model.pretrained=data/vectors/glove.6B.50d.npy", "model.embedding_dim=50"]  # scripts/prepare_glove.py
+LEXICON = ["loss.rationale.weight=1.0", "data.lexicon=data/lexicons/vader.csv", "data.lexicon_threshold=1.0"]
+
+# name -> (config, overrides)
+VARIANTS = {
+    "bow": ("sentiment_bow", []),
+    "bow+lexicon": ("sentiment_bow", LEXICON),
+    "bow+lexicon examples": ("sentiment_bow", LEXICON + ["data.lexicon_examples=true"]),
+    "bow+glove": ("sentiment_bow", GLOVE),
+    "bow+glove frozen": ("sentiment_bow", GLOVE + ["model.freeze_pretrained=true"]),
+    "bow+glove+lexicon examples": ("sentiment_bow", GLOVE + LEXICON + ["data.lexicon_examples=true"]),
+    "bow+glove+lexicon examples+word dropout": ("sentiment_bow", GLOVE + LEXICON + ["data.lexicon_examples=true",
+                                                                                   "model.word_dropout=0.3"]),
+    "bow+glove+lexicon examples x5": ("sentiment_bow", GLOVE + LEXICON[1:] + ["loss.rationale.weight=5.0",
+                                                                              "data.lexicon_examples=true"]),
+    "lstm": ("sentiment_lstm", []),
+    "lstm+glove+lexicon examples": ("sentiment_lstm", GLOVE + LEXICON + ["data.lexicon_examples=true"]),
+    "robust": ("sentiment_robust", []),
+}
+
+
+def read(path: Path) -> tuple[list[str], np.ndarray]:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return frame["text"].tolist(), (frame["label"] == "pos").to_numpy()
+
+
+def scores(predicted_pos: dict[str, np.ndarray], gold: dict[str, np.ndarray]) -> dict:
+    """Accuracy on each movie split, each domain's halves and whole file; means over the domains."""
+    out = {name: 100 * float((predicted_pos[name] == gold[name]).mean()) for name in MOVIES}
+    for part in ("select", "report", "whole"):
+        for name in DOMAINS:
+            p, g = predicted_pos[name], gold[name]
+            half = len(g) // 2
+            cut = {"select": slice(0, half), "report": slice(half, None), "whole": slice(None)}[part]
+            out[f"{name} {part}"] = 100 * float((p[cut] == g[cut]).mean())
+        out[f"mean {part}"] = float(np.mean([out[f"{name} {part}"] for name in DOMAINS]))
+    return out
+
+
+def run_variant(name: str, seed: int, texts: dict, gold: dict, runs: Path) -> dict:
+    from textcls.checkpoint import load_run
+    from textcls.config import load_config
+    from textcls.predict import predict_texts
+    from textcls.train import train
+
+    config_name, overrides = VARIANTS[name]
+    config = load_config(ROOT / "configs" / f"{config_name}.yaml", overrides + [f"train.seed={seed}"])
+    result = train(config, out=runs / f"{name.replace(' ', '_').replace('+', '-')}-seed{seed}", overwrite=True)
+    run = load_run(result.run_dir)
+    predicted = {k: np.array([r["label"] == "pos" for r in predict_texts(run, t)]) for k, t in texts.items()}
+    return scores(predicted, gold)
+
+
+def run_vader(texts: dict, gold: dict) -> dict:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    return scores({k: np.array([analyzer.polarity_scores(x)["compound"] > 0 for x in t]) for k, t in texts.items()}, gold)
+
+
+COLUMNS = ["movies valid", "movies test", "mean select", "amazon report", "nyt report", "tweets report", "mean report",
+           "mean whole"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="variants to train (comma-separated)")
+    parser.add_argument("--runs", default=str(ROOT / "bench" / "robust_runs"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "robust.json"))
+    parser.add_argument("--fresh", action="store_true", help="rerun runs finished before")
+    args = parser.parse_args()
+    os.chdir(ROOT)  # configs name their data relative to the repository
+    seeds, runs = [int(s) for s in comma_list(args.seeds)], Path(args.runs)
+    loaded = {name: read(path) for name, path in {**MOVIES, **DOMAINS}.items()}
+    texts, gold = {k: v[0] for k, v in loaded.items()}, {k: v[1] for k, v in loaded.items()}
+    data = fingerprint([*MOVIES.values(), *DOMAINS.values(), ROOT / "data" / "lexicons" / "vader.csv"], names=False)
+
+    results = {"vader": {0: run_vader(texts, gold)}}
+    for seed in seeds:  # seeds outside: every variant of a seed before the next seed
+        for name in comma_list(args.variants):
+            config_name, overrides = VARIANTS[name]
+            key = key_of((ROOT / "configs" / f"{config_name}.yaml").read_text(), overrides, seed, data)
+            path, label = runs / f"{name.replace(' ', '_').replace('+', '-')}-seed{seed}.json", f"{name}, seed {seed}"
+            record = load_done(path, key, label, args.fresh)
+            if record is None:
+                log(label)
+                record = save_run(path, {"key": key, **run_variant(name, seed, texts, gold, runs)})
+            results.setdefault(name, {})[seed] = record
+
+    summary = {name: {k: mean_std([r[k] for r in by_seed.values()]) for k in COLUMNS} for name, by_seed in results.items()}
+    rows = [[name] + [f"{c[k]['mean']:.1f}" for k in COLUMNS] for name, c in summary.items()]
+    print_table(f"Trained on movies, accuracy % (mean over seeds {args.seeds}; select = first halves, report = second halves)",
+                ["system"] + COLUMNS, rows, left=["system"])
+    print(markdown_table(["system"] + COLUMNS, rows, left=["system"]))
+    write_json(Path(args.out), {"seeds": seeds, "variants": {k: VARIANTS[k] for k in results if k in VARIANTS},
+                                "runs": results, "summary": summary})
+
+
+if __name__ == "__main__":
+    main()
