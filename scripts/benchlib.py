@@ -109,10 +109,12 @@ def mean_std(values) -> dict:
             "n": len(values)}
 
 
-def seeded_options(doc: str, name: str) -> tuple[argparse.Namespace, list[int]]:
-    """--seeds, --runs and --out (under bench/, named after `name`), parsed; then the working folder
-    becomes the repository, where configs name their data."""
+def seeded_options(doc: str, name: str, extra=None) -> tuple[argparse.Namespace, list[int]]:
+    """--seeds, --runs and --out (under bench/, named after `name`), and what `extra(parser)` adds,
+    parsed; then the working folder becomes the repository, where configs name their data."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if extra is not None:
+        extra(parser)
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--runs", default=str(ROOT / "bench" / f"{name}_runs"), help="folder for the run folders")
     parser.add_argument("--out", default=str(ROOT / "bench" / f"{name}.json"), help="JSON with every number")

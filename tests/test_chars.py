@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from conftest import collate
 from textcls.batching import CHAR_BUCKETS, Featurizer, char_ids

@@ -44,7 +44,7 @@ def test_vectors_land_in_their_words_rows(tmp_path, form):
         (tmp_path / "v.vocab").write_text("\n".join(VECTORS) + "\n")
     vocab = Vocabulary(["film", "plot", "Good"])  # ids 2, 3, 4; "Good" finds "good" lower-cased
     weight = torch.full((9, 3), 7.0)  # 5 vocabulary rows + 4 hashed n-gram rows
-    coverage, rows = load_pretrained(weight, vocab, read_vectors(path, 3, vocabulary_words(vocab)), trained_words=3)
+    coverage, rows = load_pretrained(weight, vocab, read_vectors(path, 3, vocabulary_words(vocab)))
     assert (coverage.found, coverage.words) == (2, 3)
     assert rows.tolist() == [False, False, True, False, True, False, False, False, False]
     torch.testing.assert_close(weight[2], torch.tensor(VECTORS["film"]))
@@ -142,3 +142,16 @@ def test_pretrained_words_all_gives_unseen_words_their_vectors(tmp_path, make_co
         torch.testing.assert_close(weight[tokens.index(word)], torch.tensor(vector))
     info = json.loads((run / "model.json").read_text())["pretrained"]
     assert info["added"] == 2 and info["words"] == len(tokens) - 4
+
+
+def test_words_added_from_vectors_still_count_as_unseen_in_tagging(tmp_path):
+    from textcls.batching import Featurizer
+    from textcls.config import model_config
+    from textcls.data import Example, Tokenizer
+
+    vocab = Vocabulary(["the", "dog"]).extended(["cat", "dog"])  # "cat" comes from the vectors only
+    assert vocab.itos == ["<pad>", "<unk>", "the", "dog", "cat"] and vocab.trained == 4
+    assert Vocabulary.from_json(vocab.to_json()).trained == 4
+    fz = Featurizer("tagging", model_config(embedding_dim=4), Tokenizer(whitespace=True), vocab, ["A"])
+    items = fz.encode_all([Example("the cat saw the dog".split(), None)])
+    assert items.unseen.tolist() == [False, True, True, False, False]

@@ -99,6 +99,7 @@ class Encoded:
     chars: np.ndarray | None = None  # (U, L) character ids of each distinct word as written, 0 on padding
     groups: np.ndarray | None = None  # (R,) each row's group (ranking within groups)
     token_labels: bool = False  # labels are per token (tagging)
+    trained_words: int | None = None  # word ids from this one on were never seen in training (Vocabulary.trained)
     arity: int = 1  # texts per example (rows k*e .. k*e + k - 1 are example e's)
 
     def __len__(self) -> int:
@@ -107,6 +108,13 @@ class Encoded:
     @property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    @property
+    def unseen(self) -> np.ndarray:
+        """(N,) True where the token's word was never seen in training: unknown, or added to the
+        vocabulary from pretrained vectors."""
+        unknown = self.ids == Vocabulary.unk_id
+        return unknown if self.trained_words is None else unknown | (self.ids >= self.trained_words)
 
     @property
     def row_of(self) -> np.ndarray:
@@ -336,7 +344,8 @@ class Featurizer:
         tokens = dataset.tokens
         words = tokens.map_types([self.tokenizer.normalize(t) for t in tokens.types])  # normalised, equal ones merged
         looked_up = [self._word(w) for w in words.types]
-        encoded = Encoded(tokens.offsets, np.array([i for i, _ in looked_up], dtype=np.int64)[words.codes])
+        encoded = Encoded(tokens.offsets, np.array([i for i, _ in looked_up], dtype=np.int64)[words.codes],
+                          trained_words=self.vocab.trained)
         if self.model.word_ngrams > 1:
             hashes = np.array([h for _, h in looked_up], dtype=np.int64)
             encoded.ngrams = self._ngrams(hashes[words.codes], tokens.offsets)

@@ -113,10 +113,9 @@ def vocabulary_words(vocab: Vocabulary) -> set[str]:
     return set(words) | {w.lower() for w in words}
 
 
-def load_pretrained(weight: torch.Tensor, vocab: Vocabulary, vectors: dict[str, np.ndarray], trained_words: int) -> tuple[Coverage, torch.Tensor]:
-    """Copy `vectors` into the rows of `vocab`'s words in `weight` (num_features, D), in place. The
-    first `trained_words` words (after the specials) are the training vocabulary, whose coverage is
-    returned with the (num_features,) mask of the rows that got a vector."""
+def load_pretrained(weight: torch.Tensor, vocab: Vocabulary, vectors: dict[str, np.ndarray]) -> tuple[Coverage, torch.Tensor]:
+    """Copy `vectors` into the rows of `vocab`'s words in `weight` (num_features, D), in place.
+    Returns the coverage of the training words and the (num_features,) mask of the rows that got a vector."""
     rows = torch.zeros(weight.shape[0], dtype=torch.bool)
     with torch.no_grad():
         for i, word in enumerate(vocab.itos[2:], start=2):
@@ -126,4 +125,4 @@ def load_pretrained(weight: torch.Tensor, vocab: Vocabulary, vectors: dict[str, 
             if vector is not None:
                 weight[i] = torch.from_numpy(vector)
                 rows[i] = True
-    return Coverage(int(rows[2 : 2 + trained_words].sum()), trained_words, len(vocab) - 2 - trained_words), rows
+    return Coverage(int(rows[2 : vocab.trained].sum()), vocab.trained - 2, len(vocab) - vocab.trained), rows

@@ -117,7 +117,7 @@ def build_featurizer(config: Config, train: Dataset, extra_words: list[str] = ()
     counts = np.bincount(words.codes, minlength=len(words.types))
     vocab = Vocabulary.from_counts(dict(zip(words.types, counts.tolist())), config.data.min_freq, config.data.max_vocab)
     if extra_words:
-        vocab = Vocabulary(vocab.itos[2:] + [w for w in extra_words if w not in vocab])
+        vocab = vocab.extended(extra_words)
     return Featurizer(task, config.model, tokenizer, vocab, task.label_set(train, config.data.label_column))
 
 
@@ -157,7 +157,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
 
     datasets = load_datasets(config)
     featurizer = build_featurizer(config, datasets.train)
-    vectors, trained_words = None, len(featurizer.vocab) - 2
+    vectors = None
     if config.model.pretrained is not None:
         every_word = config.model.pretrained_words == "all"
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim,
@@ -177,7 +177,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     model = build_model(config.model, task, featurizer.num_features, outputs, log_softmax)
     coverage = None
     if vectors is not None:
-        coverage, rows = load_pretrained(model.embedding.weight, featurizer.vocab, vectors, trained_words)
+        coverage, rows = load_pretrained(model.embedding.weight, featurizer.vocab, vectors)
         (reporter or NullReporter()).note(f"{config.model.pretrained}: {coverage}")
         if config.model.freeze_pretrained:
             model.freeze_rows(rows)

@@ -10,11 +10,13 @@ PAD, UNK = "<pad>", "<unk>"
 
 
 class Vocabulary:
-    """token <-> id. Id 0 is padding, id 1 the unknown token; the rest by frequency, then alphabetically."""
+    """token <-> id. Id 0 is padding, id 1 the unknown token; the rest by frequency, then alphabetically.
+    Ids from `trained` on are words that training never saw (added from pretrained vectors)."""
 
-    def __init__(self, tokens: list[str]):
+    def __init__(self, tokens: list[str], trained: int | None = None):
         self.itos = [PAD, UNK] + [t for t in tokens if t not in (PAD, UNK)]
         self.stoi = {t: i for i, t in enumerate(self.itos)}
+        self.trained = len(self.itos) if trained is None else trained
 
     pad_id, unk_id = 0, 1
 
@@ -36,12 +38,16 @@ class Vocabulary:
     def encode(self, tokens: list[str]) -> list[int]:
         return [self.stoi.get(t, self.unk_id) for t in tokens]
 
+    def extended(self, words: Iterable[str]) -> "Vocabulary":
+        """This vocabulary and then `words` it lacks, as words training never saw."""
+        return Vocabulary(self.itos[2:] + [w for w in words if w not in self.stoi], trained=len(self))
+
     def to_json(self) -> dict:
-        return {"tokens": self.itos}
+        return {"tokens": self.itos, **({"trained": self.trained} if self.trained != len(self) else {})}
 
     @classmethod
     def from_json(cls, data: dict) -> "Vocabulary":
-        return cls(data["tokens"][2:])
+        return cls(data["tokens"][2:], data.get("trained"))
 
 
 def _natural_key(label: str):

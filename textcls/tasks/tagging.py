@@ -16,7 +16,7 @@ from textcls.errors import ConfigError, DataError
 from textcls.metrics import tagging_metrics
 from textcls.tasks.base import Task, class_stats, labelled, unknown_label
 from textcls.tokenize import Tokenizer, Tokens, tokenize_column
-from textcls.vocab import Vocabulary, build_labels
+from textcls.vocab import build_labels
 
 
 class Tagging(Task):
@@ -106,9 +106,9 @@ class Tagging(Task):
 
     def metrics(self, predictions, items, labels, reference=None):
         tags = self.decode(predictions, items.offsets, labels)
-        # "Unseen" = out of the vocabulary, which holds every training word unless min_freq or
-        # max_vocab dropped some.
-        metrics = tagging_metrics(items.labels, tags, items.ids == Vocabulary.unk_id, items.row_of, labels)
+        # "Unseen" = not a training word: out of the vocabulary (which holds every training word unless
+        # min_freq or max_vocab dropped some), or one of the words pretrained vectors added to it.
+        metrics = tagging_metrics(items.labels, tags, items.unseen, items.row_of, labels)
         if self.scheme(labels):
             names = np.asarray([*labels, "O"], dtype=object)  # IGNORE (a token without a tag) reads as O
             gold = np.where(items.labels == IGNORE, len(labels), items.labels)
