@@ -92,6 +92,19 @@ def evaluate(
         reporting.print_metrics(metrics, run.labels, f"{data}")
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for report.html and the pictures [default: RUN/report]."),
+):
+    """Draw a run's learning curves and its validation predictions: PNG files and one self-contained HTML page."""
+    from textcls.report import build_report
+
+    with user_errors():
+        page = build_report(run_dir, out)
+    typer.echo(str(page))
+
+
 def _lines(texts: list[str], file: Optional[Path]) -> Iterator[str]:
     """Sentences from the arguments, then --file, then stdin (when '-' is given, or nothing at all),
     read as they are needed; blank lines are skipped."""

@@ -142,6 +142,11 @@ class Task:
         and items of `reference_split`, for tasks that set it (e.g. neighbours among training rows)."""
         raise NotImplementedError
 
+    def figures(self, predictions: Predictions, items: Encoded, labels: list[str], words: list[list[str]]) -> dict:
+        """name -> matplotlib Figure: the task's own pictures of labelled predictions, for the report
+        (`words`: each row's tokens). Drawn with `textcls.plots`."""
+        return {}
+
     def predict_results(self, predictions: Predictions, texts: list[str], words: list[str], spans: list[slice],
                         tokens: Tokens, labels: list[str]) -> list[dict]:
         """One JSON-ready result per text. `words[spans[i]]` are text i's tokens; token outputs are

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from textcls.errors import ConfigError, DataError
-from textcls.metrics import calibration_metrics, classification_metrics, fit_temperature
+from textcls.metrics import (calibration_metrics, classification_metrics, confusion_matrix, fit_temperature,
+                             per_class_scores)
 from textcls.tasks.base import Task, class_stats, encode_classes
 from textcls.vocab import build_labels
 
@@ -80,6 +81,25 @@ class Classification(Task):
             raw = np.exp(self.temperature * np.log(np.maximum(probs, 1e-300)))
             metrics.update(temperature=self.temperature, ece_uncalibrated=calibration_metrics(raw / raw.sum(1, keepdims=True), items.labels)["ece"])
         return metrics
+
+    def figures(self, predictions, items, labels, words):
+        from textcls import plots
+        from textcls.evaluate import importance_for
+
+        probs, gold = predictions.sentence, items.labels
+        predicted, confidence = probs.argmax(1), probs.max(1)
+        matrix = confusion_matrix(gold, predicted, len(labels))
+        figures = {"confusion": plots.confusion(matrix, labels),
+                   "per_class_f1": plots.bars(labels, [s["f1"] for s in per_class_scores(matrix, labels).values()],
+                                              "F1 per class", "F1"),
+                   "reliability": plots.reliability(confidence, predicted == gold, title="confidence against accuracy")}
+        if predictions.tokens is not None:
+            shown = [r for r in range(len(words)) if 3 <= len(words[r]) <= 16][:8]
+            figures["word_scores"] = plots.word_scores([
+                (words[r], importance_for(predictions.row_tokens(r), int(predicted[r])).tolist(),
+                 f"gold {labels[gold[r]]} · predicted {labels[predicted[r]]} ({confidence[r]:.2f}); "
+                 "green: evidence for the predicted class, red: against") for r in shown])
+        return figures
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         probs = predictions.sentence

@@ -146,6 +146,24 @@ class Embedding(Task):
         x = predictions.sentence.astype(np.float64)
         return {"threshold": best_threshold(similarity(x[0::2], x[1::2], self.distance), items.labels[0::2] == 1)}
 
+    def figures(self, predictions, items, labels, words):
+        from textcls import plots
+
+        x = predictions.sentence.astype(np.float64)
+        if self.kind == "pairs":
+            sims, similar = similarity(x[0::2], x[1::2], self.distance), items.labels[0::2] == 1
+            return {"similarities": plots.histograms({"similar pairs": sims[similar], "dissimilar pairs": sims[~similar]},
+                                                     f"similarity ({self.distance})", "similarity of validation pairs")}
+        if self.kind == "triplets":
+            margin = similarity(x[0::3], x[1::3], self.distance) - similarity(x[0::3], x[2::3], self.distance)
+            return {"margins": plots.histograms({"triplets": margin}, "similarity to the positive - to the negative",
+                                                "triplet margins (right when > 0)")}
+        centred = x - x.mean(0)
+        axes = np.linalg.svd(centred, full_matrices=False)[2][:2]  # the two principal directions
+        xy = centred @ axes.T
+        return {"embeddings": plots.scatter(xy[:, 0], xy[:, 1], "first principal component", "second principal component",
+                                            "validation sentences, coloured by class", colours=items.labels)}
+
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         vectors = predictions.sentence.astype(float).round(6).tolist()
         return [{"text": text, "embedding": v} for text, v in zip(texts, vectors)]

@@ -107,6 +107,16 @@ class MultiLabel(Task):
                 "thresholds": dict(zip(labels, thresholds.tolist())),
                 **({"temperature": self.temperature} if self.temperature is not None else {})}
 
+    def figures(self, predictions, items, labels, words):
+        from textcls import plots
+
+        probs, y = predictions.sentence, items.labels.astype(bool)
+        chosen = probs >= self.decision_thresholds(probs, items.labels)[None, :]
+        tp, fp, fn = (chosen & y).sum(0), (chosen & ~y).sum(0), (~chosen & y).sum(0)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+        return {"per_class_f1": plots.bars(labels, f1.tolist(), "F1 per label", "F1"),
+                "reliability": plots.reliability(probs.ravel(), y.ravel(), title="probability against share of labels present")}
+
     # --- output ----------------------------------------------------------------------------------
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):

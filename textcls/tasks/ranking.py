@@ -39,3 +39,9 @@ class Ranking(Regression):
 
     def metrics(self, predictions, items, labels, reference=None):
         return ranking_metrics(items.labels.astype(float), predictions.sentence.astype(float), items.groups)
+
+    def figures(self, predictions, items, labels, words):
+        from textcls import plots
+
+        return {"scores": plots.scatter(items.labels.astype(float), predictions.sentence.astype(float), "gold value",
+                                        "predicted score", "predicted score against gold value (only the order counts)")}

@@ -51,6 +51,13 @@ class Regression(Task):
     def metrics(self, predictions, items, labels, reference=None):
         return regression_metrics(items.labels.astype(float), predictions.sentence.astype(float))
 
+    def figures(self, predictions, items, labels, words):
+        from textcls import plots
+
+        gold, predicted = items.labels.astype(float), predictions.sentence.astype(float)
+        return {"predictions": plots.scatter(gold, predicted, "gold", "predicted", f"predicted against gold {self.sort_by}", diagonal=True),
+                "errors": plots.histograms({"predicted - gold": predicted - gold}, "error", "errors")}
+
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         values = predictions.sentence.astype(float).tolist()
         scores = predictions.tokens[:, 0].astype(float).round(4).tolist()

@@ -116,6 +116,20 @@ class Tagging(Task):
             metrics.update(entity_scores(rows(gold), rows(tags)))
         return metrics
 
+    def figures(self, predictions, items, labels, words):
+        from textcls import plots
+        from textcls.metrics import confusion_matrix, per_class_scores
+
+        real = items.labels != IGNORE
+        matrix = confusion_matrix(items.labels[real], self.decode(predictions, items.offsets, labels)[real], len(labels))
+        off = matrix.copy()
+        np.fill_diagonal(off, 0)
+        top = [divmod(int(i), len(labels)) for i in np.argsort(-off, axis=None, kind="stable")[:12] if off.flat[i] > 0]
+        return {"confusion": plots.confusion(matrix, labels, "tag confusions (rows: gold, columns: predicted)"),
+                "per_class_f1": plots.bars(labels, [s["f1"] for s in per_class_scores(matrix, labels).values()], "F1 per tag", "F1"),
+                "top_confusions": plots.bars([f"{labels[g]} → {labels[p]}" for g, p in top], [float(off[g, p]) for g, p in top],
+                                             "most frequent tag confusions (gold → predicted)", "tokens")}
+
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         best = self.decode(predictions, tokens.offsets, labels)
         tags = np.asarray(labels, dtype=object)[best].tolist()
