@@ -58,7 +58,7 @@ def atomic_write(path: Path, write) -> None:
 
 
 def write_json(path: Path, data) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"))
 
 
 def prepare_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: str) -> Path:

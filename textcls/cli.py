@@ -14,8 +14,44 @@ import typer
 
 from textcls.errors import TextclsError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: click's plain help, which keeps every "[default: ...]" and shows on/off flags as flags.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train, evaluate and explain text classifiers and taggers.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from textcls import __version__
+
+        typer.echo(f"textcls {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+):
+    """Train, evaluate and explain text classifiers and taggers."""
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def to_json(data, indent: int | None = 2) -> str:
+    """JSON as it is printed: Unicode kept as it is, floats to 6 significant decimals."""
+    return json.dumps(_rounded(data), indent=indent, ensure_ascii=False)
+
+
+def _rounded(data):
+    if isinstance(data, float):
+        return round(data, 6)
+    if isinstance(data, dict):
+        return {k: _rounded(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_rounded(v) for v in data]
+    return data
 
 
 class Format(str, Enum):
@@ -43,6 +79,8 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write [default: runs/<config name>-<timestamp>]."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow --out to name a non-empty folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
+    log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="Progress on stderr: text (a bar on a terminal, "
+                                         "plain lines otherwise) or json (one JSON object per epoch)."),
 ):
     """Train a model from a CSV and a YAML config; write a run folder."""
     from textcls import reporting
@@ -51,8 +89,9 @@ def train(
 
     with user_errors():
         cfg = load_config(config, overrides)
-        result = run_training(cfg, out, overwrite, name=config.stem, reporter=None if quiet else reporting.RichReporter())
-    if not quiet:
+        reporter = None if quiet else reporting.JsonReporter() if log_format == LogFormat.json else reporting.RichReporter()
+        result = run_training(cfg, out, overwrite, name=config.stem, reporter=reporter)
+    if not quiet and log_format == LogFormat.text:
         labels = json.loads((result.run_dir / "labels.json").read_text())
         for split in ("valid", "test"):
             if split in result.metrics:
@@ -72,6 +111,7 @@ def evaluate(
     lexicon_words: str = typer.Option("all", help="all, or heldout: only the lexicon words the run withheld from training."),
     faithfulness: bool = typer.Option(False, help="Also measure comprehensiveness/sufficiency of the word scores (11 extra passes)."),
     calibration: bool = typer.Option(True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Also write each row's gold label, prediction and probabilities to this CSV."),
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
@@ -84,10 +124,14 @@ def evaluate(
             raise TextclsError(f"--lexicon-words must be 'all' or 'heldout', got '{lexicon_words}'")
         metrics = evaluate_file(run, data, lexicon=lexicon, lexicon_threshold=lexicon_threshold,
                                 lexicon_words=lexicon_words, with_faithfulness=faithfulness)
+        if predictions is not None:
+            from textcls.predict import write_predictions
+
+            write_predictions(run, data, predictions)
     if json_path:
-        write_json(json_path, metrics)
+        write_json(json_path, _rounded(metrics))  # as printed
     if fmt == Format.json:
-        typer.echo(json.dumps(metrics, indent=2))
+        typer.echo(to_json(metrics))
     else:
         reporting.print_metrics(metrics, run.labels, f"{data}")
 
@@ -141,6 +185,10 @@ def predict(
     sort: bool = typer.Option(False, "--sort", help="Ranking (or regression): print all results ordered by score, highest first."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Classification, multi-label: also list the K most probable classes."),
     calibration: bool = typer.Option(True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Predict a column of this CSV and write the CSV back with prediction columns."),
+    column: str = typer.Option("text", "--column", help="With --csv: the column holding the texts."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="With --csv: the CSV to write [default: stdout]."),
+    word_scores: bool = typer.Option(False, "--word-scores", help="With --csv: add a word_scores column of word:score pairs."),
 ):
     """Predict labels (or tags, values, scores) with each word's score."""
     from textcls.checkpoint import load_run
@@ -148,6 +196,10 @@ def predict(
 
     with user_errors():
         run = load_run(run_dir, checkpoint, calibrated=calibration)
+        if csv is not None:
+            return _predict_csv(run, csv, column, out, word_scores, batch_size, texts, file)
+        if out is not None or word_scores:
+            raise TextclsError("--out and --word-scores go with --csv")
         if sort and run.task.sort_by is None:
             raise TextclsError(f"--sort orders by a score; task '{run.task.name}' gives none (ranking and regression do)")
         seen, held = 0, []
@@ -162,6 +214,21 @@ def predict(
             raise TextclsError("no text to predict (give sentences, --file, or lines on stdin)")
         if sort:
             _emit(sorted(held, key=lambda r: -r[run.task.sort_by]), fmt, run.task)
+
+
+def _predict_csv(run, csv: Path, column: str, out: Optional[Path], word_scores: bool, batch_size: int, texts, file) -> None:
+    from textcls.checkpoint import atomic_write
+    from textcls.data import read_csv
+    from textcls.predict import predict_frame
+
+    if texts or file is not None:
+        raise TextclsError("--csv predicts a CSV column: give no sentences or --file beside it")
+    frame = predict_frame(run, read_csv(csv, [column]), column, str(csv), word_scores, batch_size)
+    if out is None:
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        atomic_write(out, lambda p: frame.to_csv(p, index=False))
+        typer.echo(f"{len(frame)} rows with predictions -> {out}", err=True)
 
 
 def _emit(results: list[dict], fmt: Format, task) -> None:
@@ -212,7 +279,8 @@ def embed(
         else:
             import orjson
 
-            rows = (orjson.dumps({"text": t, "embedding": v}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for t, v in zip(texts, vectors))
+            rows = (orjson.dumps({"text": t, "embedding": v}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+                    for t, v in zip(texts, vectors.round(6)))
             atomic_write(out, lambda p: p.write_bytes(b"".join(rows)))
     typer.echo(f"{len(texts)} vectors of {vectors.shape[1]} dimensions -> {out}", err=True)
 
@@ -249,7 +317,7 @@ def similarity(
         scores = similarities(run, first, second)
     if fmt == Format.json:
         for a, b, s in zip(first, second, scores.tolist()):
-            typer.echo(json.dumps({"a": a, "b": b, "similarity": s}, ensure_ascii=False))
+            typer.echo(to_json({"a": a, "b": b, "similarity": s}, indent=None))
     else:
         from textcls import reporting
 
@@ -271,7 +339,7 @@ def stats(
     with user_errors():
         result = dataset_stats(load_config(config, overrides), data)
     if fmt == Format.json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(to_json(result))
     else:
         reporting.print_stats(result)
 

@@ -74,6 +74,59 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line
     return results
 
 
+def result_columns(result: dict, word_scores: bool = False) -> dict[str, str | float]:
+    """A prediction as CSV cells: the label (or labels, tags, value, score) and its probability;
+    multi-label: one probability column per label; with `word_scores`, "word:score" pairs."""
+    cells = {}
+    for key, value in result.items():
+        if key in ("text", "tokens", "token_scores", "top_k", "entities"):
+            continue
+        if isinstance(value, dict):  # class probabilities
+            if "label" in result:
+                cells["probability"] = value[result["label"]]
+            else:
+                cells.update({f"probability_{label}": p for label, p in value.items()})
+        elif isinstance(value, list):
+            sep = "|" if key == "labels" else " "
+            cells[key] = sep.join(map(str, value))
+        else:
+            cells[key] = value
+    if word_scores and "token_scores" in result:
+        cells["word_scores"] = " ".join(f"{w}:{s}" for w, s in zip(result["tokens"], result["token_scores"]))
+    return cells
+
+
+def predict_frame(run: Run, frame, column: str, source: str, word_scores: bool = False, batch_size: int = 8192):
+    """`frame` (a CSV read as text) with the prediction columns of its `column`'s texts after its own."""
+    import pandas as pd
+
+    texts = frame[column].tolist()
+    empty = next((i for i, t in enumerate(texts) if not t.strip()), None)
+    if empty is not None:
+        raise DataError(f"{source}, row {empty + 1}, column '{column}': empty text")
+    cells = []
+    for start in range(0, len(texts), batch_size):
+        results = predict_texts(run, texts[start : start + batch_size], batch_size, first_line=start + 1)
+        cells += [result_columns(r, word_scores) for r in results]
+    predicted = pd.DataFrame(cells, index=frame.index)
+    clash = [c for c in predicted.columns if c in frame.columns]
+    return pd.concat([frame, predicted.rename(columns={c: f"predicted_{c}" for c in clash})], axis=1)
+
+
+def write_predictions(run: Run, path: str | Path, out: str | Path) -> None:
+    """Each row of a labelled CSV: its text, its gold label (as the CSV gives it) and the prediction
+    columns (`result_columns`), written to `out` as CSV."""
+    from textcls.checkpoint import atomic_write
+    from textcls.data import read_csv
+
+    data = run.config.data
+    if data.text_pair_column or data.anchor_column:
+        raise RunError("--predictions: a run trained on pairs or triplets has no prediction per row")
+    frame = read_csv(path, [data.text_column, data.label_column])[[data.text_column, data.label_column]]
+    frame = frame.rename(columns={data.label_column: "gold"})
+    atomic_write(Path(out), lambda p: predict_frame(run, frame, data.text_column, str(path)).to_csv(p, index=False))
+
+
 def embed_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1) -> np.ndarray:
     """(n, D) the sentence embedding of each text (L2-normalised when the run's model.normalize is
     set): the vector the model's last layer reads, for any sentence model."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 
 from rich.console import Console
@@ -18,13 +20,24 @@ out = Console()
 
 
 class RichReporter:
-    """Progress bar per epoch with the running loss and tokens/s; a line per finished epoch."""
+    """Progress bar per epoch with the running loss and tokens/s; a line per finished epoch. When
+    stderr is not a terminal (a log file, a pipe), no bar, and each line is written whole, never
+    wrapped."""
 
     def __init__(self, console: Console = console):
         self.console = console
         self.progress: Progress | None = None
 
+    def _line(self, text: str) -> None:
+        if self.console.is_terminal:
+            self.console.print(text)
+        else:
+            self.console.file.write(text + "\n")
+            self.console.file.flush()
+
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        if not self.console.is_terminal:
+            return
         self.progress = Progress(
             TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[speed]:,.0f} tok/s"),
@@ -35,19 +48,45 @@ class RichReporter:
         self.start = time.perf_counter()
 
     def step(self, steps: int, loss: float, tokens: int) -> None:
+        if self.progress is None:
+            return
         speed = tokens / max(time.perf_counter() - self.start, 1e-9)
         self.progress.update(self.task, advance=steps, loss=loss, speed=speed)
 
     def note(self, text: str) -> None:
-        self.console.print(text)
+        self._line(text)
 
     def end_epoch(self, record: dict) -> None:
-        self.progress.stop()
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
         headline = ("valid_rationale.word_polarity.auprc",)
         shown = {k: v for k, v in record.items()
                  if isinstance(v, float) and (k.startswith("train_") or (k.startswith("valid_") and "." not in k) or k in headline)}
         text = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
-        self.console.print(f"epoch {record['epoch']}: {text}  ({record['seconds']:.1f} s, {record['tokens_per_second'] or 0:,.0f} tok/s)")
+        self._line(f"epoch {record['epoch']}: {text}  ({record['seconds']:.1f} s, {record['tokens_per_second'] or 0:,.0f} tok/s)")
+
+
+class JsonReporter:
+    """One JSON object per line on stderr: each finished epoch's record, and notes as {"note": ...}."""
+
+    def __init__(self, file=None):
+        self.file = file
+
+    def _write(self, data: dict) -> None:
+        file = self.file or sys.stderr
+        file.write(json.dumps(data, ensure_ascii=False) + "\n")
+        file.flush()
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
+
+    def step(self, steps: int, loss: float, tokens: int) -> None: ...
+
+    def note(self, text: str) -> None:
+        self._write({"note": text})
+
+    def end_epoch(self, record: dict) -> None:
+        self._write(record)
 
 
 def _fmt(value) -> str:

@@ -59,7 +59,7 @@ class Regression(Task):
                 "errors": plots.histograms({"predicted - gold": predicted - gold}, "error", "errors")}
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
-        values = predictions.sentence.astype(float).tolist()
+        values = predictions.sentence.astype(float).round(6).tolist()
         scores = predictions.tokens[:, 0].astype(float).round(4).tolist()
         return [{"text": text, "tokens": words[s], self.sort_by: value, "token_scores": scores[s]}
                 for text, s, value in zip(texts, spans, values)]

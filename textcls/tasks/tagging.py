@@ -133,7 +133,7 @@ class Tagging(Task):
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         best = self.decode(predictions, tokens.offsets, labels)
         tags = np.asarray(labels, dtype=object)[best].tolist()
-        confidence = predictions.tokens[np.arange(len(best)), best].tolist()
+        confidence = predictions.tokens[np.arange(len(best)), best].astype(float).round(6).tolist()
         results = [{"text": text, "tokens": words[s], "tags": tags[s], "probabilities": confidence[s]}
                    for text, s in zip(texts, spans)]
         if self.scheme(labels):
