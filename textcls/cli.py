@@ -34,6 +34,16 @@ def main_options(
     """Train, evaluate and explain text classifiers and taggers."""
 
 
+class Backend(str, Enum):
+    torch = "torch"
+    onnx = "onnx"
+
+
+class Quantize(str, Enum):
+    none = "none"
+    int8 = "int8"
+
+
 class LogFormat(str, Enum):
     text = "text"
     json = "json"
@@ -137,6 +147,28 @@ def evaluate(
 
 
 @app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
+    fmt: str = typer.Option("onnx", "--format", help="Export format (onnx)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The file to write [default: RUN/export/model.onnx]."),
+    quantize: Quantize = typer.Option(Quantize.none, "--quantize", help="int8: also write a dynamically quantised copy (<name>.int8.onnx)."),
+    checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
+):
+    """Export a run's model to ONNX (ids in, logits and token scores out; see the README's Export section)."""
+    from textcls.checkpoint import load_run
+    from textcls.export import export_onnx, quantize_int8
+
+    with user_errors():
+        if fmt != "onnx":
+            raise TextclsError(f"--format: only onnx is supported, got '{fmt}'")
+        run = load_run(run_dir, checkpoint, calibrated=False)
+        path = export_onnx(run, out)
+        typer.echo(str(path))
+        if quantize == Quantize.int8:
+            typer.echo(str(quantize_int8(path)))
+
+
+@app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for report.html and the pictures [default: RUN/report]."),
@@ -189,6 +221,8 @@ def predict(
     column: str = typer.Option("text", "--column", help="With --csv: the column holding the texts."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="With --csv: the CSV to write [default: stdout]."),
     word_scores: bool = typer.Option(False, "--word-scores", help="With --csv: add a word_scores column of word:score pairs."),
+    backend: Backend = typer.Option(Backend.torch, "--backend", help="torch, or onnx: the exported model through onnxruntime."),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."),
 ):
     """Predict labels (or tags, values, scores) with each word's score."""
     from textcls.checkpoint import load_run
@@ -196,6 +230,12 @@ def predict(
 
     with user_errors():
         run = load_run(run_dir, checkpoint, calibrated=calibration)
+        if backend == Backend.onnx:
+            from textcls.export import OnnxModel
+
+            run.model = OnnxModel(onnx or run.dir / "export" / "model.onnx", run.model, run.task.per_token)
+        elif onnx is not None:
+            raise TextclsError("--onnx goes with --backend onnx")
         if csv is not None:
             return _predict_csv(run, csv, column, out, word_scores, batch_size, texts, file)
         if out is not None or word_scores:

@@ -1,0 +1,300 @@
+"""Export a run's model to ONNX, and run the exported file with onnxruntime.
+
+ONNX wants dense tensors, so the exported model reads padded grids instead of the flat batches
+and packed sequences the PyTorch models use: `PaddedModel` computes the same outputs from them
+(its own parity tests hold it to the PyTorch model). Inputs, B rows of up to T tokens:
+
+    ids       (B, T) int64   word ids from the run's vocab.json; 0 on padding, 1 unknown
+    lengths   (B,)   int64   tokens per row
+    subwords  (B, T, S) int64  hashed character n-gram ids of each token, 0 padding (model.char_ngrams)
+    ngrams    (B, T, K) int64  hashed word n-gram ids starting at each token, 0 none (bag of words, word_ngrams > 1)
+    shapes    (B, T) int64   word-shape ids (taggers with model.shape)
+    chars     (B, T, L) int64  character ids (model.char_encoder)
+
+Outputs: `sentence` (B, C) logits (sentence models) and `tokens` (B, T, C) token scores (tag scores
+for taggers). What turns text into these inputs (vocabulary, labels, tokenizer, hashing) is written
+beside the model as `<name>.json`; `textcls predict --backend onnx` uses it through the run's own
+featurizer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textcls.batching import Batch
+from textcls.errors import RunError
+from textcls.models import ModelOutput, TextModel
+from textcls.models.bow import BagOfWords
+from textcls.models.lstm import LSTMModel
+from textcls.models.pooling import pool, pooling_weights
+
+INPUTS = ("ids", "lengths", "subwords", "ngrams", "shapes", "chars")
+
+
+def _reverse_index(lengths: torch.Tensor, T: int) -> torch.Tensor:
+    """(B, T) for each row, the position read when its real tokens are reversed (padding stays put)."""
+    t = torch.arange(T, device=lengths.device).unsqueeze(0)  # (1, T)
+    last = lengths.unsqueeze(1) - 1
+    return torch.where(t <= last, last - t, t)
+
+
+def _flip(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(B, T, H) with each row's real positions reversed by `index` (B, T)."""
+    return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class PaddedLSTM(nn.Module):
+    """An `nn.LSTM` (batch_first) run on padded rows: the same outputs as over packed sequences.
+    Each direction of each layer is a one-way LSTM; the backward one reads each row's real tokens
+    reversed, so padding never reaches a real token."""
+
+    def __init__(self, lstm: nn.LSTM):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        directions = 2 if lstm.bidirectional else 1
+        for layer in range(lstm.num_layers):
+            ways = nn.ModuleList()
+            for d in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if d else "")
+                size = lstm.input_size if layer == 0 else lstm.hidden_size * directions
+                one = nn.LSTM(size, lstm.hidden_size, batch_first=True)
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(one, f"{name}_l0").data.copy_(getattr(lstm, name + suffix).data)
+                ways.append(one)
+            self.layers.append(ways)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, I) -> (B, T, H * directions) states (0 on padding), and (B, H * directions) the last
+        state of each direction (forward: at the last real token; backward: at the first)."""
+        T = x.shape[1]
+        index = _reverse_index(lengths, T)
+        mask = (torch.arange(T, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+        last = (lengths - 1).clamp(min=0).view(-1, 1, 1)
+        for ways in self.layers:
+            forward, _ = ways[0](x)
+            outs, finals = [forward], [torch.gather(forward, 1, last.expand(-1, 1, forward.shape[-1])).squeeze(1)]
+            if len(ways) > 1:
+                backward, _ = ways[1](_flip(x, index))
+                backward = _flip(backward, index)
+                outs.append(backward)
+                finals.append(backward[:, 0])
+            x = torch.cat(outs, dim=-1) * mask
+        return x, torch.cat(finals, dim=-1)
+
+
+class PaddedModel(nn.Module):
+    """A `TextModel` (bag of words, LSTM, window tagger) on padded inputs (see the module's docstring)."""
+
+    def __init__(self, model: TextModel, inputs: list[str] = INPUTS):
+        super().__init__()
+        self.model, self.inputs = model, list(inputs)  # the inputs `forward` takes, in that order
+        self.lstm = PaddedLSTM(model.encoder) if isinstance(model, LSTMModel) else None
+        enc = model.char_encoder
+        self.char_lstm = PaddedLSTM(enc.lstm) if enc is not None and enc.kind == "lstm" else None
+
+    def word_vectors(self, ids, subwords):
+        """(B, T, D) each token's vector: its own, averaged with its character n-grams'."""
+        weight = self.model.embedding.weight
+        x = F.embedding(ids, weight) * (ids != 0).unsqueeze(-1)  # padding masked, whatever row 0 holds
+        if subwords is not None:
+            present = (subwords != 0).unsqueeze(-1).to(x.dtype)  # (B, T, S, 1)
+            x = (x + (F.embedding(subwords, weight) * present).sum(2)) / (1 + present.sum(2))
+        return x
+
+    def char_vectors(self, chars):
+        """(B, T, H) each token's character encoder vector (0 on padding)."""
+        B, T, L = chars.shape
+        flat = chars.reshape(B * T, L)
+        enc = self.model.char_encoder
+        if self.char_lstm is None:
+            out = enc(flat, None)
+        else:
+            lengths = (flat != 0).sum(1).clamp(min=1)
+            _, out = self.char_lstm(enc.embedding(flat), lengths)
+            out = out * (flat != 0).any(1, keepdim=True)
+        return out.reshape(B, T, -1)
+
+    def forward(self, *args):
+        return self.scores(**dict(zip(self.inputs, args)))
+
+    def scores(self, ids, lengths, subwords=None, ngrams=None, shapes=None, chars=None):
+        model = self.model
+        x = self.word_vectors(ids, subwords)
+        if chars is not None:
+            x = torch.cat([x, self.char_vectors(chars)], dim=-1)
+        if isinstance(model, BagOfWords):
+            sentence, tokens = self._bag_of_words(x, ids, lengths, ngrams)
+        else:
+            if shapes is not None:
+                x = torch.cat([x, model.shape_embedding(shapes)], dim=-1)
+            mask = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
+            x = x * mask.unsqueeze(-1)
+            sentence, tokens = self._lstm(x, lengths, mask) if self.lstm is not None else (None, self._window(x))
+        if model.log_softmax:
+            if sentence is not None:
+                sentence = F.log_softmax(sentence, dim=-1)
+            else:
+                tokens = F.log_softmax(tokens, dim=-1)
+        return (sentence, tokens) if sentence is not None else tokens
+
+    def _bag_of_words(self, x, ids, lengths, ngrams):
+        model = self.model
+        D = model.embedding.embedding_dim
+        W = model.token_head.weight  # (C, D + char columns)
+        units = lengths.to(x.dtype)
+        total = x.sum(1)  # (B, D + H): padding rows are zero vectors
+        tokens = x @ W.T  # (B, T, C)
+        if ngrams is not None:
+            present = (ngrams != 0).to(x.dtype)  # (B, T, K)
+            grams = F.embedding(ngrams, model.embedding.weight) * present.unsqueeze(-1)  # (B, T, K, D), zero where none
+            total = total + F.pad(grams.sum((1, 2)), (0, total.shape[1] - D))
+            units = units + present.sum((1, 2))
+            gram_scores = grams @ W[:, :D].T  # (B, T, K, C)
+            T = ids.shape[1]
+            for k in range(ngrams.shape[2]):
+                n = k + 2
+                share = gram_scores[:, :, k] / n  # each of its n words gets 1/n of an n-gram's score
+                for offset in range(n):
+                    tokens = tokens + F.pad(share, (0, 0, offset, 0))[:, :T]
+        mean = total / units.unsqueeze(1)
+        return mean @ W.T + model.bias, tokens
+
+    def _lstm(self, x, lengths, mask):
+        model = self.model
+        states, _ = self.lstm(x, lengths)
+        tokens = model.token_head(states)
+        if model.tagging:
+            return None, tokens
+        return pool(tokens, pooling_weights(states, mask, model.attention)), tokens
+
+    def _window(self, x):
+        model = self.model
+        k = model.window
+        padded = F.pad(x, (0, 0, k, k))
+        windows = torch.cat([padded[:, i : i + x.shape[1]] for i in range(2 * k + 1)], dim=-1)
+        return model.token_head(model.encoder(windows))
+
+
+def padded_inputs(batch: Batch, model: TextModel) -> dict[str, np.ndarray]:
+    """The padded grids of a flat `Batch` that the exported model reads."""
+    out = {"ids": batch.tokens.numpy(), "lengths": batch.lengths.numpy().astype(np.int64)}
+    if batch.subwords is not None:
+        counts = np.diff(np.append(batch.subword_offsets.numpy(), batch.subwords.numel()))
+        grid = np.zeros((batch.num_tokens, max(int(counts.max(initial=0)), 1)), dtype=np.int64)
+        grid[np.repeat(np.arange(batch.num_tokens), counts), np.arange(counts.sum()) - np.repeat(batch.subword_offsets.numpy(), counts)] = batch.subwords.numpy()
+        out["subwords"] = batch.pad(torch.from_numpy(grid)).numpy()
+    if batch.ngrams is not None and isinstance(model, BagOfWords):
+        out["ngrams"] = batch.pad(batch.ngrams).numpy()
+    if batch.shapes is not None and model.shape_embedding is not None:
+        out["shapes"] = batch.pad(batch.shapes).numpy()
+    if batch.chars is not None and model.char_encoder is not None:
+        out["chars"] = batch.pad(batch.chars[batch.char_index]).numpy()
+    return out
+
+
+def export_onnx(run, out: str | Path | None = None, example: Batch | None = None) -> Path:
+    """Writes `run`'s model as ONNX (default RUN/export/model.onnx) with the inputs' description beside it."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise RunError("textcls export needs onnx and onnxscript: pip install 'textcls[export]'") from None
+    if run.task.name not in ("classification", "multilabel", "regression", "ranking", "tagging"):
+        raise RunError(f"export: task '{run.task.name}' is not exported (classification, multilabel, regression, ranking and tagging are)")
+    out = Path(out) if out is not None else run.dir / "export" / "model.onnx"
+    if example is None:
+        from textcls.data import Example
+
+        example = run.featurizer.encode_all([Example("a short example .".split(), None),
+                                             Example("and another one".split(), None)]).batch()
+    names, outputs = export_model(run.model, example, run.task.per_token, out)
+    description = {"inputs": names, "outputs": outputs, "labels": run.labels, "task": run.task.name,
+                   "run": str(run.dir), "tokenizer": run.config.data.model_dump(include={"lowercase", "max_length"}),
+                   "model": run.config.model.model_dump(include={"type", "word_ngrams", "char_ngrams", "buckets", "char_encoder",
+                                                                  "char_max_length", "shape"}),
+                   "vocabulary": "vocab.json of the run (id = position)"}
+    out.with_suffix(".json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+AXES = {"ids": {0: "batch", 1: "length"}, "lengths": {0: "batch"}, "subwords": {0: "batch", 1: "length", 2: "subwords"},
+        "ngrams": {0: "batch", 1: "length"}, "shapes": {0: "batch", 1: "length"}, "chars": {0: "batch", 1: "length", 2: "characters"},
+        "sentence": {0: "batch"}, "tokens": {0: "batch", 1: "length"}}  # every size may change from call to call
+
+
+def export_model(model: TextModel, example: Batch, per_token: bool, out: Path) -> tuple[list[str], list[str]]:
+    """Writes `model` as ONNX to `out` (traced on `example`, a batch of its inputs); returns the
+    input and output names."""
+    import warnings
+
+    model = model.cpu().eval()
+    inputs = padded_inputs(example, model)
+    names = list(inputs)
+    outputs = ["tokens"] if per_token else ["sentence", "tokens"]
+    wrapper = PaddedModel(model, names).eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the tracer's notes on shapes read as Python numbers: they stay symbolic
+        torch.onnx.export(wrapper, tuple(torch.from_numpy(inputs[n]) for n in names), str(partial), input_names=names,
+                          output_names=outputs, dynamic_axes={k: v for k, v in AXES.items() if k in names + outputs},
+                          opset_version=17, dynamo=False)
+    partial.replace(out)  # a whole file or none
+    return names, outputs
+
+
+class OnnxModel:
+    """An exported model behind the interface `predict_items` calls: batch -> ModelOutput."""
+
+    def __init__(self, path: str | Path, model: TextModel, per_token: bool):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise RunError("--backend onnx needs onnxruntime: pip install 'textcls[export]'") from None
+        path = Path(path)
+        if not path.is_file():
+            raise RunError(f"{path}: no exported model (make it with `textcls export RUN`)")
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.names = [i.name for i in self.session.get_inputs()]
+        self.model, self.per_token = model, per_token
+
+    def eval(self):
+        return self
+
+    def __call__(self, batch: Batch) -> ModelOutput:
+        inputs = padded_inputs(batch, self.model)
+        missing = [n for n in self.names if n not in inputs]
+        if missing:
+            raise RunError(f"the exported model reads {missing}, which this run's inputs lack: export it again")
+        results = self.session.run(None, {n: inputs[n] for n in self.names})
+        if self.per_token:
+            return ModelOutput(None, torch.from_numpy(results[0]), batch, crf=getattr(self.model, "crf", None))
+        return ModelOutput(torch.from_numpy(results[0]), torch.from_numpy(results[1]), batch)
+
+
+def quantize_int8(path: str | Path) -> Path:
+    """A dynamically quantised copy of an exported model (int8 weights: embedding tables, linear and
+    LSTM layers) beside it, `<name>.int8.onnx`, with the same description."""
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise RunError("--quantize needs onnxruntime: pip install 'textcls[export]'") from None
+    path = Path(path)
+    out = path.with_name(path.stem + ".int8.onnx")
+    partial = out.with_name(out.name + ".partial")
+    import logging
+
+    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process applies to image models
+    quantize_dynamic(str(path), str(partial), weight_type=QuantType.QInt8, op_types_to_quantize=["Gather", "MatMul", "Gemm", "LSTM"])
+    partial.replace(out)
+    description = path.with_suffix(".json")
+    if description.is_file():
+        out.with_suffix(".json").write_text(description.read_text(encoding="utf-8"), encoding="utf-8")
+    return out
