@@ -47,6 +47,10 @@ VARIANTS = {
                                                                               "data.lexicon_examples=true"]),
     "lstm": ("sentiment_lstm", []),
     "lstm+glove+lexicon examples": ("sentiment_lstm", GLOVE + LEXICON + ["data.lexicon_examples=true"]),
+    "lstm+glove all+lexicon examples": ("sentiment_lstm", GLOVE + LEXICON + ["data.lexicon_examples=true",
+                                                                           "model.pretrained_words=all"]),
+    "lstm+glove all frozen+lexicon examples": ("sentiment_lstm", GLOVE + LEXICON + [
+        "data.lexicon_examples=true", "model.pretrained_words=all", "model.freeze_pretrained=true"]),
     "robust": ("sentiment_robust", []),
 }
 

@@ -200,10 +200,10 @@ def padded_inputs(batch: Batch, model: TextModel) -> dict[str, np.ndarray]:
 
 def export_onnx(run, out: str | Path | None = None, example: Batch | None = None) -> Path:
     """Writes `run`'s model as ONNX (default RUN/export/model.onnx) with the inputs' description beside it."""
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise RunError("textcls export needs onnx and onnxscript: pip install 'textcls[export]'") from None
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:  # torch's exporter needs it
+        raise RunError("textcls export needs onnx and onnxscript: pip install 'textcls[export]'")
     if run.task.name not in ("classification", "multilabel", "regression", "ranking", "tagging"):
         raise RunError(f"export: task '{run.task.name}' is not exported (classification, multilabel, regression, ranking and tagging are)")
     out = Path(out) if out is not None else run.dir / "export" / "model.onnx"
