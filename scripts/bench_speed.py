@@ -32,7 +32,8 @@ Sections (--sections; one that fails is reported and the others still run), each
   predict  configs/sentiment_bow.yaml as shipped, trained once on the shipped movie sentences; then
            `textcls predict RUN --file F --format json > /dev/null` over 200,000 x --scale movie sentences: sentences/s
            of the whole process. Cold start: median of 5 `textcls predict RUN "a fine film"` against median of 5
-           `python -c "import torch"`; the peak RSS of each.
+           `python -c "import torch"`; the peak RSS of each. With onnxruntime installed, the same file again through
+           `textcls export RUN` and `predict --backend onnx`.
   eval     `textcls eval RUN data/sentiment/amazon.csv --format json`, without and with --faithfulness, against
            `textcls predict RUN --file <the same sentences> --format json` (a plain forward pass); whole processes.
 Times are medians over --runs; the load average is recorded. Each child's stderr goes to <work>/logs/<name>.log.
@@ -404,8 +405,17 @@ def bench_predict(args, data: dict) -> dict:
     bulk = summarize([textcls(args, ["predict", run, "--file", path, "--format", "json"], "predict-file")
                       for _ in range(args.runs)])
     cold = summarize([textcls(args, ["predict", run, "a fine film"], "predict-one") for _ in range(5)])
-    return {"sentences": n, "file": bulk, "sentences_per_second": n / bulk["seconds"], "cold_start": cold,
-            "import_torch": torch_import(args), "cold_over_import_torch": cold["seconds"] / torch_import(args)["seconds"]}
+    result = {"sentences": n, "file": bulk, "sentences_per_second": n / bulk["seconds"], "cold_start": cold,
+              "import_torch": torch_import(args), "cold_over_import_torch": cold["seconds"] / torch_import(args)["seconds"]}
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        log("onnxruntime is not installed (pip install -e '.[export]'): no ONNX predict row")
+        return result
+    textcls(args, ["export", run], "export")
+    onnx = summarize([textcls(args, ["predict", run, "--file", path, "--format", "json", "--backend", "onnx"], "predict-onnx")
+                      for _ in range(args.runs)])
+    return {**result, "file_onnx": onnx, "sentences_per_second_onnx": n / onnx["seconds"]}
 
 
 def bench_eval(args, data: dict) -> dict:
@@ -458,9 +468,11 @@ def lstm_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
 
 
 def predict_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
-    rows = [[f"predict --file ({r['sentences']:,} sentences)", r["file"], fmt(r["sentences_per_second"], ",.0f"), ""],
-            ['predict "a fine film" (cold start)', r["cold_start"], "", fmt(r["cold_over_import_torch"], ".2f", "×")],
-            ['python -c "import torch"', r["import_torch"], "", "1.00×"]]
+    rows = [[f"predict --file ({r['sentences']:,} sentences)", r["file"], fmt(r["sentences_per_second"], ",.0f"), ""]]
+    if "file_onnx" in r:
+        rows += [["predict --file --backend onnx", r["file_onnx"], fmt(r["sentences_per_second_onnx"], ",.0f"), ""]]
+    rows += [['predict "a fine film" (cold start)', r["cold_start"], "", fmt(r["cold_over_import_torch"], ".2f", "×")],
+             ['python -c "import torch"', r["import_torch"], "", "1.00×"]]
     return ("Predict: whole processes, start-up included (medians)", ["command", "s", "sentences/s", "× import torch",
             "peak RSS MB"], [[name, fmt(x["seconds"]), rate, ratio, fmt(x["peak_rss_mb"], ".0f")] for name, x, rate, ratio in rows])
 
