@@ -169,6 +169,32 @@ def export(
 
 
 @app.command()
+def tune(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config to tune (its tune: section is the search space)."),
+    budget: str = typer.Option("60s", "--budget", help="Wall-clock budget of the whole search: 30s, 5m, 1h."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for best.yaml, trials.csv, study.db and best_run/."),
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Stop after this many trials (within the budget)."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="Validation metric to optimise [default: the config's train.monitor]."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the search stored in --out/study.db."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config field (repeatable)."),
+):
+    """Search hyperparameters on a time budget (Optuna: TPE, median pruning); write the best config and run."""
+    from textcls import reporting
+    from textcls.config import load_config
+    from textcls.tune import parse_budget, tune as run_tune
+
+    def progress(done: int, name: str, best: float) -> None:
+        reporting.console.print(f"trial {done} finished; best valid {name} so far {best:.4f}")
+
+    with user_errors():
+        seconds = parse_budget(budget)
+        cfg = load_config(config, overrides)
+        result = run_tune(cfg, seconds, out, trials, metric, resume, progress)
+    reporting.console.print(f"best valid {result.metric} {result.best_score:.4f} over {result.trials} trials")
+    typer.echo(str(result.best_config))
+
+
+@app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for report.html and the pictures [default: RUN/report]."),

@@ -225,6 +225,31 @@ class OutputConfig(Section):
     save_last: bool = True
 
 
+class LogRange(Section):
+    log: tuple[float, float]  # a number drawn log-uniformly between the two (both > 0)
+
+    @model_validator(mode="after")
+    def _positive(self) -> "LogRange":
+        if not 0 < self.log[0] < self.log[1]:
+            raise ValueError("log: [low, high] needs 0 < low < high")
+        return self
+
+
+class Range(Section):
+    range: tuple[float, float]  # uniformly between the two; whole numbers when both are
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        if not self.range[0] < self.range[1]:
+            raise ValueError("range: [low, high] needs low < high")
+        return self
+
+
+# `textcls tune`'s search space: a config field (dotted, as --set names it) -> its choices (a list),
+# {log: [low, high]} or {range: [low, high]}.
+TuneSpace = dict[str, Union[list[Any], LogRange, Range]]
+
+
 class Config(Section):
     task: str = "classification"  # a name in textcls.tasks.TASKS
     data: DataConfig
@@ -234,6 +259,7 @@ class Config(Section):
     train: TrainConfig = TrainConfig()
     calibration: CalibrationConfig = CalibrationConfig()
     output: OutputConfig = OutputConfig()
+    tune: TuneSpace = {}  # textcls tune: the search space (empty: a default one per model type)
 
     @field_validator("task")
     @classmethod

@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -137,17 +138,19 @@ class TrainResult:
 
 
 def train(config: Config, out: str | Path | None = None, overwrite: bool = False, name: str = "run",
-          reporter: Reporter | None = None) -> TrainResult:
-    """Trains a model as `config` says and writes a run folder; returns its path and final metrics."""
+          reporter: Reporter | None = None, after_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Trains a model as `config` says and writes a run folder; returns its path and final metrics.
+    `after_epoch(epoch, record)` is called once each epoch is logged (an exception there stops training)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(resolve_threads(config.train.threads))
     try:
-        return _train(config, out, overwrite, name, reporter)
+        return _train(config, out, overwrite, name, reporter, after_epoch)
     finally:
         torch.set_num_threads(threads)  # the caller's setting, as it was
 
 
-def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, reporter: Reporter | None) -> TrainResult:
+def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, reporter: Reporter | None,
+           after_epoch: Callable[[int, dict], None] | None) -> TrainResult:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
@@ -214,6 +217,8 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
             save_checkpoint(run_dir, "best", model, info)
         if config.output.save_last:  # only `last` carries the optimiser and RNG state: resuming starts there
             save_checkpoint(run_dir, "last", model, info, trainer.training_state(epoch), same_as="best" if improved else None)
+        if after_epoch is not None:
+            after_epoch(epoch, record)
 
     result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
 
