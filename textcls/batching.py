@@ -32,7 +32,7 @@ IGNORE = -100  # target value that losses skip (padding, unlabelled words)
 _PRIME = 116_049_371
 _MOD = 2**31 - 1
 NUM_SHAPES = 8  # 0 is padding
-CHAR_BUCKETS = 1024  # character ids: 1 + code point mod 1023 (exact for Latin, Greek and Cyrillic letters); 0 is padding
+CHAR_BUCKETS = 1024  # character ids: 1 + code point mod 1023 (distinct below 1023: Latin and Greek letters); 0 is padding
 
 
 def char_ids(word: str, max_length: int) -> list[int]:

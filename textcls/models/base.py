@@ -1,8 +1,9 @@
 """What every model shares: the output type, and the embedder that turns a batch's words into vectors.
 
 A model is made of parts: the embedder (here: words, hashed word and character n-grams in one
-table, a character encoder, word shapes) -> an encoder (bag of words, window, LSTM: one module each) -> heads (token
-scores, and for sentences a pooling of them: see `pooling.py`) -> a `ModelOutput`.
+table, a character encoder, word shapes) -> an encoder (bag of words, window, LSTM: one module
+each) -> heads (token scores, and for sentences a pooling of them: see `pooling.py`) -> a
+`ModelOutput`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,5 @@
+"""`python -m textcls ...` runs the command line (as `torchrun -m textcls` needs)."""
+
+from textcls.cli import main
+
+main()
