@@ -690,7 +690,7 @@ def test_predict_writes_each_batch_before_reading_the_next(run_dir, monkeypatch)
     monkeypatch.setattr(sys, "stdin", RecordingStdin([t + "\n" for t in TEXTS5[:2]] + ["\n"] + [t + "\n" for t in TEXTS5[2:]], events))
     monkeypatch.setattr(sys, "stdout", Out())
     predict(run_dir=run_dir, texts=None, file=None, fmt=Format.json, batch_size=2, checkpoint="best", sort=False, top_k=None, calibration=True,
-            csv=None, column="text", out=None, word_scores=False, backend=Backend.torch, onnx=None)
+            csv=None, column="text", out=None, word_scores=False, backend=Backend.torch, onnx=None, device="cpu")
     assert events == ["read 1", "read 2", "write 2", "flush", "read 3", "read 4", "read 5", "write 2", "flush",
                       "read 6", "eof", "write 1", "flush"]
     assert calls == [(TEXTS5[:2], 1), (TEXTS5[2:4], 3), (TEXTS5[4:], 5)]

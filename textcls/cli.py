@@ -54,6 +54,14 @@ def to_json(data, indent: int | None = 2) -> str:
     return json.dumps(_rounded(data), indent=indent, ensure_ascii=False)
 
 
+def _device(name: str):
+    from textcls.train import resolve_device
+
+    if name not in ("cpu", "cuda", "auto"):
+        raise TextclsError(f"--device must be cpu, cuda or auto, got '{name}'")
+    return resolve_device(name)
+
+
 def _rounded(data):
     if isinstance(data, float):
         return round(data, 6)
@@ -101,6 +109,8 @@ def train(
         cfg = load_config(config, overrides)
         reporter = None if quiet else reporting.JsonReporter() if log_format == LogFormat.json else reporting.RichReporter()
         result = run_training(cfg, out, overwrite, name=config.stem, reporter=reporter)
+    if result.run_dir is None:  # one of torchrun's processes besides rank 0: rank 0 reports
+        return
     if not quiet and log_format == LogFormat.text:
         labels = json.loads((result.run_dir / "labels.json").read_text())
         for split in ("valid", "test"):
@@ -122,6 +132,7 @@ def evaluate(
     faithfulness: bool = typer.Option(False, help="Also measure comprehensiveness/sufficiency of the word scores (11 extra passes)."),
     calibration: bool = typer.Option(True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Also write each row's gold label, prediction and probabilities to this CSV."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
@@ -129,7 +140,7 @@ def evaluate(
     from textcls.predict import evaluate_file
 
     with user_errors():
-        run = load_run(run_dir, checkpoint, calibrated=calibration)
+        run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
         if lexicon_words not in ("all", "heldout"):
             raise TextclsError(f"--lexicon-words must be 'all' or 'heldout', got '{lexicon_words}'")
         metrics = evaluate_file(run, data, lexicon=lexicon, lexicon_threshold=lexicon_threshold,
@@ -249,13 +260,14 @@ def predict(
     word_scores: bool = typer.Option(False, "--word-scores", help="With --csv: add a word_scores column of word:score pairs."),
     backend: Backend = typer.Option(Backend.torch, "--backend", help="torch, or onnx: the exported model through onnxruntime."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (torch backend)."),
 ):
     """Predict labels (or tags, values, scores) with each word's score."""
     from textcls.checkpoint import load_run
     from textcls.predict import predict_texts
 
     with user_errors():
-        run = load_run(run_dir, checkpoint, calibrated=calibration)
+        run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
         if backend == Backend.onnx:
             from textcls.export import OnnxModel
 

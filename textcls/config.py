@@ -189,6 +189,7 @@ class TrainConfig(Section):
     eval_batch_size: int = Field(512, ge=1)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # forward passes under autocast; fp16 (CUDA only) with loss scaling
     threads: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"  # torch CPU threads; auto = the cores this process may use
     faithfulness: bool = False  # final evaluation also measures comprehensiveness/sufficiency (11 extra passes)
     hogwild: bool = False  # CPU, optim sgd_linear: one process per thread sharing the weights, lock-free (not reproducible)

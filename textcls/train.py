@@ -23,6 +23,7 @@ from textcls.checkpoint import FORMAT_VERSION, prepare_run_dir, save_checkpoint,
 from textcls.config import Config, resolve_threads
 from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
                           resolve_target)
+from textcls.distributed import Group, join, leave
 from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.losses import build_objective, plain_objective, resolve_loss
@@ -132,7 +133,7 @@ def count_targets(items: Encoded) -> Counter:
 
 @dataclass
 class TrainResult:
-    run_dir: Path
+    run_dir: Path | None  # None in the processes of a torchrun group other than rank 0
     metrics: dict  # {"valid": ..., "test": ...}
     best_epoch: int
 
@@ -143,18 +144,28 @@ def train(config: Config, out: str | Path | None = None, overwrite: bool = False
     `after_epoch(epoch, record)` is called once each epoch is logged (an exception there stops training)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(resolve_threads(config.train.threads))
+    group = join(resolve_device(config.train.device))  # (under torchrun: one process of several)
     try:
-        return _train(config, out, overwrite, name, reporter, after_epoch)
+        return _train(config, out, overwrite, name, reporter if group is None or group.main else None, after_epoch, group)
     finally:
         torch.set_num_threads(threads)  # the caller's setting, as it was
+        leave(group)
 
 
 def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, reporter: Reporter | None,
-           after_epoch: Callable[[int, dict], None] | None) -> TrainResult:
+           after_epoch: Callable[[int, dict], None] | None, group: Group | None = None) -> TrainResult:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
         raise ConfigError("train.hogwild needs optim.name: sgd_linear (its updates keep no state) and the CPU")
+    if config.train.precision == "fp16" and device.type != "cuda":
+        raise ConfigError("train.precision fp16 needs a CUDA device (on the CPU, use bf16)")
+    if group is not None and device.type == "cuda" and config.model.sparse:
+        (reporter or NullReporter()).note("model.sparse: nccl sums dense gradients only, so embeddings are dense in this run")
+        config = config.model_copy(update={"model": config.model.model_copy(update={"sparse": False})})
+    if config.train.hogwild and group is not None:
+        raise ConfigError("train.hogwild and torchrun's processes are two ways of sharing the work: use one")
+    main = group is None or group.main  # the one process that writes the run folder
     task = task_of(config)
     monitor = resolve_monitor(config.train.monitor, task)
 
@@ -190,16 +201,18 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
 
     # All input is valid: only now is the run folder created (never before, so bad input cannot
     # leave a half-made run or touch an earlier one).
-    run_dir = prepare_run_dir(out, overwrite, name, config.output.dir)
-    save_run_files(run_dir, config, featurizer, {
-        "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
-        "num_features": featurizer.num_features, "monitor": monitor, "command": sys.argv,
-        "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
-        **({"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}} if coverage else {}),
-    })
+    run_dir = prepare_run_dir(out, overwrite, name, config.output.dir) if main else None
+    if main:
+        save_run_files(run_dir, config, featurizer, {
+            "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
+            "num_features": featurizer.num_features, "monitor": monitor, "command": sys.argv,
+            "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
+            **({"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}} if coverage else {}),
+            **({"processes": group.world} if group is not None else {}),
+        })
 
     trainer = Trainer(model, objective, config.optim, config.train, device, reporter,
-                      batches=lambda items, generator: task.batches(items, config.train, generator))
+                      batches=lambda items, generator: task.batches(items, config.train, generator), group=group)
     reference = {"train": train_items, "valid": valid_items}.get(task.reference_split)
 
     validation_loss = plain_objective(config.loss, task, loss_name, len(featurizer.labels))
@@ -210,6 +223,8 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
                                  reference=None if reference is items else reference)
 
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
+        if not main:
+            return
         with open(run_dir / "metrics.jsonl", "a") as log:
             log.write(json.dumps(record) + "\n")
         info = {"epoch": epoch, "monitor": monitor, "score": record.get(f"valid_{monitor}")}
@@ -221,6 +236,8 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
             after_epoch(epoch, record)
 
     result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
+    if not main:  # the others' work ends with training; rank 0 scores and writes the rest
+        return TrainResult(None, {}, result.best_epoch)
 
     model.load_state_dict(load_file(str(run_dir / "checkpoints" / "best.safetensors")))
     state = task.tune(predict_items(model, valid_items, task, config.train.eval_batch_size, device, with_tokens=False), valid_items)

@@ -15,6 +15,7 @@ import torch
 
 from textcls.batching import Encoded, batch_order
 from textcls.config import OptimConfig, TrainConfig, resolve_threads
+from textcls.distributed import Group
 from textcls.losses import Objective
 from textcls.metrics import flatten, is_better
 from textcls.models import TextModel
@@ -82,11 +83,14 @@ class Optimizer:
         for o in self.optimizers:
             o.zero_grad(set_to_none=True)
 
-    def step(self) -> None:
+    def step(self, scaler: torch.amp.GradScaler | None = None) -> None:
+        """One update (with fp16's `scaler`: skipped when a gradient overflowed)."""
         if self.weight_decay > 0 and self.sparse:
             self._decay_sparse_rows()  # before the update, as AdamW decays
         for o in self.optimizers:
-            o.step()
+            o.step() if scaler is None else scaler.step(o)
+        if scaler is not None:
+            scaler.update()
 
     @torch.no_grad()
     def _decay_sparse_rows(self) -> None:
@@ -127,14 +131,17 @@ class FitResult:
 class Trainer:
     def __init__(self, model: TextModel, objective: Objective, optim: OptimConfig, cfg: TrainConfig,
                  device: torch.device, reporter: Reporter | None = None,
-                 batches: Callable[[Encoded, torch.Generator], list[np.ndarray]] | None = None):
+                 batches: Callable[[Encoded, torch.Generator], list[np.ndarray]] | None = None, group: Group | None = None):
         """`batches(items, generator)`: the rows of each batch of an epoch (default: `batch_order`,
-        rows of similar length together, in random order)."""
-        self.model, self.objective, self.cfg, self.device = model, objective, cfg, device
+        rows of similar length together, in random order). `group`: the processes that share each
+        batch (see `distributed.py`)."""
+        self.model, self.objective, self.cfg, self.device, self.group = model, objective, cfg, device, group
         self.batches = batches or (lambda items, generator: batch_order(items.lengths, cfg.batch_size, generator,
                                                                         bucket=True, arity=items.arity))
         self.optim_cfg = optim
         self.optimizer = Optimizer(optim, model, cfg.batch_size)
+        self.autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
+        self.scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None  # fp16 gradients underflow unscaled
         self.step_count, self.total_steps, self.epochs = 0, 1, cfg.epochs
         self.reporter = reporter or NullReporter()
         self.generator = torch.Generator().manual_seed(cfg.seed)  # batch order; the model's RNG is torch's global one
@@ -175,16 +182,26 @@ class Trainer:
         self.objective.attach()
         try:
             for i, rows in enumerate(batches):
+                if self.group is not None:
+                    rows = self.group.share(rows)
                 batch = items.batch(rows).to(self.device)
-                total, parts = self.objective(self.model(batch), batch)
+                with torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
+                    total, parts = self.objective(self.model(batch), batch)
+                weight = self.objective.weight(batch)  # what the loss is a mean over (rows, or tagged tokens)
+                if self.group is not None:  # this share's part of the global batch's mean; gradients are summed
+                    total = total * (float(weight) / self.group.sum(float(weight)))
                 self.optimizer.zero_grad()
-                total.backward()
+                (total if self.scaler is None else self.scaler.scale(total)).backward()
+                if self.group is not None:
+                    self.group.sum_gradients(self.optimizer.dense, self.optimizer.sparse)
+                if self.scaler is not None:
+                    for o in self.optimizer.optimizers:
+                        self.scaler.unscale_(o)
                 if self.optim_cfg.grad_clip:  # dense parameters only: norms of sparse gradients are not supported
                     torch.nn.utils.clip_grad_norm_(self.optimizer.dense, self.optim_cfg.grad_clip)
                 self.optimizer.set_lr_factor(lr_factor(self.optim_cfg, first_step + i * stride, self.total_steps))
-                self.optimizer.step()
+                self.optimizer.step() if self.scaler is None else self.optimizer.step(self.scaler)
                 self.objective.clear()  # drop captured activations: nothing grows across steps
-                weight = self.objective.weight(batch)  # what the loss is a mean over (rows, or tagged tokens)
                 weight_total = weight_total + weight
                 for k, v in parts.items():
                     sums[k] = sums[k] + v * weight if k in sums else v * weight
@@ -194,6 +211,10 @@ class Trainer:
                     reported = i + 1
         finally:
             self.objective.detach()
+        if self.group is not None:  # the whole global batches' sums, for the log
+            names = list(sums)
+            *values, weight_total, tokens = self.group.sum_all([float(sums[k]) for k in names] + [float(weight_total), tokens])
+            return dict(zip(names, values)), weight_total, int(tokens)
         return {k: float(v) for k, v in sums.items()}, float(weight_total), tokens
 
     def _hogwild_epoch(self, items: Encoded, batches: list, epoch: int) -> tuple[dict[str, float], float, int]:

@@ -1,0 +1,61 @@
+"""Training with torchrun: two processes on gloo take the steps one process takes on the same global batches."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from conftest import small_config_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
+
+
+@pytest.mark.parametrize("model", [{"type": "bow", "word_ngrams": 2, "char_ngrams": [2, 3]}, {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "pooling": "mean"}])
+def test_two_gloo_processes_match_one(model, tmp_path, sentiment_csvs):
+    # (mean pooling: an attention bias gets a zero gradient, which Adam turns into steps of float noise)
+    raw = small_config_dict(sentiment_csvs, tmp_path / "runs", model={**model, "dropout": 0.0},
+                            train={"epochs": 2, "batch_size": 16, "threads": 1})
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    one = run(["-m", "textcls", "train", "-c", str(config), "-o", str(tmp_path / "one"), "-q"], tmp_path)
+    assert one.returncode == 0, one.stderr
+    two = run(["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "textcls", "train",
+               "-c", str(config), "-o", str(tmp_path / "two"), "-q"], tmp_path)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert two.stdout.strip() == str(tmp_path / "two")  # one run folder, printed once
+    assert not (tmp_path / "runs").exists()
+    assert json.loads((tmp_path / "two" / "model.json").read_text())["processes"] == 2
+    a, b = (load_file(str(tmp_path / name / "checkpoints" / "last.safetensors")) for name in ("one", "two"))
+    assert a.keys() == b.keys()
+    for key in a:  # the same steps, up to the order floats were summed in
+        torch.testing.assert_close(a[key], b[key], atol=2e-5, rtol=1e-4)
+    logs = [[json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()] for name in ("one", "two")]
+    assert [r["epoch"] for r in logs[1]] == [1, 2]
+    for r1, r2 in zip(*logs):
+        assert r2["train_loss"] == pytest.approx(r1["train_loss"], rel=1e-4)
+        assert r2["valid_accuracy"] == r1["valid_accuracy"]
+
+
+def test_hogwild_with_torchrun_is_a_one_line_error(tmp_path, sentiment_csvs):
+    raw = small_config_dict(sentiment_csvs, tmp_path / "runs", optim={"name": "sgd_linear", "lr": 0.1},
+                            train={"hogwild": True, "threads": 2})
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    two = run(["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "textcls", "train",
+               "-c", str(config), "-o", str(tmp_path / "two"), "-q"], tmp_path)
+    assert two.returncode != 0
+    assert "train.hogwild and torchrun's processes are two ways of sharing the work" in two.stderr
+    assert str(ROOT / "textcls") not in two.stderr  # no traceback through textcls (torchrun reports the failed ranks its own way)
