@@ -391,3 +391,36 @@ def test_damaged_weights_are_a_one_line_error(trained, tmp_path):
     shutil.copytree(trained.run, run)
     (run / "checkpoints" / "best.safetensors").write_bytes(b"not a weight file")
     assert_user_error(invoke("predict", str(run), "good film"), "best.safetensors", "cannot load")
+
+
+def test_divergence_stops_training_with_one_line_and_keeps_earlier_epochs(tmp_path, sentiment_csvs):
+    """The reproduction: plain SGD at lr 1e6 makes the loss NaN within the first epoch."""
+    config = write_config(tmp_path / "nan.yaml", sentiment_csvs, tmp_path / "runs")
+    run = tmp_path / "nan"
+    result = invoke("train", "-c", config, "-o", run, "-q", "--set", "optim.name=sgd", "--set", "model.sparse=false",
+                    "--set", "optim.lr=1e6", "--set", "train.epochs=2")
+    line = assert_user_error(result, "training diverged", "is not finite by step")
+    assert "optim.lr" in line
+    assert not (run / "metrics.json").exists()
+    assert not list(run.glob("checkpoints/*.safetensors"))  # no weights of the diverged epoch
+
+
+def test_a_run_with_non_finite_weights_is_refused(trained, tmp_path):
+    from safetensors.torch import save_file
+
+    copy = tmp_path / "broken"
+    shutil.copytree(trained.run, copy)
+    weights = load_file(str(copy / "checkpoints" / "best.safetensors"))
+    name = sorted(weights)[0]
+    weights[name] = weights[name].clone()
+    weights[name].view(-1)[0] = float("nan")
+    (copy / "checkpoints" / "best.safetensors").unlink()  # (it may be a hard link to last)
+    save_file(weights, str(copy / "checkpoints" / "best.safetensors"))
+    assert_user_error(invoke("predict", copy, "good film"), f"weight '{name}' is not finite")
+
+
+def test_json_files_never_hold_nan(tmp_path):
+    from textcls.checkpoint import write_json
+
+    write_json(tmp_path / "m.json", {"loss": float("nan"), "parts": [1.0, float("inf")]})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"loss": None, "parts": [1.0, None]}

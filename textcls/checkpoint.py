@@ -16,6 +16,7 @@ one-line error instead of loading into the wrong model.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -57,8 +58,20 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
+def finite(data):
+    """`data` with every NaN or infinite float as None: valid JSON (which has no NaN)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
 def write_json(path: Path, data) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"))
+    text = json.dumps(finite(data), indent=2, ensure_ascii=False, allow_nan=False)
+    atomic_write(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
 
 def prepare_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: str) -> Path:
@@ -170,6 +183,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
         state = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error type for a damaged file
         raise RunError(f"{weights}: cannot load, not a readable weight file ({exc})") from None
+    bad = next((name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
+    if bad is not None:
+        raise RunError(f"{weights}: weight '{bad}' is not finite (the run diverged): train it again")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:  # written for another model (e.g. by an incompatible version)

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 from textcls.batching import IGNORE, Encoded, Featurizer
-from textcls.checkpoint import FORMAT_VERSION, prepare_run_dir, save_checkpoint, save_run_files, write_json
+from textcls.checkpoint import FORMAT_VERSION, finite, prepare_run_dir, save_checkpoint, save_run_files, write_json
 from textcls.config import Config, resolve_threads
 from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
                           resolve_target)
@@ -226,7 +226,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         if not main:
             return
         with open(run_dir / "metrics.jsonl", "a") as log:
-            log.write(json.dumps(record) + "\n")
+            log.write(json.dumps(finite(record), allow_nan=False) + "\n")
         info = {"epoch": epoch, "monitor": monitor, "score": record.get(f"valid_{monitor}")}
         if improved:
             save_checkpoint(run_dir, "best", model, info)

@@ -16,6 +16,7 @@ import torch
 from textcls.batching import Encoded, batch_order
 from textcls.config import OptimConfig, TrainConfig, resolve_threads
 from textcls.distributed import Group
+from textcls.errors import RunError
 from textcls.losses import Objective
 from textcls.metrics import flatten, is_better
 from textcls.models import TextModel
@@ -40,6 +41,13 @@ class NullReporter:
 
 def _sparse_params(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [m.weight for m in model.modules() if isinstance(m, torch.nn.Embedding) and m.sparse]
+
+
+def diverged(sums: dict, step: int) -> RunError:
+    """The error for a loss that stopped being finite, naming the first such part and the step."""
+    part = next((k for k, v in sums.items() if not math.isfinite(float(v))), "loss")
+    return RunError(f"training diverged: loss part '{part.removesuffix('_loss') or part}' is not finite by step {step} "
+                    "(lower optim.lr or set optim.grad_clip); the checkpoints of earlier epochs are kept as they were")
 
 
 class Optimizer:
@@ -207,7 +215,10 @@ class Trainer:
                     sums[k] = sums[k] + v * weight if k in sums else v * weight
                 tokens += batch.num_tokens
                 if (i + 1) % REPORT_EVERY == 0 or i + 1 == len(batches):
-                    reporter.step(i + 1 - reported, float(sums["loss"] / weight_total), tokens)
+                    mean_loss = float(sums["loss"] / weight_total)  # (read only here: no sync per step)
+                    if not math.isfinite(mean_loss):
+                        raise diverged(sums, first_step + i * stride + 1)
+                    reporter.step(i + 1 - reported, mean_loss, tokens)
                     reported = i + 1
         finally:
             self.objective.detach()
