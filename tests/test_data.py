@@ -176,7 +176,7 @@ def test_ragged_csv_is_a_data_error(tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text("text,label\ngood,pos\nbad,neg,extra,fields\n")
     message = data_error(path)
-    assert str(path) in message and "cannot read as CSV" in message
+    assert str(path) in message and "row 2: 4 fields, but the header has 2 columns" in message
 
 
 def test_tag_count_mismatch_names_row(tmp_path):
@@ -274,3 +274,15 @@ def test_validation_fraction_partitions_the_training_rows(tmp_path, sentiment_cs
     assert sorted(rows) == list(range(1, 201))  # a partition: nothing lost, nothing shared
     again = load_datasets(config)
     assert [e.row for e in again.valid] == [e.row for e in datasets.valid]  # seeded
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("text,label\ngood movie,pos,x\nbad movie,neg,y\n", "row 1: more fields than the header has columns"),  # every row one more
+    ("text,label\ngood movie,pos\nbad movie,neg,y\nfine,pos\n", "row 2: 3 fields, but the header has 2 columns"),
+])
+def test_rows_longer_than_the_header_are_errors_naming_the_row(tmp_path, content, expected):
+    path = tmp_path / "x.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=expected) as info:
+        read_examples(path, DataConfig(train=str(path)), "classification", Tokenizer())
+    assert str(path) in str(info.value)

@@ -9,6 +9,8 @@ here loops over rows in Python except the rows that carry a rationale cell. Rows
 from __future__ import annotations
 
 import difflib
+import re
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,9 +177,18 @@ def read_csv(path: str | Path, columns: list[str]):
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        with warnings.catch_warnings():
+            # index_col=False: rows longer than the header are an error, never a silent index column
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, index_col=False)
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}, row {_first_long_row(path)}: more fields than the header has columns") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+        if fields:  # pandas counts lines from the header; rows are counted from 1 after it
+            expected, line, saw = map(int, fields.groups())
+            raise DataError(f"{path}, row {line - 1}: {saw} fields, but the header has {expected} columns") from None
         raise DataError(f"{path}: cannot read as CSV: {message}") from None
     for column in columns:
         if column not in frame.columns:
@@ -187,6 +198,18 @@ def read_csv(path: str | Path, columns: list[str]):
     if frame.empty:
         raise DataError(f"{path}: no data rows")
     return frame
+
+
+def _first_long_row(path: Path) -> int:
+    """The first data row (from 1, after the header) with more fields than the header."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        width = len(next(rows))
+        return next((r for r, fields in enumerate(rows, start=1) if len(fields) > width), 1)
 
 
 def _first_bad(bad: np.ndarray) -> int | None:
