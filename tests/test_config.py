@@ -262,3 +262,18 @@ def test_saved_config_of_an_earlier_version_is_upgraded():
 def test_model_section_that_is_not_a_mapping():
     message = config_error(minimal(model="bow"))
     assert "'model'" in message and "a mapping of model fields" in message and "_model_type" not in message
+
+
+@pytest.mark.parametrize("section, key", [("train", "epochs"), ("optim", "lr"), ("train", "threads"), ("data", "valid")])
+def test_booleans_are_not_numbers(section, key):
+    raw = minimal()
+    raw.setdefault(section, {})[key] = True
+    message = config_error(raw)
+    assert f"'{section}.{key}'" in message and "expected a number, got true" in message
+
+
+def test_numbers_as_yaml_reads_them_still_work():
+    from textcls.config import apply_overrides
+
+    config = config_from_dict(apply_overrides(minimal(), ["optim.lr=1e-3", "train.epochs=3"]))  # YAML reads 1e-3 as a string
+    assert config.optim.lr == 0.001 and config.train.epochs == 3

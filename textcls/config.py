@@ -10,17 +10,28 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
 from textcls.errors import ConfigError
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value, info: ValidationInfo):
+        """`epochs: true` is an error, not 1: a field that takes numbers but not booleans refuses them."""
+        if isinstance(value, bool):
+            accepted = _scalar_types(cls.model_fields[info.field_name].annotation)
+            if accepted & {int, float} and bool not in accepted:
+                raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class DataConfig(Section):
@@ -105,6 +116,14 @@ class LSTMConfig(ModelBase):
 
 
 MODEL_TYPES: dict[str, type[ModelBase]] = {"bow": BowConfig, "lstm": LSTMConfig}
+
+
+def _scalar_types(annotation) -> set:
+    """The plain types an annotation admits (through Optional, Union, Annotated and tuples' items not)."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType, Annotated):
+        return set().union(*(_scalar_types(a) for a in get_args(annotation)[: 1 if origin is Annotated else None]))
+    return {annotation} if isinstance(annotation, type) else set()
 
 
 def _model_type(value: Any) -> str | None:
