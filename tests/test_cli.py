@@ -424,3 +424,13 @@ def test_json_files_never_hold_nan(tmp_path):
 
     write_json(tmp_path / "m.json", {"loss": float("nan"), "parts": [1.0, float("inf")]})
     assert json.loads((tmp_path / "m.json").read_text()) == {"loss": None, "parts": [1.0, None]}
+
+
+def test_text_that_is_not_utf8_is_one_line_naming_the_line(trained, tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("good film\ncaf\xe9 au lait\n".encode("latin-1"))
+    assert_user_error(invoke("predict", trained.run, "--file", path), f"{path}, line 2: not UTF-8 text")
+
+
+def test_eval_json_into_a_folder_is_one_line(trained, tmp_path):
+    assert_user_error(invoke("eval", trained.run, trained.csvs["test"], "--json", tmp_path), "is a folder")

@@ -140,6 +140,8 @@ def evaluate(
     from textcls.predict import evaluate_file
 
     with user_errors():
+        if json_path is not None and json_path.is_dir():
+            raise TextclsError(f"--json {json_path}: is a folder (give a file name)")
         run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
         if lexicon_words not in ("all", "heldout"):
             raise TextclsError(f"--lexicon-words must be 'all' or 'heldout', got '{lexicon_words}'")
@@ -226,10 +228,24 @@ def _lines(texts: list[str], file: Optional[Path]) -> Iterator[str]:
     if file is not None:
         if not file.is_file():
             raise TextclsError(f"{file}: file not found")
-        with open(file, encoding="utf-8") as lines:
-            yield from (line.rstrip("\r\n") for line in lines if line.strip())
+        with open(file, encoding="utf-8", errors="surrogateescape") as lines:
+            yield from _utf8_lines(lines, str(file))
     if from_stdin:
-        yield from (line.rstrip("\r\n") for line in sys.stdin if line.strip())
+        yield from _utf8_lines(sys.stdin, "stdin")
+
+
+def _utf8_lines(lines, source: str) -> Iterator[str]:
+    """The non-blank lines, each checked to be UTF-8 (undecodable bytes arrive as lone surrogates,
+    or, from a strict stream, as a decoding error)."""
+    done = 0  # lines read whole
+    try:
+        for line in lines:
+            if line.strip():
+                line.encode("utf-8")
+                yield line.rstrip("\r\n")
+            done += 1
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise TextclsError(f"{source}, line {done + 1}: not UTF-8 text (save it as UTF-8)") from None
 
 
 def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
