@@ -434,3 +434,10 @@ def test_text_that_is_not_utf8_is_one_line_naming_the_line(trained, tmp_path):
 
 def test_eval_json_into_a_folder_is_one_line(trained, tmp_path):
     assert_user_error(invoke("eval", trained.run, trained.csvs["test"], "--json", tmp_path), "is a folder")
+
+
+def test_a_missing_relative_data_path_says_where_it_was_looked_for(tmp_path, sentiment_csvs, monkeypatch):
+    config = write_config(tmp_path / "c.yaml", {**sentiment_csvs, "train": "data/absent.csv"}, tmp_path / "runs")
+    monkeypatch.chdir(tmp_path)
+    assert_user_error(train_cli(config, tmp_path / "run"), "data/absent.csv: file not found",
+                      f"relative paths are read from the current folder, {tmp_path}")

@@ -175,7 +175,8 @@ def read_csv(path: str | Path, columns: list[str]):
 
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        where = "" if path.is_absolute() else f" (relative paths are read from the current folder, {Path.cwd()})"
+        raise DataError(f"{path}: file not found{where}")
     try:
         with warnings.catch_warnings():
             # index_col=False: rows longer than the header are an error, never a silent index column
