@@ -55,6 +55,11 @@ VARIANTS = {
 }
 
 
+def slug(name: str, seed: int) -> str:
+    """A variant's run name as a file name: `bow+glove frozen`, 0 -> `bow-glove_frozen-seed0`."""
+    return f"{name.replace(' ', '_').replace('+', '-')}-seed{seed}"
+
+
 def read(path: Path) -> tuple[list[str], np.ndarray]:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     return frame["text"].tolist(), (frame["label"] == "pos").to_numpy()
@@ -81,7 +86,7 @@ def run_variant(name: str, seed: int, texts: dict, gold: dict, runs: Path) -> di
 
     config_name, overrides = VARIANTS[name]
     config = load_config(ROOT / "configs" / f"{config_name}.yaml", overrides + [f"train.seed={seed}"])
-    result = train(config, out=runs / f"{name.replace(' ', '_').replace('+', '-')}-seed{seed}", overwrite=True)
+    result = train(config, out=runs / slug(name, seed), overwrite=True)
     run = load_run(result.run_dir)
     predicted = {k: np.array([r["label"] == "pos" for r in predict_texts(run, t)]) for k, t in texts.items()}
     return scores(predicted, gold)
@@ -117,7 +122,7 @@ def main() -> None:
         for name in comma_list(args.variants):
             config_name, overrides = VARIANTS[name]
             key = key_of((ROOT / "configs" / f"{config_name}.yaml").read_text(), overrides, seed, data)
-            path, label = runs / f"{name.replace(' ', '_').replace('+', '-')}-seed{seed}.json", f"{name}, seed {seed}"
+            path, label = runs / f"{slug(name, seed)}.json", f"{name}, seed {seed}"
             record = load_done(path, key, label, args.fresh)
             if record is None:
                 log(label)

@@ -58,14 +58,15 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
-def finite(data):
-    """`data` with every NaN or infinite float as None: valid JSON (which has no NaN)."""
+def finite(data, digits: int | None = None):
+    """`data` with every NaN or infinite float as None (valid JSON has no NaN), and with `digits`
+    every float rounded to that many decimals."""
     if isinstance(data, float):
-        return data if math.isfinite(data) else None
+        return None if not math.isfinite(data) else data if digits is None else round(data, digits)
     if isinstance(data, dict):
-        return {k: finite(v) for k, v in data.items()}
+        return {k: finite(v, digits) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [finite(v) for v in data]
+        return [finite(v, digits) for v in data]
     return data
 
 

@@ -50,8 +50,10 @@ class LogFormat(str, Enum):
 
 
 def to_json(data, indent: int | None = 2) -> str:
-    """JSON as it is printed: Unicode kept as it is, floats to 6 significant decimals."""
-    return json.dumps(_rounded(data), indent=indent, ensure_ascii=False)
+    """JSON as it is printed: Unicode kept as it is, floats to 6 decimals, null for NaN."""
+    from textcls.checkpoint import finite
+
+    return json.dumps(finite(data, 6), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def _device(name: str):
@@ -60,16 +62,6 @@ def _device(name: str):
     if name not in ("cpu", "cuda", "auto"):
         raise TextclsError(f"--device must be cpu, cuda or auto, got '{name}'")
     return resolve_device(name)
-
-
-def _rounded(data):
-    if isinstance(data, float):
-        return round(data, 6)
-    if isinstance(data, dict):
-        return {k: _rounded(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_rounded(v) for v in data]
-    return data
 
 
 class Format(str, Enum):
@@ -136,7 +128,7 @@ def evaluate(
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
-    from textcls.checkpoint import load_run, write_json
+    from textcls.checkpoint import finite, load_run, write_json
     from textcls.predict import evaluate_file
 
     with user_errors():
@@ -152,7 +144,7 @@ def evaluate(
 
             write_predictions(run, data, predictions)
     if json_path:
-        write_json(json_path, _rounded(metrics))  # as printed
+        write_json(json_path, finite(metrics, 6))  # as printed
     if fmt == Format.json:
         typer.echo(to_json(metrics))
     else:

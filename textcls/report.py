@@ -62,12 +62,17 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, batch_size:
 
 
 def validation_figures(run, batch_size: int | None) -> dict:
-    """The task's pictures of the run's predictions on its validation split (read as training read it)."""
+    """The task's pictures of the run's predictions on its validation split (read as training read it:
+    its own file, or the same fraction of the training file)."""
+    from textcls.data import read_examples
     from textcls.train import load_datasets
 
-    valid = load_datasets(run.config).valid
+    data, task = run.config.data, run.task
+    if isinstance(data.valid, str):  # its file alone: no need to read the training set
+        valid = read_examples(data.valid, data, task, run.featurizer.tokenizer)
+    else:
+        valid = load_datasets(run.config).valid
     items = run.featurizer.encode(valid)
-    task = run.task
     predictions = predict_items(run.model, items, task, batch_size or run.config.train.eval_batch_size, run.device,
                                 with_tokens=task.token_scores)
     words = [valid.tokens.row(r) for r in range(len(valid))]

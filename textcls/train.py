@@ -170,14 +170,12 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     monitor = resolve_monitor(config.train.monitor, task)
 
     datasets = load_datasets(config)
-    featurizer = build_featurizer(config, datasets.train)
-    vectors = None
-    if config.model.pretrained is not None:
-        every_word = config.model.pretrained_words == "all"
-        vectors = read_vectors(config.model.pretrained, config.model.embedding_dim,
-                               None if every_word else vocabulary_words(featurizer.vocab))
-        if every_word:
-            featurizer = build_featurizer(config, datasets.train, list(vectors))  # in the file's order
+    vectors, every_word = None, config.model.pretrained_words == "all"
+    if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
+        vectors = read_vectors(config.model.pretrained, config.model.embedding_dim)
+    featurizer = build_featurizer(config, datasets.train, list(vectors or ()))  # (extra words in the file's order)
+    if config.model.pretrained is not None and not every_word:  # the vocabulary's words only
+        vectors = read_vectors(config.model.pretrained, config.model.embedding_dim, vocabulary_words(featurizer.vocab))
     task.check_monitor(monitor, featurizer.labels)
     for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
         resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
