@@ -277,3 +277,22 @@ def test_numbers_as_yaml_reads_them_still_work():
 
     config = config_from_dict(apply_overrides(minimal(), ["optim.lr=1e-3", "train.epochs=3"]))  # YAML reads 1e-3 as a string
     assert config.optim.lr == 0.001 and config.train.epochs == 3
+
+
+def test_delimiter_is_a_comma_by_default_and_any_one_character_through_set(tmp_path):
+    path = write_yaml(tmp_path / "c.yaml", minimal())
+    assert load_config(path).data.delimiter == ","
+    assert load_config(path, ["data.delimiter=;"]).data.delimiter == ";"
+    assert load_config(path, ['data.delimiter="\\t"']).data.delimiter == "\t"  # YAML's double quotes read \t as a tab
+    assert load_config(path, ["data.delimiter='|'"]).data.delimiter == "|"
+
+
+@pytest.mark.parametrize("value, words", [
+    ("", "one character, quoted in YAML"),  # what YAML makes of a bare `|`
+    (";;", "one character"),
+    ('"', "the quote character"),
+    ("\n", "a line break"),
+])
+def test_delimiter_must_be_one_character_that_can_separate_fields(value, words):
+    message = config_error(minimal(data={"train": "t.csv", "delimiter": value}))
+    assert "'data.delimiter'" in message and words in message

@@ -286,3 +286,94 @@ def test_rows_longer_than_the_header_are_errors_naming_the_row(tmp_path, content
     with pytest.raises(DataError, match=expected) as info:
         read_examples(path, DataConfig(train=str(path)), "classification", Tokenizer())
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("text,label,note\ngood,pos,x\nbad,neg\nfine,pos,y\n", "row 2: 2 fields, but the header has 3 columns"),
+    ("text,label\ngood,pos\nbad\n", "row 2: 1 field, but the header has 2 columns"),
+    ("text,label\ngood,pos\n\n  \nbad\n", "row 2: 1 field"),  # blank lines are no rows, as in every other message
+    ('text,label,note\n"a long,\nquoted text",pos,x\nbad,neg\n', "row 2: 2 fields"),  # a record, not a line
+])
+def test_rows_shorter_than_the_header_are_errors_naming_the_row(tmp_path, content, expected):
+    path = tmp_path / "x.csv"
+    path.write_text(content)
+    message = data_error(path)
+    assert str(path) in message and expected in message
+
+
+def test_empty_last_field_is_not_a_short_row(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("text,label,note\ngood,pos,\nbad,neg,x\n")
+    examples = read_examples(path, data_config(path), "classification", Tokenizer())
+    assert [e.label for e in examples] == ["pos", "neg"]
+
+
+def test_short_row_is_found_in_compressed_files_and_beside_very_long_texts(tmp_path):
+    long_text = "word " * 40_000  # 200 KB: more than the csv module reads in one field by default
+    path = tmp_path / "x.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+        f.write(f"text,label,note\n{long_text},pos,\nbad,neg\n")
+    assert "row 2: 2 fields, but the header has 3 columns" in data_error(path)
+
+
+# --- delimiter -----------------------------------------------------------------------------------
+
+
+def test_semicolon_file_fails_with_a_hint_then_reads_with_its_delimiter(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("text;label\ngood film;pos\nbad film;neg\n")
+    assert "(the header looks ';'-separated: set data.delimiter: ';')" in data_error(path)
+    examples = read_examples(path, data_config(path, delimiter=";"), "classification", Tokenizer())
+    assert [(e.tokens, e.label) for e in examples] == [(["good", "film"], "pos"), (["bad", "film"], "neg")]
+
+
+def test_semicolon_file_with_commas_in_its_texts_gets_the_hint_too(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("text;label\ngood, really;pos\nbad;neg\n")
+    message = data_error(path)
+    assert "row 1: more fields than the header has columns" in message and "set data.delimiter: ';'" in message
+
+
+def test_tab_separated_file_reads_with_a_tab_from_yaml(tmp_path):
+    path = tmp_path / "tab.tsv"
+    path.write_text("text\tlabel\ngood, really\tpos\nbad\tneg\n")
+    assert 'the header looks tab-separated: set data.delimiter: "\\t"' in data_error(path)
+    config_path = tmp_path / "c.yaml"
+    config_path.write_text(f'data:\n  train: {path}\n  delimiter: "\\t"\n')
+    from textcls.config import load_config
+
+    config = load_config(config_path)
+    assert config.data.delimiter == "\t"
+    examples = read_examples(path, config.data, "classification", Tokenizer())
+    assert [e.tokens for e in examples] == [["good", ",", "really"], ["bad"]]
+
+
+def test_lexicon_stays_comma_separated_and_says_so(tmp_path):
+    from textcls.data import read_lexicon
+
+    path = tmp_path / "lexicon.csv"
+    path.write_text("word;label\ngood;1\n")
+    with pytest.raises(DataError, match=r"looks ';'-separated, but it is read as ','-separated"):
+        read_lexicon(path, 0.0, True)
+
+
+def test_train_through_the_cli_with_a_delimiter_set(tmp_path):
+    from typer.testing import CliRunner
+
+    from conftest import synthetic_rows, NEGATIVE, POSITIVE
+    from textcls.cli import app
+
+    rows = synthetic_rows(40, 1, {"neg": NEGATIVE, "pos": POSITIVE})
+    path = tmp_path / "semi.csv"
+    path.write_text("text;label\n" + "".join(f"{text};{label}\n" for text, label in rows))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data:\n  train: {path}\ntrain:\n  epochs: 1\n  device: cpu\n  threads: 1\n")
+    runner = CliRunner()
+    failed = runner.invoke(app, ["train", "-c", str(config), "-o", str(tmp_path / "run"), "-q"])
+    assert failed.exit_code == 1 and "set data.delimiter: ';'" in failed.output and "Traceback" not in failed.output
+    result = runner.invoke(app, ["train", "-c", str(config), "--set", "data.delimiter=;", "-o", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    import yaml
+
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["delimiter"] == ";"  # the run reloads alike
+

@@ -38,6 +38,7 @@ class DataConfig(Section):
     train: str  # CSV path (plain or .gz)
     valid: Union[str, float] = 0.1  # a CSV path, or a fraction split off train
     test: str | None = None  # evaluated once at the end, if given
+    delimiter: str = ","  # between the fields of train, valid and test (one character; a tab: "\t", in double quotes)
     text_column: str = "text"
     label_column: str = "label"  # a class; tagging: space-separated tags; regression, ranking: a number; multilabel: "a|b"
     rationale_column: str | None = None  # "word:target word:target ..." per row
@@ -57,6 +58,15 @@ class DataConfig(Section):
     min_freq: int = Field(1, ge=1)
     max_vocab: int | None = Field(None, ge=1)
     max_length: int | None = Field(None, ge=1)  # tokens kept per text
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, delimiter: str) -> str:
+        if len(delimiter) != 1:  # (YAML reads a bare | or > as an empty text: quote symbols)
+            raise ValueError("one character, quoted in YAML: ';', '|', or \"\\t\" for a tab")
+        if delimiter in '"\r\n\0':
+            raise ValueError("the quote character, a line break or NUL cannot separate fields")
+        return delimiter
 
 
 class ModelBase(Section):

@@ -169,8 +169,11 @@ def _concat_tokens(a: Tokens, b: Tokens) -> Tokens:
     return Tokens(np.concatenate([a.codes, remap[b.codes]]), offsets, list(index))
 
 
-def read_csv(path: str | Path, columns: list[str]):
-    """Reads every cell as text (a text like `12345` stays text); checks the columns exist."""
+def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting: str | None = None):
+    """Reads every cell as text (a text like `12345` stays text); checks the columns exist and that
+    every row has as many fields as the header. `setting`: the config key that chooses `delimiter`,
+    which an error names when the header looks separated by another character (None: the caller
+    fixes the delimiter)."""
     import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it
 
     path = Path(path)
@@ -181,36 +184,92 @@ def read_csv(path: str | Path, columns: list[str]):
         with warnings.catch_warnings():
             # index_col=False: rows longer than the header are an error, never a silent index column
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, index_col=False)
+            frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, index_col=False)
     except pd.errors.ParserWarning:
-        raise DataError(f"{path}, row {_first_long_row(path)}: more fields than the header has columns") from None
+        row = _first_row(path, delimiter, longer=True)
+        hint = _delimiter_hint(path, delimiter, setting)
+        raise DataError(f"{path}, row {row[0] if row else 1}: more fields than the header has columns{hint}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
-        if fields:  # pandas counts lines from the header; rows are counted from 1 after it
+        if fields:  # pandas counts lines, blank ones too; rows are counted as the frame counts them
             expected, line, saw = map(int, fields.groups())
-            raise DataError(f"{path}, row {line - 1}: {saw} fields, but the header has {expected} columns") from None
+            row, saw = _first_row(path, delimiter, longer=True) or (line - 1, saw)
+            hint = _delimiter_hint(path, delimiter, setting)
+            raise DataError(f"{path}, row {row}: {saw} fields, but the header has {expected} columns{hint}") from None
         raise DataError(f"{path}: cannot read as CSV: {message}") from None
+    width = len(frame.columns)
+    # pandas fills the fields missing at the end of a short row with "": only then is the file read
+    # again, row by row, to tell a short row from an empty last field (`a,b,`).
+    if width > 1 and (frame.iloc[:, -1].to_numpy() == "").any():
+        short = _first_row(path, delimiter, longer=False)
+        if short:
+            row, saw = short
+            raise DataError(f"{path}, row {row}: {saw} field{'s' * (saw != 1)}, but the header has {width} columns")
     for column in columns:
         if column not in frame.columns:
             close = difflib.get_close_matches(column, list(frame.columns), n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"columns: {', '.join(map(str, frame.columns))}"
-            raise DataError(f"{path}: no column '{column}' ({hint})")
+            raise DataError(f"{path}: no column '{column}' ({hint}){_delimiter_hint(path, delimiter, setting, frame.columns)}")
     if frame.empty:
         raise DataError(f"{path}: no data rows")
     return frame
 
 
-def _first_long_row(path: Path) -> int:
-    """The first data row (from 1, after the header) with more fields than the header."""
-    import csv
-    import gzip
+_OPENERS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}  # the compressions pandas reads that the scans below read too
 
-    opener = gzip.open if path.suffix == ".gz" else open
+
+def _records(path: Path, delimiter: str):
+    """The CSV's records as the csv module reads them, without the blank lines pandas skips."""
+    import csv
+    import importlib
+
+    module = _OPENERS.get(path.suffix)
+    opener = importlib.import_module(module).open if module else open
     with opener(path, "rt", encoding="utf-8", newline="") as f:
-        rows = csv.reader(f)
-        width = len(next(rows))
-        return next((r for r, fields in enumerate(rows, start=1) if len(fields) > width), 1)
+        for fields in csv.reader(f, delimiter=delimiter):
+            if fields and not (len(fields) == 1 and fields[0] and not fields[0].strip(" \t")):
+                yield fields
+
+
+def _first_row(path: Path, delimiter: str, longer: bool) -> tuple[int, int] | None:
+    """(row, fields) of the first data row (from 1, after the header) with more fields than the
+    header (`longer`), or fewer; None when there is none or the file cannot be read this way."""
+    import csv
+
+    limit = csv.field_size_limit(2**31 - 1)  # texts longer than the csv module's 128 KB default
+    try:
+        records = _records(path, delimiter)
+        width = len(next(records, []))
+        for r, fields in enumerate(records, start=1):
+            if (len(fields) > width) if longer else (len(fields) < width):
+                return r, len(fields)
+    except (csv.Error, UnicodeDecodeError, OSError, EOFError):
+        pass
+    finally:
+        csv.field_size_limit(limit)
+    return None
+
+
+_SHOWN = {",": "','", ";": "';'", "|": "'|'", "\t": '"\\t"'}  # candidate delimiters, as YAML writes them
+
+
+def _delimiter_hint(path: Path, delimiter: str, setting: str | None, header=None) -> str:
+    """' (the header looks ';'-separated: ...)' when the header is one column holding another
+    common delimiter; else ''."""
+    if header is None:
+        try:
+            header = next(_records(path, delimiter), [])
+        except Exception:  # (only a hint: an unreadable header gives none)
+            return ""
+    if len(header) != 1:
+        return ""
+    found = next((d for d in _SHOWN if d != delimiter and d in str(header[0])), None)
+    if found is None:
+        return ""
+    name = "tab" if found == "\t" else _SHOWN[found]
+    advice = f": set {setting}: {_SHOWN[found]}" if setting else f", but it is read as {_SHOWN.get(delimiter, repr(delimiter))}-separated"
+    return f" (the header looks {name}-separated{advice})"
 
 
 def _first_bad(bad: np.ndarray) -> int | None:
@@ -236,7 +295,7 @@ def read_examples(path: str | Path, cfg: DataConfig, task: Task | str, tokenizer
     task = _task(task)
     text_columns, label_column = task.columns(cfg) if labelled else ([cfg.text_column], None)
     columns = text_columns + [c for c in (label_column, cfg.rationale_column, cfg.group_column) if c and labelled]
-    frame = read_csv(path, columns)
+    frame = read_csv(path, columns, cfg.delimiter, "data.delimiter")
     per_column = [_read_texts(frame[column], path, column, tokenizer) for column in text_columns]
     texts, tokens = per_column[0]
     dataset = Dataset(str(path), tokens, np.arange(1, len(texts) + 1, dtype=np.int64))
@@ -338,6 +397,8 @@ def lexicon_part(lexicon: dict[str, str], share: float, part: str = "train") -> 
 
 def read_lexicon(path: str | Path, threshold: float, lowercase: bool) -> dict[str, str]:
     """CSV `word,label` or `word,score` -> {word: target}. Scores beyond +-threshold give 1 / 0."""
+    # Always comma-separated, whatever data.delimiter says: a lexicon has its own documented format
+    # and is often shared between data sets, while data.delimiter says how one data set was exported.
     frame = read_csv(path, ["word"])
     if "label" in frame.columns:
         pairs = zip(frame["word"], frame["label"])
