@@ -377,3 +377,64 @@ def test_train_through_the_cli_with_a_delimiter_set(tmp_path):
 
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["delimiter"] == ";"  # the run reloads alike
 
+
+# --- stratified validation split ------------------------------------------------------------------
+
+
+def test_stratified_split_keeps_a_rare_class_in_training_for_every_seed():
+    from textcls.data import validation_split
+
+    labels = ["a"] * 30 + ["b"] * 8 + ["rare"] * 2 + ["once"]
+    for seed in range(50):
+        valid, train = validation_split(labels, 0.5, seed)
+        assert sorted(valid.tolist() + train.tolist()) == list(range(len(labels)))  # a partition
+        in_train = [labels[r] for r in train]
+        assert in_train.count("rare") == 1 and in_train.count("once") == 1  # round(2 * 0.5) = 1 validates
+
+
+def test_stratified_split_proportions_match_a_hand_computation():
+    from textcls.data import validation_split
+
+    labels = ["a"] * 40 + ["b"] * 15 + ["c"] * 4 + ["d"] * 2
+    valid, train = validation_split(labels, 0.2, seed=3)
+    counts = {c: [labels[r] for r in valid].count(c) for c in "abcd"}
+    assert counts == {"a": 8, "b": 3, "c": 1, "d": 0}  # round(8.0), round(3.0), round(0.8), round(0.4)
+    assert valid.tolist() == sorted(valid.tolist()) and train.tolist() == sorted(train.tolist())
+    high = validation_split(labels, 0.9, seed=3)[0]
+    assert {c: [labels[r] for r in high].count(c) for c in "abcd"} == {"a": 36, "b": 14, "c": 3, "d": 1}  # each keeps one
+
+
+def test_stratified_split_is_seeded():
+    from textcls.data import validation_split
+
+    labels = [str(i % 3) for i in range(60)]
+    first, again, other = (validation_split(labels, 0.25, seed)[0] for seed in (7, 7, 8))
+    assert first.tolist() == again.tolist() and first.tolist() != other.tolist()
+
+
+def test_tiny_stratified_split_still_validates_one_row():
+    from textcls.data import validation_split
+
+    valid, train = validation_split(["a", "a", "b", "b", "b"], 0.1, seed=0)  # every class rounds to 0
+    assert len(valid) == 1 and len(train) == 4
+    assert len(validation_split(["a", "b", "c"], 0.5, seed=0)[0]) == 0  # nothing to give: load_datasets says so
+
+
+def test_classification_splits_by_class_and_other_tasks_keep_the_random_split(tmp_path):
+    import numpy as np
+
+    rows = [[f"word{i}", "rare" if i < 2 else "common"] for i in range(40)]
+    path = write_csv(tmp_path / "t.csv", ["text", "label"], rows)
+    classification = load_datasets(config_from_dict({"data": {"train": str(path), "valid": 0.5}}))
+    assert [e.label for e in classification.train].count("rare") == 1
+    assert len(classification.valid) == 20  # round(38 / 2) + round(2 / 2)
+    numbers = write_csv(tmp_path / "r.csv", ["text", "label"], [[f"word{i}", str(i)] for i in range(40)])
+    regression = load_datasets(config_from_dict({"task": "regression", "data": {"train": str(numbers), "valid": 0.25}}))
+    order = np.random.RandomState(0).permutation(40)
+    assert [e.row for e in regression.valid] == (order[:10] + 1).tolist()
+
+
+def test_classes_of_one_row_each_cannot_be_split(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["text", "label"], [["good", "a"], ["bad", "b"], ["fine", "c"]])
+    with pytest.raises(DataError, match="too few rows"):
+        load_datasets(config_from_dict({"data": {"train": str(path), "valid": 0.5}}))

@@ -363,6 +363,28 @@ def parse_word_targets(cell: str, tokens: list[str], where: str) -> dict[int, st
     return targets
 
 
+# --- validation split ----------------------------------------------------------------------------
+
+
+def validation_split(labels, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(validation rows, training rows), both in row order, stratified by label: of each class's
+    rows, in a seeded shuffle, the first round(n * fraction) validate (rounded as Python's round),
+    but a class always keeps a row in training, so a class of one row never validates. When no
+    class gives a row that way, the largest one gives one (if it has two)."""
+    index: dict = {}
+    codes = np.fromiter((index.setdefault(label, len(index)) for label in labels), dtype=np.int64)
+    counts = np.bincount(codes, minlength=len(index))
+    take = np.minimum(np.rint(counts * fraction).astype(np.int64), counts - 1)
+    if len(counts) and take.sum() == 0 and counts.max() > 1:
+        take[np.argmax(counts)] = 1
+    order = np.random.RandomState(seed).permutation(len(codes))
+    order = order[np.argsort(codes[order], kind="stable")]  # grouped by class, shuffled within each
+    starts = np.cumsum(counts) - counts
+    rank = np.arange(len(order)) - starts[codes[order]]  # each row's place in its class's shuffle
+    chosen = rank < take[codes[order]]
+    return np.sort(order[chosen]), np.sort(order[~chosen])
+
+
 # --- word-target vocabulary: which class a target names ------------------------------------------
 
 _POSITIVE = {"1", "+1", "pos", "positive", "true"}

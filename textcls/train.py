@@ -22,7 +22,7 @@ from textcls.batching import IGNORE, Encoded, Featurizer
 from textcls.checkpoint import FORMAT_VERSION, finite, prepare_run_dir, save_checkpoint, save_run_files, write_json
 from textcls.config import Config, resolve_threads
 from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
-                          resolve_target)
+                          resolve_target, validation_split)
 from textcls.distributed import Group, join, leave
 from textcls.errors import ConfigError, DataError
 from textcls.evaluate import evaluate_examples, predict_items
@@ -86,11 +86,15 @@ def load_datasets(config: Config) -> Datasets:
     else:
         if not 0 < data.valid < 1:
             raise ConfigError(f"data.valid: a fraction must lie between 0 and 1, got {data.valid}")
-        order = np.random.RandomState(config.train.seed).permutation(train.num_examples)
-        cut = max(1, int(round(train.num_examples * data.valid)))
-        if cut >= train.num_examples:
+        if task.stratified_split:  # every class in proportion, and none left out of training
+            valid_rows, train_rows = validation_split(train.labels, data.valid, config.train.seed)
+        else:
+            order = np.random.RandomState(config.train.seed).permutation(train.num_examples)
+            cut = max(1, int(round(train.num_examples * data.valid)))
+            valid_rows, train_rows = order[:cut], np.sort(order[cut:])
+        if not len(valid_rows) or not len(train_rows):
             raise DataError(f"{data.train}: too few rows ({train.num_examples}) to split off a validation set")
-        valid, train = train.select_examples(order[:cut]), train.select_examples(np.sort(order[cut:]))
+        valid, train = train.select_examples(valid_rows), train.select_examples(train_rows)
         valid.source = source = f"{data.train} (validation split)"
     test = read_examples(data.test, data, task, tokenizer) if data.test else None
     if data.lexicon:

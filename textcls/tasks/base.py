@@ -47,6 +47,7 @@ class Task:
     sort_by: str | None = None  # the result key `predict --sort` orders by, highest first
     token_scores: bool = True  # predict computes and shows each token's score
     empty_label: bool = False  # an empty label cell is allowed (e.g. a row with none of the labels)
+    stratified_split: bool = False  # one class per row: a validation fraction is split off class by class
     reference_split: str | None = None  # "train" or "valid": its outputs are passed to `metrics` too
     reads: tuple[str, ...] = ()  # config fields only this task (and tasks that list them too) reads
 

@@ -29,6 +29,7 @@ class Classification(Task):
     losses = ("bce", "ce", "nll", "focal")
     monitors = ("accuracy", "macro_f1", "loss")
     explains = True
+    stratified_split = True
     reads = ("calibration.temperature",)
     calibrate, temperature = False, None
 
