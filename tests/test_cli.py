@@ -265,7 +265,7 @@ def test_predict_json_lines(trained):
 def test_predict_file_and_stdin_give_the_same_results(trained, tmp_path):
     expected = predict_json(trained.run, *TEXTS)
     lines = tmp_path / "lines.txt"
-    lines.write_text(TEXTS[0] + "\n\n" + TEXTS[1] + "\n")  # blank lines are skipped
+    lines.write_text(TEXTS[0] + "\n" + TEXTS[1] + "\n")
     assert predict_json(trained.run, "--file", lines) == expected
     assert predict_json(trained.run, "-", input="\n".join(TEXTS) + "\n") == expected
     assert predict_json(trained.run, input="\n".join(TEXTS)) == expected  # no argument: stdin too
@@ -287,6 +287,37 @@ def test_predict_three_classes(tmp_path, three_class_csvs):
         assert set(p["probabilities"]) == {"neg", "neu", "pos"}
         assert sum(p["probabilities"].values()) == pytest.approx(1, abs=1e-5)
         assert len(p["token_scores"]) == len(text.split())
+
+
+def without_line(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "line"}
+
+
+def test_predict_gives_one_result_per_input_line_blank_ones_included(trained, tmp_path):
+    """Blank lines keep their place (JSON Lines stays aligned with the input), across batches of 2,
+    from a file, from stdin (with CRLF line ends), and among the arguments."""
+    expected = [without_line(r) for r in predict_json(trained.run, *TEXTS)]
+    lines = [TEXTS[0], "", TEXTS[1], "   ", "\t", TEXTS[0]]
+    known = {"": None, "   ": None, "\t": None, TEXTS[0]: expected[0], TEXTS[1]: expected[1]}
+    path = tmp_path / "lines.txt"
+    path.write_text("\n".join(lines) + "\n")
+    for args, stdin in [(["--file", path], None), (["-"], "\r\n".join(lines) + "\r\n"), (lines, None)]:
+        stdout = ok(invoke("predict", trained.run, *args, "-f", "json", "--batch-size", 2, input=stdin)).stdout
+        results = [json.loads(line) for line in stdout.splitlines()]
+        assert len(results) == len(stdout.splitlines()) == len(lines)
+        assert [r["line"] for r in results] == list(range(1, len(lines) + 1))
+        for result, text in zip(results, lines):
+            if known[text] is None:
+                assert result == {"line": result["line"], "error": "empty line"}
+            else:
+                assert without_line(result) == known[text]
+
+
+def test_predict_table_shows_blank_lines_in_place(trained, tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text(f"{TEXTS[0]}\n\n{TEXTS[1]}\n")
+    output = ok(invoke("predict", trained.run, "--file", path)).stdout
+    assert output.index("wonderful") < output.index("line 2: empty line") < output.index("dull")
 
 
 # --- bad input: one line, exit code 1, no traceback --------------------------------------------------
@@ -371,7 +402,7 @@ def test_predict_missing_file_option(trained, tmp_path):
 
 
 def test_predict_nothing_to_predict(trained):
-    assert_user_error(invoke("predict", trained.run, input="\n  \n"), "no text to predict")
+    assert_user_error(invoke("predict", trained.run, input=""), "no text to predict")
 
 
 def test_predict_unknown_checkpoint(trained):

@@ -639,8 +639,9 @@ def test_lines_reads_stdin_lazily(monkeypatch):
     assert stdin.read == 0  # nothing read before the first line is asked for
     assert next(lines) == "one"
     assert stdin.read == 1
-    assert next(lines) == "two" and stdin.read == 3  # the blank line between is skipped
-    assert list(lines) == ["three", "four", "five"]
+    assert next(lines) == "" and stdin.read == 2  # blank lines too: results stay aligned with the input
+    assert next(lines) == "two" and stdin.read == 3
+    assert list(lines) == ["  ", "three", "four", "five"]
     stdin = RecordingStdin(["a\n", "b\n", "c\n", "d\n", "e\n"], [])
     monkeypatch.setattr(sys, "stdin", stdin)
     chunks = _chunks(_lines(["x", "-"], None), 2)
@@ -667,7 +668,7 @@ def test_predict_in_batches_of_two_equals_one_call(run_dir):
 
 def test_predict_writes_each_batch_before_reading_the_next(run_dir, monkeypatch):
     """The command itself, with stdin and stdout replaced: batch k's lines go out before line
-    2k + 1 is read; the texts are numbered on from batch to batch."""
+    2k + 1 is read; the texts are numbered on from batch to batch, the blank line included."""
     import textcls.predict
     from textcls.cli import Backend, Format, predict
 
@@ -689,14 +690,16 @@ def test_predict_writes_each_batch_before_reading_the_next(run_dir, monkeypatch)
     monkeypatch.setattr(textcls.predict, "predict_texts", lambda run, chunk, size, first_line, top_k=None: (calls.append((list(chunk), first_line)), real(run, chunk, size, first_line))[1])
     monkeypatch.setattr(sys, "stdin", RecordingStdin([t + "\n" for t in TEXTS5[:2]] + ["\n"] + [t + "\n" for t in TEXTS5[2:]], events))
     monkeypatch.setattr(sys, "stdout", Out())
-    predict(run_dir=run_dir, texts=None, file=None, fmt=Format.json, batch_size=2, checkpoint="best", sort=False, top_k=None, calibration=True,
-            csv=None, column="text", out=None, word_scores=False, backend=Backend.torch, onnx=None, device="cpu")
-    assert events == ["read 1", "read 2", "write 2", "flush", "read 3", "read 4", "read 5", "write 2", "flush",
-                      "read 6", "eof", "write 1", "flush"]
-    assert calls == [(TEXTS5[:2], 1), (TEXTS5[2:4], 3), (TEXTS5[4:], 5)]
+    predict(run_dir=run_dir, texts=None, file=None, fmt=Format.json, batch_size=2, checkpoint="best", sort=False,
+            top_k=None, calibration=True, csv=None, column="text", out=None, word_scores=False, backend=Backend.torch, onnx=None,
+            device="cpu")
+    assert events == ["read 1", "read 2", "write 2", "flush", "read 3", "read 4", "write 2", "flush",
+                      "read 5", "read 6", "write 2", "flush", "eof"]
+    lines = TEXTS5[:2] + [""] + TEXTS5[2:]
+    assert calls == [(lines[:2], 1), (lines[2:4], 3), (lines[4:], 5)]
     from textcls.checkpoint import load_run
 
-    assert [json.loads(line) for line in b"".join(written).splitlines()] == real(load_run(run_dir), TEXTS5)
+    assert [json.loads(line) for line in b"".join(written).splitlines()] == real(load_run(run_dir), lines)
 
 
 # --- 9. Hogwild ---------------------------------------------------------------------------------------

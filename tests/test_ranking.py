@@ -205,6 +205,9 @@ def test_cli_predict_gives_scores_and_sorts_them(make_config, ranking_csvs, tmp_
     assert in_order[0]["text"] == texts[1] and in_order[-1]["text"] == texts[3]
     table = runner.invoke(app, ["predict", str(tmp_path / "run"), *texts, "--sort"])
     assert table.exit_code == 0 and table.output.index("superb") < table.output.index("awful")
+    # a blank line has no score: it comes last, still numbered
+    blank = runner.invoke(app, ["predict", str(tmp_path / "run"), texts[0], " ", *texts[1:], "-f", "json", "--sort"])
+    assert [json.loads(line) for line in blank.output.splitlines()][-1] == {"line": 2, "error": "empty line"}
     evaluated = runner.invoke(app, ["eval", str(tmp_path / "run"), str(ranking_csvs["test"]), "-f", "json"])
     assert not math.isnan(json.loads(evaluated.output)["pairwise_accuracy"])
 

@@ -513,6 +513,18 @@ def test_cli_predict_table_shows_every_token(cli_run):
         assert token in output, token
 
 
+def test_cli_predict_keeps_blank_lines_in_place(cli_run, tmp_path):
+    _, run, _ = cli_run
+    path = tmp_path / "lines.txt"
+    path.write_text(f"{SEED_TEXT}\n \nThe dog ate the book\n")
+    results = [json.loads(line) for line in ok(invoke("predict", run, "--file", path, "-f", "json")).stdout.splitlines()]
+    assert [r["line"] for r in results] == [1, 2, 3]
+    assert results[1] == {"line": 2, "error": "empty line"}
+    assert results[0]["tags"] == SEED_TAGS.split() and results[2]["tokens"] == ["The", "dog", "ate", "the", "book"]
+    table = ok(invoke("predict", run, "--file", path)).stdout
+    assert table.index("apple") < table.index("line 2: empty line") < table.index("book")
+
+
 @pytest.mark.parametrize("text, tags, fragment", [
     ("the cat saw a bird", "DET NN ADV DET NN", "tag 'ADV' was never seen in training"),
     ("the cat saw a bird", "DET NN V DET", "4 tags for 5 tokens"),

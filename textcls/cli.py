@@ -214,9 +214,9 @@ def report(
 
 def _lines(texts: list[str], file: Optional[Path]) -> Iterator[str]:
     """Sentences from the arguments, then --file, then stdin (when '-' is given, or nothing at all),
-    read as they are needed; blank lines are skipped."""
+    read as they are needed; every line, blank ones included, without its line ending."""
     from_stdin = "-" in texts or (not texts and file is None)
-    yield from (t for t in texts if t != "-" and t.strip())
+    yield from (t for t in texts if t != "-")
     if file is not None:
         if not file.is_file():
             raise TextclsError(f"{file}: file not found")
@@ -227,14 +227,13 @@ def _lines(texts: list[str], file: Optional[Path]) -> Iterator[str]:
 
 
 def _utf8_lines(lines, source: str) -> Iterator[str]:
-    """The non-blank lines, each checked to be UTF-8 (undecodable bytes arrive as lone surrogates,
-    or, from a strict stream, as a decoding error)."""
+    """Every line, blank ones too, each checked to be UTF-8 (undecodable bytes arrive as lone
+    surrogates, or, from a strict stream, as a decoding error)."""
     done = 0  # lines read whole
     try:
         for line in lines:
-            if line.strip():
-                line.encode("utf-8")
-                yield line.rstrip("\r\n")
+            line.encode("utf-8")
+            yield line.rstrip("\r\n")
             done += 1
     except (UnicodeEncodeError, UnicodeDecodeError):
         raise TextclsError(f"{source}, line {done + 1}: not UTF-8 text (save it as UTF-8)") from None
@@ -256,7 +255,7 @@ def predict(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
     texts: Optional[list[str]] = typer.Argument(None, help="Sentences to predict; '-' (or nothing) reads lines from stdin."),
     file: Optional[Path] = typer.Option(None, "--file", help="A text file with one sentence per line."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: coloured words; json: one JSON object per line."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: coloured words; json: one JSON object per line, aligned with the input lines."),
     batch_size: int = typer.Option(8192, min=1, help="Sentences per batch; input is read, predicted and written one batch at a time."),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
     sort: bool = typer.Option(False, "--sort", help="Ranking (or regression): print all results ordered by score, highest first."),
@@ -270,7 +269,8 @@ def predict(
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (torch backend)."),
 ):
-    """Predict labels (or tags, values, scores) with each word's score."""
+    """Predict labels (or tags, values, scores) with each word's score: one result per input line,
+    in order (a blank line gives {"line": N, "error": "empty line"})."""
     from textcls.checkpoint import load_run
     from textcls.predict import predict_texts
 
@@ -298,8 +298,9 @@ def predict(
                 _emit(results, fmt, run.task)
         if not seen:
             raise TextclsError("no text to predict (give sentences, --file, or lines on stdin)")
-        if sort:
-            _emit(sorted(held, key=lambda r: -r[run.task.sort_by]), fmt, run.task)
+        if sort:  # blank lines (no score) after the rest, in input order
+            key = run.task.sort_by
+            _emit(sorted((r for r in held if key in r), key=lambda r: -r[key]) + [r for r in held if key not in r], fmt, run.task)
 
 
 def _predict_csv(run, csv: Path, column: str, out: Optional[Path], word_scores: bool, batch_size: int, texts, file) -> None:
@@ -327,7 +328,10 @@ def _emit(results: list[dict], fmt: Format, task) -> None:
         from textcls import reporting
 
         for result in results:
-            task.show(result, reporting.out)
+            if "error" in result:  # a blank input line keeps its place
+                reporting.out.print(f"line {result['line']}: {result['error']}", style="dim", highlight=False)
+            else:
+                task.show(result, reporting.out)
 
 
 class VectorFormat(str, Enum):
@@ -352,7 +356,7 @@ def embed(
 
     with user_errors():
         run = load_run(run_dir, checkpoint)
-        texts = list(_lines([], None if str(file) == "-" else file))
+        texts = [t for t in _lines([], None if str(file) == "-" else file) if t.strip()]
         if not texts:
             raise TextclsError(f"{file}: no text to embed")
         vectors = embed_texts(run, texts, batch_size)

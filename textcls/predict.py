@@ -13,7 +13,7 @@ from textcls.batching import batch_order
 from textcls.errors import DataError, RunError
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.losses import plain_objective
-from textcls.tokenize import tokenize_column
+from textcls.tokenize import Tokens, tokenize_column
 
 
 def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lexicon: str | Path | None = None,
@@ -48,16 +48,38 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
     return metrics
 
 
+EMPTY_LINE = "empty line"  # the error of a blank (or whitespace-only) input line
+
+
 def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1, top_k: int | None = None) -> list[dict]:
-    """One result per text, as the run's task gives it (a label and probabilities, a value, or tags)
-    with each token's score. `first_line` numbers the texts in error messages. `top_k` adds the k
-    most probable classes (`"top_k": [{"label", "probability"}, ...]`) where there are class probabilities."""
-    task = run.task
+    """One result per text, in order, as the run's task gives it (a label and probabilities, a value,
+    or tags) with each token's score, and its input line number: `"line"`, from `first_line` on.
+    A blank (or whitespace-only) text gives `{"line": n, "error": "empty line"}`, so results stay
+    aligned with their input. `top_k` adds the k most probable classes
+    (`"top_k": [{"label", "probability"}, ...]`) where there are class probabilities."""
     tokens = tokenize_column(texts, run.featurizer.tokenizer)
     empty = np.flatnonzero(tokens.lengths == 0)
-    if len(empty):
-        raise DataError(f"input {first_line + empty[0]}: no tokens in {texts[empty[0]]!r}")
-    dataset = Dataset("input", tokens, np.arange(first_line, first_line + len(texts)))
+    if not len(empty):
+        return _predict_tokens(run, texts, tokens, np.arange(first_line, first_line + len(texts)), batch_size, top_k)
+    stray = next((i for i in empty.tolist() if texts[i].strip()), None)
+    if stray is not None:  # (the tokenizers give every visible character a token; kept as a guard)
+        raise DataError(f"input {first_line + stray}: no tokens in {texts[stray]!r}")
+    results: list = [None] * len(texts)
+    for i in empty.tolist():
+        results[i] = {"line": first_line + i, "error": EMPTY_LINE}
+    kept = np.flatnonzero(tokens.lengths)
+    if len(kept):  # blank rows hold no tokens: dropping them leaves the codes as they are, only fewer offsets
+        rows = Tokens(tokens.codes, np.append(tokens.offsets[kept], tokens.offsets[-1]), tokens.types)
+        predicted = _predict_tokens(run, [texts[i] for i in kept.tolist()], rows, first_line + kept, batch_size, top_k)
+        for i, result in zip(kept.tolist(), predicted):
+            results[i] = result
+    return results
+
+
+def _predict_tokens(run: Run, texts: list[str], tokens: Tokens, lines: np.ndarray, batch_size: int, top_k: int | None) -> list[dict]:
+    """predict_texts for texts that all have tokens; `lines`: (n,) each text's line number."""
+    task = run.task
+    dataset = Dataset("input", tokens, lines)
     predictions = predict_items(run.model, run.featurizer.encode(dataset), task, batch_size, run.device,
                                 with_tokens=task.token_scores)
     # Whole arrays become Python lists once; each row is then a slice (no NumPy call per row).
@@ -65,8 +87,10 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line
     cuts = tokens.offsets.tolist()
     spans = [slice(cuts[i], cuts[i + 1]) for i in range(len(texts))]
     results = task.predict_results(predictions, texts, words, spans, tokens, run.labels)
+    for result, line in zip(results, lines.tolist()):
+        result["line"] = line
     if top_k:
-        if not results or not isinstance(results[0].get("probabilities"), dict):
+        if results and not isinstance(results[0].get("probabilities"), dict):
             raise RunError(f"--top-k needs class probabilities; task '{task.name}' gives none")
         for result in results:
             ranked = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:top_k]
@@ -79,7 +103,7 @@ def result_columns(result: dict, word_scores: bool = False) -> dict[str, str | f
     multi-label: one probability column per label; with `word_scores`, "word:score" pairs."""
     cells = {}
     for key, value in result.items():
-        if key in ("text", "tokens", "token_scores", "top_k", "entities"):
+        if key in ("line", "text", "tokens", "token_scores", "top_k", "entities"):
             continue
         if isinstance(value, dict):  # class probabilities
             if "label" in result:
