@@ -320,6 +320,36 @@ def test_predict_table_shows_blank_lines_in_place(trained, tmp_path):
     assert output.index("wonderful") < output.index("line 2: empty line") < output.index("dull")
 
 
+LATIN1 = "the plot was dull, the café awful"  # é is one byte in latin-1, not UTF-8
+
+
+def test_text_not_in_the_encoding_is_one_line_naming_file_line_and_byte(trained, tmp_path):
+    path = tmp_path / "latin1.txt"
+    data = f"{TEXTS[0]}\n{LATIN1}\n".encode("latin-1")
+    path.write_bytes(data)
+    offset = data.index(b"\xe9")
+    where = f"line 2, byte offset {offset}: byte 0xe9 is not utf-8 text"
+    assert_user_error(invoke("predict", trained.run, "--file", path), f"{path}, {where}", "--encoding latin-1")
+    assert_user_error(invoke("predict", trained.run, input=data), f"<stdin>, {where}", "--encoding latin-1")
+    expected = predict_json(trained.run, TEXTS[0], LATIN1)  # the same text, as UTF-8 arguments
+    assert predict_json(trained.run, "--file", path, "--encoding", "latin-1") == expected
+    assert predict_json(trained.run, "-", "--encoding", "latin-1", input=data) == expected
+    utf16 = tmp_path / "utf16.txt"  # a newline that is not the byte 0x0A
+    utf16.write_bytes(f"{TEXTS[0]}\n\n{LATIN1}\n".encode("utf-16"))
+    assert predict_json(trained.run, "--file", utf16, "--encoding", "utf-16") == [
+        expected[0], {"line": 2, "error": "empty line"}, {**expected[1], "line": 3}]
+
+
+@pytest.mark.parametrize("name", ["klingon", "base64"])
+def test_predict_unknown_encoding_is_one_line(trained, name):
+    assert_user_error(invoke("predict", trained.run, "good film", "--encoding", name), f"unknown text encoding '{name}'")
+
+
+def test_predict_csv_takes_no_encoding(trained):
+    assert_user_error(invoke("predict", trained.run, "--csv", trained.csvs["test"], "--encoding", "latin-1"),
+                      "--encoding goes with --file and stdin")
+
+
 # --- bad input: one line, exit code 1, no traceback --------------------------------------------------
 
 
@@ -455,12 +485,6 @@ def test_json_files_never_hold_nan(tmp_path):
 
     write_json(tmp_path / "m.json", {"loss": float("nan"), "parts": [1.0, float("inf")]})
     assert json.loads((tmp_path / "m.json").read_text()) == {"loss": None, "parts": [1.0, None]}
-
-
-def test_text_that_is_not_utf8_is_one_line_naming_the_line(trained, tmp_path):
-    path = tmp_path / "latin1.txt"
-    path.write_bytes("good film\ncaf\xe9 au lait\n".encode("latin-1"))
-    assert_user_error(invoke("predict", trained.run, "--file", path), f"{path}, line 2: not UTF-8 text")
 
 
 def test_eval_json_into_a_folder_is_one_line(trained, tmp_path):

@@ -690,7 +690,7 @@ def test_predict_writes_each_batch_before_reading_the_next(run_dir, monkeypatch)
     monkeypatch.setattr(textcls.predict, "predict_texts", lambda run, chunk, size, first_line, top_k=None: (calls.append((list(chunk), first_line)), real(run, chunk, size, first_line))[1])
     monkeypatch.setattr(sys, "stdin", RecordingStdin([t + "\n" for t in TEXTS5[:2]] + ["\n"] + [t + "\n" for t in TEXTS5[2:]], events))
     monkeypatch.setattr(sys, "stdout", Out())
-    predict(run_dir=run_dir, texts=None, file=None, fmt=Format.json, batch_size=2, checkpoint="best", sort=False,
+    predict(run_dir=run_dir, texts=None, file=None, encoding="utf-8", fmt=Format.json, batch_size=2, checkpoint="best", sort=False,
             top_k=None, calibration=True, csv=None, column="text", out=None, word_scores=False, backend=Backend.torch, onnx=None,
             device="cpu")
     assert events == ["read 1", "read 2", "write 2", "flush", "read 3", "read 4", "write 2", "flush",

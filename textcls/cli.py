@@ -212,31 +212,75 @@ def report(
     typer.echo(str(page))
 
 
-def _lines(texts: list[str], file: Optional[Path]) -> Iterator[str]:
+ENCODING_ADVICE = "give its encoding, e.g. --encoding latin-1"
+
+
+def _lines(texts: list[str], file: Optional[Path], encoding: str = "utf-8", advice: str = ENCODING_ADVICE) -> Iterator[str]:
     """Sentences from the arguments, then --file, then stdin (when '-' is given, or nothing at all),
-    read as they are needed; every line, blank ones included, without its line ending."""
+    read as they are needed; every line, blank ones included, without its line ending.
+    `advice` ends the message about text that is not in `encoding`."""
     from_stdin = "-" in texts or (not texts and file is None)
     yield from (t for t in texts if t != "-")
     if file is not None:
         if not file.is_file():
             raise TextclsError(f"{file}: file not found")
-        with open(file, encoding="utf-8", errors="surrogateescape") as lines:
-            yield from _utf8_lines(lines, str(file))
+        with open(file, "rb") as lines:
+            yield from _decoded_lines(lines, str(file), encoding, advice)
     if from_stdin:
-        yield from _utf8_lines(sys.stdin, "stdin")
+        stdin = getattr(sys.stdin, "buffer", None)  # bytes, so that a bad byte can be located
+        if stdin is None:  # a text stream put in its place (already decoded)
+            yield from (line.rstrip("\r\n") for line in sys.stdin)
+        else:
+            yield from _decoded_lines(stdin, "<stdin>", encoding, advice)
 
 
-def _utf8_lines(lines, source: str) -> Iterator[str]:
-    """Every line, blank ones too, each checked to be UTF-8 (undecodable bytes arrive as lone
-    surrogates, or, from a strict stream, as a decoding error)."""
-    done = 0  # lines read whole
+def _codec(encoding: str):
+    """The codecs.CodecInfo of a text encoding Python knows, else one line saying so."""
+    import codecs
+
     try:
-        for line in lines:
-            line.encode("utf-8")
-            yield line.rstrip("\r\n")
-            done += 1
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        raise TextclsError(f"{source}, line {done + 1}: not UTF-8 text (save it as UTF-8)") from None
+        info = codecs.lookup(encoding)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):  # not base64, rot13 ...
+        raise TextclsError(f"--encoding: unknown text encoding '{encoding}' (e.g. utf-8, latin-1, cp1252, utf-16)")
+    return info
+
+
+# Codecs (by codecs.lookup name) in which every line ending in b"\n" decodes on its own: bytes.decode per line.
+LINE_BY_LINE = {"utf-8", "ascii", "iso8859-1", "cp1252"}
+
+
+def _decoded_lines(lines, source: str, encoding: str, advice: str) -> Iterator[str]:
+    """The text lines of a binary stream of byte lines in `encoding`, without their line endings.
+    Bytes that are not `encoding` text end in one line naming the source, the line and the byte
+    offset (from 0) of the first bad byte. Other encodings than LINE_BY_LINE's go through one
+    incremental decoder, whose text is split at "\\n" (UTF-16's newline is not the byte 0x0A)."""
+    import itertools
+
+    codec = _codec(encoding)
+    decoder = codec.incrementaldecoder()
+    done, offset, partial = 0, 0, ""  # text lines given, bytes read, text of a line not yet ended
+    try:
+        if codec.name in LINE_BY_LINE:
+            for raw in lines:
+                text = raw.decode(codec.name)
+                done, offset = done + 1, offset + len(raw)
+                yield text.rstrip("\r\n")
+            return
+        for raw in itertools.chain(lines, [b""]):  # b"": the end, where the decoder must hold nothing
+            text = decoder.decode(raw, final=not raw)
+            offset += len(raw)
+            *whole, partial = (partial + text).split("\n")
+            done += len(whole)
+            yield from (line.rstrip("\r") for line in whole)
+        if partial:
+            yield partial.rstrip("\r")
+    except UnicodeDecodeError as exc:  # exc.object: the bytes of a character begun before (held), then raw
+        held = len(decoder.getstate()[0])  # (a failed call leaves them held)
+        line = done + (partial + exc.object[: exc.start].decode(exc.encoding, "replace")).count("\n") + 1
+        raise TextclsError(f"{source}, line {line}, byte offset {offset - held + exc.start}: byte "
+                           f"0x{exc.object[exc.start]:02x} is not {encoding} text ({advice})") from None
 
 
 def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -255,6 +299,7 @@ def predict(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
     texts: Optional[list[str]] = typer.Argument(None, help="Sentences to predict; '-' (or nothing) reads lines from stdin."),
     file: Optional[Path] = typer.Option(None, "--file", help="A text file with one sentence per line."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="The text encoding of --file and stdin (latin-1, cp1252, utf-16, ...)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: coloured words; json: one JSON object per line, aligned with the input lines."),
     batch_size: int = typer.Option(8192, min=1, help="Sentences per batch; input is read, predicted and written one batch at a time."),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
@@ -275,6 +320,7 @@ def predict(
     from textcls.predict import predict_texts
 
     with user_errors():
+        codec = _codec(encoding)  # an unknown name fails before the model loads
         run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
         if backend == Backend.onnx:
             from textcls.export import OnnxModel
@@ -283,13 +329,15 @@ def predict(
         elif onnx is not None:
             raise TextclsError("--onnx goes with --backend onnx")
         if csv is not None:
+            if codec.name != "utf-8":
+                raise TextclsError("--encoding goes with --file and stdin; a --csv file is read as UTF-8")
             return _predict_csv(run, csv, column, out, word_scores, batch_size, texts, file)
         if out is not None or word_scores:
             raise TextclsError("--out and --word-scores go with --csv")
         if sort and run.task.sort_by is None:
             raise TextclsError(f"--sort orders by a score; task '{run.task.name}' gives none (ranking and regression do)")
         seen, held = 0, []
-        for chunk in _chunks(_lines(list(texts or []), file), batch_size):
+        for chunk in _chunks(_lines(list(texts or []), file, encoding), batch_size):
             results = predict_texts(run, chunk, batch_size, first_line=seen + 1, top_k=top_k)
             seen += len(chunk)
             if sort:
@@ -356,7 +404,7 @@ def embed(
 
     with user_errors():
         run = load_run(run_dir, checkpoint)
-        texts = [t for t in _lines([], None if str(file) == "-" else file) if t.strip()]
+        texts = [t for t in _lines([], None if str(file) == "-" else file, advice="save it as UTF-8") if t.strip()]
         if not texts:
             raise TextclsError(f"{file}: no text to embed")
         vectors = embed_texts(run, texts, batch_size)
