@@ -29,7 +29,7 @@ def mb(path: Path) -> float:
 
 
 def run_textcls(seed: int, runs: Path) -> dict:
-    from textcls.checkpoint import load_run
+    from textcls.checkpoint import checkpoint_dir, load_run
     from textcls.config import load_config
     from textcls.export import OnnxModel, export_onnx, quantize_int8
     from textcls.predict import predict_texts
@@ -40,7 +40,7 @@ def run_textcls(seed: int, runs: Path) -> dict:
     run = load_run(run_dir)
     float_path = export_onnx(load_run(run_dir, calibrated=False))
     int8_path = quantize_int8(float_path)
-    result = {"pytorch checkpoint": {"mb": mb(run_dir / "checkpoints" / "best.safetensors"),
+    result = {"pytorch checkpoint": {"mb": mb(checkpoint_dir(run_dir, "best") / "weights.safetensors"),
                                      "accuracy": accuracy(gold, [r["label"] for r in predict_texts(run, texts)])}}
     torch_model = run.model
     for name, path in (("onnx float", float_path), ("onnx int8", int8_path)):

@@ -157,6 +157,31 @@ def bow_head(weights: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return weights["token_head.weight"], weights["bias"]
 
 
+def checkpoint_dir(run: Path, name: str = "best", check: bool = True) -> Path:
+    """The folder of checkpoint `name` of a run (checked against its manifest unless `check` is False)."""
+    from textcls import checkpoint
+
+    if check:
+        return checkpoint.checkpoint_dir(run, name)
+    return run / "checkpoints" / json.loads((run / "checkpoints" / "index.json").read_text())[name]
+
+
+def checkpoint_weights(run: Path, name: str = "best") -> Path:
+    return checkpoint_dir(run, name) / "weights.safetensors"
+
+
+def reseal(folder: Path) -> None:
+    """Rewrites a checkpoint folder's manifest to match its files as they are now (hashed with
+    hashlib here, as anyone editing a run by hand could)."""
+    import hashlib
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in manifest["files"]:
+        data = (folder / name).read_bytes()
+        manifest["files"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 def collate(items, task: str):
     """One batch of `items`: an Encoded, or a list of EncodedRow (built by hand in a test)."""
     from textcls.batching import Encoded

@@ -17,7 +17,9 @@ from safetensors.torch import load_file
 from sklearn.metrics import confusion_matrix, f1_score
 from typer.testing import CliRunner
 
-from conftest import NEGATIVE, POSITIVE, _write_splits, bow_head, read_rows, small_config_dict, write_csv
+from conftest import checkpoint_weights, NEGATIVE, POSITIVE, _write_splits, bow_head, read_rows, reseal, small_config_dict, write_csv
+from textcls.checkpoint import checkpoint_info
+from conftest import checkpoint_dir
 from textcls.cli import app
 
 EPOCHS = 3
@@ -88,12 +90,15 @@ def test_train_writes_a_complete_run_folder(trained):
     assert trained.result.stdout.strip() == str(run)  # the run folder on stdout, nothing else
     for name in ["config.yaml", "vocab.json", "labels.json", "model.json", "metrics.jsonl", "metrics.json"]:
         assert (run / name).is_file(), name
-    for name in ["best.safetensors", "best.json", "last.safetensors", "last.state.pt", "last.json"]:
-        assert (run / "checkpoints" / name).is_file(), name
-    assert not (run / "checkpoints" / "best.state.pt").exists()  # resuming needs only last's state
-    best, last = (json.loads((run / "checkpoints" / f"{n}.json").read_text())["epoch"] for n in ("best", "last"))
-    same_file = (run / "checkpoints" / "best.safetensors").samefile(run / "checkpoints" / "last.safetensors")
-    assert same_file == (best == last)  # one file, two names, when the best epoch is the last
+    best_dir, last_dir = checkpoint_dir(run, "best"), checkpoint_dir(run, "last")
+    for folder in (best_dir, last_dir):
+        assert {p.name for p in folder.iterdir()} >= {"weights.safetensors", "info.json", "manifest.json"}
+    assert (last_dir / "state.pt").is_file()
+    best, last = (checkpoint_info(run, n)["epoch"] for n in ("best", "last"))
+    assert (best_dir == last_dir) == (best == last)  # one folder for both when the best epoch is the last
+    assert (best_dir / "state.pt").is_file() == (best == last)  # resuming needs only last's state
+    # Nothing but the checkpoints the index names.
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"index.json", best_dir.name, last_dir.name}
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["train"]["epochs"] == EPOCHS and saved["model"]["embedding_dim"] == 12  # --set applied
     assert json.loads((run / "labels.json").read_text()) == ["neg", "pos"]
@@ -125,19 +130,18 @@ def test_best_checkpoint_is_the_best_logged_epoch(trained):
     best_epoch = accuracies.index(max(accuracies)) + 1  # the first epoch reaching the maximum
     final = json.loads((trained.run / "metrics.json").read_text())
     assert final["best_epoch"] == best_epoch
-    assert json.loads((trained.run / "checkpoints" / "best.json").read_text())["epoch"] == best_epoch
-    assert json.loads((trained.run / "checkpoints" / "last.json").read_text())["epoch"] == EPOCHS
+    assert checkpoint_info(trained.run, "best")["epoch"] == best_epoch
+    assert checkpoint_info(trained.run, "last")["epoch"] == EPOCHS
     assert final["valid"]["accuracy"] == pytest.approx(max(accuracies))
     assert final["test"]["accuracy"] >= 0.95
 
 
 def test_checkpoints_load_without_executing_code(trained):
-    folder = trained.run / "checkpoints"
-    state = torch.load(folder / "last.state.pt", weights_only=True)
+    state = torch.load(checkpoint_dir(trained.run, "last") / "state.pt", weights_only=True)
     assert isinstance(state, dict) and "optimizer" in state
-    assert state["epoch"] == json.loads((folder / "last.json").read_text())["epoch"]
+    assert state["progress"]["epoch"] == checkpoint_info(trained.run, "last")["epoch"]
     for name in ["best", "last"]:
-        weights = load_file(str(folder / f"{name}.safetensors"))
+        weights = load_file(str(checkpoint_dir(trained.run, name) / "weights.safetensors"))
         vocab = json.loads((trained.run / "vocab.json").read_text())["tokens"]
         assert weights["embedding.weight"].shape == (len(vocab), 12)
         W, b = bow_head(weights)
@@ -168,7 +172,8 @@ def test_overwrite_leaves_no_stale_checkpoints(tmp_path, sentiment_csvs):
     out = tmp_path / "run"
     ok(train_cli(config, out))
     ok(train_cli(config, out, "--overwrite", "--set", "output.save_last=false", "--set", "model.embedding_dim=8"))
-    assert not (out / "checkpoints" / "last.safetensors").exists()
+    assert json.loads((out / "checkpoints" / "index.json").read_text()).keys() == {"best"}
+    assert len(list((out / "checkpoints").iterdir())) == 2  # index.json and best's folder: nothing of the old run
 
 
 def test_train_without_quiet_prints_metrics_tables(tmp_path, sentiment_csvs):
@@ -244,7 +249,7 @@ TEXTS = ["a really wonderful and charming film", "the plot was dull and the acti
 def test_predict_json_lines(trained):
     predictions = predict_json(trained.run, *TEXTS)
     assert len(predictions) == 2
-    weights = load_file(str(trained.run / "checkpoints" / "best.safetensors"))
+    weights = load_file(str(checkpoint_weights(trained.run, "best")))
     bias = float(bow_head(weights)[1][0])
     fitted = trained.run / "task.json"  # a temperature fitted on validation, if validation had an error
     temperature = json.loads(fitted.read_text())["temperature"] if fitted.is_file() else 1.0
@@ -450,8 +455,10 @@ def test_predict_rejects_a_batch_size_below_one(trained, size):
 def test_damaged_weights_are_a_one_line_error(trained, tmp_path):
     run = tmp_path / "copy"
     shutil.copytree(trained.run, run)
-    (run / "checkpoints" / "best.safetensors").write_bytes(b"not a weight file")
-    assert_user_error(invoke("predict", str(run), "good film"), "best.safetensors", "cannot load")
+    (checkpoint_dir(run, "best") / "weights.safetensors").write_bytes(b"not a weight file")
+    assert_user_error(invoke("predict", str(run), "good film"), "damaged run folder", "weights.safetensors", "truncated or changed")
+    reseal(checkpoint_dir(run, "best", check=False))  # a manifest that agrees: the file itself is then refused
+    assert_user_error(invoke("predict", str(run), "good film"), "damaged run folder", "weights.safetensors", "not a readable weight file")
 
 
 def test_divergence_stops_training_with_one_line_and_keeps_earlier_epochs(tmp_path, sentiment_csvs):
@@ -463,7 +470,7 @@ def test_divergence_stops_training_with_one_line_and_keeps_earlier_epochs(tmp_pa
     line = assert_user_error(result, "training diverged", "is not finite by step")
     assert "optim.lr" in line
     assert not (run / "metrics.json").exists()
-    assert not list(run.glob("checkpoints/*.safetensors"))  # no weights of the diverged epoch
+    assert not list(run.glob("checkpoints/*/weights.safetensors"))  # no weights of the diverged epoch
 
 
 def test_a_run_with_non_finite_weights_is_refused(trained, tmp_path):
@@ -471,12 +478,13 @@ def test_a_run_with_non_finite_weights_is_refused(trained, tmp_path):
 
     copy = tmp_path / "broken"
     shutil.copytree(trained.run, copy)
-    weights = load_file(str(copy / "checkpoints" / "best.safetensors"))
+    folder = checkpoint_dir(copy, "best")
+    weights = load_file(str(folder / "weights.safetensors"))
     name = sorted(weights)[0]
     weights[name] = weights[name].clone()
     weights[name].view(-1)[0] = float("nan")
-    (copy / "checkpoints" / "best.safetensors").unlink()  # (it may be a hard link to last)
-    save_file(weights, str(copy / "checkpoints" / "best.safetensors"))
+    save_file(weights, str(folder / "weights.safetensors"))
+    reseal(folder)
     assert_user_error(invoke("predict", copy, "good film"), f"weight '{name}' is not finite")
 
 

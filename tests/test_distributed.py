@@ -13,7 +13,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from conftest import small_config_dict
+from conftest import checkpoint_weights, small_config_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_two_gloo_processes_match_one(model, tmp_path, sentiment_csvs):
     assert two.stdout.strip() == str(tmp_path / "two")  # one run folder, printed once
     assert not (tmp_path / "runs").exists()
     assert json.loads((tmp_path / "two" / "model.json").read_text())["processes"] == 2
-    a, b = (load_file(str(tmp_path / name / "checkpoints" / "last.safetensors")) for name in ("one", "two"))
+    a, b = (load_file(str(checkpoint_weights(tmp_path / name, "last"))) for name in ("one", "two"))
     assert a.keys() == b.keys()
     for key in a:  # the same steps, up to the order floats were summed in
         torch.testing.assert_close(a[key], b[key], atol=2e-5, rtol=1e-4)

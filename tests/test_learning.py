@@ -7,7 +7,7 @@ import json
 import pytest
 from safetensors.torch import load_file
 
-from conftest import TAGS, read_rows
+from conftest import checkpoint_weights, TAGS, read_rows
 from textcls.checkpoint import load_run
 from textcls.predict import predict_texts
 from textcls.train import train
@@ -68,8 +68,8 @@ def test_same_seed_same_run(make_config, tmp_path, model):
     for split in ("valid", "test"):
         assert first.metrics[split] == second.metrics[split]
     assert (first.run_dir / "metrics.json").read_text() == (second.run_dir / "metrics.json").read_text()
-    a = load_file(str(first.run_dir / "checkpoints" / "last.safetensors"))
-    b = load_file(str(second.run_dir / "checkpoints" / "last.safetensors"))
+    a = load_file(str(checkpoint_weights(first.run_dir, "last")))
+    b = load_file(str(checkpoint_weights(second.run_dir, "last")))
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
     # A different seed is a different run (it may or may not score differently): it must still work.
     other = train(make_config(**{**settings, "train": {"epochs": 3, "seed": 8}}), out=tmp_path / "other")

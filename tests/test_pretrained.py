@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from conftest import NEGATIVE, POSITIVE
+from conftest import checkpoint_weights, NEGATIVE, POSITIVE
 from textcls.cli import app
 from textcls.errors import DataError
 from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
@@ -103,14 +103,14 @@ def test_training_starts_from_the_vectors_and_frozen_rows_keep_them(tmp_path, ma
     result = train(config, tmp_path / "frozen")
     run = result.run_dir
     tokens = json.loads((run / "vocab.json").read_text())["tokens"]
-    weight = load_file(str(run / "checkpoints" / "best.safetensors"))["embedding.weight"]
+    weight = load_file(str(checkpoint_weights(run, "best")))["embedding.weight"]
     for w in words:
         torch.testing.assert_close(weight[tokens.index(w)], torch.from_numpy(expected[w]))
     info = json.loads((run / "model.json").read_text())
     assert info["pretrained"] == {"found": len(words), "words": len(tokens) - 2, "added": 0}
     # without freezing, training moves them
     moved = train(make_config(model={"pretrained": str(path)}), tmp_path / "free").run_dir
-    weight = load_file(str(moved / "checkpoints" / "best.safetensors"))["embedding.weight"]
+    weight = load_file(str(checkpoint_weights(moved, "best")))["embedding.weight"]
     assert not torch.allclose(weight[tokens.index("good")], torch.from_numpy(expected["good"]))
 
 
@@ -137,7 +137,7 @@ def test_pretrained_words_all_gives_unseen_words_their_vectors(tmp_path, make_co
     run = train(config, tmp_path / "all").run_dir
     tokens = json.loads((run / "vocab.json").read_text())["tokens"]
     assert tokens[-2:] == ["marvellous", "dreadful"]  # after the training words, in the file's order
-    weight = load_file(str(run / "checkpoints" / "best.safetensors"))["embedding.weight"]
+    weight = load_file(str(checkpoint_weights(run, "best")))["embedding.weight"]
     for word, vector in extra.items():
         torch.testing.assert_close(weight[tokens.index(word)], torch.tensor(vector))
     info = json.loads((run / "model.json").read_text())["pretrained"]

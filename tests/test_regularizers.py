@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 import textcls.train as train_module
 import textcls.trainer as trainer_module
-from conftest import collate
+from conftest import checkpoint_weights, collate
 from textcls.batching import EncodedRow as Encoded
 from textcls.config import LossConfig, model_config, RegularizerConfig
 from textcls.errors import ConfigError
@@ -366,7 +366,7 @@ def test_weight_l2_on_embedding_in_training(make_config, tmp_path):
     for key, loss in [("plain", {}), ("l2", {"regularizers": regs})]:
         config = make_config(model={"sparse": False}, loss=loss, train={"epochs": 2})
         result = train(config, out=tmp_path / key)
-        weights = load_file(str(result.run_dir / "checkpoints" / "last.safetensors"))
+        weights = load_file(str(checkpoint_weights(result.run_dir, "last")))
         norms[key] = float((weights["embedding.weight"] ** 2).sum())
         lines = [json.loads(x) for x in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
         assert ("train_weight_l2" in lines[0]) == (key == "l2")

@@ -1,13 +1,21 @@
-"""Run folders and checkpoints: written atomically, loaded without executing code.
+"""Run folders and checkpoints: written as a whole, checked on load, loaded without executing code.
 
 A run folder holds everything needed to rebuild the model and its input pipeline:
-    config.yaml   the resolved config           vocab.json    the word vocabulary
+    config.yaml   the resolved config (data paths absolute)   vocab.json   the word vocabulary
     labels.json   class or tag names, in index order
     model.json    what the config leaves open (resolved loss, outputs, feature count)
-    checkpoints/{best,last}.safetensors  weights (when the best epoch is the last, one file, two names)
-    checkpoints/last.state.pt            optimiser, schedule and random-number state (tensors only), to resume
-    checkpoints/{best,last}.json         epoch and metrics of that checkpoint
+    checkpoints/index.json        which checkpoint folder is `best` and which is `last`
+    checkpoints/step-NNNNNNNNN/   one checkpoint: weights.safetensors, info.json (epoch, step, score),
+                                  state.pt (optimiser, schedule, progress and random-number states:
+                                  tensors and plain data only; kept while it is `last`), and
+                                  manifest.json (each file's size and sha256, written last)
     task.json     what the task tuned on validation (e.g. decision thresholds), when it tunes anything
+    .lock         held while a training writes the folder
+
+A checkpoint is written into a hidden folder, which is renamed into place once complete, and only
+then does index.json (replaced in one step) point to it: a crash at any moment leaves `best` and
+`last` each wholly from one step. Folders the index does not name are leftovers, removed when a
+training next opens the run.
 
 `model.json` carries FORMAT_VERSION: a run written by an incompatible version is refused with a
 one-line error instead of loading into the wrong model.
@@ -15,6 +23,7 @@ one-line error instead of loading into the wrong model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -26,36 +35,61 @@ from pathlib import Path
 
 import torch
 import yaml
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from textcls.batching import Featurizer
 from textcls.config import Config, config_from_dict, upgrade_saved_config
 from textcls.data import make_tokenizer
-from textcls.errors import RunError
+from textcls.errors import ConfigError, RunError
 from textcls.models import TextModel, build_model
 from textcls.tasks import Task, task_of
 from textcls.vocab import Vocabulary
 
 
-FORMAT_VERSION = 2  # 2: flat data path (EmbeddingBag bag of words); runs without it must be retrained
+FORMAT_VERSION = 3  # 3: checkpoint folders with manifests (2: flat data path); older runs must be retrained
+
+CHECKPOINTS = "checkpoints"
+INDEX = "index.json"
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.safetensors"
+STATE = "state.pt"
+INFO = "info.json"
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def cannot_write(path: Path, exc: OSError) -> RunError:
+    return RunError(f"{path}: cannot write ({exc.strerror or exc}); files written before are kept as they were")
+
+
 def atomic_write(path: Path, write) -> None:
     """`write(tmp_path)` fills a temporary file beside `path`, which then replaces `path` in one step,
-    so a crash never leaves a half-written file under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    so a crash never leaves a half-written file under the real name. A failed write (e.g. a full
+    disk) is one error naming `path`, and `path` keeps its earlier content."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; give them the usual permissions
+        _fsync(Path(tmp))  # the content reaches the disk before the name does
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def finite(data, digits: int | None = None):
@@ -70,13 +104,52 @@ def finite(data, digits: int | None = None):
     return data
 
 
+def json_text(data) -> str:
+    return json.dumps(finite(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def write_json(path: Path, data) -> None:
-    text = json.dumps(finite(data), indent=2, ensure_ascii=False, allow_nan=False)
-    atomic_write(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    text = json_text(data)
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def prepare_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: str) -> Path:
-    """The folder a new run writes to. An existing non-empty folder is refused unless `overwrite`."""
+def check_writable(out: str | Path) -> None:
+    """Fails now, in one line, if a run folder at `out` could not be written (before any training)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out}: exists and is not a folder")
+    existing = next(p for p in [out, *out.parents] if p.exists() or p == Path(p.anchor or "."))
+    if not existing.is_dir():
+        raise RunError(f"{out}: cannot create the run folder ({existing} is not a folder)")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise RunError(f"{out}: cannot write the run folder there ({exc.strerror or exc})") from None
+
+
+class RunLock:
+    """Held while a training writes a run folder: a second training into it is refused. The
+    operating system releases it when the process ends, however it ends."""
+
+    def __init__(self, run_dir: Path):
+        from filelock import FileLock, Timeout
+
+        self._lock, self.path = FileLock(str(run_dir / ".lock")), run_dir
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise RunError(f"{run_dir}: another training is writing to this folder (wait for it, or choose another --out)") from None
+        except OSError as exc:
+            raise cannot_write(run_dir / ".lock", exc) from None
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def new_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: str) -> tuple[Path, RunLock]:
+    """The folder a new run writes to, locked. An existing non-empty folder is refused unless
+    `overwrite`; its old contents are removed only once the lock is held."""
     if out is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(parent) / f"{name}-{stamp}"
@@ -84,49 +157,166 @@ def prepare_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: 
         while out.exists():
             out, suffix = Path(parent) / f"{name}-{stamp}-{suffix}", suffix + 1
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RunError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise RunError(f"{out}: folder exists and is not empty (choose another --out, or pass --overwrite)")
-        # Nothing of the earlier run may mix with the new one (a stale checkpoint could be loaded).
-        for stale in ["metrics.jsonl", "metrics.json", "model.json", "config.yaml", "vocab.json", "labels.json", "task.json"]:
-            (out / stale).unlink(missing_ok=True)
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def save_checkpoint(run_dir: Path, name: str, model: TextModel, info: dict, training_state: dict | None = None,
-                    same_as: str | None = None) -> None:
-    """Weights (and, given, the training state) under `name`. With `same_as`, the weights are those
-    just saved under that name: the file gets a second name (a hard link) instead of a copy."""
-    folder = run_dir / "checkpoints"
-    target = folder / f"{name}.safetensors"
-    if same_as is not None:
-        _link(folder / f"{same_as}.safetensors", target)
-    else:
-        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        atomic_write(target, lambda p: save_file(weights, str(p)))
-    if training_state is not None:
-        atomic_write(folder / f"{name}.state.pt", lambda p: torch.save(training_state, p))
-    write_json(folder / f"{name}.json", info)
-
-
-def _link(source: Path, target: Path) -> None:
-    """`target` becomes another name of `source`, atomically; a copy where links are not supported."""
-    tmp = target.with_name(f".{target.name}.link")
-    tmp.unlink(missing_ok=True)
+    check_writable(out)
+    if out.is_dir() and any(p.name != ".lock" for p in out.iterdir()) and not overwrite:
+        raise RunError(f"{out}: folder exists and is not empty (choose another --out, or pass --overwrite)")
     try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(out, exc) from None
+    lock = RunLock(out)
+    # Nothing of the earlier run may mix with the new one (a stale checkpoint could be loaded).
+    for stale in ["metrics.jsonl", "metrics.json", "model.json", "config.yaml", "vocab.json", "labels.json", "task.json"]:
+        (out / stale).unlink(missing_ok=True)
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    (out / CHECKPOINTS).mkdir()
+    return out, lock
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _manifest(folder: Path, names: list[str]) -> dict:
+    return {"files": {n: {"bytes": (folder / n).stat().st_size, "sha256": _sha256(folder / n)} for n in names}}
+
+
+def read_index(run_dir: Path) -> dict[str, str]:
+    """{"best": folder name, "last": folder name} (either may be missing)."""
+    path = run_dir / CHECKPOINTS / INDEX
+    if not path.is_file():
+        return {}
+    index = _json(run_dir, f"{CHECKPOINTS}/{INDEX}")
+    if not isinstance(index, dict) or not all(isinstance(v, str) and v.startswith("step-") and "/" not in v
+                                              for v in index.values()):
+        raise damaged(run_dir, f"{CHECKPOINTS}/{INDEX}", "not a map of checkpoint names to step-N folders")
+    return index
+
+
+def save_checkpoint(run_dir: Path, names: list[str], model: TextModel, info: dict, training_state: dict | None = None) -> None:
+    """A checkpoint of `model` (with `info`, and `training_state` when given), becoming `names`
+    (e.g. ["best", "last"]) in one step. A failure leaves every earlier checkpoint as it was."""
+    folder = run_dir / CHECKPOINTS
+    final = folder / f"step-{info['step']:09d}"
+    index = read_index(run_dir)
+    suffix = 1
+    while final.exists():  # (e.g. saved at this step already before an interrupt)
+        final, suffix = folder / f"step-{info['step']:09d}-{suffix}", suffix + 1
+    tmp = None
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".{final.name}.", suffix=".tmp"))
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS))
+        files = [WEIGHTS, INFO]
+        (tmp / INFO).write_text(json_text(info), encoding="utf-8")
+        if training_state is not None:
+            torch.save(training_state, tmp / STATE)
+            files.append(STATE)
+        for name in files:
+            _fsync(tmp / name)
+        (tmp / MANIFEST).write_text(json_text(_manifest(tmp, files)), encoding="utf-8")  # last: its presence means complete
+        _fsync(tmp / MANIFEST)
+        os.rename(tmp, final)
+        tmp = None
+        write_json(folder / INDEX, {**index, **{name: final.name for name in names}})
+    except OSError as exc:
+        raise cannot_write(final, exc) from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    remove_leftovers(run_dir)
+
+
+def remove_leftovers(run_dir: Path) -> None:
+    """Removes what the index no longer names (earlier checkpoints, half-written ones, temporary
+    files of interrupted writes), and the training state of a `best` that is no longer `last`
+    (only `last` resumes). Called by the training that holds the run's lock."""
+    folder = run_dir / CHECKPOINTS
+    index = read_index(run_dir)
+    for path in list(folder.iterdir()) + list(run_dir.glob(".*.tmp")):
+        if path.name != INDEX and path.name not in index.values() and path.name != ".lock":
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    best, last = index.get("best"), index.get("last")
+    if best and best != last and (folder / best / STATE).is_file():
+        manifest = _json(run_dir, f"{CHECKPOINTS}/{best}/{MANIFEST}")
+        manifest["files"].pop(STATE, None)
+        write_json(folder / best / MANIFEST, manifest)  # first the manifest stops listing it, then it goes
+        (folder / best / STATE).unlink()
+
+
+def damaged(run_dir: Path, file: str, why: str) -> RunError:
+    return RunError(f"{run_dir}: damaged run folder: {file}: {why}")
+
+
+def _json(run_dir: Path, file: str):
+    path = run_dir / file
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise damaged(run_dir, file, "missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise damaged(run_dir, file, f"not valid JSON ({exc})") from None
+
+
+def checkpoint_dir(run_dir: str | Path, name: str = "best") -> Path:
+    """The folder of checkpoint `name`, its files checked against its manifest (sizes, then
+    sha256): a truncated, changed or missing file is refused in one line."""
+    run_dir = Path(run_dir)
+    index = read_index(run_dir)
+    if name not in index:
+        raise RunError(f"{run_dir}: no '{name}' checkpoint (the run saved none yet)")
+    folder = run_dir / CHECKPOINTS / index[name]
+    manifest = _json(run_dir, f"{CHECKPOINTS}/{index[name]}/{MANIFEST}")
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or WEIGHTS not in files:
+        raise damaged(run_dir, f"{CHECKPOINTS}/{index[name]}/{MANIFEST}", "lists no weights")
+    for file, entry in files.items():
+        rel, path = f"{CHECKPOINTS}/{index[name]}/{file}", folder / file
+        if not path.is_file():
+            raise damaged(run_dir, rel, "missing")
+        if not isinstance(entry, dict) or path.stat().st_size != entry.get("bytes"):
+            raise damaged(run_dir, rel, f"{path.stat().st_size} bytes, its manifest says {entry.get('bytes') if isinstance(entry, dict) else '?'} (truncated or changed)")
+        if _sha256(path) != entry.get("sha256"):
+            raise damaged(run_dir, rel, "its sha256 differs from its manifest (the file was changed)")
+    return folder
+
+
+def checkpoint_info(run_dir: str | Path, name: str = "best") -> dict:
+    """Epoch, step and score of checkpoint `name`."""
+    run_dir = Path(run_dir)
+    folder = checkpoint_dir(run_dir, name)
+    return _json(run_dir, str(folder.relative_to(run_dir) / INFO))
 
 
 def load_training_state(run_dir: Path, name: str = "last") -> dict:
-    """Optimiser, scheduler and RNG state; `weights_only=True` refuses anything but tensors and plain data."""
-    return torch.load(run_dir / "checkpoints" / f"{name}.state.pt", weights_only=True)
+    """Optimiser, schedule, progress and RNG state; `weights_only=True` refuses anything but tensors
+    and plain data, so a file made to run code when unpickled is refused, and runs nothing."""
+    folder = checkpoint_dir(run_dir, name)
+    if not (folder / STATE).is_file():
+        raise RunError(f"{run_dir}: checkpoint '{name}' holds no training state to resume from")
+    try:
+        return torch.load(folder / STATE, weights_only=True)
+    except Exception as exc:  # pickle's and torch's many errors: all mean "not a state file this reads"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise damaged(run_dir, str((folder / STATE).relative_to(run_dir)), f"refused ({first[:200]})") from None
+
+
+def load_weights(run_dir: Path, name: str = "best") -> dict[str, torch.Tensor]:
+    folder = checkpoint_dir(run_dir, name)
+    try:
+        return load_file(str(folder / WEIGHTS))
+    except Exception as exc:  # safetensors raises its own error type for a damaged file
+        raise damaged(run_dir, str((folder / WEIGHTS).relative_to(run_dir)), f"not a readable weight file ({exc})") from None
+
+
+# --- run folders ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -150,47 +340,114 @@ class Run:
 
 
 def save_run_files(run_dir: Path, config: Config, featurizer: Featurizer, model_info: dict) -> None:
-    atomic_write(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False)))
+    save_config(run_dir, config)
     write_json(run_dir / "vocab.json", featurizer.vocab.to_json())
     write_json(run_dir / "labels.json", featurizer.labels)
     write_json(run_dir / "model.json", model_info)
+
+
+def save_config(run_dir: Path, config: Config) -> None:
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
+    atomic_write(run_dir / "config.yaml", lambda p: p.write_text(text, encoding="utf-8"))
+
+
+@dataclass
+class RunFiles:
+    """A run folder's description, checked: enough to rebuild its featurizer and (empty) model."""
+
+    config: Config
+    vocab: Vocabulary
+    labels: list[str]
+    info: dict  # model.json
+
+
+def read_run_files(run_dir: str | Path) -> RunFiles:
+    """config.yaml, vocab.json, labels.json and model.json, each checked: a damaged file is one line
+    naming it ("RUN: damaged run folder: FILE: why")."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run folder")
+    if not (run_dir / "model.json").is_file():
+        missing = "config.yaml" if not (run_dir / "config.yaml").is_file() else "model.json"
+        raise RunError(f"{run_dir}: not a textcls run folder (missing {missing})")
+    info = _json(run_dir, "model.json")
+    if not isinstance(info, dict):
+        raise damaged(run_dir, "model.json", "not a JSON object")
+    if info.get("format_version") != FORMAT_VERSION:
+        raise RunError(f"{run_dir}: written by another textcls version (run format {info.get('format_version', 1)}, this "
+                       f"version reads {FORMAT_VERSION}); train it again with `textcls train`")
+    for key, kind in [("task", str), ("loss", str), ("outputs", int), ("log_softmax", bool), ("num_features", int)]:
+        if key not in info:
+            raise damaged(run_dir, "model.json", f"missing key '{key}'")
+        if not isinstance(info[key], kind) or (kind is int and (isinstance(info[key], bool) or info[key] < 1)):
+            raise damaged(run_dir, "model.json", f"'{key}' is {info[key]!r}, not a {'positive whole number' if kind is int else kind.__name__}")
+    try:
+        saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise damaged(run_dir, "config.yaml", "missing") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a !!python/object tag is refused here: safe_load builds none
+        raise damaged(run_dir, "config.yaml", f"not a plain YAML config ({str(exc).splitlines()[0]})") from None
+    if not isinstance(saved, dict):
+        raise damaged(run_dir, "config.yaml", "not a mapping of sections")
+    try:
+        config = config_from_dict(upgrade_saved_config(saved), str(run_dir / "config.yaml"))
+    except ConfigError as exc:
+        raise damaged(run_dir, "config.yaml", str(exc)) from None
+    vocab_json = _json(run_dir, "vocab.json")
+    tokens = vocab_json.get("tokens") if isinstance(vocab_json, dict) else None
+    if not isinstance(tokens, list) or len(tokens) < 2 or not all(isinstance(t, str) for t in tokens):
+        raise damaged(run_dir, "vocab.json", "needs 'tokens', a list of words starting with <pad> and <unk>")
+    trained = vocab_json.get("trained")
+    if trained is not None and (not isinstance(trained, int) or not 2 <= trained <= len(tokens)):
+        raise damaged(run_dir, "vocab.json", f"'trained' is {trained!r}, not a word count")
+    labels = _json(run_dir, "labels.json")
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise damaged(run_dir, "labels.json", "needs a list of label names")
+    if not labels and task_of(config).has_classes:
+        raise damaged(run_dir, "labels.json", f"holds no label, and task '{config.task}' needs its classes")
+    if len(set(labels)) != len(labels):
+        raise damaged(run_dir, "labels.json", "a label appears twice")
+    return RunFiles(config, Vocabulary.from_json(vocab_json), labels, info)
+
+
+def empty_model(files: RunFiles, task: Task, weights: Path, run_dir: Path) -> TextModel:
+    """The model the run describes, its shapes first checked against the weight file's header (so
+    an absurd size in model.json allocates nothing)."""
+    info = files.info
+    try:
+        with torch.device("meta"):  # shapes only, no memory
+            expected = {k: tuple(v.shape) for k, v in build_model(files.config.model, task, info["num_features"],
+                                                                  info["outputs"], info["log_softmax"]).state_dict().items()}
+        with safe_open(str(weights), framework="pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error type for a damaged header
+        raise damaged(run_dir, str(weights.relative_to(run_dir)), f"not a readable weight file ({exc})") from None
+    for key in expected.keys() | found.keys():
+        if expected.get(key) != found.get(key):
+            raise damaged(run_dir, str(weights.relative_to(run_dir)),
+                          f"'{key}' has shape {found.get(key)} where model.json and config.yaml describe {expected.get(key)}")
+    return build_model(files.config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", calibrated: bool = True) -> Run:
     """The run in `run_dir`, with what its task tuned on validation (e.g. a temperature) unless
     `calibrated` is False."""
     run_dir = Path(run_dir)
-    try:
-        saved = upgrade_saved_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
-        config = config_from_dict(saved, str(run_dir / "config.yaml"))
-        vocab = Vocabulary.from_json(json.loads((run_dir / "vocab.json").read_text()))
-        labels = json.loads((run_dir / "labels.json").read_text())
-        info = json.loads((run_dir / "model.json").read_text())
-    except FileNotFoundError as exc:
-        raise RunError(f"{run_dir}: not a textcls run folder (missing {Path(exc.filename).name})") from None
-    if info.get("format_version") != FORMAT_VERSION:
-        raise RunError(f"{run_dir}: written by an older textcls (run format {info.get('format_version', 1)}, this "
-                       f"version reads {FORMAT_VERSION}); train it again with `textcls train`")
-    weights = run_dir / "checkpoints" / f"{checkpoint}.safetensors"
-    if not weights.is_file():
-        raise RunError(f"{run_dir}: no '{checkpoint}' checkpoint (expected {weights})")
-    state = json.loads((run_dir / "task.json").read_text()) if (run_dir / "task.json").is_file() else {}
+    files = read_run_files(run_dir)
+    folder = checkpoint_dir(run_dir, checkpoint)
+    state = _json(run_dir, "task.json") if (run_dir / "task.json").is_file() else {}
+    if not isinstance(state, dict):
+        raise damaged(run_dir, "task.json", "not a JSON object")
     if not calibrated:
         state.pop("temperature", None)
-    task = task_of(config, state)
-    featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), vocab, labels)
-    model = build_model(config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
-    try:
-        state = load_file(str(weights))
-    except Exception as exc:  # safetensors raises its own error type for a damaged file
-        raise RunError(f"{weights}: cannot load, not a readable weight file ({exc})") from None
-    bad = next((name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
+    task = task_of(files.config, state)
+    featurizer = Featurizer(task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels)
+    model = empty_model(files, task, folder / WEIGHTS, run_dir)
+    weights = load_weights(run_dir, checkpoint)
+    bad = next((name for name, tensor in weights.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
     if bad is not None:
-        raise RunError(f"{weights}: weight '{bad}' is not finite (the run diverged): train it again")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:  # written for another model (e.g. by an incompatible version)
-        raise RunError(f"{weights}: cannot load into the model the run describes ({str(exc).splitlines()[0]})") from None
+        raise RunError(f"{folder / WEIGHTS}: weight '{bad}' is not finite (the run diverged): train it again")
+    model.load_state_dict(weights)
     device = torch.device(device)
     model.to(device).eval()
-    return Run(run_dir, config, featurizer, model, info["loss"], device)
+    return Run(run_dir, files.config, featurizer, model, files.info["loss"], device)

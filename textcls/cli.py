@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from textcls.errors import TextclsError
+from textcls.errors import Interrupted, TextclsError
 
 # rich_markup_mode=None: click's plain help, which keeps every "[default: ...]" and shows on/off flags as flags.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -74,9 +74,12 @@ def user_errors():
     """Input problems end in one line on stderr and exit code 1, never a traceback."""
     try:
         yield
+    except Interrupted as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=exc.exit_code)
     except TextclsError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(code=130)
@@ -84,8 +87,11 @@ def user_errors():
 
 @app.command()
 def train(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config file (see configs/)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file (see configs/); optional with "
+                                          "--resume, where it must match the run's."),
     overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config field, e.g. --set train.epochs=3 (repeatable)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its last checkpoint, "
+                                          "exactly; --set train.epochs=N makes N its new total."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write [default: runs/<config name>-<timestamp>]."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow --out to name a non-empty folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
@@ -98,9 +104,16 @@ def train(
     from textcls.train import train as run_training
 
     with user_errors():
-        cfg = load_config(config, overrides)
+        if config is None and resume is None:
+            raise TextclsError("train needs --config FILE (or --resume RUN to continue a run)")
+        if config is not None:
+            cfg = load_config(config, overrides)
+        else:
+            from textcls.resume import saved_config
+
+            cfg = saved_config(resume, overrides)
         reporter = None if quiet else reporting.JsonReporter() if log_format == LogFormat.json else reporting.RichReporter()
-        result = run_training(cfg, out, overwrite, name=config.stem, reporter=reporter)
+        result = run_training(cfg, out, overwrite, name=config.stem if config else "run", reporter=reporter, resume=resume)
     if result.run_dir is None:  # one of torchrun's processes besides rank 0: rank 0 reports
         return
     if not quiet and log_format == LogFormat.text:

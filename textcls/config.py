@@ -225,6 +225,7 @@ class TrainConfig(Section):
     classes_per_batch: int | None = Field(None, ge=2)  # embedding with class labels: P classes per batch ...
     per_class: int | None = Field(None, ge=2)  # ... and K sentences of each (replaces batch_size and length buckets)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
+    checkpoint_every: int | None = Field(None, ge=1)  # also save `last` every this many steps (long epochs: a resume loses fewer)
     monitor: str = "auto"  # a metric of the task (accuracy, r2, kendall_tau, ...); auto = the task's first
 
 
@@ -300,6 +301,14 @@ class Config(Section):
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")
+
+    def with_absolute_paths(self) -> "Config":
+        """This config with its file paths (read from the current folder) made absolute, as a run
+        folder saves it: the run can then be resumed or reported on from any folder."""
+        absolute = lambda path: path if path is None or isinstance(path, float) else str(Path(path).absolute())
+        data = self.data.model_copy(update={k: absolute(getattr(self.data, k)) for k in ("train", "valid", "test", "lexicon")})
+        model = self.model.model_copy(update={"pretrained": absolute(self.model.pretrained)}) if hasattr(self.model, "pretrained") else self.model
+        return self.model_copy(update={"data": data, "model": model})
 
 
 # --- loading -----------------------------------------------------------------------------------

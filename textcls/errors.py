@@ -4,6 +4,12 @@
 class TextclsError(Exception):
     """A problem with the user's input: its message is meant to be shown as it is."""
 
+    exit_code = 1
+
+    def __str__(self) -> str:
+        # One line, whatever a quoted value brings in (a column name or a cell with a line break).
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+
 
 class ConfigError(TextclsError):
     pass
@@ -15,3 +21,13 @@ class DataError(TextclsError):
 
 class RunError(TextclsError):
     pass
+
+
+class Interrupted(TextclsError):
+    """Stopped by a signal: exits 128 + its number (130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int, what: str):
+        import signal
+
+        self.exit_code = 128 + signum
+        super().__init__(f"{signal.Signals(signum).name}: {what}")

@@ -16,21 +16,23 @@ from typing import Callable
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
-
 from textcls.batching import IGNORE, Encoded, Featurizer
-from textcls.checkpoint import FORMAT_VERSION, finite, prepare_run_dir, save_checkpoint, save_run_files, write_json
+from textcls.checkpoint import (FORMAT_VERSION, RunLock, cannot_write, check_writable, finite, load_training_state,
+                                load_weights, new_run_dir, read_run_files, save_checkpoint, save_config, save_run_files,
+                                write_json)
 from textcls.config import Config, resolve_threads
 from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
                           resolve_target, validation_split)
 from textcls.distributed import Group, join, leave
-from textcls.errors import ConfigError, DataError
+from textcls.errors import ConfigError, DataError, Interrupted, RunError
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.losses import build_objective, plain_objective, resolve_loss
 from textcls.models import build_model
 from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
+from textcls.resume import resumed_config, trim_log
+from textcls.signals import StopOnSignal
 from textcls.tasks import Task, task_of
-from textcls.trainer import NullReporter, Reporter, Trainer
+from textcls.trainer import NullReporter, Reporter, Stopped, Trainer
 from textcls.vocab import Vocabulary
 
 
@@ -142,22 +144,37 @@ class TrainResult:
     best_epoch: int
 
 
-def train(config: Config, out: str | Path | None = None, overwrite: bool = False, name: str = "run",
-          reporter: Reporter | None = None, after_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+def train(config: Config | None = None, out: str | Path | None = None, overwrite: bool = False, name: str = "run",
+          reporter: Reporter | None = None, after_epoch: Callable[[int, dict], None] | None = None,
+          resume: str | Path | None = None) -> TrainResult:
     """Trains a model as `config` says and writes a run folder; returns its path and final metrics.
-    `after_epoch(epoch, record)` is called once each epoch is logged (an exception there stops training)."""
+    `after_epoch(epoch, record)` is called once each epoch is logged (an exception there stops training).
+
+    `resume`: a run folder to continue from its `last` checkpoint, exactly as it would have gone on
+    (see resume.py); `config` is then the run's own when None, and may differ from it only in
+    train.epochs (the new total), device and threads. A finished run is left as it is.
+    SIGINT and SIGTERM stop training after the current step, saving `last` (errors.Interrupted)."""
+    if resume is not None:
+        if out is not None or overwrite:
+            raise ConfigError("--resume continues a run in its own folder: --out and --overwrite do not apply")
+        config = resumed_config(resume, config)
+    elif config is None:
+        raise ConfigError("train needs a config (or a run folder to resume)")
     threads = torch.get_num_threads()
     torch.set_num_threads(resolve_threads(config.train.threads))
     group = join(resolve_device(config.train.device))  # (under torchrun: one process of several)
     try:
-        return _train(config, out, overwrite, name, reporter if group is None or group.main else None, after_epoch, group)
+        with StopOnSignal() as stop:
+            return _train(config, out, overwrite, name, reporter if group is None or group.main else None, after_epoch,
+                          group, None if resume is None else Path(resume), stop)
     finally:
         torch.set_num_threads(threads)  # the caller's setting, as it was
         leave(group)
 
 
 def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, reporter: Reporter | None,
-           after_epoch: Callable[[int, dict], None] | None, group: Group | None = None) -> TrainResult:
+           after_epoch: Callable[[int, dict], None] | None, group: Group | None, resume: Path | None,
+           stop: StopOnSignal) -> TrainResult:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
@@ -169,15 +186,44 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         config = config.model_copy(update={"model": config.model.model_copy(update={"sparse": False})})
     if config.train.hogwild and group is not None:
         raise ConfigError("train.hogwild and torchrun's processes are two ways of sharing the work: use one")
+    if config.train.checkpoint_every and (config.train.hogwild or group is not None):
+        raise ConfigError("train.checkpoint_every saves within an epoch, which needs one process training every step "
+                          "(not train.hogwild or torchrun: they save at the end of each epoch)")
     main = group is None or group.main  # the one process that writes the run folder
     task = task_of(config)
     monitor = resolve_monitor(config.train.monitor, task)
 
+    lock, saved = None, None
+    try:
+        if resume is not None:  # the run's files and state first: a run that cannot resume fails before any work
+            lock = RunLock(resume) if main else None
+            saved = read_run_files(resume)
+            state = load_training_state(resume, "last")
+            weights = load_weights(resume, "last")
+            processes = saved.info.get("processes", 1)
+            if processes != (group.world if group is not None else 1):
+                raise RunError(f"{resume}: trained by {processes} process(es); resume it with as many "
+                               f"(not {group.world if group is not None else 1}): the batches they share would differ")
+        elif main:
+            check_writable(out if out is not None else config.output.dir)  # before reading any data
+        return _train_locked(config, out, overwrite, name, reporter, after_epoch, group, resume, stop, device, task,
+                             monitor, main, saved, state if resume is not None else None,
+                             weights if resume is not None else None)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_locked(config, out, overwrite, name, reporter, after_epoch, group, resume, stop, device, task, monitor,
+                  main, saved, state, weights) -> TrainResult:
     datasets = load_datasets(config)
     vectors, every_word = None, config.model.pretrained_words == "all"
     if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim)
-    featurizer = build_featurizer(config, datasets.train, list(vectors or ()))  # (extra words in the file's order)
+    if saved is not None:  # a resumed run keeps its vocabulary and labels
+        featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), saved.vocab, saved.labels)
+    else:
+        featurizer = build_featurizer(config, datasets.train, list(vectors or ()))  # (extra words in the file's order)
     if config.model.pretrained is not None and not every_word:  # the vocabulary's words only
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim, vocabulary_words(featurizer.vocab))
     task.check_monitor(monitor, featurizer.labels)
@@ -197,24 +243,45 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         (reporter or NullReporter()).note(f"{config.model.pretrained}: {coverage}")
         if config.model.freeze_pretrained:
             model.freeze_rows(rows)
+    if weights is not None:
+        model.load_state_dict(weights)
     model = model.to(device)
     objective = build_objective(config.loss, task, loss_name, len(featurizer.labels), task.label_counts(train_items),
                                 count_targets(train_items), model)
 
-    # All input is valid: only now is the run folder created (never before, so bad input cannot
+    # All input is valid: only now is a new run folder created (never before, so bad input cannot
     # leave a half-made run or touch an earlier one).
-    run_dir = prepare_run_dir(out, overwrite, name, config.output.dir) if main else None
-    if main:
-        save_run_files(run_dir, config, featurizer, {
+    lock = None
+    if resume is not None:
+        run_dir = resume
+        if main:
+            trim_log(run_dir, state["progress"]["epoch"])
+            save_config(run_dir, config)  # (train.epochs may have changed)
+    elif main:
+        run_dir, lock = new_run_dir(out, overwrite, name, config.output.dir)
+        save_run_files(run_dir, config.with_absolute_paths(), featurizer, {
             "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
             "num_features": featurizer.num_features, "monitor": monitor, "command": sys.argv,
             "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
             **({"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}} if coverage else {}),
             **({"processes": group.world} if group is not None else {}),
         })
+    else:
+        run_dir = None
+    try:
+        return _fit_and_score(config, reporter, after_epoch, group, stop, device, task, monitor, main, run_dir, model,
+                              objective, featurizer, datasets, train_items, valid_items, test_items, loss_name, state)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _fit_and_score(config, reporter, after_epoch, group, stop, device, task, monitor, main, run_dir, model, objective,
+                   featurizer, datasets, train_items, valid_items, test_items, loss_name, state) -> TrainResult:
     trainer = Trainer(model, objective, config.optim, config.train, device, reporter,
                       batches=lambda items, generator: task.batches(items, config.train, generator), group=group)
+    if state is not None:
+        trainer.restore(state)
     reference = {"train": train_items, "valid": valid_items}.get(task.reference_split)
 
     validation_loss = plain_objective(config.loss, task, loss_name, len(featurizer.labels))
@@ -227,21 +294,45 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
         if not main:
             return
-        with open(run_dir / "metrics.jsonl", "a") as log:
-            log.write(json.dumps(finite(record), allow_nan=False) + "\n")
-        info = {"epoch": epoch, "monitor": monitor, "score": record.get(f"valid_{monitor}")}
-        if improved:
-            save_checkpoint(run_dir, "best", model, info)
-        if config.output.save_last:  # only `last` carries the optimiser and RNG state: resuming starts there
-            save_checkpoint(run_dir, "last", model, info, trainer.training_state(epoch), same_as="best" if improved else None)
+        try:
+            with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
+                log.write(json.dumps(finite(record), allow_nan=False) + "\n")
+        except OSError as exc:
+            raise cannot_write(run_dir / "metrics.jsonl", exc) from None
+        info = {"epoch": epoch, "step": trainer.step_count, "monitor": monitor, "score": record.get(f"valid_{monitor}")}
+        # Only `last` carries the training state: resuming starts there.
+        names = (["best"] if improved else []) + (["last"] if config.output.save_last else [])
+        if names:
+            save_checkpoint(run_dir, names, model, info, trainer.state() if config.output.save_last else None)
         if after_epoch is not None:
             after_epoch(epoch, record)
 
-    result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
+    def save_last() -> None:  # within an epoch: on a signal, or every train.checkpoint_every steps
+        progress = trainer.progress
+        save_checkpoint(run_dir, ["last"], model, {"epoch": progress.epoch, "batch": progress.batch,
+                                                   "step": trainer.step_count}, trainer.state())
+
+    if main and group is None and config.output.save_last:
+        trainer.checkpoint = save_last
+        stop.trainer = trainer  # a signal now stops training after the step, saving `last`
+    resume_hint = f"continue with `textcls train --resume {run_dir}`"
+    try:
+        result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
+    except Stopped:
+        raise Interrupted(stop.signum, f"stopped after step {trainer.step_count} (epoch {trainer.progress.epoch} "
+                                       f"complete); `last` is saved: {resume_hint}") from None
+    except Interrupted as exc:  # under torchrun, or a second signal: `last` is the last one saved
+        raise Interrupted(exc.exit_code - 128, f"stopped; the run keeps its last saved checkpoint: {resume_hint}") from None
+    finally:
+        stop.trainer = None
     if not main:  # the others' work ends with training; rank 0 scores and writes the rest
         return TrainResult(None, {}, result.best_epoch)
+    if not result.history and (run_dir / "metrics.json").is_file():
+        why = "it stopped early (train.patience)" if trainer.stopped_early else f"it trained its {trainer.epochs} epochs"
+        (reporter or NullReporter()).note(f"{run_dir}: nothing to do, {why}; pass --set train.epochs=N to train it further")
+        return TrainResult(run_dir, json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")), result.best_epoch)
 
-    model.load_state_dict(load_file(str(run_dir / "checkpoints" / "best.safetensors")))
+    model.load_state_dict(load_weights(run_dir, "best"))
     state = task.tune(predict_items(model, valid_items, task, config.train.eval_batch_size, device, with_tokens=False), valid_items)
     if state:  # e.g. decision thresholds, fixed on validation and used from now on
         write_json(run_dir / "task.json", state)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 import queue
+import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
@@ -133,7 +134,50 @@ def lr_factor(cfg: OptimConfig, step: int, total_steps: int) -> float:
 class FitResult:
     best_epoch: int
     best_score: float | None
-    history: list[dict]
+    history: list[dict]  # the epochs trained by this call (a resumed run's earlier ones are in its metrics.jsonl)
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved with `last`, so that a resume continues exactly there."""
+
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches of the next epoch already trained (a checkpoint taken mid-epoch)
+    best_epoch: int = 0
+    best: float | None = None  # best monitored score so far
+    stale: int = 0  # epochs since it last improved
+
+
+class Stopped(Exception):
+    """Training stopped on request (`Trainer.stop_requested`), after saving where it stands."""
+
+
+def _to(data, device: torch.device):
+    """`data` (nested dicts of tensors and numbers) with its tensors on `device`."""
+    if isinstance(data, dict):
+        return {k: _to(v, device) for k, v in data.items()}
+    return data.to(device) if isinstance(data, torch.Tensor) else data
+
+
+def rng_states() -> dict:
+    """torch's (and CUDA's), numpy's and Python's global random-number states, as tensors and plain data."""
+    version, keys, gauss = random.getstate()
+    name, np_keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            "numpy": {"keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached": float(cached)},
+            "python": {"version": version, "keys": list(keys), "gauss": gauss}}
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    n = states["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    p = states["python"]
+    random.setstate((p["version"], tuple(p["keys"]), p["gauss"]))
 
 
 class Trainer:
@@ -153,43 +197,75 @@ class Trainer:
         self.step_count, self.total_steps, self.epochs = 0, 1, cfg.epochs
         self.reporter = reporter or NullReporter()
         self.generator = torch.Generator().manual_seed(cfg.seed)  # batch order; the model's RNG is torch's global one
+        self.progress = Progress()
+        self.epoch_generator = self.generator.get_state()  # the batch-order state the current epoch drew from
+        self.partial: dict | None = None  # loss sums of a partly trained epoch (restored mid-epoch, or being trained)
+        self.stop_requested = False  # set (e.g. by a signal handler): stop after the current step, saving `last`
+        self.checkpoint: Callable[[], None] | None = None  # saves `last` from inside an epoch (interrupts, checkpoint_every)
 
-    def training_state(self, epoch: int) -> dict:
+    def state(self) -> dict:
         """Everything besides the weights that an exact resume needs (tensors and plain data only)."""
+        between_epochs = self.progress.batch == 0
         return {
-            "epoch": epoch,
-            "optimizer": self.optimizer.state_dict(),
+            "progress": asdict(self.progress),
             "step": self.step_count,
-            "batch_generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            # The next epoch draws its batches from the generator as it is now; a partly trained
+            # one draws them again from the state it started with, then skips the trained ones.
+            "epoch_generator": self.generator.get_state() if between_epochs else self.epoch_generator,
+            "partial": None if between_epochs else _to(self.partial, torch.device("cpu")),
+            "rng": rng_states(),
         }
+
+    def restore(self, state: dict) -> None:
+        """Continues from `state()` (the weights are the caller's to load)."""
+        self.progress = Progress(**state["progress"])
+        self.step_count = state["step"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        self.generator.set_state(state["epoch_generator"])
+        self.partial = _to(state["partial"], self.device)
+        set_rng_states(state["rng"])
 
     def train_epoch(self, items: Encoded, epoch: int) -> dict:
         self.model.train()
+        self.epoch_generator = self.generator.get_state()
         batches = self.batches(items, self.generator)
+        done, partial, self.partial = self.progress.batch, self.partial, None  # (a resumed, partly trained epoch)
         start = time.perf_counter()
         if self.cfg.hogwild and resolve_threads(self.cfg.threads) > 1:
             sums, weight_total, tokens = self._hogwild_epoch(items, batches, epoch)
+            self.step_count += len(batches)
         else:
             self.reporter.start_epoch(epoch, self.epochs, len(batches))
-            sums, weight_total, tokens = self._steps(items, batches, self.step_count, 1, self.reporter)
-        self.step_count += len(batches)
+            first = self.step_count - done  # the global step of this epoch's first batch
+            sums, weight_total, tokens = self._steps(items, batches, first, 1, self.reporter, done, partial)
+            self.step_count = first + len(batches)
         seconds = time.perf_counter() - start
         record = {f"train_{k}": v / weight_total for k, v in sums.items()}
         record.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds > 0 else None,
                       lr=self.optimizer.param_groups[0]["lr"])
         return record
 
-    def _steps(self, items: Encoded, batches: list, first_step: int, stride: int,
-               reporter: Reporter) -> tuple[dict[str, float], float, int]:
+    def _steps(self, items: Encoded, batches: list, first_step: int, stride: int, reporter: Reporter,
+               done: int = 0, partial: dict | None = None) -> tuple[dict[str, float], float, int]:
         """One optimiser step per batch; batch i is global step first_step + i * stride (for the
-        learning-rate schedule). Returns the weighted sums of the loss parts, their weight, tokens."""
+        learning-rate schedule). Returns the weighted sums of the loss parts, their weight, tokens.
+        `done` batches were trained before a resume, with the sums in `partial`.
+
+        With stride 1 (one process trains every batch), training can stop after any step: on
+        `stop_requested` (saving `last` first) and at `checkpoint_every` steps (saving `last`)."""
         # Loss parts are summed on the device and read only at each report: no sync per step.
-        sums: dict[str, torch.Tensor] = {}
-        tokens, weight_total, reported = 0, 0, 0
+        sums: dict[str, torch.Tensor] = dict(partial["sums"]) if partial else {}
+        tokens, weight_total = (partial["tokens"], partial["weight"]) if partial else (0, 0)
+        reported, every = 0, self.cfg.checkpoint_every
+        resumable = stride == 1 and self.checkpoint is not None
         self.objective.attach()
         try:
-            for i, rows in enumerate(batches):
+            for i in range(done, len(batches)):
+                rows = batches[i]
                 if self.group is not None:
                     rows = self.group.share(rows)
                 batch = items.batch(rows).to(self.device)
@@ -220,6 +296,15 @@ class Trainer:
                         raise diverged(sums, first_step + i * stride + 1)
                     reporter.step(i + 1 - reported, mean_loss, tokens)
                     reported = i + 1
+                if resumable and i + 1 < len(batches) and (self.stop_requested or (every and (first_step + i + 1) % every == 0)):
+                    self.step_count, self.progress.batch = first_step + i + 1, i + 1
+                    self.partial = {"sums": sums, "weight": weight_total, "tokens": tokens}
+                    if not all(math.isfinite(float(v)) for v in sums.values()):  # never save a diverged state
+                        raise diverged(sums, first_step + i + 1)
+                    self.checkpoint()
+                    self.partial = None
+                    if self.stop_requested:
+                        raise Stopped()
         finally:
             self.objective.detach()
         if self.group is not None:  # the whole global batches' sums, for the log
@@ -279,25 +364,31 @@ class Trainer:
     def fit(self, items: Encoded, evaluate: Callable[[], dict], monitor: str,
             on_epoch: Callable[[int, dict, bool], None]) -> FitResult:
         """Trains for `cfg.epochs` (more while they take fewer than `cfg.min_steps` steps; fewer with
-        `patience`). After each epoch: `evaluate()` gives validation metrics, then
-        `on_epoch(epoch, record, improved)` logs and checkpoints."""
+        `patience`), from `self.progress` on (a resumed run's). After each epoch: `evaluate()` gives
+        validation metrics, then `on_epoch(epoch, record, improved)` logs and checkpoints."""
         per_epoch = len(self.batches(items, torch.Generator().manual_seed(self.cfg.seed)))  # (a throwaway draw)
         self.epochs = max(self.cfg.epochs, math.ceil((self.cfg.min_steps or 0) / max(per_epoch, 1)))
-        self.total_steps = per_epoch * self.epochs
-        best_epoch, best, history, stale = 0, None, [], 0
-        for epoch in range(1, self.epochs + 1):
+        self.total_steps = per_epoch * self.epochs  # (extended on resume: the schedule then spans the new total)
+        p, history = self.progress, []
+        while p.epoch < self.epochs and not self.stopped_early:
+            epoch = p.epoch + 1
             record = {"epoch": epoch, **self.train_epoch(items, epoch)}
             record.update({f"valid_{k}": v for k, v in flatten(evaluate()).items()})
             score = record.get(f"valid_{monitor}")
             # Without a score (e.g. unseen_accuracy with no unseen word) the latest epoch counts as best.
-            improved = score is None or is_better(monitor, score, best)
+            improved = score is None or is_better(monitor, score, p.best)
             if improved:
-                best_epoch, best, stale = epoch, (best if score is None else score), 0
+                p.best_epoch, p.best, p.stale = epoch, (p.best if score is None else score), 0
             else:
-                stale += 1
+                p.stale += 1
+            p.epoch, p.batch = epoch, 0
             history.append(record)
             on_epoch(epoch, record, improved)
             self.reporter.end_epoch(record)
-            if self.cfg.patience and stale >= self.cfg.patience:
-                break
-        return FitResult(best_epoch, best, history)
+            if self.stop_requested and p.epoch < self.epochs:
+                raise Stopped()  # (`last` was saved by on_epoch)
+        return FitResult(p.best_epoch, p.best, history)
+
+    @property
+    def stopped_early(self) -> bool:
+        return bool(self.cfg.patience) and self.progress.stale >= self.cfg.patience

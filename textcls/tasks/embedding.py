@@ -41,6 +41,7 @@ class Embedding(Task):
         bound.similar_label = config.data.similar_label
         data = config.data
         bound.kind = "pairs" if data.text_pair_column else "triplets" if data.anchor_column else "classes"
+        bound.has_classes = bound.kind == "classes"  # pairs and triplets have a similarity, or nothing, per row
         bound.distance, bound.per_batch = config.loss.distance, (config.train.classes_per_batch, config.train.per_class)
         bound.monitors = {"pairs": ("roc_auc", "accuracy", "loss"), "triplets": ("triplet_accuracy", "loss"),
                           "classes": ("recall_at_1", "knn_accuracy", "recall_at_5", "loss")}[bound.kind]

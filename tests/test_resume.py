@@ -1,0 +1,195 @@
+"""Resume: a run interrupted and resumed is bit for bit the run that was never interrupted.
+
+The reference is the same config trained in one go; the comparisons are exact (torch.equal on every
+weight, == on every logged number but the timings)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from conftest import checkpoint_weights
+from textcls import train as train_module
+from textcls.cli import app
+from textcls.errors import ConfigError, Interrupted
+from textcls.train import train
+from textcls.trainer import NullReporter
+
+TIMINGS = {"seconds", "tokens_per_second"}
+
+
+class Crash(Exception):
+    """Stands for the process dying (the run folder is left as a crash would leave it)."""
+
+
+def crash_after_epoch(n: int):
+    def after_epoch(epoch: int, record: dict) -> None:
+        if epoch == n:
+            raise Crash()
+    return after_epoch
+
+
+def log(run: Path) -> list[dict]:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in TIMINGS} for r in records]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    for name in ("best", "last"):
+        wa, wb = load_file(str(checkpoint_weights(a, name))), load_file(str(checkpoint_weights(b, name)))
+        assert wa.keys() == wb.keys()
+        for key in wa:
+            assert torch.equal(wa[key], wb[key]), (name, key)
+    assert log(a) == log(b)
+    assert json.loads((a / "metrics.json").read_text()) == json.loads((b / "metrics.json").read_text())
+
+
+@pytest.fixture
+def lstm_config(make_config):
+    """Dropout and a decaying (linear) schedule, as the shipped configs: both must resume exactly."""
+    return make_config(model={"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
+                       optim={"name": "adamw", "lr": 0.01, "schedule": "linear"}, train={"epochs": 4})
+
+
+def test_resume_after_epoch_two_of_four_is_exact(tmp_path, lstm_config):
+    straight = train(lstm_config, out=tmp_path / "straight").run_dir
+    with pytest.raises(Crash):
+        train(lstm_config, out=tmp_path / "resumed", after_epoch=crash_after_epoch(2))
+    assert [r["epoch"] for r in log(tmp_path / "resumed")] == [1, 2]
+    result = train(resume=tmp_path / "resumed")
+    assert result.run_dir == tmp_path / "resumed"
+    assert_same_run(straight, tmp_path / "resumed")
+
+
+@pytest.mark.parametrize("model", [{"type": "bow", "embedding_dim": 8, "dropout": 0.3, "word_ngrams": 2, "buckets": 101},
+                                   {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3}])
+def test_resume_mid_epoch_with_checkpoint_every_is_exact(tmp_path, make_config, monkeypatch, model):
+    """13 batches an epoch, `last` every 5 steps; the crash comes after step 20's checkpoint (in epoch 2)."""
+    config = make_config(model=model, optim={"name": "adamw", "lr": 0.01, "schedule": "linear"},
+                         train={"epochs": 3, "checkpoint_every": 5})
+    straight = train(config, out=tmp_path / "straight").run_dir
+    real_save, saved_steps = train_module.save_checkpoint, []
+
+    def save_then_crash(run_dir, names, model, info, state=None):
+        real_save(run_dir, names, model, info, state)
+        saved_steps.append(info["step"])
+        if info["step"] == 20:
+            raise Crash()
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    with pytest.raises(Crash):
+        train(config, out=tmp_path / "resumed")
+    assert saved_steps == [5, 10, 13, 15, 20]  # the mid-epoch checkpoints and epoch 1's
+    last = json.loads((checkpoint_weights(tmp_path / "resumed", "last").parent / "info.json").read_text())
+    assert (last["epoch"], last["batch"], last["step"]) == (1, 7, 20)
+    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    train(resume=tmp_path / "resumed")
+    assert_same_run(straight, tmp_path / "resumed")
+
+
+def test_constant_schedule_extended_on_resume_equals_the_longer_run(tmp_path, make_config):
+    config = make_config(optim={"name": "adamw", "lr": 0.01, "schedule": "constant"}, model={"dropout": 0.2},
+                         train={"epochs": 2})
+    four = config.model_copy(update={"train": config.train.model_copy(update={"epochs": 4})})
+    straight = train(four, out=tmp_path / "straight").run_dir
+    train(config, out=tmp_path / "extended")
+    result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "extended"), "--set", "train.epochs=4", "-q"])
+    assert result.exit_code == 0, result.output
+    assert [r["epoch"] for r in log(tmp_path / "extended")] == [1, 2, 3, 4]
+    assert yaml.safe_load((tmp_path / "extended" / "config.yaml").read_text())["train"]["epochs"] == 4
+    assert_same_run(straight, tmp_path / "extended")
+
+
+def test_a_signal_saves_last_mid_epoch_and_exits_with_the_resume_command(tmp_path, lstm_config):
+    """SIGTERM during epoch 2: the step finishes, `last` is saved there, 143; the resume is exact."""
+    straight = train(lstm_config, out=tmp_path / "straight").run_dir
+
+    class TerminateAtEpochTwo(NullReporter):
+        def start_epoch(self, epoch, epochs, steps):
+            if epoch == 2:
+                os.kill(os.getpid(), signal.SIGTERM)  # (handled: it only asks training to stop)
+
+    with pytest.raises(Interrupted) as stopped:
+        train(lstm_config, out=tmp_path / "stopped", reporter=TerminateAtEpochTwo())
+    assert stopped.value.exit_code == 143
+    assert f"textcls train --resume {tmp_path / 'stopped'}" in str(stopped.value)
+    info = json.loads((checkpoint_weights(tmp_path / "stopped", "last").parent / "info.json").read_text())
+    assert (info["epoch"], info["batch"]) == (1, 1)  # one step of epoch 2 was finished, then saved
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the training
+    train(resume=tmp_path / "stopped")
+    assert_same_run(straight, tmp_path / "stopped")
+
+
+def test_a_signal_between_epochs_stops_there(tmp_path, make_config):
+    def terminate(epoch: int, record: dict) -> None:
+        if epoch == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted) as stopped:
+        train(make_config(train={"epochs": 3}), out=tmp_path / "run", after_epoch=terminate)
+    assert stopped.value.exit_code == 130
+    info = json.loads((checkpoint_weights(tmp_path / "run", "last").parent / "info.json").read_text())
+    assert info["epoch"] == 1 and "batch" not in info
+    assert [r["epoch"] for r in log(tmp_path / "run")] == [1]
+
+
+def test_resuming_a_finished_run_has_nothing_to_do(tmp_path, make_config):
+    run = train(make_config(train={"epochs": 2}), out=tmp_path / "run").run_dir
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+    result = CliRunner().invoke(app, ["train", "--resume", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "nothing to do" in result.output
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"} == before
+
+
+def test_resume_refuses_another_config_naming_the_fields(tmp_path, make_config):
+    config = make_config(train={"epochs": 2})
+    run = train(config, out=tmp_path / "run").run_dir
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config.to_dict()))
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "-c", str(tmp_path / "c.yaml"),
+                                      "--set", "optim.lr=0.5", "--set", "model.embedding_dim=4"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line, = [l for l in result.output.splitlines() if l.strip()]
+    assert "model.embedding_dim" in line and "optim.lr" in line and "train.epochs" in line
+    # The same config file (relative paths and all) resumes: only the differences count.
+    ok = CliRunner().invoke(app, ["train", "--resume", str(run), "-c", str(tmp_path / "c.yaml"), "--set", "train.epochs=3", "-q"])
+    assert ok.exit_code == 0, ok.output
+    assert [r["epoch"] for r in log(run)] == [1, 2, 3]
+
+
+def test_resume_options_that_do_not_apply_are_one_line(tmp_path, make_config):
+    run = train(make_config(train={"epochs": 1}), out=tmp_path / "run").run_dir
+    for args, fragment in [(["--resume", str(run), "--out", str(tmp_path / "x")], "--out"),
+                           (["--resume", str(tmp_path)], "not a textcls run folder"),
+                           ([], "--config")]:
+        result = CliRunner().invoke(app, ["train", *args])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert fragment in result.output
+
+
+def test_the_log_keeps_each_epoch_once_after_a_crash_between_log_and_checkpoint(tmp_path, make_config, monkeypatch):
+    config = make_config(train={"epochs": 3})
+    straight = train(config, out=tmp_path / "straight").run_dir
+    real_save = train_module.save_checkpoint
+
+    def crash_at_epoch_two(run_dir, names, model, info, state=None):
+        if info["epoch"] == 2:
+            raise Crash()  # epoch 2 is in metrics.jsonl, not in a checkpoint
+        real_save(run_dir, names, model, info, state)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", crash_at_epoch_two)
+    with pytest.raises(Crash):
+        train(config, out=tmp_path / "run")
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as f:
+        f.write('{"epoch": 3, "train_lo')  # and a line cut short
+    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    train(resume=tmp_path / "run")
+    assert_same_run(straight, tmp_path / "run")

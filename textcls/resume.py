@@ -1,0 +1,70 @@
+"""Continuing a run from its `last` checkpoint: the config it continues with, and its log.
+
+A resumed run is the run it would have been uninterrupted: weights, optimiser, schedule position,
+progress (epoch, batch, early-stopping state) and every random-number state come from `last`; the
+vocabulary, labels and config from the run folder. Only the fields in RESUMABLE_CHANGES may
+differ from the saved config: `train.epochs` extends (or shortens) the run, the others choose
+where it runs, not what it computes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textcls.checkpoint import atomic_write, read_run_files
+from textcls.config import Config, apply_overrides, config_from_dict
+from textcls.errors import ConfigError
+
+RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.threads"}
+
+
+def saved_config(run_dir: str | Path, overrides: list[str] = ()) -> Config:
+    """The run's own config, with `--set` overrides applied (checked by `resumed_config`)."""
+    config = read_run_files(run_dir).config
+    return config_from_dict(apply_overrides(config.to_dict(), list(overrides)), f"{run_dir}/config.yaml") if overrides else config
+
+
+def _flat(data: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def resumed_config(run_dir: str | Path, config: Config | None) -> Config:
+    """The config a resume of `run_dir` trains with: `config` (paths made absolute) if it differs
+    from the saved one only in RESUMABLE_CHANGES, the saved one if `config` is None."""
+    saved = read_run_files(run_dir).config
+    if config is None:
+        return saved
+    config = config.with_absolute_paths()
+    ours, theirs = _flat(config.to_dict()), _flat(saved.to_dict())
+    changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k) and k not in RESUMABLE_CHANGES)
+    if changed:
+        shown = ", ".join(f"{k} ({theirs.get(k)!r} in the run, {ours.get(k)!r} now)" for k in changed[:4])
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        raise ConfigError(f"--resume {run_dir}: the config differs from the run's in {shown}{more}; "
+                          f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change on resume")
+    return config
+
+
+def trim_log(run_dir: Path, epochs: int) -> None:
+    """metrics.jsonl as of the checkpoint resumed from: epochs 1..`epochs`, each once (an epoch
+    logged after that checkpoint, or a line cut short by a crash, would otherwise be repeated)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return
+    kept: dict[int, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short
+            continue
+        if isinstance(record, dict) and isinstance(record.get("epoch"), int) and 1 <= record["epoch"] <= epochs:
+            kept[record["epoch"]] = line
+    text = "".join(kept[e] + "\n" for e in sorted(kept))
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
