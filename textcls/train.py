@@ -10,24 +10,26 @@ import json
 import random
 import sys
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+
 from textcls.batching import IGNORE, Encoded, Featurizer
-from textcls.checkpoint import (FORMAT_VERSION, RunLock, cannot_write, check_writable, finite, load_training_state,
-                                load_weights, new_run_dir, read_run_files, save_checkpoint, save_config, save_run_files,
-                                write_json)
+from textcls.checkpoint import (FORMAT_VERSION, RunFiles, RunLock, cannot_write, check_writable, finite,
+                                load_training_state, load_weights, new_run_dir, read_run_files, save_checkpoint, save_config,
+                                save_run_files, write_json)
 from textcls.config import Config, resolve_threads
 from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
                           resolve_target, validation_split)
 from textcls.distributed import Group, join, leave
 from textcls.errors import ConfigError, DataError, Interrupted, RunError
 from textcls.evaluate import evaluate_examples, predict_items
-from textcls.losses import build_objective, plain_objective, resolve_loss
-from textcls.models import build_model
+from textcls.losses import Objective, build_objective, plain_objective, resolve_loss
+from textcls.models import TextModel, build_model
 from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
 from textcls.resume import resumed_config, trim_log
 from textcls.signals import StopOnSignal
@@ -190,38 +192,81 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         raise ConfigError("train.checkpoint_every saves within an epoch, which needs one process training every step "
                           "(not train.hogwild or torchrun: they save at the end of each epoch)")
     main = group is None or group.main  # the one process that writes the run folder
-    task = task_of(config)
-    monitor = resolve_monitor(config.train.monitor, task)
 
-    lock, saved = None, None
-    try:
+    with ExitStack() as held:  # (the run folder's lock, released however this ends)
+        resumed = None
         if resume is not None:  # the run's files and state first: a run that cannot resume fails before any work
-            lock = RunLock(resume) if main else None
-            saved = read_run_files(resume)
-            state = load_training_state(resume, "last")
-            weights = load_weights(resume, "last")
-            processes = saved.info.get("processes", 1)
-            if processes != (group.world if group is not None else 1):
-                raise RunError(f"{resume}: trained by {processes} process(es); resume it with as many "
-                               f"(not {group.world if group is not None else 1}): the batches they share would differ")
+            if main:
+                held.callback(RunLock(resume).release)
+            resumed = Resumed.read(resume, group)
         elif main:
             check_writable(out if out is not None else config.output.dir)  # before reading any data
-        return _train_locked(config, out, overwrite, name, reporter, after_epoch, group, resume, stop, device, task,
-                             monitor, main, saved, state if resume is not None else None,
-                             weights if resume is not None else None)
-    finally:
-        if lock is not None:
-            lock.release()
+        setup = build(config, device, reporter, resumed)
+
+        # All input is valid: only now is a new run folder created (never before, so bad input
+        # cannot leave a half-made run or touch an earlier one).
+        run_dir = None
+        if resumed is not None:
+            run_dir = resume
+            if main:
+                trim_log(run_dir, resumed.state["progress"]["epoch"])
+                save_config(run_dir, config)  # (train.epochs may have changed)
+        elif main:
+            run_dir, lock = new_run_dir(out, overwrite, name, config.output.dir)
+            held.callback(lock.release)
+            save_run_files(run_dir, config.with_absolute_paths(), setup.featurizer, {
+                **setup.model_info, "command": sys.argv, "format_version": FORMAT_VERSION,
+                **({"processes": group.world} if group is not None else {})})
+        return fit_and_score(config, setup, run_dir, device, group, reporter, after_epoch, stop,
+                             resumed.state if resumed is not None else None)
 
 
-def _train_locked(config, out, overwrite, name, reporter, after_epoch, group, resume, stop, device, task, monitor,
-                  main, saved, state, weights) -> TrainResult:
+@dataclass
+class Resumed:
+    """What a resumed run continues from: its files, and its `last` checkpoint's state and weights."""
+
+    files: RunFiles
+    state: dict
+    weights: dict[str, torch.Tensor]
+
+    @classmethod
+    def read(cls, run_dir: Path, group: Group | None) -> "Resumed":
+        files = read_run_files(run_dir)
+        processes, now = files.info.get("processes", 1), group.world if group is not None else 1
+        if processes != now:
+            raise RunError(f"{run_dir}: trained by {processes} process(es); resume it with as many "
+                           f"(not {now}): the batches they share would differ")
+        return cls(files, load_training_state(run_dir, "last"), load_weights(run_dir, "last"))
+
+
+@dataclass
+class Setup:
+    """Everything a training needs, built from the config and the data (and a resumed run's files)."""
+
+    task: Task
+    monitor: str
+    datasets: Datasets
+    featurizer: Featurizer
+    train_items: Encoded
+    valid_items: Encoded
+    test_items: Encoded | None
+    model: TextModel
+    objective: Objective
+    loss_name: str
+    model_info: dict  # what model.json records of it
+
+
+def build(config: Config, device: torch.device, reporter: Reporter | None, resumed: Resumed | None) -> Setup:
+    """Reads the data, and builds the vocabulary (a resumed run keeps its own), the model (with its
+    weights when resumed) and the objective."""
+    task = task_of(config)
+    monitor = resolve_monitor(config.train.monitor, task)
     datasets = load_datasets(config)
     vectors, every_word = None, config.model.pretrained_words == "all"
     if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim)
-    if saved is not None:  # a resumed run keeps its vocabulary and labels
-        featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), saved.vocab, saved.labels)
+    if resumed is not None:
+        featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), resumed.files.vocab, resumed.files.labels)
     else:
         featurizer = build_featurizer(config, datasets.train, list(vectors or ()))  # (extra words in the file's order)
     if config.model.pretrained is not None and not every_word:  # the vocabulary's words only
@@ -243,48 +288,34 @@ def _train_locked(config, out, overwrite, name, reporter, after_epoch, group, re
         (reporter or NullReporter()).note(f"{config.model.pretrained}: {coverage}")
         if config.model.freeze_pretrained:
             model.freeze_rows(rows)
-    if weights is not None:
-        model.load_state_dict(weights)
+    if resumed is not None:
+        model.load_state_dict(resumed.weights)
     model = model.to(device)
     objective = build_objective(config.loss, task, loss_name, len(featurizer.labels), task.label_counts(train_items),
                                 count_targets(train_items), model)
-
-    # All input is valid: only now is a new run folder created (never before, so bad input cannot
-    # leave a half-made run or touch an earlier one).
-    lock = None
-    if resume is not None:
-        run_dir = resume
-        if main:
-            trim_log(run_dir, state["progress"]["epoch"])
-            save_config(run_dir, config)  # (train.epochs may have changed)
-    elif main:
-        run_dir, lock = new_run_dir(out, overwrite, name, config.output.dir)
-        save_run_files(run_dir, config.with_absolute_paths(), featurizer, {
-            "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
-            "num_features": featurizer.num_features, "monitor": monitor, "command": sys.argv,
-            "rationale_pos_weight": objective.rationale_pos_weight, "format_version": FORMAT_VERSION,
-            **({"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}} if coverage else {}),
-            **({"processes": group.world} if group is not None else {}),
-        })
-    else:
-        run_dir = None
-    try:
-        return _fit_and_score(config, reporter, after_epoch, group, stop, device, task, monitor, main, run_dir, model,
-                              objective, featurizer, datasets, train_items, valid_items, test_items, loss_name, state)
-    finally:
-        if lock is not None:
-            lock.release()
+    model_info = {
+        "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
+        "num_features": featurizer.num_features, "monitor": monitor, "rationale_pos_weight": objective.rationale_pos_weight,
+        **({"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}} if coverage else {}),
+    }
+    return Setup(task, monitor, datasets, featurizer, train_items, valid_items, test_items, model, objective, loss_name,
+                 model_info)
 
 
-def _fit_and_score(config, reporter, after_epoch, group, stop, device, task, monitor, main, run_dir, model, objective,
-                   featurizer, datasets, train_items, valid_items, test_items, loss_name, state) -> TrainResult:
-    trainer = Trainer(model, objective, config.optim, config.train, device, reporter,
+def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: torch.device, group: Group | None,
+                  reporter: Reporter | None, after_epoch: Callable[[int, dict], None] | None, stop: StopOnSignal,
+                  state: dict | None) -> TrainResult:
+    """Trains (from `state`, when resumed), logging and checkpointing each epoch into `run_dir`
+    (None: a process that writes nothing), then tunes the task on validation and scores the best
+    checkpoint."""
+    main = run_dir is not None
+    task, monitor, model, featurizer = setup.task, setup.monitor, setup.model, setup.featurizer
+    trainer = Trainer(model, setup.objective, config.optim, config.train, device, reporter,
                       batches=lambda items, generator: task.batches(items, config.train, generator), group=group)
     if state is not None:
         trainer.restore(state)
-    reference = {"train": train_items, "valid": valid_items}.get(task.reference_split)
-
-    validation_loss = plain_objective(config.loss, task, loss_name, len(featurizer.labels))
+    reference = {"train": setup.train_items, "valid": setup.valid_items}.get(task.reference_split)
+    validation_loss = plain_objective(config.loss, task, setup.loss_name, len(featurizer.labels))
 
     def evaluate(examples, items, final: bool = False) -> dict:
         return evaluate_examples(model, featurizer, examples, items, config.train.eval_batch_size, device,
@@ -317,7 +348,7 @@ def _fit_and_score(config, reporter, after_epoch, group, stop, device, task, mon
         stop.trainer = trainer  # a signal now stops training after the step, saving `last`
     resume_hint = f"continue with `textcls train --resume {run_dir}`"
     try:
-        result = trainer.fit(train_items, lambda: evaluate(datasets.valid, valid_items), monitor, on_epoch)
+        result = trainer.fit(setup.train_items, lambda: evaluate(setup.datasets.valid, setup.valid_items), monitor, on_epoch)
     except Stopped:
         raise Interrupted(stop.signum, f"stopped after step {trainer.step_count} (epoch {trainer.progress.epoch} "
                                        f"complete); `last` is saved: {resume_hint}") from None
@@ -333,12 +364,13 @@ def _fit_and_score(config, reporter, after_epoch, group, stop, device, task, mon
         return TrainResult(run_dir, json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")), result.best_epoch)
 
     model.load_state_dict(load_weights(run_dir, "best"))
-    state = task.tune(predict_items(model, valid_items, task, config.train.eval_batch_size, device, with_tokens=False), valid_items)
-    if state:  # e.g. decision thresholds, fixed on validation and used from now on
-        write_json(run_dir / "task.json", state)
-        featurizer.task = task = task_of(config, state)
-    final = {"best_epoch": result.best_epoch, "monitor": monitor, "valid": evaluate(datasets.valid, valid_items, final=True)}
-    if test_items is not None:
-        final["test"] = evaluate(datasets.test, test_items, final=True)
+    valid_items = setup.valid_items
+    tuned = task.tune(predict_items(model, valid_items, task, config.train.eval_batch_size, device, with_tokens=False), valid_items)
+    if tuned:  # e.g. decision thresholds, fixed on validation and used from now on
+        write_json(run_dir / "task.json", tuned)
+        featurizer.task = task_of(config, tuned)
+    final = {"best_epoch": result.best_epoch, "monitor": monitor, "valid": evaluate(setup.datasets.valid, valid_items, final=True)}
+    if setup.test_items is not None:
+        final["test"] = evaluate(setup.datasets.test, setup.test_items, final=True)
     write_json(run_dir / "metrics.json", final)
     return TrainResult(run_dir, final, result.best_epoch)

@@ -8,7 +8,7 @@ import math
 import queue
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Protocol
 
 import numpy as np
