@@ -59,3 +59,22 @@ def test_hogwild_with_torchrun_is_a_one_line_error(tmp_path, sentiment_csvs):
     assert two.returncode != 0
     assert "train.hogwild and torchrun's processes are two ways of sharing the work" in two.stderr
     assert str(ROOT / "textcls") not in two.stderr  # no traceback through textcls (torchrun reports the failed ranks its own way)
+
+
+def test_a_torchrun_run_resumes_with_as_many_processes(tmp_path, sentiment_csvs):
+    raw = small_config_dict(sentiment_csvs, tmp_path / "runs", model={"type": "bow", "dropout": 0.0},
+                            optim={"name": "adamw", "lr": 0.05, "schedule": "constant"},
+                            train={"epochs": 1, "batch_size": 16, "threads": 1})
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "textcls", "train"]
+    first = run([*torchrun[1:], "-c", str(config), "-o", str(tmp_path / "two"), "-q"], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    alone = run(["-m", "textcls", "train", "--resume", str(tmp_path / "two"), "--set", "train.epochs=2", "-q"], tmp_path)
+    assert alone.returncode == 1 and "Traceback" not in alone.stderr
+    assert "trained by 2 process(es)" in alone.stderr and len(alone.stderr.strip().splitlines()) == 1
+    resumed = run([*torchrun[1:], "--resume", str(tmp_path / "two"), "--set", "train.epochs=2", "-q"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.stdout.strip() == str(tmp_path / "two")  # printed once: only rank 0 writes
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert json.loads((checkpoint_weights(tmp_path / "two", "last").parent / "info.json").read_text())["epoch"] == 2

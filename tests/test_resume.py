@@ -193,3 +193,19 @@ def test_the_log_keeps_each_epoch_once_after_a_crash_between_log_and_checkpoint(
     monkeypatch.setattr(train_module, "save_checkpoint", real_save)
     train(resume=tmp_path / "run")
     assert_same_run(straight, tmp_path / "run")
+
+
+def test_a_second_signal_stops_at_once_keeping_the_checkpoints_saved_before(tmp_path, make_config):
+    class TerminateTwiceAtEpochTwo(NullReporter):
+        def start_epoch(self, epoch, epochs, steps):
+            if epoch == 2:
+                os.kill(os.getpid(), signal.SIGTERM)  # asks for a stop after the step ...
+                os.kill(os.getpid(), signal.SIGTERM)  # ... and this one stops now, before any step
+
+    with pytest.raises(Interrupted) as stopped:
+        train(make_config(train={"epochs": 3}), out=tmp_path / "run", reporter=TerminateTwiceAtEpochTwo())
+    assert stopped.value.exit_code == 143 and "--resume" in str(stopped.value)
+    info = json.loads((checkpoint_weights(tmp_path / "run", "last").parent / "info.json").read_text())
+    assert info["epoch"] == 1 and "batch" not in info  # epoch 1's checkpoint, as it was
+    train(resume=tmp_path / "run")
+    assert [r["epoch"] for r in log(tmp_path / "run")] == [1, 2, 3]

@@ -205,13 +205,12 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
 
         # All input is valid: only now is a new run folder created (never before, so bad input
         # cannot leave a half-made run or touch an earlier one).
-        run_dir = None
-        if resumed is not None:
+        run_dir = None  # (stays None in the processes that write nothing)
+        if resumed is not None and main:
             run_dir = resume
-            if main:
-                trim_log(run_dir, resumed.state["progress"]["epoch"])
-                save_config(run_dir, config)  # (train.epochs may have changed)
-        elif main:
+            trim_log(run_dir, resumed.state["progress"]["epoch"])
+            save_config(run_dir, config)  # (train.epochs may have changed)
+        elif resumed is None and main:
             run_dir, lock = new_run_dir(out, overwrite, name, config.output.dir)
             held.callback(lock.release)
             save_run_files(run_dir, config.with_absolute_paths(), setup.featurizer, {
