@@ -77,6 +77,9 @@ def atomic_write(path: Path, write) -> None:
     so a crash never leaves a half-written file under the real name. A failed write (e.g. a full
     disk) is one error naming `path`, and `path` keeps its earlier content."""
     tmp = None
+    existing = next(p for p in path.parents if p.exists() or p == Path(p.anchor or "."))
+    if not existing.is_dir():  # (mkdir would only say "File exists")
+        raise RunError(f"{path}: cannot write ({existing} is not a folder)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -271,7 +274,8 @@ def checkpoint_dir(run_dir: str | Path, name: str = "best") -> Path:
     run_dir = Path(run_dir)
     index = read_index(run_dir)
     if name not in index:
-        raise RunError(f"{run_dir}: no '{name}' checkpoint (the run saved none yet)")
+        saved = f"{CHECKPOINTS}/{INDEX} names only {', '.join(sorted(index))}" if index else "the run saved none yet"
+        raise RunError(f"{run_dir}: no '{name}' checkpoint ({saved})")
     folder = run_dir / CHECKPOINTS / index[name]
     manifest = _json(run_dir, f"{CHECKPOINTS}/{index[name]}/{MANIFEST}")
     files = manifest.get("files") if isinstance(manifest, dict) else None

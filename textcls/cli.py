@@ -156,8 +156,8 @@ def evaluate(
             from textcls.predict import write_predictions
 
             write_predictions(run, data, predictions)
-    if json_path:
-        write_json(json_path, finite(metrics, 6))  # as printed
+        if json_path:
+            write_json(json_path, finite(metrics, 6))  # as printed
     if fmt == Format.json:
         typer.echo(to_json(metrics))
     else:
