@@ -223,6 +223,7 @@ def save_checkpoint(run_dir: Path, names: list[str], model: TextModel, info: dic
             torch.save(training_state, tmp / STATE)
             files.append(STATE)
         for name in files:
+            os.chmod(tmp / name, 0o666 & ~_UMASK)  # (the usual permissions, whatever the writer chose)
             _fsync(tmp / name)
         (tmp / MANIFEST).write_text(json_text(_manifest(tmp, files)), encoding="utf-8")  # last: its presence means complete
         _fsync(tmp / MANIFEST)
