@@ -209,3 +209,18 @@ def test_a_second_signal_stops_at_once_keeping_the_checkpoints_saved_before(tmp_
     assert info["epoch"] == 1 and "batch" not in info  # epoch 1's checkpoint, as it was
     train(resume=tmp_path / "run")
     assert [r["epoch"] for r in log(tmp_path / "run")] == [1, 2, 3]
+
+
+def test_resume_removes_what_a_crashed_write_left(tmp_path, make_config):
+    with pytest.raises(Crash):
+        train(make_config(train={"epochs": 2}), out=tmp_path / "run", after_epoch=crash_after_epoch(1))
+    run = tmp_path / "run"
+    half = run / "checkpoints" / ".step-000000026.abc.tmp"  # a checkpoint folder whose write was cut short
+    half.mkdir()
+    (half / "weights.safetensors").write_bytes(b"half")
+    (run / "checkpoints" / "step-000000099").mkdir()  # renamed into place, but never named by the index
+    (run / ".metrics.json.x1.tmp").write_text("{")
+    train(resume=run)
+    named = set(json.loads((run / "checkpoints" / "index.json").read_text()).values())
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"index.json"} | named
+    assert not list(run.glob(".*.tmp"))

@@ -20,8 +20,8 @@ import torch
 
 from textcls.batching import IGNORE, Encoded, Featurizer
 from textcls.checkpoint import (FORMAT_VERSION, RunFiles, RunLock, cannot_write, check_writable, finite,
-                                load_training_state, load_weights, new_run_dir, read_run_files, save_checkpoint, save_config,
-                                save_run_files, write_json)
+                                load_training_state, load_weights, new_run_dir, read_run_files, remove_leftovers,
+                                save_checkpoint, save_config, save_run_files, write_json)
 from textcls.config import Config, resolve_threads
 from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
                           resolve_target, validation_split)
@@ -198,6 +198,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         if resume is not None:  # the run's files and state first: a run that cannot resume fails before any work
             if main:
                 held.callback(RunLock(resume).release)
+                remove_leftovers(resume)  # (of a write the crash cut short)
             resumed = Resumed.read(resume, group)
         elif main:
             check_writable(out if out is not None else config.output.dir)  # before reading any data
