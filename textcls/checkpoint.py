@@ -269,9 +269,10 @@ def _json(run_dir: Path, file: str):
         raise damaged(run_dir, file, f"not valid JSON ({exc})") from None
 
 
-def checkpoint_dir(run_dir: str | Path, name: str = "best") -> Path:
-    """The folder of checkpoint `name`, its files checked against its manifest (sizes, then
-    sha256): a truncated, changed or missing file is refused in one line."""
+def checkpoint_dir(run_dir: str | Path, name: str = "best", hashed: tuple[str, ...] | None = None) -> Path:
+    """The folder of checkpoint `name`, its files checked against its manifest: every size, and the
+    sha256 of the files in `hashed` (None: all), those about to be read. A truncated, changed or
+    missing file is refused in one line."""
     run_dir = Path(run_dir)
     index = read_index(run_dir)
     if name not in index:
@@ -288,7 +289,7 @@ def checkpoint_dir(run_dir: str | Path, name: str = "best") -> Path:
             raise damaged(run_dir, rel, "missing")
         if not isinstance(entry, dict) or path.stat().st_size != entry.get("bytes"):
             raise damaged(run_dir, rel, f"{path.stat().st_size} bytes, its manifest says {entry.get('bytes') if isinstance(entry, dict) else '?'} (truncated or changed)")
-        if _sha256(path) != entry.get("sha256"):
+        if (hashed is None or file in hashed) and _sha256(path) != entry.get("sha256"):
             raise damaged(run_dir, rel, "its sha256 differs from its manifest (the file was changed)")
     return folder
 
@@ -296,14 +297,14 @@ def checkpoint_dir(run_dir: str | Path, name: str = "best") -> Path:
 def checkpoint_info(run_dir: str | Path, name: str = "best") -> dict:
     """Epoch, step and score of checkpoint `name`."""
     run_dir = Path(run_dir)
-    folder = checkpoint_dir(run_dir, name)
+    folder = checkpoint_dir(run_dir, name, hashed=(INFO,))
     return _json(run_dir, str(folder.relative_to(run_dir) / INFO))
 
 
 def load_training_state(run_dir: Path, name: str = "last") -> dict:
     """Optimiser, schedule, progress and RNG state; `weights_only=True` refuses anything but tensors
     and plain data, so a file made to run code when unpickled is refused, and runs nothing."""
-    folder = checkpoint_dir(run_dir, name)
+    folder = checkpoint_dir(run_dir, name, hashed=(STATE,))
     if not (folder / STATE).is_file():
         raise RunError(f"{run_dir}: checkpoint '{name}' holds no training state to resume from")
     try:
@@ -313,8 +314,9 @@ def load_training_state(run_dir: Path, name: str = "last") -> dict:
         raise damaged(run_dir, str((folder / STATE).relative_to(run_dir)), f"refused ({first[:200]})") from None
 
 
-def load_weights(run_dir: Path, name: str = "best") -> dict[str, torch.Tensor]:
-    folder = checkpoint_dir(run_dir, name)
+def load_weights(run_dir: Path, name: str = "best", folder: Path | None = None) -> dict[str, torch.Tensor]:
+    """The weights of checkpoint `name` (in `folder`, when the caller has checked it already)."""
+    folder = folder or checkpoint_dir(run_dir, name, hashed=(WEIGHTS,))
     try:
         return load_file(str(folder / WEIGHTS))
     except Exception as exc:  # safetensors raises its own error type for a damaged file
@@ -415,23 +417,36 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
     return RunFiles(config, Vocabulary.from_json(vocab_json), labels, info)
 
 
-def empty_model(files: RunFiles, task: Task, weights: Path, run_dir: Path) -> TextModel:
-    """The model the run describes, its shapes first checked against the weight file's header (so
-    an absurd size in model.json allocates nothing)."""
-    info = files.info
+def trained_model(files: RunFiles, task: Task, run_dir: Path, name: str, folder: Path) -> TextModel:
+    """The model the run describes, with checkpoint `name`'s weights (from its checked `folder`).
+
+    The model is first built on the meta device (shapes only: no memory, no initialisation) and
+    its shapes are checked against the weight file's header before any tensor is read, so an
+    absurd size in model.json allocates nothing; then the weights are assigned to it."""
+    info, weights_path = files.info, folder / WEIGHTS
+    rel = str(weights_path.relative_to(run_dir))
+    with torch.device("meta"):
+        model = build_model(files.config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     try:
-        with torch.device("meta"):  # shapes only, no memory
-            expected = {k: tuple(v.shape) for k, v in build_model(files.config.model, task, info["num_features"],
-                                                                  info["outputs"], info["log_softmax"]).state_dict().items()}
-        with safe_open(str(weights), framework="pt") as f:
+        with safe_open(str(weights_path), framework="pt") as f:
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as exc:  # safetensors raises its own error type for a damaged header
-        raise damaged(run_dir, str(weights.relative_to(run_dir)), f"not a readable weight file ({exc})") from None
+        raise damaged(run_dir, rel, f"not a readable weight file ({exc})") from None
     for key in expected.keys() | found.keys():
         if expected.get(key) != found.get(key):
-            raise damaged(run_dir, str(weights.relative_to(run_dir)),
-                          f"'{key}' has shape {found.get(key)} where model.json and config.yaml describe {expected.get(key)}")
-    return build_model(files.config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
+            raise damaged(run_dir, rel, f"'{key}' has shape {found.get(key)} where model.json and config.yaml "
+                                        f"describe {expected.get(key)}")
+    weights = load_weights(run_dir, name, folder)
+    # (a float64 sum is finite exactly when every weight is: one pass, no mask of the table's size)
+    bad = next((k for k, t in weights.items() if t.is_floating_point() and not math.isfinite(t.sum(dtype=torch.float64))), None)
+    if bad is not None:
+        raise RunError(f"{weights_path}: weight '{bad}' is not finite (the run diverged): train it again")
+    model.load_state_dict(weights, assign=True)
+    if any(t.is_meta for t in [*model.parameters(), *model.buffers()]):  # a tensor the file does not hold
+        model = build_model(files.config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
+        model.load_state_dict(weights)
+    return model
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", calibrated: bool = True) -> Run:
@@ -439,7 +454,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     `calibrated` is False."""
     run_dir = Path(run_dir)
     files = read_run_files(run_dir)
-    folder = checkpoint_dir(run_dir, checkpoint)
+    folder = checkpoint_dir(run_dir, checkpoint, hashed=(WEIGHTS,))
     state = _json(run_dir, "task.json") if (run_dir / "task.json").is_file() else {}
     if not isinstance(state, dict):
         raise damaged(run_dir, "task.json", "not a JSON object")
@@ -447,12 +462,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
         state.pop("temperature", None)
     task = task_of(files.config, state)
     featurizer = Featurizer(task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels)
-    model = empty_model(files, task, folder / WEIGHTS, run_dir)
-    weights = load_weights(run_dir, checkpoint)
-    bad = next((name for name, tensor in weights.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()), None)
-    if bad is not None:
-        raise RunError(f"{folder / WEIGHTS}: weight '{bad}' is not finite (the run diverged): train it again")
-    model.load_state_dict(weights)
+    model = trained_model(files, task, run_dir, checkpoint, folder)
     device = torch.device(device)
     model.to(device).eval()
     return Run(run_dir, files.config, featurizer, model, files.info["loss"], device)
