@@ -296,3 +296,36 @@ def test_delimiter_is_a_comma_by_default_and_any_one_character_through_set(tmp_p
 def test_delimiter_must_be_one_character_that_can_separate_fields(value, words):
     message = config_error(minimal(data={"train": "t.csv", "delimiter": value}))
     assert "'data.delimiter'" in message and words in message
+
+
+# --- found by tests/test_fuzz.py ------------------------------------------------------------------
+
+
+def test_a_key_with_a_line_break_gives_a_one_line_error():
+    assert "unknown key 'a\\nb'" in config_error(minimal(**{"a\nb": 1}))
+
+
+def test_a_config_file_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("data:\n  train: caf\u00e9.csv\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.yaml, line 2: not UTF-8 text"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("value, words", [
+    ("2020-02-30", "day is out of range for month"),  # YAML reads it as a date, which does not exist
+    ("!!int x", "invalid literal for int()"),
+    ("!!float x", "could not convert string to float"),
+    ("!!bool x", "a tagged value it cannot read"),
+    ("!!timestamp x", "a tagged value it cannot read"),
+    ("[" * 1000 + "]" * 1000, "nested too deeply"),
+])
+def test_yaml_values_its_constructors_refuse_are_config_errors(tmp_path, value, words):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data:\n  train: {value}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML") as info:
+        load_config(path)
+    assert words in str(info.value)
+    with pytest.raises(ConfigError, match=r"the value is not valid YAML") as info:
+        load_config(write_yaml(tmp_path / "ok.yaml", minimal()), [f"data.train={value}"])
+    assert words in str(info.value)

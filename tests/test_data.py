@@ -438,3 +438,37 @@ def test_classes_of_one_row_each_cannot_be_split(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text", "label"], [["good", "a"], ["bad", "b"], ["fine", "c"]])
     with pytest.raises(DataError, match="too few rows"):
         load_datasets(config_from_dict({"data": {"train": str(path), "valid": 0.5}}))
+
+
+# --- found by tests/test_fuzz.py ------------------------------------------------------------------
+
+
+def test_a_column_name_with_a_line_break_gives_a_one_line_error(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text('"a\nb",label\ngood,pos\n')
+    assert "columns: a\\nb, label" in data_error(path)  # (data_error checks the message is one line)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("x.csv.zip", b"text,label\ngood,pos\n"),  # a plain CSV named as an archive
+    ("x.csv.xz", b"\xfd7zXZ\x00 broken"),
+    ("x.csv.tar", b"text,label\ngood,pos\n"),
+])
+def test_a_file_that_is_not_the_archive_its_name_says_is_a_data_error(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert f"{path}: cannot read as CSV" in data_error(path)
+
+
+def test_a_zip_file_of_two_files_is_a_data_error_and_a_zipped_csv_is_checked_for_short_rows(tmp_path):
+    import zipfile
+
+    two = tmp_path / "two.csv.zip"
+    with zipfile.ZipFile(two, "w") as archive:
+        archive.writestr("a.csv", "text,label\ngood,pos\n")
+        archive.writestr("b.csv", "text,label\nbad,neg\n")
+    assert "cannot read as CSV" in data_error(two)
+    short = tmp_path / "short.csv.zip"
+    with zipfile.ZipFile(short, "w") as archive:
+        archive.writestr("a.csv", "text,label,note\ngood,pos,x\nbad,neg\n")
+    assert "row 2: 2 fields, but the header has 3 columns" in data_error(short)

@@ -314,15 +314,34 @@ class Config(Section):
 # --- loading -----------------------------------------------------------------------------------
 
 
+class _UnreadableValue(yaml.YAMLError):
+    pass
+
+
+def read_yaml(text: str) -> Any:
+    """yaml.safe_load, whose constructors raise other errors than YAMLError for a few values (a date
+    like 2020-02-30, `!!int x`, `!!bool x`) and for nesting deeper than Python recurses: a YAMLError
+    for those too."""
+    try:
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise _UnreadableValue("nested too deeply") from None
+    except ValueError as exc:
+        raise _UnreadableValue(f"a value it cannot read: {exc}") from None
+    except (TypeError, LookupError, AttributeError):
+        raise _UnreadableValue("a tagged value it cannot read") from None
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """`train.epochs=3` -> (["train", "epochs"], 3); the value is read as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set expects KEY=VALUE (e.g. train.epochs=3), got {text!r}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {text}: the value is not valid YAML") from None
+        value = read_yaml(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        detail = f" ({exc})" if isinstance(exc, _UnreadableValue) else ""
+        raise ConfigError(f"--set {text}: the value is not valid YAML{detail}") from None
     return key.strip().split("."), value
 
 
@@ -415,10 +434,17 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        content = path.read_bytes()
+        raw = read_yaml(content.decode("utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        where = f" ({exc})" if isinstance(exc, _UnreadableValue) else where
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")

@@ -174,6 +174,10 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
     every row has as many fields as the header. `setting`: the config key that chooses `delimiter`,
     which an error names when the header looks separated by another character (None: the caller
     fixes the delimiter)."""
+    import lzma  # (these three: what a file that is not the archive its name says raises)
+    import tarfile
+    import zipfile
+
     import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it
 
     path = Path(path)
@@ -189,7 +193,9 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
         row = _first_row(path, delimiter, longer=True)
         hint = _delimiter_hint(path, delimiter, setting)
         raise DataError(f"{path}, row {row[0] if row else 1}: more fields than the header has columns{hint}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError, ValueError,
+            zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError, ImportError) as exc:
+        # (ValueError: a zip file of several files or none; ImportError: .zst without its package)
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
         if fields:  # pandas counts lines, blank ones too; rows are counted as the frame counts them
@@ -216,17 +222,26 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
     return frame
 
 
-_OPENERS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}  # the compressions pandas reads that the scans below read too
+def _open_text(path: Path):
+    """The file as text, decompressed as pandas decompresses it (.gz, .bz2, .xz, .zip of one file)."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+
+    if path.suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        return io.TextIOWrapper(archive.open(archive.namelist()[0]), encoding="utf-8", newline="")
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
+    return opener(path, "rt", encoding="utf-8", newline="")
 
 
 def _records(path: Path, delimiter: str):
     """The CSV's records as the csv module reads them, without the blank lines pandas skips."""
     import csv
-    import importlib
 
-    module = _OPENERS.get(path.suffix)
-    opener = importlib.import_module(module).open if module else open
-    with opener(path, "rt", encoding="utf-8", newline="") as f:
+    with _open_text(path) as f:
         for fields in csv.reader(f, delimiter=delimiter):
             if fields and not (len(fields) == 1 and fields[0] and not fields[0].strip(" \t")):
                 yield fields
@@ -244,7 +259,7 @@ def _first_row(path: Path, delimiter: str, longer: bool) -> tuple[int, int] | No
         for r, fields in enumerate(records, start=1):
             if (len(fields) > width) if longer else (len(fields) < width):
                 return r, len(fields)
-    except (csv.Error, UnicodeDecodeError, OSError, EOFError):
+    except Exception:  # a file pandas read but the csv module cannot (e.g. a .zst): no row to name
         pass
     finally:
         csv.field_size_limit(limit)
