@@ -86,3 +86,34 @@ def test_unknown_fields_in_the_space_and_used_folders_are_one_line_errors(tmp_pa
     config.write_text(yaml.safe_dump(small_config_dict(sentiment_csvs, tmp_path / "runs")))
     result = CliRunner().invoke(app, ["tune", "-c", str(config), "--trials", "1", "-o", str(tmp_path / "used")])
     assert result.exit_code == 1 and "not empty" in result.output and "Traceback" not in result.output
+
+
+def test_a_signal_stops_the_search_with_its_own_resume_command(tmp_path, sentiment_csvs, monkeypatch):
+    """Trial 2's training is stopped by SIGTERM: exit 143 and one line naming `textcls tune ...
+    --resume` (not the trial's own run folder); then --resume goes on, trial 1 kept."""
+    import signal
+
+    from textcls import train as train_module
+    from textcls.errors import Interrupted
+
+    real_train, calls = train_module.train, []
+
+    def train_stopped_the_second_time(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupted(signal.SIGTERM, "stopped")  # as train() reports a signal
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train", train_stopped_the_second_time)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(small_config_dict(sentiment_csvs, tmp_path / "runs", tune=SPACE)))
+    out = tmp_path / "search"
+    result = CliRunner().invoke(app, ["tune", "-c", str(config), "--budget", "10m", "--trials", "3", "-o", str(out)])
+    assert result.exit_code == 143, result.output
+    assert "Traceback" not in result.output and f"--out {out} --resume" in result.output
+    assert "train --resume" not in result.output
+    assert not (out / "trials" / "trial-1").exists()  # the stopped trial leaves nothing
+    monkeypatch.setattr(train_module, "train", real_train)
+    more = CliRunner().invoke(app, ["tune", "-c", str(config), "--budget", "10m", "--trials", "1", "-o", str(out), "--resume"])
+    assert more.exit_code == 0, more.output
+    assert [t["state"] for t in rows(out / "trials.csv")][:2] == ["complete", "fail"]

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import yaml
 
 from textcls.config import Config, LogRange, Range, apply_overrides, config_from_dict
-from textcls.errors import ConfigError, RunError
+from textcls.errors import ConfigError, Interrupted, RunError
 
 # The default search space per model type: what matters most for each, around the shipped values.
 DEFAULT_SPACE = {
@@ -136,6 +136,10 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
         except (optuna.TrialPruned, OutOfTime):
             shutil.rmtree(run_dir, ignore_errors=True)
             raise optuna.TrialPruned()  # a trial cut short by the budget counts as pruned
+        except Interrupted as exc:  # Ctrl-C or SIGTERM: the search stops; the trials finished are in study.db
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise Interrupted(exc.exit_code - 128, f"tune stopped during trial {trial.number}; the trials finished "
+                                                   f"are kept: continue the search with `textcls tune ... --out {out} --resume`") from None
         score = result.metrics["valid"][metric]
         prior = _best_value(study)
         improved = prior is None or (score > prior if maximize else score < prior)  # ties: the first one stays best, as Optuna's
