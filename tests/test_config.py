@@ -272,6 +272,14 @@ def test_booleans_are_not_numbers(section, key):
     assert f"'{section}.{key}'" in message and "expected a number, got true" in message
 
 
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+def test_infinite_and_nan_numbers_are_errors(value):
+    from textcls.config import apply_overrides
+
+    message = config_error(apply_overrides(minimal(), [f"optim.lr={value}"]))
+    assert "'optim.lr'" in message and "\n" not in message
+
+
 def test_numbers_as_yaml_reads_them_still_work():
     from textcls.config import apply_overrides
 

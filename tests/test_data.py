@@ -376,6 +376,15 @@ def test_train_through_the_cli_with_a_delimiter_set(tmp_path):
     import yaml
 
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["delimiter"] == ";"  # the run reloads alike
+    # eval reads a held-out file as the run read its training data, row predictions included
+    scored = runner.invoke(app, ["eval", str(tmp_path / "run"), str(path), "-f", "json", "--predictions", str(tmp_path / "p.csv")])
+    assert scored.exit_code == 0, scored.output
+    import csv
+
+    with open(tmp_path / "p.csv", newline="") as f:
+        written = list(csv.DictReader(f))
+    assert [(r["text"], r["gold"]) for r in written] == [tuple(row) for row in rows]
+    assert json.loads(scored.stdout)["accuracy"] == sum(r["label"] == r["gold"] for r in written) / len(rows)
 
 
 # --- stratified validation split ------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from conftest import checkpoint_weights
 from textcls import train as train_module
 from textcls.cli import app
-from textcls.errors import ConfigError, Interrupted
+from textcls.errors import Interrupted
 from textcls.train import train
 from textcls.trainer import NullReporter
 

@@ -39,7 +39,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from textcls.batching import Featurizer
-from textcls.config import Config, config_from_dict, upgrade_saved_config
+from textcls.config import Config, config_from_dict, read_yaml, upgrade_saved_config
 from textcls.data import make_tokenizer
 from textcls.errors import ConfigError, RunError
 from textcls.models import TextModel, build_model
@@ -389,7 +389,7 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
         if not isinstance(info[key], kind) or (kind is int and (isinstance(info[key], bool) or info[key] < 1)):
             raise damaged(run_dir, "model.json", f"'{key}' is {info[key]!r}, not a {'positive whole number' if kind is int else kind.__name__}")
     try:
-        saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        saved = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise damaged(run_dir, "config.yaml", "missing") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a !!python/object tag is refused here: safe_load builds none

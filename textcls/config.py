@@ -21,7 +21,7 @@ from textcls.errors import ConfigError
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)  # (lr: .inf is an error)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -146,7 +146,7 @@ def write_predictions(run: Run, path: str | Path, out: str | Path) -> None:
     data = run.config.data
     if data.text_pair_column or data.anchor_column:
         raise RunError("--predictions: a run trained on pairs or triplets has no prediction per row")
-    frame = read_csv(path, [data.text_column, data.label_column])[[data.text_column, data.label_column]]
+    frame = read_csv(path, [data.text_column, data.label_column], data.delimiter)[[data.text_column, data.label_column]]
     frame = frame.rename(columns={data.label_column: "gold"})
     atomic_write(Path(out), lambda p: predict_frame(run, frame, data.text_column, str(path)).to_csv(p, index=False))
 
