@@ -450,6 +450,37 @@ def test_a_csv_row_longer_than_its_header_is_one_line(tmp_path, sentiment_csvs, 
     assert not (tmp_path / "run").exists()
 
 
+def test_a_rare_class_that_a_random_split_would_send_to_validation_trains(tmp_path):
+    """The reproduction: two rows of 'rare' among 40, half split off for validation. A seed is
+    chosen for which a plain random permutation (computed here) puts both in validation."""
+    import numpy as np
+
+    from conftest import write_csv
+
+    rows = [[f"word{i} filler", "rare" if i < 2 else ("pos" if i % 2 else "neg")] for i in range(40)]
+    train = write_csv(tmp_path / "t.csv", ["text", "label"], rows)
+    seed = next(s for s in range(1000) if {0, 1} <= set(np.random.RandomState(s).permutation(40)[:20].tolist()))
+    config = write_config(tmp_path / "c.yaml", {"train": train, "valid": 0.5}, tmp_path / "runs",
+                          train={"epochs": 1, "seed": seed})
+    ok(train_cli(config, tmp_path / "run"))
+    assert json.loads((tmp_path / "run" / "labels.json").read_text()) == ["neg", "pos", "rare"]
+
+
+def test_a_boolean_for_a_number_is_one_line(trained, tmp_path):
+    assert_user_error(train_cli(trained.config, tmp_path / "run", "--set", "train.epochs=true"), "train.epochs",
+                      "expected a number, got true")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_run_from_another_folder_says_where_relative_paths_are_read(tmp_path, monkeypatch):
+    (tmp_path / "elsewhere").mkdir()
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  train: data/train.csv\ntrain:\n  epochs: 1\n")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert_user_error(invoke("train", "-c", config, "-q"), "data/train.csv", "relative paths are read from the current folder",
+                      str(tmp_path / "elsewhere"))
+
+
 def test_the_shared_run_is_as_it_was_trained(trained):
     """The tests above damage copies, never the shared run (last in the file: it runs after them)."""
     ok(invoke("predict", trained.run, "good film"))
