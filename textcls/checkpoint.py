@@ -72,12 +72,17 @@ def cannot_write(path: Path, exc: OSError) -> RunError:
     return RunError(f"{path}: cannot write ({exc.strerror or exc}); files written before are kept as they were")
 
 
+def _nearest_existing(path: Path) -> Path:
+    """`path`, or the closest of its parents that exists (at worst the current folder or the root)."""
+    return next(p for p in [path, *path.parents] if p.exists() or p == Path(p.anchor or "."))
+
+
 def atomic_write(path: Path, write) -> None:
     """`write(tmp_path)` fills a temporary file beside `path`, which then replaces `path` in one step,
     so a crash never leaves a half-written file under the real name. A failed write (e.g. a full
     disk) is one error naming `path`, and `path` keeps its earlier content."""
     tmp = None
-    existing = next(p for p in path.parents if p.exists() or p == Path(p.anchor or "."))
+    existing = _nearest_existing(path.parent)
     if not existing.is_dir():  # (mkdir would only say "File exists")
         raise RunError(f"{path}: cannot write ({existing} is not a folder)")
     try:
@@ -121,7 +126,7 @@ def check_writable(out: str | Path) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunError(f"{out}: exists and is not a folder")
-    existing = next(p for p in [out, *out.parents] if p.exists() or p == Path(p.anchor or "."))
+    existing = _nearest_existing(out)
     if not existing.is_dir():
         raise RunError(f"{out}: cannot create the run folder ({existing} is not a folder)")
     try:
@@ -138,7 +143,7 @@ class RunLock:
     def __init__(self, run_dir: Path):
         from filelock import FileLock, Timeout
 
-        self._lock, self.path = FileLock(str(run_dir / ".lock")), run_dir
+        self._lock = FileLock(str(run_dir / ".lock"))
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
