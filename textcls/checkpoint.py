@@ -422,35 +422,42 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
     return RunFiles(config, Vocabulary.from_json(vocab_json), labels, info)
 
 
+def _finite(tensor: torch.Tensor) -> bool:
+    """Whether every value is finite: min and max are NaN where any value is, infinite where any is
+    (one pass, no copy or mask of the tensor)."""
+    low, high = torch.aminmax(tensor)
+    return math.isfinite(low) and math.isfinite(high)
+
+
 def trained_model(files: RunFiles, task: Task, run_dir: Path, name: str, folder: Path) -> TextModel:
     """The model the run describes, with checkpoint `name`'s weights (from its checked `folder`).
 
-    The model is first built on the meta device (shapes only: no memory, no initialisation) and
-    its shapes are checked against the weight file's header before any tensor is read, so an
-    absurd size in model.json allocates nothing; then the weights are assigned to it."""
-    info, weights_path = files.info, folder / WEIGHTS
+    The weight file's header is read first: the embedding table, the one tensor whose size comes
+    from the data, must have model.json's `num_features` rows of config.yaml's `embedding_dim`
+    before anything is allocated (an absurd count allocates nothing); every other shape is
+    compared with the model's before any weight is read."""
+    info, config, weights_path = files.info, files.config, folder / WEIGHTS
     rel = str(weights_path.relative_to(run_dir))
-    with torch.device("meta"):
-        model = build_model(files.config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     try:
         with safe_open(str(weights_path), framework="pt") as f:
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as exc:  # safetensors raises its own error type for a damaged header
         raise damaged(run_dir, rel, f"not a readable weight file ({exc})") from None
+    table = (info["num_features"], config.model.embedding_dim)
+    if found.get("embedding.weight") != table:
+        raise damaged(run_dir, rel, f"'embedding.weight' has shape {found.get('embedding.weight')} where model.json's "
+                                    f"num_features and config.yaml's model.embedding_dim describe {table}")
+    model = build_model(config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     for key in expected.keys() | found.keys():
         if expected.get(key) != found.get(key):
             raise damaged(run_dir, rel, f"'{key}' has shape {found.get(key)} where model.json and config.yaml "
                                         f"describe {expected.get(key)}")
     weights = load_weights(run_dir, name, folder)
-    # (a float64 sum is finite exactly when every weight is: one pass, no mask of the table's size)
-    bad = next((k for k, t in weights.items() if t.is_floating_point() and not math.isfinite(t.sum(dtype=torch.float64))), None)
+    bad = next((k for k, t in weights.items() if t.is_floating_point() and t.numel() and not _finite(t)), None)
     if bad is not None:
         raise RunError(f"{weights_path}: weight '{bad}' is not finite (the run diverged): train it again")
-    model.load_state_dict(weights, assign=True)
-    if any(t.is_meta for t in [*model.parameters(), *model.buffers()]):  # a tensor the file does not hold
-        model = build_model(files.config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
-        model.load_state_dict(weights)
+    model.load_state_dict(weights)
     return model
 
 
