@@ -136,6 +136,21 @@ def check_writable(out: str | Path) -> None:
         raise RunError(f"{out}: cannot write the run folder there ({exc.strerror or exc})") from None
 
 
+def check_output_file(path: Path, option: str) -> None:
+    """Fails now, in one line, if the file `option` names could not be written once the work is
+    done: a folder, a path under a regular file, or a folder that takes no file."""
+    if path.is_dir():
+        raise RunError(f"{option} {path}: is a folder (give a file name)")
+    existing = _nearest_existing(path.parent)
+    if not existing.is_dir():
+        raise RunError(f"{option} {path}: cannot write ({existing} is not a folder)")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise RunError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
+
+
 class RunLock:
     """Held while a training writes a run folder: a second training into it is refused. The
     operating system releases it when the process ends, however it ends."""

@@ -141,12 +141,13 @@ def evaluate(
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
-    from textcls.checkpoint import finite, load_run, write_json
+    from textcls.checkpoint import check_output_file, finite, load_run, write_json
     from textcls.predict import evaluate_file
 
     with user_errors():
-        if json_path is not None and json_path.is_dir():
-            raise TextclsError(f"--json {json_path}: is a folder (give a file name)")
+        for option, path in (("--json", json_path), ("--predictions", predictions)):
+            if path is not None:
+                check_output_file(path, option)  # before the scoring, not after it
         run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
         if lexicon_words not in ("all", "heldout"):
             raise TextclsError(f"--lexicon-words must be 'all' or 'heldout', got '{lexicon_words}'")
@@ -365,12 +366,14 @@ def predict(
 
 
 def _predict_csv(run, csv: Path, column: str, out: Optional[Path], word_scores: bool, batch_size: int, texts, file) -> None:
-    from textcls.checkpoint import atomic_write
+    from textcls.checkpoint import atomic_write, check_output_file
     from textcls.data import read_csv
     from textcls.predict import predict_frame
 
     if texts or file is not None:
         raise TextclsError("--csv predicts a CSV column: give no sentences or --file beside it")
+    if out is not None:
+        check_output_file(out, "--out")  # before the predictions, not after them
     frame = predict_frame(run, read_csv(csv, [column]), column, str(csv), word_scores, batch_size)
     if out is None:
         frame.to_csv(sys.stdout, index=False)
