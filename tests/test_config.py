@@ -337,3 +337,16 @@ def test_yaml_values_its_constructors_refuse_are_config_errors(tmp_path, value, 
     with pytest.raises(ConfigError, match=r"the value is not valid YAML") as info:
         load_config(write_yaml(tmp_path / "ok.yaml", minimal()), [f"data.train={value}"])
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize("entry, fragments", [
+    ({"range": [1, 0]}, ["'model.dropout'", "needs low < high"]),
+    ({"log": [0, 1]}, ["'model.dropout'", "needs 0 < low < high"]),
+    ({"lg": [0.1, 0.2]}, ["'model.dropout'", "expected a list of choices"]),
+    ("abc", ["'model.dropout'", "expected a list of choices"]),
+])
+def test_a_bad_search_space_entry_names_its_field_and_what_is_wrong(entry, fragments):
+    message = config_error(minimal(tune={"model.dropout": entry}))
+    for fragment in fragments:
+        assert fragment in message, message
+    assert "unknown key" not in message

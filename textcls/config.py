@@ -292,6 +292,29 @@ class Config(Section):
     output: OutputConfig = OutputConfig()
     tune: TuneSpace = {}  # textcls tune: the search space (empty: a default one per model type)
 
+    @field_validator("tune", mode="before")
+    @classmethod
+    def _search_space(cls, space):
+        """Each entry as the form it has (a list, `log` or `range`), so that an error names the
+        field and what is wrong with it, not every form it failed to be."""
+        if not isinstance(space, dict):
+            return space
+        parsed = {}
+        for field, choice in space.items():
+            forms = {"log": LogRange, "range": Range}
+            key = next(iter(choice)) if isinstance(choice, dict) and len(choice) == 1 else None
+            if isinstance(choice, list):
+                parsed[field] = choice
+            elif key in forms:
+                try:
+                    parsed[field] = forms[key].model_validate(choice)
+                except ValidationError as exc:
+                    raise ValueError(f"'{field}': {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+            else:
+                raise ValueError(f"'{field}': expected a list of choices, {{log: [low, high]}} or {{range: [low, high]}}, "
+                                 f"got {choice!r}")
+        return parsed
+
     @field_validator("task")
     @classmethod
     def _known_task(cls, name: str) -> str:
