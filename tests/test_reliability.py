@@ -503,7 +503,13 @@ def test_a_config_run_from_another_folder_says_where_relative_paths_are_read(tmp
                       str(tmp_path / "elsewhere"))
 
 
+def test_resume_of_a_run_without_checkpoints_is_one_line(copy):
+    shutil.rmtree(copy / "checkpoints")
+    assert_user_error(invoke("train", "--resume", copy, "-q"), str(copy), "no 'last' checkpoint")
+
+
 def test_the_shared_run_is_as_it_was_trained(trained):
     """The tests above damage copies, never the shared run (last in the file: it runs after them)."""
     ok(invoke("predict", trained.run, "good film"))
     assert snapshot(trained.run) == trained.files
+

@@ -263,6 +263,8 @@ def remove_leftovers(run_dir: Path) -> None:
     files of interrupted writes), and the training state of a `best` that is no longer `last`
     (only `last` resumes). Called by the training that holds the run's lock."""
     folder = run_dir / CHECKPOINTS
+    if not folder.is_dir():
+        return
     index = read_index(run_dir)
     for path in list(folder.iterdir()) + list(run_dir.glob(".*.tmp")):
         if path.name != INDEX and path.name not in index.values() and path.name != ".lock":
