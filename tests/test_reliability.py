@@ -512,4 +512,3 @@ def test_the_shared_run_is_as_it_was_trained(trained):
     """The tests above damage copies, never the shared run (last in the file: it runs after them)."""
     ok(invoke("predict", trained.run, "good film"))
     assert snapshot(trained.run) == trained.files
-
