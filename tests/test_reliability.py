@@ -185,6 +185,22 @@ def test_resume_refuses_a_state_file_that_would_run_code(copy, tmp_path):
     assert marker.exists()
 
 
+@pytest.mark.parametrize("state", [{"unrelated": 1}, {"progress": {"epoch": "x"}},
+                                   "another run's"])  # (plain data that loads, but is not this run's state)
+def test_resume_refuses_a_state_file_of_the_wrong_shape(copy, tmp_path, state):
+    last = checkpoint_dir(copy, "last")
+    if state == "another run's":  # a real state, of a model with other parameters
+        other = torch.load(last / "state.pt", weights_only=True)
+        other["optimizer"]["optimizers"] = other["optimizer"]["optimizers"][:1] * 3
+        other["optimizer"]["optimizers"][0] = {"state": {}, "param_groups": [{"params": [0]}]}
+        state = other
+    torch.save(state, last / "state.pt")
+    reseal(last)
+    before = snapshot(copy)
+    assert_user_error(invoke("train", "--resume", copy, "-q"), f"{copy}: damaged run folder: ", "state.pt")
+    assert snapshot(copy) == before
+
+
 @pytest.mark.parametrize("change, fragment", [
     (lambda data: data + b"\0", "bytes, its manifest says"),
     (lambda data: data[:-1] + bytes([data[-1] ^ 0x01]), "its sha256 differs from its manifest"),

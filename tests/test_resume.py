@@ -141,6 +141,14 @@ def test_a_signal_between_epochs_stops_there(tmp_path, make_config):
     assert [r["epoch"] for r in log(tmp_path / "run")] == [1]
 
 
+def test_the_saved_state_holds_what_a_resume_checks_for(tmp_path, make_config):
+    from textcls.checkpoint import load_training_state
+    from textcls.trainer import STATE_KEYS
+
+    run = train(make_config(train={"epochs": 1}), out=tmp_path / "run").run_dir
+    assert set(load_training_state(run, "last")) == STATE_KEYS
+
+
 def test_resuming_a_finished_run_has_nothing_to_do(tmp_path, make_config):
     run = train(make_config(train={"epochs": 2}), out=tmp_path / "run").run_dir
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}

@@ -34,7 +34,7 @@ from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
 from textcls.resume import resumed_config, trim_log
 from textcls.signals import StopOnSignal
 from textcls.tasks import Task, task_of
-from textcls.trainer import NullReporter, Reporter, Stopped, Trainer
+from textcls.trainer import STATE_KEYS, NullReporter, Reporter, Stopped, Trainer
 from textcls.vocab import Vocabulary
 
 
@@ -236,7 +236,13 @@ class Resumed:
         if processes != now:
             raise RunError(f"{run_dir}: trained by {processes} process(es); resume it with as many "
                            f"(not {now}): the batches they share would differ")
-        return cls(files, load_training_state(run_dir, "last"), load_weights(run_dir, "last"))
+        state = load_training_state(run_dir, "last")
+        progress = state.get("progress") if isinstance(state, dict) else None
+        missing = sorted(STATE_KEYS - set(state)) if isinstance(state, dict) else ["everything"]
+        if missing or not isinstance(progress, dict) or not isinstance(progress.get("epoch"), int):
+            raise RunError(f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold a training state "
+                           f"(missing or wrong: {', '.join(missing) or 'progress'})")
+        return cls(files, state, load_weights(run_dir, "last"))
 
 
 @dataclass
@@ -313,7 +319,12 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
     trainer = Trainer(model, setup.objective, config.optim, config.train, device, reporter,
                       batches=lambda items, generator: task.batches(items, config.train, generator), group=group)
     if state is not None:
-        trainer.restore(state)
+        try:
+            trainer.restore(state)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:  # plain data, but not this run's state
+            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise RunError(f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold this run's "
+                           f"training state ({type(exc).__name__}: {detail})") from None
     reference = {"train": setup.train_items, "valid": setup.valid_items}.get(task.reference_split)
     validation_loss = plain_objective(config.loss, task, setup.loss_name, len(featurizer.labels))
 

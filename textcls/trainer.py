@@ -23,6 +23,7 @@ from textcls.metrics import flatten, is_better
 from textcls.models import TextModel
 
 
+STATE_KEYS = {"progress", "step", "optimizer", "scaler", "epoch_generator", "partial", "rng"}  # what Trainer.state() holds
 REPORT_EVERY = 25  # steps between progress reports (each one reads the running loss off the device)
 
 
