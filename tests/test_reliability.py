@@ -110,6 +110,12 @@ DAMAGES = {  # name: (damage(run, marker), fragments of the message beyond "RUN:
                                       ["weights.safetensors: its sha256 differs from its manifest"]),
     "manifest deleted": (lambda run, m: (_weights(run).parent / "manifest.json").unlink(), ["manifest.json: missing"]),
     "weights deleted": (lambda run, m: _weights(run).unlink(), ["weights.safetensors: missing"]),
+    "task.json temperature a string": (lambda run, m: (run / "task.json").write_text('{"temperature": "abc"}'),
+                                       ["task.json: 'temperature' is 'abc', not a positive number"]),
+    "task.json temperature negative": (lambda run, m: (run / "task.json").write_text('{"temperature": -1.0}'),
+                                       ["task.json: 'temperature' is -1.0, not a positive number"]),
+    "task.json thresholds not one per label": (lambda run, m: (run / "task.json").write_text('{"thresholds": [0.5]}'),
+                                               ["task.json: 'thresholds' must be 2 numbers in [0, 1]"]),
 }
 
 

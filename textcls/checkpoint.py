@@ -478,6 +478,20 @@ def trained_model(files: RunFiles, task: Task, run_dir: Path, name: str, folder:
     return model
 
 
+def _check_tuned(run_dir: Path, state: dict, labels: list[str]) -> None:
+    """What a task tuned on validation (task.json), checked: a positive temperature, a threshold, one
+    threshold in [0, 1] per label."""
+    number = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if "temperature" in state and not (number(state["temperature"]) and state["temperature"] > 0):
+        raise damaged(run_dir, "task.json", f"'temperature' is {state['temperature']!r}, not a positive number")
+    if "threshold" in state and not number(state["threshold"]):
+        raise damaged(run_dir, "task.json", f"'threshold' is {state['threshold']!r}, not a number")
+    if "thresholds" in state:
+        values = state["thresholds"]
+        if not (isinstance(values, list) and len(values) == len(labels) and all(number(v) and 0 <= v <= 1 for v in values)):
+            raise damaged(run_dir, "task.json", f"'thresholds' must be {len(labels)} numbers in [0, 1], one per label")
+
+
 def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", calibrated: bool = True) -> Run:
     """The run in `run_dir`, with what its task tuned on validation (e.g. a temperature) unless
     `calibrated` is False."""
@@ -487,6 +501,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     state = _json(run_dir, "task.json") if (run_dir / "task.json").is_file() else {}
     if not isinstance(state, dict):
         raise damaged(run_dir, "task.json", "not a JSON object")
+    _check_tuned(run_dir, state, files.labels)
     if not calibrated:
         state.pop("temperature", None)
     task = task_of(files.config, state)
