@@ -110,6 +110,8 @@ DAMAGES = {  # name: (damage(run, marker), fragments of the message beyond "RUN:
                                       ["weights.safetensors: its sha256 differs from its manifest"]),
     "manifest deleted": (lambda run, m: (_weights(run).parent / "manifest.json").unlink(), ["manifest.json: missing"]),
     "weights deleted": (lambda run, m: _weights(run).unlink(), ["weights.safetensors: missing"]),
+    "vocab.json with a word more": (lambda run, m: _edit_json(run, "vocab.json", lambda d: {**d, "tokens": d["tokens"] + ["extra"]}),
+                                    ["vocab.json: ", "model.json says"]),
     "task.json temperature a string": (lambda run, m: (run / "task.json").write_text('{"temperature": "abc"}'),
                                        ["task.json: 'temperature' is 'abc', not a positive number"]),
     "task.json temperature negative": (lambda run, m: (run / "task.json").write_text('{"temperature": -1.0}'),

@@ -507,6 +507,9 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     task = task_of(files.config, state)
     featurizer = Featurizer(task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels)
     model = trained_model(files, task, run_dir, checkpoint, folder)
+    if featurizer.num_features != files.info["num_features"]:  # words and hash buckets: one id each
+        raise damaged(run_dir, "vocab.json", f"{len(files.vocab)} words and config.yaml's features make "
+                                             f"{featurizer.num_features} ids, model.json says {files.info['num_features']}")
     device = torch.device(device)
     model.to(device).eval()
     return Run(run_dir, files.config, featurizer, model, files.info["loss"], device)
