@@ -108,6 +108,19 @@ def test_report_of_a_folder_that_is_no_run_is_one_line(tmp_path):
     assert result.exit_code == 1 and result.output.count("\n") == 1 and "Traceback" not in result.output
 
 
+def test_report_leaves_out_a_log_line_cut_short_and_refuses_a_damaged_log(make_config, tmp_path):
+    run = train(make_config(train={"epochs": 2}), out=tmp_path / "run").run_dir
+    with open(run / "metrics.jsonl", "a") as log:
+        log.write('{"epoch": 3, "train_lo')  # what a kill while logging epoch 3 leaves
+    assert CliRunner().invoke(app, ["report", str(run)]).exit_code == 0
+    assert (run / "report" / "learning_curves.png").is_file()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (run / "metrics.jsonl").write_text("\n".join(["not json", *lines[1:]]) + "\n")
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "damaged run folder: metrics.jsonl: line 1 is not a JSON object" in result.output
+
+
 def browser():
     """A headless Chromium driven by selenium, or None when neither is installed."""
     try:

@@ -136,6 +136,24 @@ def check_writable(out: str | Path) -> None:
         raise RunError(f"{out}: cannot write the run folder there ({exc.strerror or exc})") from None
 
 
+def read_log(run_dir: Path) -> list[dict]:
+    """metrics.jsonl's records, one per epoch. A last line cut short (the process ended while
+    writing it) is left out; any other line that is not a JSON object is a damaged folder."""
+    lines = [line for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict):
+            if number == len(lines):
+                break
+            raise damaged(run_dir, "metrics.jsonl", f"line {number} is not a JSON object")
+        records.append(record)
+    return records
+
+
 def check_output_file(path: Path, option: str) -> None:
     """Fails now, in one line, if the file `option` names could not be written once the work is
     done: a folder, a path under a regular file, or a folder that takes no file."""
@@ -216,7 +234,7 @@ def read_index(run_dir: Path) -> dict[str, str]:
     path = run_dir / CHECKPOINTS / INDEX
     if not path.is_file():
         return {}
-    index = _json(run_dir, f"{CHECKPOINTS}/{INDEX}")
+    index = run_json(run_dir, f"{CHECKPOINTS}/{INDEX}")
     if not isinstance(index, dict) or not all(isinstance(v, str) and v.startswith("step-") and "/" not in v
                                               for v in index.values()):
         raise damaged(run_dir, f"{CHECKPOINTS}/{INDEX}", "not a map of checkpoint names to step-N folders")
@@ -271,7 +289,7 @@ def remove_leftovers(run_dir: Path) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     best, last = index.get("best"), index.get("last")
     if best and best != last and (folder / best / STATE).is_file():
-        manifest = _json(run_dir, f"{CHECKPOINTS}/{best}/{MANIFEST}")
+        manifest = run_json(run_dir, f"{CHECKPOINTS}/{best}/{MANIFEST}")
         manifest["files"].pop(STATE, None)
         write_json(folder / best / MANIFEST, manifest)  # first the manifest stops listing it, then it goes
         (folder / best / STATE).unlink()
@@ -281,7 +299,8 @@ def damaged(run_dir: Path, file: str, why: str) -> RunError:
     return RunError(f"{run_dir}: damaged run folder: {file}: {why}")
 
 
-def _json(run_dir: Path, file: str):
+def run_json(run_dir: Path, file: str):
+    """A JSON file of the run folder; missing or not JSON is a damaged folder (one line)."""
     path = run_dir / file
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -301,7 +320,7 @@ def checkpoint_dir(run_dir: str | Path, name: str = "best", hashed: tuple[str, .
         saved = f"{CHECKPOINTS}/{INDEX} names only {', '.join(sorted(index))}" if index else "the run saved none yet"
         raise RunError(f"{run_dir}: no '{name}' checkpoint ({saved})")
     folder = run_dir / CHECKPOINTS / index[name]
-    manifest = _json(run_dir, f"{CHECKPOINTS}/{index[name]}/{MANIFEST}")
+    manifest = run_json(run_dir, f"{CHECKPOINTS}/{index[name]}/{MANIFEST}")
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or WEIGHTS not in files:
         raise damaged(run_dir, f"{CHECKPOINTS}/{index[name]}/{MANIFEST}", "lists no weights")
@@ -320,7 +339,7 @@ def checkpoint_info(run_dir: str | Path, name: str = "best") -> dict:
     """Epoch, step and score of checkpoint `name`."""
     run_dir = Path(run_dir)
     folder = checkpoint_dir(run_dir, name, hashed=(INFO,))
-    return _json(run_dir, str(folder.relative_to(run_dir) / INFO))
+    return run_json(run_dir, str(folder.relative_to(run_dir) / INFO))
 
 
 def load_training_state(run_dir: Path, name: str = "last") -> dict:
@@ -399,7 +418,7 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
     if not (run_dir / "model.json").is_file():
         missing = "config.yaml" if not (run_dir / "config.yaml").is_file() else "model.json"
         raise RunError(f"{run_dir}: not a textcls run folder (missing {missing})")
-    info = _json(run_dir, "model.json")
+    info = run_json(run_dir, "model.json")
     if not isinstance(info, dict):
         raise damaged(run_dir, "model.json", "not a JSON object")
     if info.get("format_version") != FORMAT_VERSION:
@@ -422,14 +441,14 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
         config = config_from_dict(upgrade_saved_config(saved), str(run_dir / "config.yaml"))
     except ConfigError as exc:
         raise damaged(run_dir, "config.yaml", str(exc)) from None
-    vocab_json = _json(run_dir, "vocab.json")
+    vocab_json = run_json(run_dir, "vocab.json")
     tokens = vocab_json.get("tokens") if isinstance(vocab_json, dict) else None
     if not isinstance(tokens, list) or len(tokens) < 2 or not all(isinstance(t, str) for t in tokens):
         raise damaged(run_dir, "vocab.json", "needs 'tokens', a list of words starting with <pad> and <unk>")
     trained = vocab_json.get("trained")
     if trained is not None and (not isinstance(trained, int) or not 2 <= trained <= len(tokens)):
         raise damaged(run_dir, "vocab.json", f"'trained' is {trained!r}, not a word count")
-    labels = _json(run_dir, "labels.json")
+    labels = run_json(run_dir, "labels.json")
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise damaged(run_dir, "labels.json", "needs a list of label names")
     if not labels and task_of(config).has_classes:
@@ -498,7 +517,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     run_dir = Path(run_dir)
     files = read_run_files(run_dir)
     folder = checkpoint_dir(run_dir, checkpoint, hashed=(WEIGHTS,))
-    state = _json(run_dir, "task.json") if (run_dir / "task.json").is_file() else {}
+    state = run_json(run_dir, "task.json") if (run_dir / "task.json").is_file() else {}
     if not isinstance(state, dict):
         raise damaged(run_dir, "task.json", "not a JSON object")
     _check_tuned(run_dir, state, files.labels)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 from textcls import __version__, plots
-from textcls.checkpoint import atomic_write, load_run
+from textcls.checkpoint import atomic_write, load_run, read_log, run_json
 from textcls.errors import RunError, TextclsError
 from textcls.evaluate import predict_items
 
@@ -36,9 +35,9 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, batch_size:
     history_path = run.dir / "metrics.jsonl"
     if not history_path.is_file():
         raise RunError(f"{history_path}: not found (the run trained no epoch)")
-    history = [json.loads(line) for line in history_path.read_text().splitlines() if line.strip()]
+    history = read_log(run.dir)
     final_path = run.dir / "metrics.json"
-    final = json.loads(final_path.read_text()) if final_path.is_file() else {}
+    final = run_json(run.dir, "metrics.json") if final_path.is_file() else {}
 
     figures, notes = {"learning_curves": plots.learning_curves(history)}, []
     try:
