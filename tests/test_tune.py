@@ -117,3 +117,16 @@ def test_a_signal_stops_the_search_with_its_own_resume_command(tmp_path, sentime
     more = CliRunner().invoke(app, ["tune", "-c", str(config), "--budget", "10m", "--trials", "1", "-o", str(out), "--resume"])
     assert more.exit_code == 0, more.output
     assert [t["state"] for t in rows(out / "trials.csv")][:2] == ["complete", "fail"]
+
+
+def test_a_damaged_study_database_is_one_line(tmp_path, sentiment_csvs):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(small_config_dict(sentiment_csvs, tmp_path / "runs", tune=SPACE)))
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "study.db").write_bytes(b"not a database")
+    result = CliRunner().invoke(app, ["tune", "-c", str(config), "--budget", "5s", "-o", str(tmp_path / "search"), "--resume"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "study.db: cannot open the search's database" in lines[0], result.output
+

@@ -110,10 +110,14 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
         raise RunError(f"{out}: no study.db to resume")
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # errors reach the user as one line; trials as progress
-    study = optuna.create_study(study_name="textcls", storage=f"sqlite:///{out / 'study.db'}", load_if_exists=resume,
-                                direction="maximize" if maximize else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=config.train.seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    try:
+        study = optuna.create_study(study_name="textcls", storage=f"sqlite:///{out / 'study.db'}", load_if_exists=resume,
+                                    direction="maximize" if maximize else "minimize",
+                                    sampler=optuna.samplers.TPESampler(seed=config.train.seed),
+                                    pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    except Exception as exc:  # SQLAlchemy's and Optuna's errors about the file: a damaged or foreign study.db
+        cause = getattr(exc, "orig", None) or exc  # (the database's own message, without the SQL)
+        raise RunError(f"{out / 'study.db'}: cannot open the search's database ({str(cause).splitlines()[0][:200]})") from None
 
     def objective(trial) -> float:
         values = {path: suggest(trial, path, choice) for path, choice in space.items()}
