@@ -174,12 +174,14 @@ def export(
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
 ):
     """Export a run's model to ONNX (ids in, logits and token scores out; see the README's Export section)."""
-    from textcls.checkpoint import load_run
+    from textcls.checkpoint import check_output_file, load_run
     from textcls.export import export_onnx, quantize_int8
 
     with user_errors():
         if fmt != "onnx":
             raise TextclsError(f"--format: only onnx is supported, got '{fmt}'")
+        if out is not None:
+            check_output_file(out, "--out")
         run = load_run(run_dir, checkpoint, calibrated=False)
         path = export_onnx(run, out)
         typer.echo(str(path))
@@ -415,10 +417,11 @@ def embed(
     """Write the sentence embedding of every line of a file (blank lines skipped)."""
     import numpy as np
 
-    from textcls.checkpoint import atomic_write, load_run
+    from textcls.checkpoint import atomic_write, check_output_file, load_run
     from textcls.predict import embed_texts
 
     with user_errors():
+        check_output_file(out, "--out")
         run = load_run(run_dir, checkpoint)
         texts = [t for t in _lines([], None if str(file) == "-" else file, advice="save it as UTF-8") if t.strip()]
         if not texts:
