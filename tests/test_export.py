@@ -138,3 +138,17 @@ def test_int8_copy_is_smaller_and_agrees(trained_runs):
 def test_missing_export_names_the_command(trained_runs, tmp_path):
     result = CliRunner().invoke(app, ["predict", str(trained_runs["bow"]), "good", "--backend", "onnx", "--onnx", str(tmp_path / "x.onnx")])
     assert result.exit_code == 1 and "make it with `textcls export RUN`" in result.output and "Traceback" not in result.output
+
+
+def test_a_damaged_or_foreign_onnx_file_is_one_line(trained_runs, tmp_path):
+    bow, tagger = trained_runs["bow"], trained_runs["tagger"]
+    assert CliRunner().invoke(app, ["export", str(bow), "--out", str(tmp_path / "bow.onnx")]).exit_code == 0
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes((tmp_path / "bow.onnx").read_bytes()[:1000])
+    cases = [(bow, cut, "onnxruntime cannot load it"),  # a file cut short
+             (tagger, tmp_path / "bow.onnx", "")]  # another run's model: its inputs, or its tables, do not fit
+    for run, onnx, fragment in cases:
+        result = CliRunner().invoke(app, ["predict", str(run), "a good film", "--backend", "onnx", "--onnx", str(onnx)])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith(f"error: {onnx}") and fragment in lines[0], result.output

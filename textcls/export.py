@@ -248,6 +248,10 @@ def export_model(model: TextModel, example: Batch, per_token: bool, out: Path) -
     return names, outputs
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 class OnnxModel:
     """An exported model behind the interface `predict_items` calls: batch -> ModelOutput."""
 
@@ -261,9 +265,12 @@ class OnnxModel:
             raise RunError(f"{path}: no exported model (make it with `textcls export RUN`)")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own error types: a damaged or foreign file
+            raise RunError(f"{path}: onnxruntime cannot load it ({_first_line(exc)}): export it again") from None
         self.names = [i.name for i in self.session.get_inputs()]
-        self.model, self.per_token = model, per_token
+        self.model, self.per_token, self.path = model, per_token, path
 
     def eval(self):
         return self
@@ -272,8 +279,12 @@ class OnnxModel:
         inputs = padded_inputs(batch, self.model)
         missing = [n for n in self.names if n not in inputs]
         if missing:
-            raise RunError(f"the exported model reads {missing}, which this run's inputs lack: export it again")
-        results = self.session.run(None, {n: inputs[n] for n in self.names})
+            raise RunError(f"{self.path}: the exported model reads {missing}, which this run's inputs lack: export this run again")
+        try:
+            results = self.session.run(None, {n: inputs[n] for n in self.names})
+        except Exception as exc:  # e.g. a model exported from another run: ids beyond its tables
+            raise RunError(f"{self.path}: the exported model fails on this run's input ({_first_line(exc)}): "
+                           "export this run again") from None
         if self.per_token:
             return ModelOutput(None, torch.from_numpy(results[0]), batch, crf=getattr(self.model, "crf", None))
         return ModelOutput(torch.from_numpy(results[0]), torch.from_numpy(results[1]), batch)
