@@ -481,3 +481,11 @@ def test_a_zip_file_of_two_files_is_a_data_error_and_a_zipped_csv_is_checked_for
     with zipfile.ZipFile(short, "w") as archive:
         archive.writestr("a.csv", "text,label,note\ngood,pos,x\nbad,neg\n")
     assert "row 2: 2 fields, but the header has 3 columns" in data_error(short)
+
+
+def test_a_folder_given_as_a_csv_says_so(tmp_path):
+    from textcls.data import read_csv
+
+    with pytest.raises(DataError, match="is a folder, not a CSV file"):
+        read_csv(tmp_path, ["text"])
+

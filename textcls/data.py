@@ -181,6 +181,8 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
     import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it
 
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a CSV file")
     if not path.is_file():
         where = "" if path.is_absolute() else f" (relative paths are read from the current folder, {Path.cwd()})"
         raise DataError(f"{path}: file not found{where}")
