@@ -489,3 +489,17 @@ def test_a_folder_given_as_a_csv_says_so(tmp_path):
     with pytest.raises(DataError, match="is a folder, not a CSV file"):
         read_csv(tmp_path, ["text"])
 
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_a_csv_that_is_not_utf8_names_the_line_and_byte(tmp_path, suffix):
+    import gzip
+
+    from textcls.data import read_csv
+
+    content = "text,label\ngood film,pos\n".encode() + "café noir,neg\n".encode("latin-1")
+    path = tmp_path / f"t{suffix}"
+    path.write_bytes(gzip.compress(content) if suffix.endswith(".gz") else content)
+    offset = content.index(b"\xe9")  # counted by hand: the header, the first row, then "caf"
+    with pytest.raises(DataError, match=rf", line 3: not UTF-8 text \(byte 0xe9 at byte offset {offset}\)"):
+        read_csv(path, ["text"])

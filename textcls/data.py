@@ -205,6 +205,10 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
             row, saw = _first_row(path, delimiter, longer=True) or (line - 1, saw)
             hint = _delimiter_hint(path, delimiter, setting)
             raise DataError(f"{path}, row {row}: {saw} fields, but the header has {expected} columns{hint}") from None
+        if isinstance(exc, UnicodeDecodeError) and (bad := _first_bad_utf8(path)):
+            line, offset, byte = bad
+            raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{byte:02x} at byte offset {offset}); "
+                            "save the file as UTF-8") from None
         raise DataError(f"{path}: cannot read as CSV: {message}") from None
     width = len(frame.columns)
     # pandas fills the fields missing at the end of a short row with "": only then is the file read
@@ -224,19 +228,39 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
     return frame
 
 
-def _open_text(path: Path):
-    """The file as text, decompressed as pandas decompresses it (.gz, .bz2, .xz, .zip of one file)."""
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed as pandas decompresses it (.gz, .bz2, .xz, .zip of one file)."""
     import bz2
     import gzip
-    import io
     import lzma
     import zipfile
 
     if path.suffix == ".zip":
         archive = zipfile.ZipFile(path)
-        return io.TextIOWrapper(archive.open(archive.namelist()[0]), encoding="utf-8", newline="")
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
-    return opener(path, "rt", encoding="utf-8", newline="")
+        return archive.open(archive.namelist()[0])
+    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)(path, "rb")
+
+
+def _open_text(path: Path):
+    import io
+
+    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", newline="")
+
+
+def _first_bad_utf8(path: Path) -> tuple[int, int, int] | None:
+    """(line from 1, byte offset from 0, the byte) of the first byte that is not UTF-8 text."""
+    offset = 0
+    try:
+        with _open_bytes(path) as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return number, offset + exc.start, line[exc.start]
+                offset += len(line)
+    except (OSError, EOFError, ValueError):
+        return None
+    return None
 
 
 def _records(path: Path, delimiter: str):
