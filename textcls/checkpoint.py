@@ -14,8 +14,8 @@ A run folder holds everything needed to rebuild the model and its input pipeline
 
 A checkpoint is written into a hidden folder, which is renamed into place once complete, and only
 then does index.json (replaced in one step) point to it: a crash at any moment leaves `best` and
-`last` each wholly from one step. Folders the index does not name are leftovers, removed when a
-training next opens the run.
+`last` each wholly from one step. Folders the index does not name are leftovers, removed after each
+save and when a training reopens the run.
 
 `model.json` carries FORMAT_VERSION: a run written by an incompatible version is refused with a
 one-line error instead of loading into the wrong model.
@@ -41,7 +41,7 @@ from safetensors.torch import load_file, save_file
 from textcls.batching import Featurizer
 from textcls.config import Config, config_from_dict, read_yaml, upgrade_saved_config
 from textcls.data import make_tokenizer
-from textcls.errors import ConfigError, RunError
+from textcls.errors import ConfigError, RunError, first_line
 from textcls.models import TextModel, build_model
 from textcls.tasks import Task, task_of
 from textcls.vocab import Vocabulary
@@ -126,14 +126,20 @@ def check_writable(out: str | Path) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunError(f"{out}: exists and is not a folder")
-    existing = _nearest_existing(out)
+    _check_creatable(out, f"{out}: cannot create the run folder", f"{out}: cannot write the run folder there")
+
+
+def _check_creatable(path: Path, cannot_create: str, cannot_write: str) -> None:
+    """That `path` can be made: its nearest existing folder is a folder that takes a new file (the
+    one way to know, whoever runs this: root ignores permissions, a read-only mount does not)."""
+    existing = _nearest_existing(path)
     if not existing.is_dir():
-        raise RunError(f"{out}: cannot create the run folder ({existing} is not a folder)")
+        raise RunError(f"{cannot_create} ({existing} is not a folder)")
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise RunError(f"{out}: cannot write the run folder there ({exc.strerror or exc})") from None
+        raise RunError(f"{cannot_write} ({exc.strerror or exc})") from None
 
 
 def read_log(run_dir: Path) -> list[dict]:
@@ -159,14 +165,7 @@ def check_output_file(path: Path, option: str) -> None:
     done: a folder, a path under a regular file, or a folder that takes no file."""
     if path.is_dir():
         raise RunError(f"{option} {path}: is a folder (give a file name)")
-    existing = _nearest_existing(path.parent)
-    if not existing.is_dir():
-        raise RunError(f"{option} {path}: cannot write ({existing} is not a folder)")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise RunError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
+    _check_creatable(path.parent, f"{option} {path}: cannot write", f"{option} {path}: cannot write there")
 
 
 class RunLock:
@@ -342,17 +341,17 @@ def checkpoint_info(run_dir: str | Path, name: str = "best") -> dict:
     return run_json(run_dir, str(folder.relative_to(run_dir) / INFO))
 
 
-def load_training_state(run_dir: Path, name: str = "last") -> dict:
-    """Optimiser, schedule, progress and RNG state; `weights_only=True` refuses anything but tensors
-    and plain data, so a file made to run code when unpickled is refused, and runs nothing."""
-    folder = checkpoint_dir(run_dir, name, hashed=(STATE,))
+def load_training_state(run_dir: Path, name: str = "last", folder: Path | None = None) -> dict:
+    """Optimiser, schedule, progress and RNG state (from `folder`, when the caller has checked it
+    already); `weights_only=True` refuses anything but tensors and plain data, so a file made to
+    run code when unpickled is refused, and runs nothing."""
+    folder = folder or checkpoint_dir(run_dir, name, hashed=(STATE,))
     if not (folder / STATE).is_file():
         raise RunError(f"{run_dir}: checkpoint '{name}' holds no training state to resume from")
     try:
         return torch.load(folder / STATE, weights_only=True)
     except Exception as exc:  # pickle's and torch's many errors: all mean "not a state file this reads"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise damaged(run_dir, str((folder / STATE).relative_to(run_dir)), f"refused ({first[:200]})") from None
+        raise damaged(run_dir, str((folder / STATE).relative_to(run_dir)), f"refused ({first_line(exc)})") from None
 
 
 def load_weights(run_dir: Path, name: str = "best", folder: Path | None = None) -> dict[str, torch.Tensor]:
@@ -434,7 +433,7 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
     except FileNotFoundError:
         raise damaged(run_dir, "config.yaml", "missing") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:  # a !!python/object tag is refused here: safe_load builds none
-        raise damaged(run_dir, "config.yaml", f"not a plain YAML config ({str(exc).splitlines()[0]})") from None
+        raise damaged(run_dir, "config.yaml", f"not a plain YAML config ({first_line(exc)})") from None
     if not isinstance(saved, dict):
         raise damaged(run_dir, "config.yaml", "not a mapping of sections")
     try:
@@ -465,35 +464,44 @@ def _finite(tensor: torch.Tensor) -> bool:
     return math.isfinite(low) and math.isfinite(high)
 
 
-def trained_model(files: RunFiles, task: Task, run_dir: Path, name: str, folder: Path) -> TextModel:
-    """The model the run describes, with checkpoint `name`'s weights (from its checked `folder`).
-
-    The weight file's header is read first: the embedding table, the one tensor whose size comes
-    from the data, must have model.json's `num_features` rows of config.yaml's `embedding_dim`
-    before anything is allocated (an absurd count allocates nothing); every other shape is
-    compared with the model's before any weight is read."""
-    info, config, weights_path = files.info, files.config, folder / WEIGHTS
-    rel = str(weights_path.relative_to(run_dir))
+def header_shapes(run_dir: Path, folder: Path) -> dict[str, tuple]:
+    """The shape of each tensor in a checkpoint's weight file, from its header (no tensor is read)."""
     try:
-        with safe_open(str(weights_path), framework="pt") as f:
-            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        with safe_open(str(folder / WEIGHTS), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as exc:  # safetensors raises its own error type for a damaged header
-        raise damaged(run_dir, rel, f"not a readable weight file ({exc})") from None
-    table = (info["num_features"], config.model.embedding_dim)
-    if found.get("embedding.weight") != table:
-        raise damaged(run_dir, rel, f"'embedding.weight' has shape {found.get('embedding.weight')} where model.json's "
-                                    f"num_features and config.yaml's model.embedding_dim describe {table}")
-    model = build_model(config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
+        raise damaged(run_dir, str((folder / WEIGHTS).relative_to(run_dir)), f"not a readable weight file ({exc})") from None
+
+
+def load_checked(model: TextModel, run_dir: Path, folder: Path, shapes: dict[str, tuple]) -> None:
+    """Loads a checkpoint's weights (`shapes`: from its header) into `model`: each shape is compared
+    with the model's before any weight is read, and every weight must be finite."""
+    rel = str((folder / WEIGHTS).relative_to(run_dir))
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    for key in expected.keys() | found.keys():
-        if expected.get(key) != found.get(key):
-            raise damaged(run_dir, rel, f"'{key}' has shape {found.get(key)} where model.json and config.yaml "
+    for key in expected.keys() | shapes.keys():
+        if expected.get(key) != shapes.get(key):
+            raise damaged(run_dir, rel, f"'{key}' has shape {shapes.get(key)} where model.json and config.yaml "
                                         f"describe {expected.get(key)}")
-    weights = load_weights(run_dir, name, folder)
+    weights = load_weights(run_dir, folder=folder)
     bad = next((k for k, t in weights.items() if t.is_floating_point() and t.numel() and not _finite(t)), None)
     if bad is not None:
-        raise RunError(f"{weights_path}: weight '{bad}' is not finite (the run diverged): train it again")
+        raise RunError(f"{folder / WEIGHTS}: weight '{bad}' is not finite (the run diverged): train it again")
     model.load_state_dict(weights)
+
+
+def trained_model(files: RunFiles, task: Task, run_dir: Path, folder: Path) -> TextModel:
+    """The model the run describes, with the weights of the checked checkpoint `folder`. The
+    embedding table, the one tensor whose size comes from the data, must have model.json's
+    `num_features` rows of config.yaml's `embedding_dim` in the weight file's header before the
+    model is built (an absurd count allocates nothing)."""
+    info, shapes = files.info, header_shapes(run_dir, folder)
+    table = (info["num_features"], files.config.model.embedding_dim)
+    if shapes.get("embedding.weight") != table:
+        raise damaged(run_dir, str((folder / WEIGHTS).relative_to(run_dir)),
+                      f"'embedding.weight' has shape {shapes.get('embedding.weight')} where model.json's num_features "
+                      f"and config.yaml's model.embedding_dim describe {table}")
+    model = build_model(files.config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
+    load_checked(model, run_dir, folder, shapes)
     return model
 
 
@@ -525,7 +533,7 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
         state.pop("temperature", None)
     task = task_of(files.config, state)
     featurizer = Featurizer(task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels)
-    model = trained_model(files, task, run_dir, checkpoint, folder)
+    model = trained_model(files, task, run_dir, folder)
     if featurizer.num_features != files.info["num_features"]:  # words and hash buckets: one id each
         raise damaged(run_dir, "vocab.json", f"{len(files.vocab)} words and config.yaml's features make "
                                              f"{featurizer.num_features} ids, model.json says {files.info['num_features']}")

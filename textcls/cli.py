@@ -1,5 +1,5 @@
 """The `textcls` command: parses options, loads the config, calls the library, and turns known
-errors into one line and exit code 1."""
+errors into one line and their exit code (1; 130 or 143 for a signal)."""
 
 from __future__ import annotations
 
@@ -57,11 +57,11 @@ def to_json(data, indent: int | None = 2) -> str:
 
 
 def _device(name: str):
-    from textcls.train import resolve_device
+    from textcls.config import resolve_device
 
     if name not in ("cpu", "cuda", "auto"):
         raise TextclsError(f"--device must be cpu, cuda or auto, got '{name}'")
-    return resolve_device(name)
+    return resolve_device(name, "--device")
 
 
 class Format(str, Enum):
@@ -71,7 +71,8 @@ class Format(str, Enum):
 
 @contextmanager
 def user_errors():
-    """Input problems end in one line on stderr and exit code 1, never a traceback."""
+    """Input problems end in one line on stderr and exit code 1 (a signal: its own line and 128 + its
+    number), never a traceback."""
     try:
         yield
     except Interrupted as exc:
@@ -108,10 +109,12 @@ def train(
             raise TextclsError("train needs --config FILE (or --resume RUN to continue a run)")
         if config is not None:
             cfg = load_config(config, overrides)
-        else:
+        elif overrides:  # (without them, train() reads the run's own config)
             from textcls.resume import saved_config
 
             cfg = saved_config(resume, overrides)
+        else:
+            cfg = None
         reporter = None if quiet else reporting.JsonReporter() if log_format == LogFormat.json else reporting.RichReporter()
         result = run_training(cfg, out, overwrite, name=config.stem if config else "run", reporter=reporter, resume=resume)
     if result.run_dir is None:  # one of torchrun's processes besides rank 0: rank 0 reports
@@ -337,6 +340,8 @@ def predict(
 
     with user_errors():
         codec = _codec(encoding)  # an unknown name fails before the model loads
+        if backend == Backend.onnx and device != "cpu":
+            raise TextclsError("--backend onnx runs on the CPU (onnxruntime's CPU provider): leave out --device")
         run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
         if backend == Backend.onnx:
             from textcls.export import OnnxModel

@@ -237,6 +237,17 @@ def _registered(name: str, names: list[str]) -> str:
     return name
 
 
+def resolve_device(name: str, option: str = "train.device"):
+    """`auto` -> cuda when there is a CUDA device, else cpu; `cuda` without one is an error naming `option`."""
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{option} is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
 def resolve_threads(threads: int | str) -> int:
     """`auto`: the cores this process may run on (its CPU affinity), so threads never outnumber them."""
     if threads != "auto":
@@ -330,7 +341,7 @@ class Config(Section):
         folder saves it: the run can then be resumed or reported on from any folder."""
         absolute = lambda path: path if path is None or isinstance(path, float) else str(Path(path).absolute())
         data = self.data.model_copy(update={k: absolute(getattr(self.data, k)) for k in ("train", "valid", "test", "lexicon")})
-        model = self.model.model_copy(update={"pretrained": absolute(self.model.pretrained)}) if hasattr(self.model, "pretrained") else self.model
+        model = self.model.model_copy(update={"pretrained": absolute(self.model.pretrained)})
         return self.model_copy(update={"data": data, "model": model})
 
 

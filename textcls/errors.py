@@ -1,6 +1,12 @@
 """Errors that the CLI turns into one line and a non-zero exit code, never a traceback."""
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message as one line, for a one-line error: its first line, at most `limit`
+    characters (its type's name when it says nothing)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
+
+
 class TextclsError(Exception):
     """A problem with the user's input: its message is meant to be shown as it is."""
 
@@ -29,5 +35,5 @@ class Interrupted(TextclsError):
     def __init__(self, signum: int, what: str):
         import signal
 
-        self.exit_code = 128 + signum
+        self.signum, self.exit_code = signum, 128 + signum
         super().__init__(f"{signal.Signals(signum).name}: {what}")

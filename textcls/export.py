@@ -19,7 +19,7 @@ featurizer.
 
 from __future__ import annotations
 
-import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from textcls.batching import Batch
-from textcls.errors import RunError
+from textcls.checkpoint import atomic_write, write_json
+from textcls.errors import RunError, first_line
 from textcls.models import ModelOutput, TextModel
 from textcls.models.bow import BagOfWords
 from textcls.models.lstm import LSTMModel
@@ -218,7 +219,7 @@ def export_onnx(run, out: str | Path | None = None, example: Batch | None = None
                    "model": run.config.model.model_dump(include={"type", "word_ngrams", "char_ngrams", "buckets", "char_encoder",
                                                                   "char_max_length", "shape"}),
                    "vocabulary": "vocab.json of the run (id = position)"}
-    out.with_suffix(".json").write_text(json.dumps(description, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(out.with_suffix(".json"), description)
     return out
 
 
@@ -237,19 +238,16 @@ def export_model(model: TextModel, example: Batch, per_token: bool, out: Path) -
     names = list(inputs)
     outputs = ["tokens"] if per_token else ["sentence", "tokens"]
     wrapper = PaddedModel(model, names).eval()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the tracer's notes on shapes read as Python numbers: they stay symbolic
-        torch.onnx.export(wrapper, tuple(torch.from_numpy(inputs[n]) for n in names), str(partial), input_names=names,
-                          output_names=outputs, dynamic_axes={k: v for k, v in AXES.items() if k in names + outputs},
-                          opset_version=17, dynamo=False)
-    partial.replace(out)  # a whole file or none
+
+    def write(path: Path) -> None:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the tracer's notes on shapes read as Python numbers: they stay symbolic
+            torch.onnx.export(wrapper, tuple(torch.from_numpy(inputs[n]) for n in names), str(path), input_names=names,
+                              output_names=outputs, dynamic_axes={k: v for k, v in AXES.items() if k in names + outputs},
+                              opset_version=17, dynamo=False)
+
+    atomic_write(out, write)  # a whole file or none
     return names, outputs
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 class OnnxModel:
@@ -268,7 +266,7 @@ class OnnxModel:
         try:
             self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime's own error types: a damaged or foreign file
-            raise RunError(f"{path}: onnxruntime cannot load it ({_first_line(exc)}): export it again") from None
+            raise RunError(f"{path}: onnxruntime cannot load it ({first_line(exc)}): export it again") from None
         self.names = [i.name for i in self.session.get_inputs()]
         self.model, self.per_token, self.path = model, per_token, path
 
@@ -283,7 +281,7 @@ class OnnxModel:
         try:
             results = self.session.run(None, {n: inputs[n] for n in self.names})
         except Exception as exc:  # e.g. a model exported from another run: ids beyond its tables
-            raise RunError(f"{self.path}: the exported model fails on this run's input ({_first_line(exc)}): "
+            raise RunError(f"{self.path}: the exported model fails on this run's input ({first_line(exc)}): "
                            "export this run again") from None
         if self.per_token:
             return ModelOutput(None, torch.from_numpy(results[0]), batch, crf=getattr(self.model, "crf", None))
@@ -299,13 +297,12 @@ def quantize_int8(path: str | Path) -> Path:
         raise RunError("--quantize needs onnxruntime: pip install 'textcls[export]'") from None
     path = Path(path)
     out = path.with_name(path.stem + ".int8.onnx")
-    partial = out.with_name(out.name + ".partial")
     import logging
 
     logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process applies to image models
-    quantize_dynamic(str(path), str(partial), weight_type=QuantType.QInt8, op_types_to_quantize=["Gather", "MatMul", "Gemm", "LSTM"])
-    partial.replace(out)
+    atomic_write(out, lambda p: quantize_dynamic(str(path), str(p), weight_type=QuantType.QInt8,
+                                                 op_types_to_quantize=["Gather", "MatMul", "Gemm", "LSTM"]))
     description = path.with_suffix(".json")
     if description.is_file():
-        out.with_suffix(".json").write_text(description.read_text(encoding="utf-8"), encoding="utf-8")
+        atomic_write(out.with_suffix(".json"), lambda p: shutil.copyfile(description, p))
     return out

@@ -70,13 +70,11 @@ class RichReporter:
 class JsonReporter:
     """One JSON object per line on stderr: each finished epoch's record, and notes as {"note": ...}."""
 
-    def __init__(self, file=None):
-        self.file = file
-
     def _write(self, data: dict) -> None:
-        file = self.file or sys.stderr
-        file.write(json.dumps(data, ensure_ascii=False) + "\n")
-        file.flush()
+        from textcls.checkpoint import finite
+
+        sys.stderr.write(json.dumps(finite(data), ensure_ascii=False, allow_nan=False) + "\n")  # as metrics.jsonl: null, never NaN
+        sys.stderr.flush()
 
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from textcls.checkpoint import atomic_write, read_run_files
+from textcls.checkpoint import atomic_write, read_log, read_run_files
 from textcls.config import Config, apply_overrides, config_from_dict
 from textcls.errors import ConfigError
 
@@ -35,10 +35,9 @@ def _flat(data: dict, prefix: str = "") -> dict:
     return flat
 
 
-def resumed_config(run_dir: str | Path, config: Config | None) -> Config:
-    """The config a resume of `run_dir` trains with: `config` (paths made absolute) if it differs
-    from the saved one only in RESUMABLE_CHANGES, the saved one if `config` is None."""
-    saved = read_run_files(run_dir).config
+def resumed_config(run_dir: str | Path, saved: Config, config: Config | None) -> Config:
+    """The config a resume of `run_dir` (saved with config `saved`) trains with: `config` (paths
+    made absolute) if it differs from `saved` only in RESUMABLE_CHANGES, `saved` if `config` is None."""
     if config is None:
         return saved
     config = config.with_absolute_paths()
@@ -58,13 +57,6 @@ def trim_log(run_dir: Path, epochs: int) -> None:
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         return
-    kept: dict[int, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short
-            continue
-        if isinstance(record, dict) and isinstance(record.get("epoch"), int) and 1 <= record["epoch"] <= epochs:
-            kept[record["epoch"]] = line
-    text = "".join(kept[e] + "\n" for e in sorted(kept))
+    kept = {r["epoch"]: r for r in read_log(run_dir) if isinstance(r.get("epoch"), int) and 1 <= r["epoch"] <= epochs}
+    text = "".join(json.dumps(kept[e], allow_nan=False) + "\n" for e in sorted(kept))  # (as train.py writes them)
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))

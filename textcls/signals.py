@@ -1,5 +1,6 @@
-"""Stopping a training cleanly: on SIGINT (Ctrl-C) or SIGTERM, the current step finishes, `last`
-is saved, and the command exits 130 or 143 (128 + the signal's number) with the resume command."""
+"""Stopping a training cleanly: on SIGINT (Ctrl-C) or SIGTERM, the current step finishes (with
+Hogwild, the current epoch), `last` is saved, and the command exits 130 or 143 (128 + the signal's
+number) with the resume command."""
 
 from __future__ import annotations
 

@@ -19,14 +19,15 @@ import numpy as np
 import torch
 
 from textcls.batching import IGNORE, Encoded, Featurizer
-from textcls.checkpoint import (FORMAT_VERSION, RunFiles, RunLock, cannot_write, check_writable, finite,
-                                load_training_state, load_weights, new_run_dir, read_run_files, remove_leftovers,
-                                save_checkpoint, save_config, save_run_files, write_json)
-from textcls.config import Config, resolve_threads
+from textcls.checkpoint import (FORMAT_VERSION, STATE, WEIGHTS, RunFiles, RunLock, cannot_write, check_writable,
+                                checkpoint_dir, finite, header_shapes, load_checked, load_training_state, load_weights,
+                                new_run_dir, read_run_files, remove_leftovers, run_json, save_checkpoint, save_config,
+                                save_run_files, write_json)
+from textcls.config import Config, resolve_device, resolve_threads
 from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
                           resolve_target, validation_split)
 from textcls.distributed import Group, join, leave
-from textcls.errors import ConfigError, DataError, Interrupted, RunError
+from textcls.errors import ConfigError, DataError, Interrupted, RunError, first_line
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.losses import Objective, build_objective, plain_objective, resolve_loss
 from textcls.models import TextModel, build_model
@@ -36,14 +37,6 @@ from textcls.signals import StopOnSignal
 from textcls.tasks import Task, task_of
 from textcls.trainer import STATE_KEYS, NullReporter, Reporter, Stopped, Trainer
 from textcls.vocab import Vocabulary
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def resolve_monitor(monitor: str, task: Task) -> str:
@@ -159,7 +152,8 @@ def train(config: Config | None = None, out: str | Path | None = None, overwrite
     if resume is not None:
         if out is not None or overwrite:
             raise ConfigError("--resume continues a run in its own folder: --out and --overwrite do not apply")
-        config = resumed_config(resume, config)
+        files = read_run_files(resume)  # (once: the resume below reuses them)
+        config = resumed_config(resume, files.config, config)
     elif config is None:
         raise ConfigError("train needs a config (or a run folder to resume)")
     threads = torch.get_num_threads()
@@ -168,7 +162,7 @@ def train(config: Config | None = None, out: str | Path | None = None, overwrite
     try:
         with StopOnSignal() as stop:
             return _train(config, out, overwrite, name, reporter if group is None or group.main else None, after_epoch,
-                          group, None if resume is None else Path(resume), stop)
+                          group, None if resume is None else Path(resume), files if resume is not None else None, stop)
     finally:
         torch.set_num_threads(threads)  # the caller's setting, as it was
         leave(group)
@@ -176,7 +170,7 @@ def train(config: Config | None = None, out: str | Path | None = None, overwrite
 
 def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, reporter: Reporter | None,
            after_epoch: Callable[[int, dict], None] | None, group: Group | None, resume: Path | None,
-           stop: StopOnSignal) -> TrainResult:
+           files: RunFiles | None, stop: StopOnSignal) -> TrainResult:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
@@ -199,7 +193,7 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
             if main:
                 held.callback(RunLock(resume).release)
                 remove_leftovers(resume)  # (of a write the crash cut short)
-            resumed = Resumed.read(resume, group)
+            resumed = Resumed.read(resume, files, group)
         elif main:
             check_writable(out if out is not None else config.output.dir)  # before reading any data
         setup = build(config, device, reporter, resumed)
@@ -209,8 +203,6 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         run_dir = None  # (stays None in the processes that write nothing)
         if resumed is not None and main:
             run_dir = resume
-            trim_log(run_dir, resumed.state["progress"]["epoch"])
-            save_config(run_dir, config)  # (train.epochs may have changed)
         elif resumed is None and main:
             run_dir, lock = new_run_dir(out, overwrite, name, config.output.dir)
             held.callback(lock.release)
@@ -223,26 +215,28 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
 
 @dataclass
 class Resumed:
-    """What a resumed run continues from: its files, and its `last` checkpoint's state and weights."""
+    """What a resumed run continues from: its files, and its `last` checkpoint's state and (checked)
+    folder, whose weights the model loads."""
 
+    run_dir: Path
     files: RunFiles
     state: dict
-    weights: dict[str, torch.Tensor]
+    folder: Path
 
     @classmethod
-    def read(cls, run_dir: Path, group: Group | None) -> "Resumed":
-        files = read_run_files(run_dir)
+    def read(cls, run_dir: Path, files: RunFiles, group: Group | None) -> "Resumed":
         processes, now = files.info.get("processes", 1), group.world if group is not None else 1
         if processes != now:
             raise RunError(f"{run_dir}: trained by {processes} process(es); resume it with as many "
                            f"(not {now}): the batches they share would differ")
-        state = load_training_state(run_dir, "last")
+        folder = checkpoint_dir(run_dir, "last", hashed=(STATE, WEIGHTS))  # (both read: both hashed, once)
+        state = load_training_state(run_dir, folder=folder)
         progress = state.get("progress") if isinstance(state, dict) else None
         missing = sorted(STATE_KEYS - set(state)) if isinstance(state, dict) else ["everything"]
         if missing or not isinstance(progress, dict) or not isinstance(progress.get("epoch"), int):
             raise RunError(f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold a training state "
                            f"(missing or wrong: {', '.join(missing) or 'progress'})")
-        return cls(files, state, load_weights(run_dir, "last"))
+        return cls(run_dir, files, state, folder)
 
 
 @dataclass
@@ -295,7 +289,7 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
         if config.model.freeze_pretrained:
             model.freeze_rows(rows)
     if resumed is not None:
-        model.load_state_dict(resumed.weights)
+        load_checked(model, resumed.run_dir, resumed.folder, header_shapes(resumed.run_dir, resumed.folder))
     model = model.to(device)
     objective = build_objective(config.loss, task, loss_name, len(featurizer.labels), task.label_counts(train_items),
                                 count_targets(train_items), model)
@@ -322,9 +316,11 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
         try:
             trainer.restore(state)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:  # plain data, but not this run's state
-            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise RunError(f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold this run's "
-                           f"training state ({type(exc).__name__}: {detail})") from None
+                           f"training state ({type(exc).__name__}: {first_line(exc)})") from None
+        if main:  # the resumed run's folder, as of its last checkpoint (nothing was changed before this point)
+            trim_log(run_dir, trainer.progress.epoch)
+            save_config(run_dir, config)  # (train.epochs may have changed)
     reference = {"train": setup.train_items, "valid": setup.valid_items}.get(task.reference_split)
     validation_loss = plain_objective(config.loss, task, setup.loss_name, len(featurizer.labels))
 
@@ -364,7 +360,7 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
         raise Interrupted(stop.signum, f"stopped after step {trainer.step_count} (epoch {trainer.progress.epoch} "
                                        f"complete); `last` is saved: {resume_hint}") from None
     except Interrupted as exc:  # under torchrun, or a second signal: `last` is the last one saved
-        raise Interrupted(exc.exit_code - 128, f"stopped; the run keeps its last saved checkpoint: {resume_hint}") from None
+        raise Interrupted(exc.signum, f"stopped; the run keeps its last saved checkpoint: {resume_hint}") from None
     finally:
         stop.trainer = None
     if not main:  # the others' work ends with training; rank 0 scores and writes the rest
@@ -372,7 +368,7 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
     if not result.history and (run_dir / "metrics.json").is_file():
         why = "it stopped early (train.patience)" if trainer.stopped_early else f"it trained its {trainer.epochs} epochs"
         (reporter or NullReporter()).note(f"{run_dir}: nothing to do, {why}; pass --set train.epochs=N to train it further")
-        return TrainResult(run_dir, json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")), result.best_epoch)
+        return TrainResult(run_dir, run_json(run_dir, "metrics.json"), result.best_epoch)
 
     model.load_state_dict(load_weights(run_dir, "best"))
     valid_items = setup.valid_items

@@ -1,6 +1,7 @@
 """The training loop. It knows nothing about which model it trains, what the losses are, or how
 progress is shown: it receives a model, an objective, encoded data, and a reporter, and calls back
-after every epoch so the caller can evaluate, log and checkpoint."""
+after every epoch so the caller can evaluate, log and checkpoint (and, through `checkpoint`, within
+an epoch: on a stop request or every `train.checkpoint_every` steps)."""
 
 from __future__ import annotations
 
@@ -258,7 +259,8 @@ class Trainer:
 
         With stride 1 (one process trains every batch), training can stop after any step: on
         `stop_requested` (saving `last` first) and at `checkpoint_every` steps (saving `last`)."""
-        # Loss parts are summed on the device and read only at each report: no sync per step.
+        # Loss parts are summed on the device and read only at each report: no sync per step (but
+        # under torchrun, whose processes agree on each batch's weight).
         sums: dict[str, torch.Tensor] = dict(partial["sums"]) if partial else {}
         tokens, weight_total = (partial["tokens"], partial["weight"]) if partial else (0, 0)
         reported, every = 0, self.cfg.checkpoint_every

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import yaml
 
 from textcls.config import Config, LogRange, Range, apply_overrides, config_from_dict
-from textcls.errors import ConfigError, Interrupted, RunError
+from textcls.errors import ConfigError, Interrupted, RunError, first_line
 
 # The default search space per model type: what matters most for each, around the shipped values.
 DEFAULT_SPACE = {
@@ -95,6 +95,7 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
         import optuna
     except ImportError:
         raise RunError("textcls tune needs optuna: pip install 'textcls[tune]'") from None
+    from textcls.checkpoint import check_writable
     from textcls.tasks import task_of
     from textcls.train import resolve_monitor, train
 
@@ -104,6 +105,7 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
     space = space_of(config)
     metric = resolve_monitor(metric or config.train.monitor, task_of(config))
     maximize = metric != "loss"
+    check_writable(out)  # (a file, or a folder that takes none: one line, before any trial)
     if out.exists() and any(out.iterdir()) and not resume:
         raise RunError(f"{out}: not empty (give another --out, or --resume to continue its search)")
     if resume and not (out / "study.db").is_file():
@@ -117,7 +119,7 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
                                     pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
     except Exception as exc:  # SQLAlchemy's and Optuna's errors about the file: a damaged or foreign study.db
         cause = getattr(exc, "orig", None) or exc  # (the database's own message, without the SQL)
-        raise RunError(f"{out / 'study.db'}: cannot open the search's database ({str(cause).splitlines()[0][:200]})") from None
+        raise RunError(f"{out / 'study.db'}: cannot open the search's database ({first_line(cause)})") from None
 
     def objective(trial) -> float:
         values = {path: suggest(trial, path, choice) for path, choice in space.items()}
@@ -142,7 +144,7 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
             raise optuna.TrialPruned()  # a trial cut short by the budget counts as pruned
         except Interrupted as exc:  # Ctrl-C or SIGTERM: the search stops; the trials finished are in study.db
             shutil.rmtree(run_dir, ignore_errors=True)
-            raise Interrupted(exc.exit_code - 128, f"tune stopped during trial {trial.number}; the trials finished "
+            raise Interrupted(exc.signum, f"tune stopped during trial {trial.number}; the trials finished "
                                                    f"are kept: continue the search with `textcls tune ... --out {out} --resume`") from None
         score = result.metrics["valid"][metric]
         prior = _best_value(study)

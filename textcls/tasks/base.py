@@ -39,7 +39,7 @@ class Task:
 
     name: str = ""
     per_token: bool = False  # labels and model outputs per token (pre-tokenised text, one label per word)
-    has_classes: bool = True  # labels name classes (a label set is saved; class counts feed auto weights)
+    has_classes: bool = True  # labels name classes (the run needs its label set; class counts feed auto weights)
     losses: tuple[str, ...] = ()  # the loss names it accepts, in the order errors list them
     monitors: tuple[str, ...] = ("loss",)  # metrics train.monitor may name; the first is the default
     main_loss_part: str = "sentence_loss"  # the main loss's name in logs and metrics
