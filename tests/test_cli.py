@@ -171,8 +171,12 @@ def test_overwrite_leaves_no_stale_checkpoints(tmp_path, sentiment_csvs):
     config = write_config(tmp_path / "c.yaml", sentiment_csvs, tmp_path / "runs", train={"epochs": 1})
     out = tmp_path / "run"
     ok(train_cli(config, out))
+    for folder in ("export", "report"):  # what `textcls export` and `textcls report` would have left
+        (out / folder).mkdir()
+        (out / folder / "stale").write_text("of the old run\n")
     ok(train_cli(config, out, "--overwrite", "--set", "output.save_last=false", "--set", "model.embedding_dim=8"))
     assert json.loads((out / "checkpoints" / "index.json").read_text()).keys() == {"best"}
+    assert not (out / "export").exists() and not (out / "report").exists()  # an old export would serve the old weights
     assert len(list((out / "checkpoints").iterdir())) == 2  # index.json and best's folder: nothing of the old run
 
 

@@ -528,6 +528,14 @@ def test_a_config_run_from_another_folder_says_where_relative_paths_are_read(tmp
                       str(tmp_path / "elsewhere"))
 
 
+def test_resume_with_a_vocabulary_that_does_not_fit_the_weights_is_one_line(copy):
+    _edit_json(copy, "vocab.json", lambda d: {**d, "tokens": d["tokens"] + ["extra"]})
+    before = snapshot(copy)
+    assert_user_error(invoke("train", "--resume", copy, "-q"), f"{copy}: damaged run folder: ", "weights.safetensors",
+                      "'embedding.weight' has shape")
+    assert snapshot(copy) == before
+
+
 def test_resume_of_a_run_without_checkpoints_is_one_line(copy):
     shutil.rmtree(copy / "checkpoints")
     assert_user_error(invoke("train", "--resume", copy, "-q"), str(copy), "no 'last' checkpoint")

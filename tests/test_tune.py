@@ -130,3 +130,15 @@ def test_a_damaged_study_database_is_one_line(tmp_path, sentiment_csvs):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "study.db: cannot open the search's database" in lines[0], result.output
 
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path, sentiment_csvs):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(small_config_dict(sentiment_csvs, tmp_path / "runs", tune=SPACE)))
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep me\n")
+    for out in (blocker, blocker / "search"):
+        result = CliRunner().invoke(app, ["tune", "-c", str(config), "--budget", "5s", "-o", str(out)])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert blocker.read_text() == "keep me\n"
+

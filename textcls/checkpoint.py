@@ -208,7 +208,8 @@ def new_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: str)
     # Nothing of the earlier run may mix with the new one (a stale checkpoint could be loaded).
     for stale in ["metrics.jsonl", "metrics.json", "model.json", "config.yaml", "vocab.json", "labels.json", "task.json"]:
         (out / stale).unlink(missing_ok=True)
-    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+    for folder in (CHECKPOINTS, "export", "report"):  # (an old export would be served for the new weights)
+        shutil.rmtree(out / folder, ignore_errors=True)
     (out / CHECKPOINTS).mkdir()
     return out, lock
 
