@@ -232,3 +232,24 @@ def test_resume_removes_what_a_crashed_write_left(tmp_path, make_config):
     named = set(json.loads((run / "checkpoints" / "index.json").read_text()).values())
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"index.json"} | named
     assert not list(run.glob(".*.tmp"))
+
+
+def test_patience_stops_training_and_a_resume_of_it_has_nothing_to_do(tmp_path, make_config, monkeypatch):
+    """Validation accuracies scripted 0.5, 0.7, 0.6, 0.65, 0.9: with patience 2 the run stops after
+    epoch 4 (two epochs without beating 0.7), best epoch 2; its resume stops there too."""
+    scores = iter([0.5, 0.7, 0.6, 0.65, 0.9])
+    last = {"accuracy": None}
+
+    def per_epoch(*args, **kwargs):  # (the final evaluation, after the epochs, takes the next score too)
+        last["accuracy"] = next(scores, last["accuracy"])
+        return {"accuracy": last["accuracy"], "loss": 1.0}
+
+    monkeypatch.setattr(train_module, "evaluate_examples", per_epoch)
+    config = make_config(train={"epochs": 10, "patience": 2})
+    run = train(config, out=tmp_path / "run").run_dir
+    assert [r["epoch"] for r in log(run)] == [1, 2, 3, 4]
+    assert [r["valid_accuracy"] for r in log(run)] == [0.5, 0.7, 0.6, 0.65]
+    assert json.loads((checkpoint_weights(run, "best").parent / "info.json").read_text())["epoch"] == 2
+    result = CliRunner().invoke(app, ["train", "--resume", str(run), "--set", "train.epochs=20"])
+    assert result.exit_code == 0 and "nothing to do, it stopped early" in result.output, result.output
+    assert [r["epoch"] for r in log(run)] == [1, 2, 3, 4]
