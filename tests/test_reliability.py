@@ -435,7 +435,7 @@ def test_eval_json_under_a_regular_file_is_one_line(trained, tmp_path):
     assert blocker.read_text() == "keep me\n"
 
 
-@pytest.mark.parametrize("command", ["eval --json", "eval --predictions", "predict --csv --out", "export --out"])
+@pytest.mark.parametrize("command", ["eval --json", "eval --predictions", "predict --csv --out", "export --out", "embed --out"])
 def test_output_files_are_checked_before_the_work(trained, tmp_path, monkeypatch, command):
     """An output that cannot be written fails before any scoring (which would fail the test)."""
     from textcls import predict as predict_module
@@ -448,6 +448,7 @@ def test_output_files_are_checked_before_the_work(trained, tmp_path, monkeypatch
     blocker = tmp_path / "somefile"
     blocker.write_text("keep me\n")
     args = {"export --out": ["export", trained.run, "--out", blocker / "m.onnx"],
+            "embed --out": ["embed", trained.run, "--file", trained.csvs["test"], "--out", blocker / "v.npy"],
             "eval --json": ["eval", trained.run, trained.csvs["test"], "--json", blocker / "m.json"],
             "eval --predictions": ["eval", trained.run, trained.csvs["test"], "--predictions", blocker / "p.csv"],
             "predict --csv --out": ["predict", trained.run, "--csv", trained.csvs["test"], "--out", blocker / "p.csv"]}[command]
