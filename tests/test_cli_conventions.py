@@ -52,7 +52,7 @@ def test_help_shows_defaults_and_flags_as_flags():
     helps = all_help()
     assert {"train", "eval", "predict", "report", "embed", "similarity", "stats"} <= set(helps)
     train = " ".join(helps["train"].split())
-    assert "Run folder to write [default: runs/<config name>-<timestamp>]" in train
+    assert "Run folder to write [default: <output.dir: runs>/<config name>-<timestamp>]" in train
     assert "-q, --quiet No progress bar or tables." in train  # a flag: no value placeholder after it
     for name, text in helps.items():
         assert "<bool>" not in text, name

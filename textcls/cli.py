@@ -93,7 +93,7 @@ def train(
     overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config field, e.g. --set train.epochs=3 (repeatable)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its last checkpoint, "
                                           "exactly; --set train.epochs=N makes N its new total."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write [default: runs/<config name>-<timestamp>]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write [default: <output.dir: runs>/<config name>-<timestamp>]."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow --out to name a non-empty folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="Progress on stderr: text (a bar on a terminal, "
