@@ -41,14 +41,16 @@ def untrained(seed: int) -> dict:
     import torch
 
     from textcls.config import load_config
+    from textcls.data import load_datasets
     from textcls.evaluate import predict_items
     from textcls.models import build_model
+    from textcls.tasks import task_of
     from textcls.tasks.embedding import neighbour_metrics
-    from textcls.train import build_featurizer, load_datasets, seed_everything
+    from textcls.train import build_featurizer, seed_everything
 
     config = load_config(CONFIG, [f"train.seed={seed}"])
-    data = load_datasets(config)
-    featurizer = build_featurizer(config, data.train)
+    data = load_datasets(config, task_of(config))
+    featurizer = build_featurizer(config, task_of(config), data.train)
     seed_everything(seed)  # as training seeds it before building the model
     model = build_model(config.model, featurizer.task, featurizer.num_features, 1)
     embed = lambda d: predict_items(model, featurizer.encode(d), featurizer.task, 1024, torch.device("cpu"), with_tokens=False).sentence

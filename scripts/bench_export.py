@@ -17,8 +17,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from benchlib import ROOT, fmt, log, markdown_table, mean_std, print_table, seeded_options, write_json
 from bench_sentiment import FASTTEXT_ENV, accuracy, in_fresh_process, peer_tokens, read_split
+
+from benchlib import ROOT, fmt, log, markdown_table, mean_std, print_table, seeded_options, write_json
 
 SPLITS = {split: ROOT / "data" / "sentiment" / f"movies_{split}.csv" for split in ("train", "test")}
 CONFIG = ROOT / "configs" / "sentiment_bow.yaml"
@@ -29,7 +30,8 @@ def mb(path: Path) -> float:
 
 
 def run_textcls(seed: int, runs: Path) -> dict:
-    from textcls.checkpoint import checkpoint_dir, load_run
+    from textcls.checkpoint import load_run
+    from textcls.checkpoint_files import checkpoint_dir
     from textcls.config import load_config
     from textcls.export import OnnxModel, export_onnx, quantize_int8
     from textcls.predict import predict_texts

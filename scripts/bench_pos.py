@@ -27,8 +27,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchlib import (ROOT, comma_list, fingerprint, key_of, load_done, log, markdown_table, mean_std, print_table,
-                      save_run, write_json)
+from benchlib import (
+    ROOT,
+    comma_list,
+    fingerprint,
+    key_of,
+    load_done,
+    log,
+    markdown_table,
+    mean_std,
+    print_table,
+    save_run,
+    write_json,
+)
 
 SPLITS = {split: ROOT / "data" / "pos" / f"brown_{split}.csv.gz" for split in ("train", "valid", "test")}
 CONFIGS = ["pos_window", "pos_lstm", "pos_lstm_char"]  # configs/<name>.yaml

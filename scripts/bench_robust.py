@@ -24,8 +24,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchlib import (ROOT, comma_list, fingerprint, key_of, load_done, log, markdown_table, mean_std, print_table,
-                      save_run, write_json)
+from benchlib import (
+    ROOT,
+    comma_list,
+    fingerprint,
+    key_of,
+    load_done,
+    log,
+    markdown_table,
+    mean_std,
+    print_table,
+    save_run,
+    write_json,
+)
 
 SENTIMENT = ROOT / "data" / "sentiment"
 MOVIES = {"movies valid": SENTIMENT / "movies_valid.csv", "movies test": SENTIMENT / "movies_test.csv"}

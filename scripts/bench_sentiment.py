@@ -48,8 +48,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import (ROOT, cli_path, comma_list, fingerprint, fmt, key_of, load_done, log, markdown_table,
-                      mean_std, print_table, read_jsonl, save_run, show, write_json)
+from benchlib import (
+    ROOT,
+    cli_path,
+    comma_list,
+    fingerprint,
+    fmt,
+    key_of,
+    load_done,
+    log,
+    markdown_table,
+    mean_std,
+    print_table,
+    read_jsonl,
+    save_run,
+    show,
+    write_json,
+)
 
 DATA = Path("data/sentiment")
 SPLITS = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv", "test": DATA / "movies_test.csv"}

@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, log, markdown_table, mean_std, print_table, seeded_options, write_json
 from bench_sentiment import FASTTEXT_ENV, accuracy, in_fresh_process, peer_tokens, read_split
+
+from benchlib import ROOT, log, markdown_table, mean_std, print_table, seeded_options, write_json
 
 SPLITS = {split: ROOT / "data" / "sentiment" / f"movies_{split}.csv" for split in ("train", "valid", "test")}
 CONFIG = ROOT / "configs" / "sentiment_bow.yaml"

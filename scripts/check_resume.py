@@ -15,7 +15,6 @@ from the straight one no more than two straight runs differ from each other.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ def weights_gap(a: Path, b: Path) -> tuple[float, bool]:
     """Largest absolute difference between two runs' best and last weights, and whether all are equal."""
     from safetensors.torch import load_file
 
-    from textcls.checkpoint import checkpoint_dir
+    from textcls.checkpoint_files import checkpoint_dir
 
     gap, equal = 0.0, True
     for name in ("best", "last"):

@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-
 from prepare_pos import PACKAGE, SPLITS, VERSION, fail, locate_package, write_csv_gz
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -64,8 +64,22 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import (ROOT, cli_path, comma_list, fingerprint, key_of, load_done, log, markdown_table, mean_std,
-                      print_table, read_jsonl, save_run, show, write_json)
+from benchlib import (
+    ROOT,
+    cli_path,
+    comma_list,
+    fingerprint,
+    key_of,
+    load_done,
+    log,
+    markdown_table,
+    mean_std,
+    print_table,
+    read_jsonl,
+    save_run,
+    show,
+    write_json,
+)
 
 DATA = Path("data/sentiment")
 LEXICONS = Path("data/lexicons")
@@ -253,6 +267,7 @@ def job_key(job: dict, args) -> tuple[str, dict]:
     itself that changes results, rerun with --fresh. The resolved config is kept in the record.
     """
     import yaml
+
     from textcls.config import apply_overrides, load_config
 
     raw = apply_overrides(yaml.safe_load(Path(job["config_file"]).read_text()) or {}, job["overrides"])

@@ -8,14 +8,15 @@ accuracy, and the true label of every row is known without asking the code under
 from __future__ import annotations
 
 import copy
-import json
 import csv
+import json
 import random
 from pathlib import Path
 
 import pytest
 import torch
 
+from textcls.batching import Batch
 from textcls.config import Config, config_from_dict
 
 POSITIVE = ["good", "great", "superb", "lovely", "brilliant", "wonderful", "charming", "delightful"]
@@ -184,11 +185,11 @@ def reseal(folder: Path) -> None:
 
 def collate(items, task: str):
     """One batch of `items`: an Encoded, or a list of EncodedRow (built by hand in a test)."""
-    from textcls.batching import Encoded
+    from textcls.encoded import Encoded
 
     if not isinstance(items, Encoded):
         items = Encoded.from_rows(list(items), token_labels=task == "tagging")
-    return items.batch()
+    return Batch.of(items)
 
 
 # A synthetic named-entity set in BIO tags: two-word people, one-word places.

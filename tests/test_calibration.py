@@ -12,6 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import read_rows, write_csv
+from textcls.batching import Batch
 from textcls.metrics import calibration_metrics, fit_temperature
 
 
@@ -80,7 +81,7 @@ def test_run_calibrates_on_validation_and_applies_it(make_config, sentiment_csvs
     # predict applies it: P = softmax(log p_raw / T)
     (cal,) = predict_texts(load_run(run_dir), ["a good film"])
     with torch.no_grad():  # the model's logit for it (one output: bce): P(pos) = sigmoid(logit / T)
-        logit = float(raw_run.model(raw_run.featurizer.encode_all([Example(["a", "good", "film"], None)]).batch()).sentence[0, 0])
+        logit = float(raw_run.model(Batch.of(raw_run.featurizer.encode_all([Example(["a", "good", "film"], None)]))).sentence[0, 0])
     p_pos = 1 / (1 + np.exp(-logit / temperature))
     expected = [1 - p_pos, p_pos]
     assert [cal["probabilities"][c] for c in labels] == pytest.approx(expected, abs=1e-5)

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from conftest import collate
-from textcls.batching import CHAR_BUCKETS, Featurizer, char_ids
 from textcls.config import model_config
 from textcls.data import Example, Tokenizer
+from textcls.features import CHAR_BUCKETS, Featurizer, char_ids
 from textcls.models import build_model
+from textcls.tasks import get_task
 from textcls.vocab import Vocabulary
 
 KNOWN = ["the", "cat", "sat", "on", "mat"]
@@ -18,9 +19,9 @@ KNOWN = ["the", "cat", "sat", "on", "mat"]
 def setup(char_encoder: str, model_type: str = "lstm", task: str = "tagging"):
     cfg = model_config(type=model_type, embedding_dim=6, hidden_dim=5, char_encoder=char_encoder, char_dim=4,
                        char_hidden=6, char_max_length=8, sparse=False)
-    fz = Featurizer(task, cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([KNOWN]), ["A", "B"])
+    fz = Featurizer(get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([KNOWN]), ["A", "B"])
     torch.manual_seed(0)
-    model = build_model(cfg, task, fz.num_features, 2).eval()
+    model = build_model(cfg, get_task(task), fz.num_features, 2).eval()
     return fz, model
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import math
+import shutil
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,9 +17,19 @@ from safetensors.torch import load_file
 from sklearn.metrics import confusion_matrix, f1_score
 from typer.testing import CliRunner
 
-from conftest import checkpoint_weights, NEGATIVE, POSITIVE, _write_splits, bow_head, read_rows, reseal, small_config_dict, write_csv
-from textcls.checkpoint import checkpoint_info
-from conftest import checkpoint_dir
+from conftest import (
+    NEGATIVE,
+    POSITIVE,
+    _write_splits,
+    bow_head,
+    checkpoint_dir,
+    checkpoint_weights,
+    read_rows,
+    reseal,
+    small_config_dict,
+    write_csv,
+)
+from textcls.checkpoint_files import checkpoint_info
 from textcls.cli import app
 
 EPOCHS = 3
@@ -493,7 +503,7 @@ def test_a_run_with_non_finite_weights_is_refused(trained, tmp_path):
 
 
 def test_json_files_never_hold_nan(tmp_path):
-    from textcls.checkpoint import write_json
+    from textcls.files import write_json
 
     write_json(tmp_path / "m.json", {"loss": float("nan"), "parts": [1.0, float("inf")]})
     assert json.loads((tmp_path / "m.json").read_text()) == {"loss": None, "parts": [1.0, None]}

@@ -15,10 +15,10 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from test_cli import invoke, ok, predict_json
 from typer.main import get_command
 
 from conftest import read_rows, small_config_dict, synthetic_rows, write_csv
-from test_cli import invoke, ok, predict_json
 from textcls.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]

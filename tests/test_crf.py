@@ -93,9 +93,9 @@ def test_crf_settings_go_together(make_config, ner_csvs, tmp_path):
 
 
 def test_crf_loss_skips_rows_without_tags_and_an_untagged_batch_is_zero():
-    from textcls.batching import IGNORE
     from textcls.config import LossConfig
-    from textcls.losses import LOSSES
+    from textcls.encoded import IGNORE
+    from textcls.losses.registry import LOSSES
 
     torch.manual_seed(1)
     layer = CRF(3)

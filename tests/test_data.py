@@ -9,12 +9,16 @@ import shutil
 import pytest
 
 from conftest import read_rows, write_csv
-from textcls.batching import Featurizer
-from textcls.config import DataConfig, model_config, config_from_dict
-from textcls.data import Example, Tokenizer, read_examples
+from textcls.config import DataConfig, config_from_dict, model_config
+from textcls.data import Example, Tokenizer, load_datasets, read_examples
 from textcls.errors import DataError
-from textcls.train import load_datasets
+from textcls.features import Featurizer
+from textcls.tasks import TASKS, task_of
 from textcls.vocab import Vocabulary, build_labels
+
+
+def datasets_of(config):
+    return load_datasets(config, task_of(config))
 
 
 def data_config(path, **kw) -> DataConfig:
@@ -53,7 +57,7 @@ def test_tokenizer_whitespace_and_max_length():
 
 def test_read_examples_matches_the_csv_module(sentiment_csvs):
     path = sentiment_csvs["train"]
-    examples = read_examples(path, data_config(path), "classification", Tokenizer())
+    examples = read_examples(path, data_config(path), TASKS["classification"], Tokenizer())
     rows = read_rows(path)
     assert len(examples) == len(rows) == 200
     for i, (example, row) in enumerate(zip(examples, rows)):
@@ -65,14 +69,14 @@ def test_read_examples_matches_the_csv_module(sentiment_csvs):
 def test_numeric_looking_text_stays_text(tmp_path):
     path = write_csv(tmp_path / "numbers.csv", ["text", "label"],
                      [["12345", "pos"], ["007", "neg"], ["NA", "pos"], ["null", "neg"], ["1e5", "pos"]])
-    examples = read_examples(path, data_config(path), "classification", Tokenizer())
+    examples = read_examples(path, data_config(path), TASKS["classification"], Tokenizer())
     assert [e.tokens for e in examples] == [["12345"], ["007"], ["NA"], ["null"], ["1e5"]]
     assert [e.label for e in examples] == ["pos", "neg", "pos", "neg", "pos"]
 
 
 def test_numeric_labels_stay_strings(tmp_path):
     path = write_csv(tmp_path / "stars.csv", ["text", "label"], [["fine", "01"], ["bad", "2"], ["good", "10"]])
-    examples = read_examples(path, data_config(path), "classification", Tokenizer())
+    examples = read_examples(path, data_config(path), TASKS["classification"], Tokenizer())
     assert [e.label for e in examples] == ["01", "2", "10"]
 
 
@@ -81,26 +85,26 @@ def test_gzip_csv_reads_like_plain(tmp_path, sentiment_csvs):
     packed = tmp_path / "valid.csv.gz"
     with open(plain, "rb") as src, gzip.open(packed, "wb") as dst:
         shutil.copyfileobj(src, dst)
-    a = read_examples(plain, data_config(plain), "classification", Tokenizer())
-    b = read_examples(packed, data_config(packed), "classification", Tokenizer())
+    a = read_examples(plain, data_config(plain), TASKS["classification"], Tokenizer())
+    b = read_examples(packed, data_config(packed), TASKS["classification"], Tokenizer())
     assert [(e.tokens, e.label, e.row) for e in a] == [(e.tokens, e.label, e.row) for e in b]
 
 
 def test_custom_columns(tmp_path):
     path = write_csv(tmp_path / "c.csv", ["id", "sentence", "y"], [["1", "good film", "pos"], ["2", "bad", "neg"]])
-    examples = read_examples(path, data_config(path, text_column="sentence", label_column="y"), "classification", Tokenizer())
+    examples = read_examples(path, data_config(path, text_column="sentence", label_column="y"), TASKS["classification"], Tokenizer())
     assert [(e.tokens, e.label) for e in examples] == [(["good", "film"], "pos"), (["bad"], "neg")]
 
 
 def test_unlabelled_reading_needs_no_label_column(tmp_path):
     path = write_csv(tmp_path / "texts.csv", ["text"], [["good film"], ["bad film"]])
-    examples = read_examples(path, data_config(path), "classification", Tokenizer(), labelled=False)
+    examples = read_examples(path, data_config(path), TASKS["classification"], Tokenizer(), labelled=False)
     assert [e.label for e in examples] == [None, None]
 
 
 def test_tagging_labels_are_one_tag_per_token(tagging_csvs):
     path = tagging_csvs["train"]
-    examples = read_examples(path, data_config(path, label_column="tags"), "tagging", Tokenizer(whitespace=True))
+    examples = read_examples(path, data_config(path, label_column="tags"), TASKS["tagging"], Tokenizer(whitespace=True))
     for example, row in zip(examples, read_rows(path)):
         assert example.tokens == row["text"].split()
         assert example.label == row["tags"].split()
@@ -108,7 +112,7 @@ def test_tagging_labels_are_one_tag_per_token(tagging_csvs):
 
 def test_tagging_truncation_keeps_words_and_tags_aligned(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text", "tags"], [["the dog runs .", "DET NOUN VERB ."]])
-    (example,) = read_examples(path, data_config(path, label_column="tags"), "tagging", Tokenizer(whitespace=True, max_length=2))
+    (example,) = read_examples(path, data_config(path, label_column="tags"), TASKS["tagging"], Tokenizer(whitespace=True, max_length=2))
     assert example.tokens == ["the", "dog"] and example.label == ["DET", "NOUN"]
 
 
@@ -117,7 +121,7 @@ def test_tagging_truncation_keeps_words_and_tags_aligned(tmp_path):
 
 def data_error(path, task="classification", tokenizer=None, **kw) -> str:
     with pytest.raises(DataError) as info:
-        read_examples(path, data_config(path, **kw), task, tokenizer or Tokenizer())
+        read_examples(path, data_config(path, **kw), TASKS[task], tokenizer or Tokenizer())
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -241,7 +245,7 @@ def test_build_labels_accepts_superscript_digits():
 
 
 def test_unseen_label_at_encode_time_names_row_and_label():
-    featurizer = Featurizer("classification", model_config(), Tokenizer(), Vocabulary.build([["good"]]), ["neg", "pos"])
+    featurizer = Featurizer(TASKS["classification"], model_config(), Tokenizer(), Vocabulary.build([["good"]]), ["neg", "pos"])
     examples = [Example(["good"], "pos", 1), Example(["meh"], "meh", 2)]
     with pytest.raises(DataError) as info:
         featurizer.encode_all(examples, "eval.csv")
@@ -250,14 +254,14 @@ def test_unseen_label_at_encode_time_names_row_and_label():
 
 
 def test_unseen_tag_at_encode_time_names_row():
-    featurizer = Featurizer("tagging", model_config(), Tokenizer(whitespace=True), Vocabulary.build([["the"]]), ["DET", "NOUN"])
+    featurizer = Featurizer(TASKS["tagging"], model_config(), Tokenizer(whitespace=True), Vocabulary.build([["the"]]), ["DET", "NOUN"])
     with pytest.raises(DataError, match=r"t\.csv, row 4: tag 'VERB'"):
         featurizer.encode_all([Example(["the", "runs"], ["DET", "VERB"], 4)], "t.csv")
 
 
 def test_encode_maps_words_and_labels_to_ids():
     vocab = Vocabulary.build([["good", "film", "good"]])  # good:2 film:1
-    featurizer = Featurizer("classification", model_config(), Tokenizer(), vocab, ["neg", "pos"])
+    featurizer = Featurizer(TASKS["classification"], model_config(), Tokenizer(), vocab, ["neg", "pos"])
     (item,) = featurizer.encode_all([Example(["Good", "FILM", "unknown"], "pos", 1)], "x.csv")
     assert item.ids.tolist() == [2, 3, 1]  # normalised to lower case; unknown -> unk
     assert item.label == 1
@@ -268,11 +272,11 @@ def test_encode_maps_words_and_labels_to_ids():
 
 def test_validation_fraction_partitions_the_training_rows(tmp_path, sentiment_csvs):
     config = config_from_dict({"data": {"train": str(sentiment_csvs["train"]), "valid": 0.25}})
-    datasets = load_datasets(config)
+    datasets = datasets_of(config)
     assert len(datasets.valid) == 50 and len(datasets.train) == 150
     rows = [e.row for e in datasets.train] + [e.row for e in datasets.valid]
     assert sorted(rows) == list(range(1, 201))  # a partition: nothing lost, nothing shared
-    again = load_datasets(config)
+    again = datasets_of(config)
     assert [e.row for e in again.valid] == [e.row for e in datasets.valid]  # seeded
 
 
@@ -284,7 +288,7 @@ def test_rows_longer_than_the_header_are_errors_naming_the_row(tmp_path, content
     path = tmp_path / "x.csv"
     path.write_text(content)
     with pytest.raises(DataError, match=expected) as info:
-        read_examples(path, DataConfig(train=str(path)), "classification", Tokenizer())
+        read_examples(path, DataConfig(train=str(path)), TASKS["classification"], Tokenizer())
     assert str(path) in str(info.value)
 
 
@@ -304,7 +308,7 @@ def test_rows_shorter_than_the_header_are_errors_naming_the_row(tmp_path, conten
 def test_empty_last_field_is_not_a_short_row(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("text,label,note\ngood,pos,\nbad,neg,x\n")
-    examples = read_examples(path, data_config(path), "classification", Tokenizer())
+    examples = read_examples(path, data_config(path), TASKS["classification"], Tokenizer())
     assert [e.label for e in examples] == ["pos", "neg"]
 
 
@@ -323,7 +327,7 @@ def test_semicolon_file_fails_with_a_hint_then_reads_with_its_delimiter(tmp_path
     path = tmp_path / "semi.csv"
     path.write_text("text;label\ngood film;pos\nbad film;neg\n")
     assert "(the header looks ';'-separated: set data.delimiter: ';')" in data_error(path)
-    examples = read_examples(path, data_config(path, delimiter=";"), "classification", Tokenizer())
+    examples = read_examples(path, data_config(path, delimiter=";"), TASKS["classification"], Tokenizer())
     assert [(e.tokens, e.label) for e in examples] == [(["good", "film"], "pos"), (["bad", "film"], "neg")]
 
 
@@ -344,7 +348,7 @@ def test_tab_separated_file_reads_with_a_tab_from_yaml(tmp_path):
 
     config = load_config(config_path)
     assert config.data.delimiter == "\t"
-    examples = read_examples(path, config.data, "classification", Tokenizer())
+    examples = read_examples(path, config.data, TASKS["classification"], Tokenizer())
     assert [e.tokens for e in examples] == [["good", ",", "really"], ["bad"]]
 
 
@@ -360,7 +364,7 @@ def test_lexicon_stays_comma_separated_and_says_so(tmp_path):
 def test_train_through_the_cli_with_a_delimiter_set(tmp_path):
     from typer.testing import CliRunner
 
-    from conftest import synthetic_rows, NEGATIVE, POSITIVE
+    from conftest import NEGATIVE, POSITIVE, synthetic_rows
     from textcls.cli import app
 
     rows = synthetic_rows(40, 1, {"neg": NEGATIVE, "pos": POSITIVE})
@@ -434,11 +438,11 @@ def test_classification_splits_by_class_and_other_tasks_keep_the_random_split(tm
 
     rows = [[f"word{i}", "rare" if i < 2 else "common"] for i in range(40)]
     path = write_csv(tmp_path / "t.csv", ["text", "label"], rows)
-    classification = load_datasets(config_from_dict({"data": {"train": str(path), "valid": 0.5}}))
+    classification = datasets_of(config_from_dict({"data": {"train": str(path), "valid": 0.5}}))
     assert [e.label for e in classification.train].count("rare") == 1
     assert len(classification.valid) == 20  # round(38 / 2) + round(2 / 2)
     numbers = write_csv(tmp_path / "r.csv", ["text", "label"], [[f"word{i}", str(i)] for i in range(40)])
-    regression = load_datasets(config_from_dict({"task": "regression", "data": {"train": str(numbers), "valid": 0.25}}))
+    regression = datasets_of(config_from_dict({"task": "regression", "data": {"train": str(numbers), "valid": 0.25}}))
     order = np.random.RandomState(0).permutation(40)
     assert [e.row for e in regression.valid] == (order[:10] + 1).tolist()
 
@@ -446,7 +450,7 @@ def test_classification_splits_by_class_and_other_tasks_keep_the_random_split(tm
 def test_classes_of_one_row_each_cannot_be_split(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text", "label"], [["good", "a"], ["bad", "b"], ["fine", "c"]])
     with pytest.raises(DataError, match="too few rows"):
-        load_datasets(config_from_dict({"data": {"train": str(path), "valid": 0.5}}))
+        datasets_of(config_from_dict({"data": {"train": str(path), "valid": 0.5}}))
 
 
 # --- found by tests/test_fuzz.py ------------------------------------------------------------------

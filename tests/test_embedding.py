@@ -15,9 +15,10 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from conftest import NEGATIVE, NEUTRAL, POSITIVE, read_rows, synthetic_rows, write_csv
+from textcls.batching import TorchShuffler
 from textcls.config import LossConfig
 from textcls.errors import ConfigError
-from textcls.losses import LOSSES
+from textcls.losses.registry import LOSSES
 from textcls.tasks.embedding import best_threshold, class_balanced_batches, neighbour_metrics
 
 
@@ -130,7 +131,7 @@ def test_batch_without_a_triplet_is_zero_with_the_graph_kept():
 
 def test_class_balanced_batches_hold_P_classes_of_K_rows():
     labels = np.array([0] * 10 + [1] * 3 + [2] * 7 + [3] * 12)
-    batches = class_balanced_batches(labels, P=3, K=4, generator=torch.Generator().manual_seed(0))
+    batches = class_balanced_batches(labels, P=3, K=4, shuffler=TorchShuffler(torch.Generator().manual_seed(0)))
     assert len(batches) == len(labels) // 12
     for batch in batches:
         classes, counts = np.unique(labels[batch], return_counts=True)

@@ -12,11 +12,12 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import collate
-from textcls.batching import Featurizer
 from textcls.cli import app
 from textcls.config import model_config
 from textcls.data import Example, Tokenizer
+from textcls.features import Featurizer
 from textcls.models import build_model
+from textcls.tasks import get_task
 from textcls.vocab import Vocabulary
 
 pytest.importorskip("onnxruntime")
@@ -42,10 +43,10 @@ def setup(name):
     task, per_token, fields = MODELS[name]
     cfg = model_config(embedding_dim=8, hidden_dim=6, buckets=97, char_dim=4, sparse=False, **fields)
     labels = ["A", "B", "C"]
-    fz = Featurizer(task, cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([WORDS]), labels)
+    fz = Featurizer(get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([WORDS]), labels)
     torch.manual_seed(0)
     outputs = 1 if task == "regression" else 3
-    model = build_model(cfg, task, fz.num_features, outputs).eval()
+    model = build_model(cfg, get_task(task), fz.num_features, outputs).eval()
     with torch.no_grad():  # biases and padding rows not at their zero start: nothing hides behind a zero
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))

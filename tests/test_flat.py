@@ -22,14 +22,17 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from conftest import checkpoint_weights, NEGATIVE, POSITIVE, _write_splits, small_config_dict, write_csv
-from textcls.checkpoint import FORMAT_VERSION
-from textcls.batching import Featurizer, batch_order
+from conftest import NEGATIVE, POSITIVE, _write_splits, checkpoint_weights, small_config_dict, write_csv
+from textcls.batching import Batch, TorchShuffler
 from textcls.cli import app
-from textcls.config import DataConfig, model_config, OptimConfig, TrainConfig, config_from_dict
+from textcls.config import DataConfig, OptimConfig, TrainConfig, config_from_dict, model_config
 from textcls.data import Example, read_examples
-from textcls.losses import plain_objective
+from textcls.features import Featurizer
+from textcls.losses.objective import plain_objective
 from textcls.models import build_model
+from textcls.run_folder import FORMAT_VERSION
+from textcls.sampling import batch_order
+from textcls.tasks import TASKS
 from textcls.tokenize import Tokenizer, tokenize_column
 from textcls.trainer import Optimizer, Trainer, lr_factor
 from textcls.vocab import Vocabulary
@@ -196,8 +199,8 @@ def test_encoder_matches_per_row_reference_through_csv(tmp_path, lowercase, max_
     vocab = Vocabulary(ENCODER_VOCAB)
     buckets, lo, hi = 101, 2, 4
     model = model_config(word_ngrams=3, char_ngrams=(lo, hi), buckets=buckets)
-    fz = Featurizer("classification", model, tokenizer, vocab, ["neg", "pos"])
-    dataset = read_examples(path, DataConfig(train=str(path)), "classification", tokenizer)
+    fz = Featurizer(TASKS["classification"], model, tokenizer, vocab, ["neg", "pos"])
+    dataset = read_examples(path, DataConfig(train=str(path)), TASKS["classification"], tokenizer)
     # encode twice: the second pass reads the featurizer's per-word caches
     for encoded in (fz.encode(dataset), fz.encode_all(list(dataset))):
         assert len(encoded) == len(ENCODER_TEXTS)
@@ -218,7 +221,7 @@ def test_encoder_matches_per_row_reference_through_csv(tmp_path, lowercase, max_
 
 
 def test_encoder_without_hashed_features_has_no_ngram_arrays():
-    fz = Featurizer("classification", model_config(), Tokenizer(), Vocabulary(["a", "b"]), ["x", "y"])
+    fz = Featurizer(TASKS["classification"], model_config(), Tokenizer(), Vocabulary(["a", "b"]), ["x", "y"])
     encoded = fz.encode_all([Example(["a", "c", "B"], "x"), Example(["b"], "y")])
     assert encoded.ngrams is None and encoded.subwords is None
     assert encoded.ids.tolist() == [2, 1, 3, 3] and encoded.offsets.tolist() == [0, 3, 4]
@@ -239,9 +242,9 @@ BOW_VARIANTS = {
 
 def bow_setup(variant: str, sparse: bool, seed: int, outputs: int = 3):
     cfg = model_config(type="bow", embedding_dim=6, buckets=53, dropout=0.0, sparse=sparse, **BOW_VARIANTS[variant])
-    fz = Featurizer("classification", cfg, Tokenizer(), Vocabulary(BOW_VOCAB), [str(c) for c in range(outputs)])
+    fz = Featurizer(TASKS["classification"], cfg, Tokenizer(), Vocabulary(BOW_VOCAB), [str(c) for c in range(outputs)])
     torch.manual_seed(seed)
-    model = build_model(cfg, "classification", fz.num_features, outputs)
+    model = build_model(cfg, TASKS["classification"], fz.num_features, outputs)
     with torch.no_grad():
         model.bias.copy_(torch.linspace(-0.5, 0.7, outputs))
         model.embedding.weight.normal_()  # larger than the init: differences show
@@ -305,7 +308,7 @@ def dense_grad(p: torch.Tensor) -> torch.Tensor:
 def test_bow_matches_reference_loop_values_and_gradients(variant, sparse):
     for seed in (0, 1):
         fz, model, sentences = bow_setup(variant, sparse, seed)
-        batch = fz.encode_all([Example(s, None) for s in sentences]).batch()
+        batch = Batch.of(fz.encode_all([Example(s, None) for s in sentences]))
         params = {"E": model.embedding.weight, "W": model.token_head.weight, "b": model.bias}
         model.train()
         for which in ("sentence", "tokens"):
@@ -332,7 +335,7 @@ def test_bow_dropout_path_matches_reference_loop(variant):
     give the same logits and gradients."""
     fz, model, sentences = bow_setup(variant, False, seed=2)
     model.dropout.p = 1e-9
-    batch = fz.encode_all([Example(s, None) for s in sentences]).batch()
+    batch = Batch.of(fz.encode_all([Example(s, None) for s in sentences]))
     model.train()
     leaves = [p.detach().clone().requires_grad_(True) for p in (model.embedding.weight, model.token_head.weight, model.bias)]
     ref_logits, _ = reference_bow(*leaves, sentences, fz)
@@ -349,7 +352,7 @@ def test_bow_dropout_path_matches_reference_loop(variant):
 @pytest.mark.parametrize("sparse", [True, False])
 def test_bow_eval_without_gradients_reads_fresh_weights(variant, sparse):
     fz, model, sentences = bow_setup(variant, sparse, seed=3)
-    batch = fz.encode_all([Example(s, None) for s in sentences]).batch()
+    batch = Batch.of(fz.encode_all([Example(s, None) for s in sentences]))
     model.eval()
 
     def reference():
@@ -380,7 +383,7 @@ def test_bow_eval_without_gradients_reads_fresh_weights(variant, sparse):
 
 def test_bow_eval_token_scores_follow_weights_changed_through_data():
     fz, model, sentences = bow_setup("words", False, seed=8)
-    batch = fz.encode_all([Example(s, None) for s in sentences]).batch()
+    batch = Batch.of(fz.encode_all([Example(s, None) for s in sentences]))
     model.eval()
     with torch.no_grad():
         model(batch).flat_tokens  # fills the score table
@@ -400,7 +403,7 @@ def test_batch_order_covers_every_row_once_and_ignores_thread_count():
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            orders.append(batch_order(lengths, 7, torch.Generator().manual_seed(5), bucket=True))
+            orders.append(batch_order(lengths, 7, TorchShuffler(torch.Generator().manual_seed(5)), bucket=True))
     finally:
         torch.set_num_threads(previous)
     batches = orders[0]
@@ -409,7 +412,7 @@ def test_batch_order_covers_every_row_once_and_ignores_thread_count():
     assert [b.tolist() for b in orders[1]] == [b.tolist() for b in batches]
     # bucketing: much less padding than the same rows in random batches
     padding = lambda bs: sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in bs)
-    unbucketed = batch_order(lengths, 7, torch.Generator().manual_seed(5), bucket=False)
+    unbucketed = batch_order(lengths, 7, TorchShuffler(torch.Generator().manual_seed(5)), bucket=False)
     assert padding(batches) < padding(unbucketed) / 3
     assert [b.tolist() for b in batch_order(lengths, 7, None, bucket=False)] == [list(range(s, min(s + 7, 1003))) for s in range(0, 1003, 7)]
 
@@ -420,7 +423,7 @@ def test_encoded_batch_gathers_rows_and_pad_unpad_round_trip():
     sentences = [rng.choices(BOW_WORDS, k=rng.randint(1, 8)) for _ in range(20)]
     encoded = fz.encode_all([Example(s, None) for s in sentences])
     rows = np.array([13, 2, 19, 7, 0, 8])
-    batch = encoded.batch(rows)
+    batch = Batch.of(encoded, rows)
     T = max(len(sentences[r]) for r in rows)
     assert batch.tokens.shape == (len(rows), T)
     flat_ids, flat_grams, flat_subwords = [], [], []
@@ -452,17 +455,17 @@ def test_encoded_batch_gathers_rows_and_pad_unpad_round_trip():
 
 def test_lstm_padded_batch_equals_each_row_alone():
     cfg = model_config(type="lstm", embedding_dim=6, hidden_dim=5, buckets=53, char_ngrams=(2, 3), sparse=False)
-    fz = Featurizer("classification", cfg, Tokenizer(), Vocabulary(BOW_VOCAB), ["a", "b", "c"])
+    fz = Featurizer(TASKS["classification"], cfg, Tokenizer(), Vocabulary(BOW_VOCAB), ["a", "b", "c"])
     torch.manual_seed(0)
-    model = build_model(cfg, "classification", fz.num_features, 3).eval()
+    model = build_model(cfg, TASKS["classification"], fz.num_features, 3).eval()
     rng = random.Random(5)
     sentences = [rng.choices(BOW_WORDS, k=n) for n in (7, 1, 4, 9, 2, 4)]
     encoded = fz.encode_all([Example(s, None) for s in sentences])
     order = np.array([3, 0, 5, 1, 4, 2])
     with torch.no_grad():
-        together = model(encoded.batch(order))
+        together = model(Batch.of(encoded, order))
         for i, r in enumerate(order):
-            alone = model(encoded.batch(np.array([r])))
+            alone = model(Batch.of(encoded, np.array([r])))
             n = len(sentences[r])
             torch.testing.assert_close(together.sentence[i], alone.sentence[0], atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(together.tokens[i, :n], alone.tokens[0], atol=1e-5, rtol=1e-5)
@@ -500,7 +503,7 @@ def test_training_twice_gives_identical_metrics(make_config, tmp_path, threads, 
 def test_sgd_linear_step_is_plain_sgd_at_lr_times_batch_size(sparse):
     fz, model, sentences = bow_setup("both", sparse, seed=6, outputs=3)
     labels = torch.tensor([i % 3 for i in range(len(sentences))])
-    batch = fz.encode_all([Example(s, None) for s in sentences]).batch()
+    batch = Batch.of(fz.encode_all([Example(s, None) for s in sentences]))
     cfg = OptimConfig(name="sgd_linear", lr=0.03)
     total_steps = 10
     optimizer = Optimizer(cfg, model, batch_size=len(sentences))
@@ -533,7 +536,7 @@ def test_sgd_linear_rate_decays_linearly_to_zero_over_training():
     rng = random.Random(7)
     items = fz.encode_all([Example(rng.choices(BOW_WORDS, k=rng.randint(1, 6)), str(i % 2)) for i in range(10)])
     train_cfg = TrainConfig(epochs=3, batch_size=4, seed=0, device="cpu", threads=1)
-    objective = plain_objective(config_from_dict({"data": {"train": "x"}}).loss, "classification", "ce", 2)
+    objective = plain_objective(config_from_dict({"data": {"train": "x"}}).loss, TASKS["classification"], "ce", 2)
     trainer = Trainer(model, objective, cfg, train_cfg, torch.device("cpu"))
     seen = []
     step = trainer.optimizer.step
@@ -710,9 +713,9 @@ def test_hogwild_child_updates_reach_the_parent_weights(monkeypatch):
     """Two processes, two batches over disjoint words: the parent trains the first, the child the
     second, and both sets of embedding rows have moved in the parent's model afterwards."""
     from textcls import trainer as trainer_module
-    from textcls.batching import Encoded, EncodedRow
-    from textcls.losses import plain_objective
     from textcls.config import LossConfig
+    from textcls.encoded import Encoded, EncodedRow
+    from textcls.losses.objective import plain_objective
 
     first, second = [2, 3, 4], [5, 6, 7]  # word ids of the two batches
     rows = [EncodedRow(np.array(first), 0), EncodedRow(np.array(first[::-1]), 1),
@@ -720,8 +723,8 @@ def test_hogwild_child_updates_reach_the_parent_weights(monkeypatch):
     items = Encoded.from_rows(rows)
     monkeypatch.setattr(trainer_module, "batch_order", lambda *a, **k: [np.array([0, 1]), np.array([2, 3])])
     torch.manual_seed(0)
-    model = build_model(model_config(type="bow", embedding_dim=4), "classification", 10, 2)
-    objective = plain_objective(LossConfig(name="ce"), "classification", "ce", 2)
+    model = build_model(model_config(type="bow", embedding_dim=4), TASKS["classification"], 10, 2)
+    objective = plain_objective(LossConfig(name="ce"), TASKS["classification"], "ce", 2)
     trainer = trainer_module.Trainer(model, objective, OptimConfig(name="sgd_linear", lr=1.0),
                                      TrainConfig(batch_size=2, threads=2, hogwild=True), torch.device("cpu"))
     trainer.total_steps = 10  # as fit() sets it: the learning rate is not yet decayed to 0
@@ -771,7 +774,7 @@ def test_weight_decay_reaches_sparse_rows():
         fz, model, sentences = bow_setup("words", True, seed=8, outputs=2)
         model.train()
         labels = torch.tensor([i % 2 for i in range(len(sentences))])
-        batch = fz.encode_all([Example(s, None) for s in sentences[:3]]).batch()  # not every word
+        batch = Batch.of(fz.encode_all([Example(s, None) for s in sentences[:3]]))  # not every word
         optimizer = Optimizer(OptimConfig(name="adamw", lr=lr, weight_decay=wd), model)  # AdamW decays the dense head
         if decayed_by_hand:
             optimizer.weight_decay = 0.0  # only the sparse rows' decay, done below instead

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from textcls.config import Config, DataConfig, apply_overrides, config_from_dict, load_config, parse_override
 from textcls.data import parse_word_targets, read_csv, read_examples, read_lexicon
 from textcls.errors import TextclsError
+from textcls.tasks import TASKS, get_task
 from textcls.tokenize import Tokenizer, tokenize_column
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
@@ -83,8 +84,8 @@ def test_any_csv_file_reads_or_is_a_data_error(folder, content, delimiter, task,
     path = folder / ("data.csv" + ("" if suffix == ".csv" else suffix))
     path.write_bytes(compressed(content, suffix, really))
     data = DataConfig(train=str(path), delimiter=delimiter, rationale_column=rationale if task == "classification" else None)
-    outcome(lambda: read_examples(path, data, task, Tokenizer(whitespace=task == "tagging")))
-    outcome(lambda: read_examples(path, data, task, Tokenizer(), labelled=False))
+    outcome(lambda: read_examples(path, data, TASKS[task], Tokenizer(whitespace=task == "tagging")))
+    outcome(lambda: read_examples(path, data, get_task(task), Tokenizer(), labelled=False))
 
 
 @FUZZ

@@ -94,7 +94,8 @@ def log_epochs(run: Path) -> list[int]:
 def check_survivor(run: Path, valid_csv: Path) -> int | None:
     """After a kill: the run loads, and its best checkpoint's epoch and score are those of its
     weights (re-evaluated here). Returns last's step, or None before the first checkpoint."""
-    from textcls.checkpoint import checkpoint_info, load_run
+    from textcls.checkpoint import load_run
+    from textcls.checkpoint_files import checkpoint_info
     from textcls.predict import evaluate_file
 
     index = run / "checkpoints" / "index.json"

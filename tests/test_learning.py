@@ -7,7 +7,7 @@ import json
 import pytest
 from safetensors.torch import load_file
 
-from conftest import checkpoint_weights, TAGS, read_rows
+from conftest import TAGS, checkpoint_weights, read_rows
 from textcls.checkpoint import load_run
 from textcls.predict import predict_texts
 from textcls.train import train

@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import FILLER, read_rows, small_config_dict, write_csv
-from conftest import collate
-from textcls.batching import IGNORE, EncodedRow as Encoded
+from conftest import FILLER, collate, read_rows, small_config_dict, write_csv
 from textcls.checkpoint import load_run
-from textcls.config import LossConfig, model_config, RationaleConfig, config_from_dict
+from textcls.config import LossConfig, RationaleConfig, config_from_dict, model_config
+from textcls.encoded import IGNORE
+from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import ConfigError
-from textcls.losses import LOSSES, Objective, build_objective, resolve_loss_name
+from textcls.losses.objective import Objective, build_objective
+from textcls.losses.registry import LOSSES, resolve_loss_name
 from textcls.models import ModelOutput, build_model
 from textcls.predict import predict_texts
 from textcls.tasks import TASKS, get_task
@@ -251,11 +252,11 @@ def test_nll_on_log_softmax_equals_ce_values_and_gradients():
                                           ("ce", {"gamma": 1.0}), ("bce", {"beta": 2.0})])
 def test_an_option_the_chosen_loss_does_not_read_is_rejected(name, option):
     """Silently ignoring e.g. label_smoothing under nll would make nll differ from ce unnoticed."""
-    from textcls.losses import resolve_loss
+    from textcls.losses.registry import resolve_loss
 
     with pytest.raises(ConfigError, match=f"loss.{next(iter(option))} does not apply to loss '{name}'"):
-        resolve_loss(LossConfig(name=name, **option), "classification", 2)
-    resolve_loss(LossConfig(name=name), "classification", 2)  # the same loss without the option is fine
+        resolve_loss(LossConfig(name=name, **option), TASKS["classification"], 2)
+    resolve_loss(LossConfig(name=name), TASKS["classification"], 2)  # the same loss without the option is fine
 
 
 # --- tagging: padding never reaches the loss ---------------------------------------------------------
@@ -270,7 +271,7 @@ def tagging_batch():
 
 
 def tag_objective(name: str, **cfg) -> Objective:
-    return Objective("tagging", loss_fn(name, **cfg), RationaleConfig(), None, [])
+    return Objective(TASKS["tagging"], loss_fn(name, **cfg), RationaleConfig(), None, [])
 
 
 @pytest.mark.parametrize("name", ["ce", "nll", "focal"])
@@ -319,8 +320,8 @@ def sentence_batch(labels):
 def model_pair(model_type: str, task: str, outputs: int):
     cfg = model_config(type=model_type, embedding_dim=8, hidden_dim=6, sparse=False)
     torch.manual_seed(0)
-    raw = build_model(cfg, task, 30, outputs)
-    logsm = build_model(cfg, task, 30, outputs, log_softmax=True)
+    raw = build_model(cfg, get_task(task), 30, outputs)
+    logsm = build_model(cfg, get_task(task), 30, outputs, log_softmax=True)
     logsm.load_state_dict(raw.state_dict())
     return raw, logsm
 
@@ -335,7 +336,7 @@ def test_log_softmax_model_with_nll_equals_raw_model_with_ce(model_type, task):
     raw, logsm = model_pair(model_type, task, 3)
     results = []
     for model, name in [(raw, "ce"), (logsm, "nll")]:
-        objective = build_objective(LossConfig(name=name), task, name, 3, Counter(), Counter(), model)
+        objective = build_objective(LossConfig(name=name), get_task(task), name, 3, Counter(), Counter(), model)
         total, _ = objective(model(batch), batch)
         total.backward()
         results.append((float(total.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
@@ -399,7 +400,7 @@ def test_mse_and_l1_by_hand_with_gradients():
 def test_regression_objective_uses_sentence_output():
     items = [Encoded(np.array([2, 3], dtype=np.int64), v) for v in [0.5, -2.0, 1.0]]
     batch = collate(items, "regression")
-    objective = Objective("regression", loss_fn("mse", num_classes=0), RationaleConfig(), None, [])
+    objective = Objective(TASKS["regression"], loss_fn("mse", num_classes=0), RationaleConfig(), None, [])
     out = ModelOutput(torch.tensor([[0.0], [0.0], [0.0]]), torch.zeros(3, 2, 1))
     assert float(objective.main(out, batch)) == pytest.approx((0.25 + 4 + 1) / 3)
 
@@ -414,7 +415,7 @@ def test_regression_objective_uses_sentence_output():
 ])
 def test_loss_that_does_not_fit_the_task_is_a_config_error(name, task, num_labels):
     with pytest.raises(ConfigError, match=f"'{name}' does not fit task '{task}'") as info:
-        resolve_loss_name(name, task, num_labels)
+        resolve_loss_name(name, get_task(task), num_labels)
     # the message lists the losses that do fit
     fitting = [n for n in LOSSES if n in TASKS[task].losses]
     assert all(n in str(info.value) for n in fitting)
@@ -422,13 +423,13 @@ def test_loss_that_does_not_fit_the_task_is_a_config_error(name, task, num_label
 
 def test_bce_with_more_than_two_labels_is_a_config_error():
     with pytest.raises(ConfigError, match="two labels"):
-        resolve_loss_name("bce", "classification", 3)
+        resolve_loss_name("bce", TASKS["classification"], 3)
 
 
 @pytest.mark.parametrize("task,num_labels,expected", [("classification", 2, "bce"), ("classification", 4, "ce"),
                                                       ("tagging", 2, "ce"), ("regression", 0, "mse")])
 def test_auto_loss(task, num_labels, expected):
-    assert resolve_loss_name("auto", task, num_labels) == expected
+    assert resolve_loss_name("auto", TASKS[task], num_labels) == expected
 
 
 @pytest.mark.parametrize("name,task,labels,outputs", [("bce", "classification", 2, 1), ("ce", "classification", 2, 2),
@@ -438,7 +439,7 @@ def test_num_outputs(name, task, labels, outputs):
 
 
 def test_objective_has_no_regularisers_on_a_bare_module():
-    objective = build_objective(LossConfig(name="ce"), "classification", "ce", 3, Counter(), Counter(), nn.Module())
+    objective = build_objective(LossConfig(name="ce"), TASKS["classification"], "ce", 3, Counter(), Counter(), nn.Module())
     assert objective.regularizers == []
 
 

@@ -11,12 +11,13 @@ import torch
 from torch import nn
 
 from conftest import collate
-from textcls.batching import EncodedRow as Encoded
 from textcls.config import LossConfig
+from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import ConfigError
-from textcls.losses import build_objective, resolve_loss_name
-from textcls.tasks import get_task
+from textcls.losses.objective import build_objective
+from textcls.losses.registry import resolve_loss_name
 from textcls.models import ModelOutput
+from textcls.tasks import TASKS, get_task
 
 LOGITS_1 = [2.0, -1.5, 0.3, -0.2, 4.0, -3.0]  # one logit per row
 Y_BIN = [1, 0, 0, 1, 1, 0]
@@ -31,8 +32,8 @@ def batch_with_labels(labels: list[int]):
 
 def objective(loss: dict, num_classes: int, label_counts=None):
     cfg = LossConfig(**loss)
-    name = resolve_loss_name(cfg.name, "classification", num_classes)
-    return name, build_objective(cfg, "classification", name, num_classes, label_counts or Counter(), Counter(), nn.Module())
+    name = resolve_loss_name(cfg.name, TASKS["classification"], num_classes)
+    return name, build_objective(cfg, TASKS["classification"], name, num_classes, label_counts or Counter(), Counter(), nn.Module())
 
 
 def total_loss(obj, logits, labels) -> float:
@@ -125,12 +126,12 @@ def test_ce_label_smoothing():
 
 def test_bce_needs_two_labels():
     with pytest.raises(ConfigError, match="two labels"):
-        resolve_loss_name("bce", "classification", 3)
+        resolve_loss_name("bce", TASKS["classification"], 3)
 
 
 def test_regression_loss_does_not_fit_classification():
     with pytest.raises(ConfigError, match="does not fit"):
-        resolve_loss_name("mse", "classification", 2)
+        resolve_loss_name("mse", TASKS["classification"], 2)
 
 
 def test_wrong_number_of_class_weights():

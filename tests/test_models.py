@@ -6,14 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import bow_head
-from conftest import collate
-from textcls.batching import Featurizer
+from conftest import bow_head, collate
 from textcls.config import model_config
 from textcls.data import Example, Tokenizer
+from textcls.features import Featurizer
 from textcls.models import build_model
 from textcls.models.bow import BagOfWords
 from textcls.models.lstm import LSTMModel
+from textcls.tasks import TASKS, get_task
 from textcls.vocab import Vocabulary
 
 SHORT = "a good film".split()
@@ -24,12 +24,12 @@ WORDS = sorted(set(SHORT + LONG + ["Some", "3", "."]))
 def featurizer(task="classification", labels=("neg", "pos"), **model) -> Featurizer:
     cfg = model_config(embedding_dim=8, hidden_dim=6, buckets=97, **model)
     tokenizer = Tokenizer(whitespace=task == "tagging")
-    return Featurizer(task, cfg, tokenizer, Vocabulary.build([WORDS]), list(labels))
+    return Featurizer(get_task(task), cfg, tokenizer, Vocabulary.build([WORDS]), list(labels))
 
 
 def make_model(fz: Featurizer, task: str, outputs: int, **kw):
     torch.manual_seed(0)
-    model = build_model(fz.model, task, fz.num_features, outputs, **kw)
+    model = build_model(fz.model, get_task(task), fz.num_features, outputs, **kw)
     model.eval()
     return model
 
@@ -74,9 +74,9 @@ def test_tagging_model_shapes(model_type):
 
 def test_build_model_picks_the_classes():
     fz = featurizer(type="bow")
-    assert isinstance(build_model(fz.model, "classification", fz.num_features, 2), BagOfWords)
+    assert isinstance(build_model(fz.model, TASKS["classification"], fz.num_features, 2), BagOfWords)
     fz = featurizer(type="lstm")
-    assert isinstance(build_model(fz.model, "regression", fz.num_features, 1), LSTMModel)
+    assert isinstance(build_model(fz.model, TASKS["regression"], fz.num_features, 1), LSTMModel)
 
 
 @pytest.mark.parametrize("model_cfg", MODEL_CONFIGS)

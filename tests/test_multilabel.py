@@ -12,13 +12,18 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import (accuracy_score, f1_score, hamming_loss, label_ranking_average_precision_score,
-                             precision_recall_fscore_support)
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    hamming_loss,
+    label_ranking_average_precision_score,
+    precision_recall_fscore_support,
+)
 from typer.testing import CliRunner
 
 from conftest import FILLER, NEGATIVE, NEUTRAL, POSITIVE, read_rows, train_cli, write_csv
 from textcls.config import LossConfig
-from textcls.losses import LOSSES
+from textcls.losses.registry import LOSSES
 from textcls.metrics import best_f1_threshold, multilabel_metrics
 
 

@@ -11,10 +11,11 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from conftest import checkpoint_weights, NEGATIVE, POSITIVE
+from conftest import NEGATIVE, POSITIVE, checkpoint_weights
 from textcls.cli import app
 from textcls.errors import DataError
 from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
+from textcls.tasks import TASKS
 from textcls.train import train
 from textcls.vocab import Vocabulary
 
@@ -145,13 +146,13 @@ def test_pretrained_words_all_gives_unseen_words_their_vectors(tmp_path, make_co
 
 
 def test_words_added_from_vectors_still_count_as_unseen_in_tagging(tmp_path):
-    from textcls.batching import Featurizer
     from textcls.config import model_config
     from textcls.data import Example, Tokenizer
+    from textcls.features import Featurizer
 
     vocab = Vocabulary(["the", "dog"]).extended(["cat", "dog"])  # "cat" comes from the vectors only
     assert vocab.itos == ["<pad>", "<unk>", "the", "dog", "cat"] and vocab.trained == 4
     assert Vocabulary.from_json(vocab.to_json()).trained == 4
-    fz = Featurizer("tagging", model_config(embedding_dim=4), Tokenizer(whitespace=True), vocab, ["A"])
+    fz = Featurizer(TASKS["tagging"], model_config(embedding_dim=4), Tokenizer(whitespace=True), vocab, ["A"])
     items = fz.encode_all([Example("the cat saw the dog".split(), None)])
     assert items.unseen.tolist() == [False, True, True, False, False]

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from conftest import FILLER, NEGATIVE, POSITIVE, write_csv
 from textcls.config import LossConfig
 from textcls.errors import ConfigError, DataError
-from textcls.losses import LOSSES
 from textcls.losses.ranking import ranking_pairs
+from textcls.losses.registry import LOSSES
 from textcls.metrics import ranking_metrics
 
 
@@ -242,13 +242,14 @@ def test_shipped_ranking_config_trains_from_the_cli(train_shipped):
 
 
 def test_grouped_batches_keep_each_group_whole():
-    from textcls.batching import Encoded
+    from textcls.batching import TorchShuffler
     from textcls.config import TrainConfig
+    from textcls.encoded import Encoded
     from textcls.tasks import get_task
 
     groups = np.repeat(np.arange(40), np.random.default_rng(0).integers(1, 9, 40))
     items = Encoded(np.arange(len(groups) + 1), np.zeros(len(groups), dtype=np.int64), groups=groups)
-    batches = get_task("ranking").batches(items, TrainConfig(batch_size=16), torch.Generator().manual_seed(0))
+    batches = get_task("ranking").batches(items, TrainConfig(batch_size=16), TorchShuffler(torch.Generator().manual_seed(0)))
     assert sorted(np.concatenate(batches).tolist()) == list(range(len(groups)))  # every row once
     for batch in batches:
         assert len(batch) <= 16 or len(set(groups[batch])) == 1  # a group larger than a batch alone

@@ -23,19 +23,20 @@ import torch.nn.functional as F
 import yaml
 from typer.testing import CliRunner
 
-from conftest import FILLER, NEGATIVE, POSITIVE, deep_merge, small_config_dict, write_csv
-from conftest import collate
-from textcls.batching import IGNORE, EncodedRow as Encoded
+from conftest import FILLER, NEGATIVE, POSITIVE, collate, deep_merge, small_config_dict, write_csv
 from textcls.checkpoint import load_run
 from textcls.cli import app
-from textcls.config import DataConfig, LossConfig, model_config, config_from_dict
-from textcls.data import Tokenizer, apply_lexicon, held_out, read_examples, read_lexicon
+from textcls.config import DataConfig, LossConfig, config_from_dict, model_config
+from textcls.data import Tokenizer, apply_lexicon, held_out, load_datasets, read_examples, read_lexicon
+from textcls.encoded import IGNORE
+from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import DataError
-from textcls.losses import build_objective, rationale_loss
+from textcls.losses.objective import build_objective
+from textcls.losses.rationale import rationale_loss
 from textcls.models import ModelOutput, build_model
 from textcls.predict import evaluate_file, predict_texts
-from textcls.train import load_datasets, train
-
+from textcls.tasks import TASKS, task_of
+from textcls.train import train
 
 # =====================================================================================================
 # 1. The batched, masked loss equals a loop over each sentence's labelled words
@@ -212,7 +213,7 @@ def encoded_batch(targets: list[list[int | None]], vocab_size: int = 12, seed: i
 def small_model(kind: str, outputs: int, sparse: bool = False, **model):
     torch.manual_seed(0)
     cfg = model_config(type=kind, embedding_dim=6, hidden_dim=5, dropout=0.0, sparse=sparse, **model)
-    return build_model(cfg, "classification", 12, outputs)
+    return build_model(cfg, TASKS["classification"], 12, outputs)
 
 
 @pytest.mark.parametrize("kind", ["bow", "lstm"])
@@ -346,7 +347,7 @@ def test_objective_adds_weighted_rationale_loss():
     scores = random_scores(1)
     sentence = torch.tensor([[0.3], [-1.2], [2.0], [0.1], [-0.4]])
     cfg = LossConfig(rationale={"weight": 0.7, "pos_weight": 2.0, "normalize": "token"})
-    objective = build_objective(cfg, "classification", "bce", 2, Counter(), Counter({1: 5, 0: 3}), torch.nn.Module())
+    objective = build_objective(cfg, TASKS["classification"], "bce", 2, Counter(), Counter({1: 5, 0: 3}), torch.nn.Module())
     assert objective.rationale_pos_weight == 2.0  # a number is used as it is; auto would give 3/5
     total, parts = objective(ModelOutput(sentence, scores), batch)
     expected_r = hand_loss(scores, BINARY_TARGETS, 2.0, "token")
@@ -635,7 +636,7 @@ def test_word_target_beyond_max_length_is_dropped_not_an_error(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text", "label", "rationale"],
                      [["good film indeed , but awful ending", "pos", "good:1 awful:0"]])
     cfg = DataConfig(train=str(path), rationale_column="rationale", max_length=3)
-    examples = read_examples(path, cfg, "classification", Tokenizer(max_length=3))
+    examples = read_examples(path, cfg, TASKS["classification"], Tokenizer(max_length=3))
     assert examples[0].tokens == ["good", "film", "indeed"]
     assert examples[0].word_targets == {0: "1"}
 
@@ -682,7 +683,7 @@ def test_rationale_column_takes_precedence_over_lexicon(tmp_path):
         ["good and dull", "neg", ""],
     ])
     tokenizer = Tokenizer()
-    examples = read_examples(path, DataConfig(train=str(path), rationale_column="rationale"), "classification", tokenizer)
+    examples = read_examples(path, DataConfig(train=str(path), rationale_column="rationale"), TASKS["classification"], tokenizer)
     apply_lexicon(examples, {"good": "1", "dull": "0", "plot": "1"}, tokenizer)
     assert examples[0].word_targets == {0: "0", 3: "0", 4: "1", 6: "0"}  # both "good"s keep the cell's target
     assert examples[1].word_targets == {0: "1", 2: "0"}
@@ -711,7 +712,7 @@ def test_lexicon_holdout_keeps_words_out_of_training_only(tmp_path):
                            data={"lexicon": str(lexicon_csv), "lexicon_holdout": 0.3},
                            loss={"rationale": {"weight": 1.0}})
 
-    datasets = load_datasets(cfg)
+    datasets = load_datasets(cfg, task_of(cfg))
     for example in datasets.train:
         for i, token in enumerate(example.tokens):
             if token in held:
@@ -769,7 +770,7 @@ def test_rows_without_a_sentence_label_add_nothing_to_the_sentence_loss():
     batch = collate(items, "classification")
     assert batch.labels.tolist() == [1, IGNORE]
     model = small_model("bow", 1)
-    objective = build_objective(LossConfig(name="bce"), "classification", "bce", 2, Counter(), Counter(), model)
+    objective = build_objective(LossConfig(name="bce"), TASKS["classification"], "bce", 2, Counter(), Counter(), model)
     output = model(batch)
     expected = F.binary_cross_entropy_with_logits(output.sentence[:1, 0], torch.ones(1))
     assert float(objective.main(output, batch).detach()) == pytest.approx(float(expected.detach()))

@@ -7,7 +7,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from textcls.rationale_metrics import DEFAULT_BINS, evidence, faithfulness, spans, top_k, word_polarity
 
-
 # ---------------------------------------------------------------- word polarity
 
 def test_binary_ranking_matches_sklearn_with_ties():

@@ -19,11 +19,13 @@ from safetensors.torch import load_file
 import textcls.train as train_module
 import textcls.trainer as trainer_module
 from conftest import checkpoint_weights, collate
-from textcls.batching import EncodedRow as Encoded
-from textcls.config import LossConfig, model_config, RegularizerConfig
+from textcls.config import LossConfig, RegularizerConfig, model_config
+from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import ConfigError
-from textcls.losses import ActivationL1, WeightNorm, build_objective
+from textcls.losses.objective import build_objective
+from textcls.losses.regularizers import ActivationL1, WeightNorm
 from textcls.models import build_model
+from textcls.tasks import get_task
 from textcls.train import train
 
 torch.set_num_threads(1)
@@ -37,7 +39,7 @@ def reg_cfg(name: str, targets: list[str], weight: float = 0.1) -> RegularizerCo
 
 def objective_for(model, regularizers: list[RegularizerConfig], task="classification", loss="ce", classes=2):
     cfg = LossConfig(name=loss, regularizers=regularizers)
-    return build_objective(cfg, task, loss, classes, Counter(), Counter(), model)
+    return build_objective(cfg, get_task(task), loss, classes, Counter(), Counter(), model)
 
 
 def sentence_items(lengths=(5, 2, 4, 1, 3), labels=(0, 1, 1, 0, 1), ngrams: bool = False, seed=0):
@@ -56,7 +58,7 @@ def sentence_items(lengths=(5, 2, 4, 1, 3), labels=(0, 1, 1, 0, 1), ngrams: bool
 def model(model_type="bow", task="classification", outputs=2, **cfg):
     torch.manual_seed(0)
     settings = {"type": model_type, "embedding_dim": 8, "hidden_dim": 6, **cfg}
-    return build_model(model_config(**settings), task, VOCAB + BUCKETS, outputs)
+    return build_model(model_config(**settings), get_task(task), VOCAB + BUCKETS, outputs)
 
 
 # --- activation_l1 values -------------------------------------------------------------------------------

@@ -23,12 +23,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_cli import assert_user_error, invoke, ok, train_cli, write_config
 
 from conftest import NEGATIVE, POSITIVE, _write_splits, checkpoint_dir, reseal
-from test_cli import assert_user_error, invoke, ok, train_cli, write_config
 from textcls import checkpoint as checkpoint_module
+from textcls import files as files_module
 from textcls import train as train_module
-from textcls.checkpoint import RunLock, checkpoint_info
+from textcls.checkpoint_files import checkpoint_info
+from textcls.run_folder import RunLock
 
 EPOCHS = 3
 SMALL = {"model": {"type": "bow", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.0}, "train": {"epochs": EPOCHS}}
@@ -293,14 +295,14 @@ def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumes(trained, tmp
 
 def test_a_full_disk_while_writing_metrics_json_is_one_line_and_resumes(trained, tmp_path, monkeypatch):
     """atomic_write: the content reaches the disk at fsync, where a full disk is often first noticed."""
-    real_fsync = checkpoint_module._fsync
+    real_fsync = files_module.fsync
 
     def fsync(path: Path) -> None:
         if path.name.startswith(".metrics.json."):
             raise OSError(errno.ENOSPC, NO_SPACE)
         real_fsync(path)
 
-    monkeypatch.setattr(checkpoint_module, "_fsync", fsync)
+    monkeypatch.setattr(files_module, "fsync", fsync)
     run = tmp_path / "run"
     assert_user_error(train_cli(trained.config, run), f"{run / 'metrics.json'}: cannot write ({NO_SPACE})")
     assert not (run / "metrics.json").exists() and not list(run.glob(".metrics.json.*"))  # no half file, no leftover
@@ -316,7 +318,7 @@ def test_a_full_disk_while_writing_metrics_json_is_one_line_and_resumes(trained,
 def test_eval_json_onto_a_full_disk_keeps_the_earlier_file(trained, tmp_path, monkeypatch):
     earlier = tmp_path / "m.json"
     earlier.write_text('{"earlier": true}\n')
-    monkeypatch.setattr(checkpoint_module, "_fsync", enospc)
+    monkeypatch.setattr(files_module, "fsync", enospc)
     assert_user_error(invoke("eval", trained.run, trained.csvs["test"], "--json", earlier),
                       f"{earlier}: cannot write ({NO_SPACE})")
     assert earlier.read_text() == '{"earlier": true}\n'
@@ -329,7 +331,7 @@ def test_eval_json_onto_a_full_disk_keeps_the_earlier_file(trained, tmp_path, mo
 @pytest.fixture
 def no_training(monkeypatch):
     """Fails the test if any data is read (the refusal must come first)."""
-    def load_datasets(config):
+    def load_datasets(config, task):
         raise AssertionError("the data was read before the output folder was checked")
 
     monkeypatch.setattr(train_module, "load_datasets", load_datasets)

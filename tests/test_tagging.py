@@ -17,21 +17,22 @@ import yaml
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from typer.testing import CliRunner
 
-from conftest import read_rows, small_config_dict, write_csv
-from conftest import collate
-from textcls.batching import IGNORE, Featurizer, word_shape
+from conftest import collate, read_rows, small_config_dict, write_csv
 from textcls.checkpoint import load_run
 from textcls.cli import app
-from textcls.config import DataConfig, LossConfig, model_config, OptimConfig, TrainConfig, config_from_dict
-from textcls.data import Example, Tokenizer, read_examples
+from textcls.config import DataConfig, LossConfig, OptimConfig, TrainConfig, config_from_dict, model_config
+from textcls.data import Example, Tokenizer, load_datasets, read_examples
+from textcls.encoded import IGNORE
 from textcls.errors import DataError
 from textcls.evaluate import predict_items
-from textcls.losses import plain_objective
+from textcls.features import Featurizer, word_shape
+from textcls.losses.objective import plain_objective
 from textcls.metrics import tagging_metrics
 from textcls.models import build_model
 from textcls.models.base import embed_words
 from textcls.predict import predict_texts
-from textcls.train import build_featurizer, load_datasets, train
+from textcls.tasks import TASKS, task_of
+from textcls.train import build_featurizer, train
 from textcls.trainer import Trainer
 from textcls.vocab import Vocabulary
 
@@ -46,7 +47,7 @@ def tagging_sections(model: dict | None = None, data: dict | None = None, **sect
 
 def one_line_error(path: Path, **data) -> str:
     with pytest.raises(DataError) as info:
-        read_examples(path, DataConfig(train=str(path), label_column="tags", **data), "tagging", Tokenizer(whitespace=True, max_length=data.get("max_length")))
+        read_examples(path, DataConfig(train=str(path), label_column="tags", **data), TASKS["tagging"], Tokenizer(whitespace=True, max_length=data.get("max_length")))
     message = str(info.value)
     assert "\n" not in message and str(path) in message
     return message
@@ -58,13 +59,13 @@ def one_line_error(path: Path, **data) -> str:
 def test_seed_example_gives_aligned_tokens_and_tags_with_case_kept(make_config, tmp_path):
     path = write_csv(tmp_path / "seed.csv", ["text", "tags"], [[SEED_TEXT, SEED_TAGS]])
     config = make_config({"train": path, "valid": str(path)}, **tagging_sections())
-    train = load_datasets(config).train
+    train = load_datasets(config, task_of(config)).train
     (example,) = train
     assert example.tokens == ["The", "dog", "ate", "the", "apple"]  # surface form, case kept
     assert example.label == ["DET", "NN", "V", "DET", "NN"]
     assert len(example.tokens) == len(example.label) == 5
 
-    featurizer = build_featurizer(config, train)
+    featurizer = build_featurizer(config, task_of(config), train)
     assert "The" not in featurizer.vocab and "the" in featurizer.vocab  # lowercased only for the vocabulary
     assert featurizer.labels == ["DET", "NN", "V"]
     (item,) = featurizer.encode_all([example], str(path))
@@ -72,7 +73,8 @@ def test_seed_example_gives_aligned_tokens_and_tags_with_case_kept(make_config, 
     assert item.label.tolist() == [0, 1, 2, 0, 1]
     assert item.shapes.tolist() == [word_shape("The"), 1, 1, 1, 1] and word_shape("The") != 1  # case reaches the model
 
-    cased = build_featurizer(make_config({"train": path, "valid": str(path)}, **tagging_sections(data={"lowercase": False})), train)
+    cased_config = make_config({"train": path, "valid": str(path)}, **tagging_sections(data={"lowercase": False}))
+    cased = build_featurizer(cased_config, task_of(cased_config), train)
     assert "The" in cased.vocab and cased.vocab.stoi["The"] != cased.vocab.stoi["the"]
 
 
@@ -91,10 +93,10 @@ def test_misaligned_or_empty_tag_cell_is_a_one_line_error_naming_file_and_row(tm
 def test_max_length_truncates_words_and_tags_together_through_the_pipeline(make_config, tmp_path):
     path = write_csv(tmp_path / "seed.csv", ["text", "tags"], [[SEED_TEXT, SEED_TAGS], ["a cat saw", "DET NN V"]])
     config = make_config({"train": path, "valid": str(path)}, **tagging_sections(data={"max_length": 3}))
-    examples = load_datasets(config).train
+    examples = load_datasets(config, task_of(config)).train
     assert [e.tokens for e in examples] == [["The", "dog", "ate"], ["a", "cat", "saw"]]
     assert [e.label for e in examples] == [["DET", "NN", "V"], ["DET", "NN", "V"]]
-    featurizer = build_featurizer(config, examples)
+    featurizer = build_featurizer(config, task_of(config), examples)
     for item in featurizer.encode_all(examples, str(path)):
         assert len(item.ids) == len(item.label) == len(item.shapes) == 3
     # The tag count is checked against the whole text, before truncation: a misaligned row is an
@@ -117,7 +119,7 @@ SENTENCES = [  # (surface tokens, tags); unseen words and capitals included
 def tagging_featurizer(model_type: str, **model) -> Featurizer:
     window = {"window": 2} if model_type == "bow" else {}  # the window tagger's neighbours
     cfg = model_config(type=model_type, embedding_dim=8, hidden_dim=6, buckets=97, char_ngrams=(2, 3), shape=True, **window, **model)
-    return Featurizer("tagging", cfg, Tokenizer(whitespace=True), Vocabulary.build([VOCAB_WORDS]), TAGSET)
+    return Featurizer(TASKS["tagging"], cfg, Tokenizer(whitespace=True), Vocabulary.build([VOCAB_WORDS]), TAGSET)
 
 
 def tagging_batch(featurizer: Featurizer, sentences, labelled: bool = True):
@@ -127,7 +129,7 @@ def tagging_batch(featurizer: Featurizer, sentences, labelled: bool = True):
 
 def seeded_model(featurizer: Featurizer, log_softmax: bool = False):
     torch.manual_seed(0)
-    return build_model(featurizer.model, "tagging", featurizer.num_features, len(TAGSET), log_softmax=log_softmax)
+    return build_model(featurizer.model, TASKS["tagging"], featurizer.num_features, len(TAGSET), log_softmax=log_softmax)
 
 
 def dense_grads(model) -> dict[str, torch.Tensor]:
@@ -138,7 +140,7 @@ def dense_grads(model) -> dict[str, torch.Tensor]:
 def test_nll_of_log_softmax_equals_cross_entropy_with_padding_and_unlabelled_tokens_ignored(model_type):
     featurizer = tagging_featurizer(model_type)
     ce_model = seeded_model(featurizer)
-    nll_model = build_model(featurizer.model, "tagging", featurizer.num_features, len(TAGSET), log_softmax=True)
+    nll_model = build_model(featurizer.model, TASKS["tagging"], featurizer.num_features, len(TAGSET), log_softmax=True)
     nll_model.load_state_dict(ce_model.state_dict())
     batch = tagging_batch(featurizer, SENTENCES)
     batch.labels[0, 2] = IGNORE  # one unlabelled word besides the padding
@@ -146,8 +148,8 @@ def test_nll_of_log_softmax_equals_cross_entropy_with_padding_and_unlabelled_tok
 
     ce_out, nll_out = ce_model(batch), nll_model(batch)
     torch.testing.assert_close(nll_out.tokens.exp().sum(-1), torch.ones(3, 9))  # log-probabilities
-    ce_loss = plain_objective(LossConfig(name="ce"), "tagging", "ce", len(TAGSET)).main(ce_out, batch)
-    nll_loss = plain_objective(LossConfig(name="nll"), "tagging", "nll", len(TAGSET)).main(nll_out, batch)
+    ce_loss = plain_objective(LossConfig(name="ce"), TASKS["tagging"], "ce", len(TAGSET)).main(ce_out, batch)
+    nll_loss = plain_objective(LossConfig(name="nll"), TASKS["tagging"], "nll", len(TAGSET)).main(nll_out, batch)
     torch.testing.assert_close(nll_loss, ce_loss, atol=1e-6, rtol=1e-6)
 
     # By hand: mean of -log softmax at the gold tag over the labelled real tokens only, each
@@ -189,8 +191,8 @@ def test_tag_scores_are_the_same_alone_and_padded_in_a_batch(model_type):
 
     # The same through the prediction path: one sentence per batch or all together.
     items = featurizer.encode_all([Example(list(t), None, i) for i, (t, _) in enumerate(SENTENCES)], "test")
-    one = predict_items(model, items, "tagging", 1, torch.device("cpu"))
-    together = predict_items(model, items, "tagging", 64, torch.device("cpu"))
+    one = predict_items(model, items, TASKS["tagging"], 1, torch.device("cpu"))
+    together = predict_items(model, items, TASKS["tagging"], 64, torch.device("cpu"))
     for r, (tokens, _) in enumerate(SENTENCES):
         a, b = one.row_tokens(r), together.row_tokens(r)
         assert a.shape == b.shape == (len(tokens), len(TAGSET))
@@ -202,7 +204,7 @@ def test_tag_scores_are_the_same_alone_and_padded_in_a_batch(model_type):
 
 def test_unseen_words_get_vectors_from_their_spelling():
     with_chars = tagging_featurizer("bow")
-    without = Featurizer("tagging", with_chars.model.model_copy(update={"char_ngrams": None}), with_chars.tokenizer, with_chars.vocab, TAGSET)
+    without = Featurizer(TASKS["tagging"], with_chars.model.model_copy(update={"char_ngrams": None}), with_chars.tokenizer, with_chars.vocab, TAGSET)
     words = [(["zorbing", "zorbness"], ["NOUN", "NOUN"])]
     for featurizer, differ in [(with_chars, True), (without, False)]:
         model = seeded_model(featurizer)
@@ -414,8 +416,8 @@ def test_train_tag_loss_is_the_token_mean_over_the_epoch():
     model = seeded_model(featurizer)
     examples = [Example(list(t), list(g), i) for i, (t, g) in enumerate(SENTENCES)]
     items = featurizer.encode_all(examples, "test")
-    objective = plain_objective(LossConfig(name="ce"), "tagging", "ce", len(TAGSET))
-    expected = predict_items(model, items, "tagging", 64, torch.device("cpu"), objective).loss  # token-weighted
+    objective = plain_objective(LossConfig(name="ce"), TASKS["tagging"], "ce", len(TAGSET))
+    expected = predict_items(model, items, TASKS["tagging"], 64, torch.device("cpu"), objective).loss  # token-weighted
     trainer = Trainer(model, objective, OptimConfig(name="sgd", lr=1e-12), TrainConfig(batch_size=1, device="cpu"),
                       torch.device("cpu"))
     record = trainer.train_epoch(items, 1)

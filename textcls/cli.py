@@ -51,13 +51,13 @@ class LogFormat(str, Enum):
 
 def to_json(data, indent: int | None = 2) -> str:
     """JSON as it is printed: Unicode kept as it is, floats to 6 decimals, null for NaN."""
-    from textcls.checkpoint import finite
+    from textcls.files import finite
 
     return json.dumps(finite(data, 6), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def _device(name: str):
-    from textcls.config import resolve_device
+    from textcls.device import resolve_device
 
     if name not in ("cpu", "cuda", "auto"):
         raise TextclsError(f"--device must be cpu, cuda or auto, got '{name}'")
@@ -144,7 +144,8 @@ def evaluate(
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
-    from textcls.checkpoint import check_output_file, finite, load_run, write_json
+    from textcls.checkpoint import load_run
+    from textcls.files import check_output_file, finite, write_json
     from textcls.predict import evaluate_file
 
     with user_errors():
@@ -177,8 +178,9 @@ def export(
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
 ):
     """Export a run's model to ONNX (ids in, logits and token scores out; see the README's Export section)."""
-    from textcls.checkpoint import check_output_file, load_run
+    from textcls.checkpoint import load_run
     from textcls.export import export_onnx, quantize_int8
+    from textcls.files import check_output_file
 
     with user_errors():
         if fmt != "onnx":
@@ -205,7 +207,8 @@ def tune(
     """Search hyperparameters on a time budget (Optuna: TPE, median pruning); write the best config and run."""
     from textcls import reporting
     from textcls.config import load_config
-    from textcls.tune import parse_budget, tune as run_tune
+    from textcls.tune import parse_budget
+    from textcls.tune import tune as run_tune
 
     def progress(done: int, name: str, best: float) -> None:
         reporting.console.print(f"trial {done} finished; best valid {name} so far {best:.4f}")
@@ -373,8 +376,8 @@ def predict(
 
 
 def _predict_csv(run, csv: Path, column: str, out: Optional[Path], word_scores: bool, batch_size: int, texts, file) -> None:
-    from textcls.checkpoint import atomic_write, check_output_file
     from textcls.data import read_csv
+    from textcls.files import atomic_write, check_output_file
     from textcls.predict import predict_frame
 
     if texts or file is not None:
@@ -422,7 +425,8 @@ def embed(
     """Write the sentence embedding of every line of a file (blank lines skipped)."""
     import numpy as np
 
-    from textcls.checkpoint import atomic_write, check_output_file, load_run
+    from textcls.checkpoint import load_run
+    from textcls.files import atomic_write, check_output_file
     from textcls.predict import embed_texts
 
     with user_errors():

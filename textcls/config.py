@@ -14,10 +14,22 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from textcls.errors import ConfigError
+from textcls.losses import LOSS_OPTIONS
+from textcls.tasks import TASKS
 
 
 class Section(BaseModel):
@@ -178,7 +190,7 @@ class RegularizerConfig(Section):
 
 
 class LossConfig(Section):
-    name: str = "auto"  # a name in textcls.losses.LOSSES, or auto: the task's default
+    name: str = "auto"  # a name in textcls.losses.LOSS_OPTIONS, or auto: the task's default
     pos_weight: Union[Literal["auto"], float, None] = None  # bce
     class_weights: Union[Literal["balanced"], list[float], None] = None  # ce, nll, focal
     label_smoothing: float = Field(0.0, ge=0, lt=1)  # ce
@@ -197,9 +209,7 @@ class LossConfig(Section):
     @field_validator("name")
     @classmethod
     def _known_loss(cls, name: str) -> str:
-        from textcls.losses import LOSSES  # here, not above: the losses read their options from this module
-
-        return _registered(name, ["auto", *LOSSES])
+        return _registered(name, ["auto", *LOSS_OPTIONS])
 
 
 class OptimConfig(Section):
@@ -235,17 +245,6 @@ def _registered(name: str, names: list[str]) -> str:
         close = difflib.get_close_matches(name, names, n=1)
         raise ValueError(f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(names)}")
     return name
-
-
-def resolve_device(name: str, option: str = "train.device"):
-    """`auto` -> cuda when there is a CUDA device, else cpu; `cuda` without one is an error naming `option`."""
-    import torch
-
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{option} is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def resolve_threads(threads: int | str) -> int:
@@ -329,8 +328,6 @@ class Config(Section):
     @field_validator("task")
     @classmethod
     def _known_task(cls, name: str) -> str:
-        from textcls.tasks import TASKS  # here, not above: the tasks import this module
-
         return _registered(name, list(TASKS))
 
     def to_dict(self) -> dict:

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from textcls.config import DataConfig
-from textcls.errors import DataError
+from textcls.errors import ConfigError, DataError
 from textcls.tokenize import Tokenizer, Tokens, ragged_index, tokenize_column
 
 if TYPE_CHECKING:
+    from textcls.config import Config, DataConfig
     from textcls.tasks import Task
 
 NO_TARGET = -1  # in Dataset.targets: the word carries no target
@@ -318,22 +318,15 @@ def _first_bad(bad: np.ndarray) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def make_tokenizer(cfg: DataConfig, task: Task | str) -> Tokenizer:
+def make_tokenizer(cfg: DataConfig, task: Task) -> Tokenizer:
     """The config's tokenizer. Token-labelled text comes tokenised: one label per space-separated word."""
-    return Tokenizer(cfg.lowercase, whitespace=_task(task).per_token, max_length=cfg.max_length)
+    return Tokenizer(cfg.lowercase, whitespace=task.per_token, max_length=cfg.max_length)
 
 
-def _task(task: Task | str) -> Task:
-    from textcls.tasks import get_task  # here, not above: the task modules import this one
-
-    return get_task(task)
-
-
-def read_examples(path: str | Path, cfg: DataConfig, task: Task | str, tokenizer: Tokenizer, labelled: bool = True) -> Dataset:
+def read_examples(path: str | Path, cfg: DataConfig, task: Task, tokenizer: Tokenizer, labelled: bool = True) -> Dataset:
     """The rows of a CSV as a Dataset, with the text columns and labels `task` reads (a pair or a
     triplet of texts per row makes examples of two or three texts). With `labelled=False`
     (predicting) only the text column is read."""
-    task = _task(task)
     text_columns, label_column = task.columns(cfg) if labelled else ([cfg.text_column], None)
     columns = text_columns + [c for c in (label_column, cfg.rationale_column, cfg.group_column) if c and labelled]
     frame = read_csv(path, columns, cfg.delimiter, "data.delimiter")
@@ -494,3 +487,58 @@ def apply_lexicon(dataset: Dataset, lexicon: dict[str, str], tokenizer: Tokenize
     else:
         dataset.targets = np.where(dataset.targets == NO_TARGET, from_lexicon, dataset.targets)
     dataset.target_names = list(names)
+
+
+@dataclass
+class Datasets:
+    train: Dataset
+    valid: Dataset
+    test: Dataset | None
+    valid_source: str
+    lexicon: dict[str, str] | None = None
+
+
+def load_datasets(config: Config, task: Task) -> Datasets:
+    """Reads every CSV named by the config, for `task` (the config's), so that any bad input fails
+    before training starts."""
+    data = config.data
+    if config.train.faithfulness and not task.explains:
+        raise ConfigError(f"train.faithfulness measures word scores as evidence for a class; task '{task.name}' has none "
+                          "(classification has)")
+    if (data.lexicon or data.rationale_column) and not task.explains:
+        key = "data.lexicon" if data.lexicon else "data.rationale_column"
+        raise ConfigError(f"{key}: word targets name the class a word supports; task '{task.name}' has no such scores "
+                          "(classification has)")
+    tokenizer = make_tokenizer(data, task)
+    train = read_examples(data.train, data, task, tokenizer)
+    if isinstance(data.valid, str):
+        valid, source = read_examples(data.valid, data, task, tokenizer), data.valid
+    else:
+        if not 0 < data.valid < 1:
+            raise ConfigError(f"data.valid: a fraction must lie between 0 and 1, got {data.valid}")
+        if task.stratified_split:  # every class in proportion, and none left out of training
+            valid_rows, train_rows = validation_split(train.labels, data.valid, config.train.seed)
+        else:
+            order = np.random.RandomState(config.train.seed).permutation(train.num_examples)
+            cut = max(1, int(round(train.num_examples * data.valid)))
+            valid_rows, train_rows = order[:cut], np.sort(order[cut:])
+        if not len(valid_rows) or not len(train_rows):
+            raise DataError(f"{data.train}: too few rows ({train.num_examples}) to split off a validation set")
+        valid, train = train.select_examples(valid_rows), train.select_examples(train_rows)
+        valid.source = source = f"{data.train} (validation split)"
+    test = read_examples(data.test, data, task, tokenizer) if data.test else None
+    if data.lexicon:
+        lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
+        training_lexicon = lexicon_part(lexicon, data.lexicon_holdout)
+        apply_lexicon(train, training_lexicon, tokenizer)
+        if data.lexicon_examples:
+            # Each lexicon word alone, with its word target and no sentence label: words that the
+            # training sentences never use still learn their polarity (and join the vocabulary).
+            words = [Example(tokens, None, 0, {0: target}) for word, target in training_lexicon.items()
+                     if len(tokens := tokenizer.split(word)) == 1]  # entries the tokenizer splits can never match a token
+            if words:
+                train = Dataset.concat(train, Dataset.from_examples(words, str(data.lexicon)))
+        for examples in (valid, test):
+            if examples is not None:
+                apply_lexicon(examples, lexicon, tokenizer)  # evaluation sees every lexicon word
+    return Datasets(train, valid, test, source, lexicon if data.lexicon else None)

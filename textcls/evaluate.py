@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from textcls.batching import IGNORE, Encoded, Featurizer, batch_order
+from textcls.batching import Batch
 from textcls.data import Example
-from textcls.losses import Objective
+from textcls.encoded import Encoded
+from textcls.features import Featurizer
+from textcls.losses.objective import Objective
 from textcls.models import TextModel
-from textcls.rationale_metrics import evidence, faithfulness, word_polarity
-from textcls.tasks import Task, get_task
+from textcls.predictions import Predictions, importance_for, score
+from textcls.rationale_metrics import faithfulness
+from textcls.sampling import batch_order
+from textcls.tasks import Task
 
 
-@dataclass
-class Predictions:
-    """Outputs in the order of the input rows; token outputs flat, row after row."""
-
-    sentence: np.ndarray | None  # (R, ...) the task's sentence outputs (e.g. class probabilities); None for token tasks
-    tokens: np.ndarray | None  # (N, outputs) the task's token outputs (token scores, tag probabilities); None if not asked for
-    offsets: np.ndarray  # (R + 1,) where each row's tokens start
-    loss: float | None  # mean main loss, when the rows carry labels
-    transitions: tuple[np.ndarray, ...] | None = None  # a CRF tagger's (transitions, start, end) scores
-
-    def row_tokens(self, r: int) -> np.ndarray:
-        return self.tokens[self.offsets[r] : self.offsets[r + 1]]
-
-
-def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size: int, device: torch.device,
+def predict_items(model: TextModel, items: Encoded, task: Task, batch_size: int, device: torch.device,
                   objective: Objective | None = None, with_tokens: bool = True) -> Predictions:
     """Runs the model over every row. Token outputs are computed only `with_tokens` (always for a
     task labelled per token); the mean loss only with an `objective`, for labelled rows."""
-    task = get_task(task)
     model.eval()
     with_tokens = with_tokens or task.per_token
     sentence_out = None
@@ -41,8 +28,8 @@ def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size
     loss_sum, loss_weight = 0.0, 0
     transitions = None  # a CRF tagger's transition scores, which decoding needs
     with torch.inference_mode():
-        for rows in batch_order(items.lengths, batch_size, generator=None, bucket=True, arity=items.arity):
-            batch = items.batch(rows).to(device)
+        for rows in batch_order(items.lengths, batch_size, None, bucket=True, arity=items.arity):
+            batch = Batch.of(items, rows).to(device)
             output = model(batch)
             if output.crf is not None and transitions is None:
                 transitions = tuple(t.float().cpu().numpy() for t in output.crf.scores())
@@ -62,51 +49,6 @@ def predict_items(model: TextModel, items: Encoded, task: Task | str, batch_size
                     sentence_out = np.zeros((len(items), *sentence.shape[1:]), dtype=np.float32)
                 sentence_out[rows] = sentence
     return Predictions(sentence_out, token_out, items.offsets, loss_sum / loss_weight if loss_weight else None, transitions)
-
-
-def importance_for(token_scores: np.ndarray, predicted: int) -> np.ndarray:
-    """(T,) each token's evidence for the predicted class, from (T, outputs) token scores: the
-    signed logit (negated when class 0 is predicted) for one output, else that class's score."""
-    if token_scores.shape[1] == 1:
-        return token_scores[:, 0] if predicted == 1 else -token_scores[:, 0]
-    return token_scores[:, predicted]
-
-
-def rationale_scores(predictions: Predictions, items: Encoded) -> dict | None:
-    """Word polarity and ERASER-style evidence metrics on the rows that carry word targets.
-    Importance = evidence for the predicted class; gold rationale = the labelled words that
-    support the row's gold label."""
-    if items.targets is None:
-        return None
-    labelled = items.targets != IGNORE  # (N,)
-    rows = np.unique(items.row_of[labelled])
-    if not len(rows):
-        return None
-    binary = predictions.tokens.shape[1] == 1
-    word_scores = predictions.tokens[labelled, 0] if binary else predictions.tokens[labelled]
-    evidence_rows = []
-    for r in rows:
-        scores, targets = predictions.row_tokens(r), items.targets[items.offsets[r] : items.offsets[r + 1]]
-        importance = importance_for(scores, int(predictions.sentence[r].argmax()))
-        evidence_rows.append({"importance": importance, "gold": targets == items.labels[r]})
-    return {
-        "annotated_rows": len(rows),
-        "word_polarity": word_polarity(word_scores, items.targets[labelled]),
-        "evidence": evidence(evidence_rows),
-    }
-
-
-def score(predictions: Predictions, items: Encoded, task: Task, labels: list[str],
-          reference: tuple[Predictions, Encoded] | None = None) -> dict:
-    """Metrics of `predictions` against the labels (and word targets) carried by `items`."""
-    metrics = task.metrics(predictions, items, labels, reference)
-    if predictions.loss is not None:
-        metrics["loss"] = predictions.loss
-    if task.explains and predictions.tokens is not None:
-        rationale = rationale_scores(predictions, items)
-        if rationale is not None:
-            metrics["rationale"] = rationale
-    return metrics
 
 
 def faithfulness_scores(model: TextModel, featurizer: Featurizer, examples, predictions: Predictions,

@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from textcls.batching import Batch
-from textcls.checkpoint import atomic_write, write_json
+from textcls.data import Example
 from textcls.errors import RunError, first_line
+from textcls.files import atomic_write, write_json
 from textcls.models import ModelOutput, TextModel
 from textcls.models.bow import BagOfWords
 from textcls.models.lstm import LSTMModel
@@ -209,10 +210,8 @@ def export_onnx(run, out: str | Path | None = None, example: Batch | None = None
         raise RunError(f"export: task '{run.task.name}' is not exported (classification, multilabel, regression, ranking and tagging are)")
     out = Path(out) if out is not None else run.dir / "export" / "model.onnx"
     if example is None:
-        from textcls.data import Example
-
-        example = run.featurizer.encode_all([Example("a short example .".split(), None),
-                                             Example("and another one".split(), None)]).batch()
+        example = Batch.of(run.featurizer.encode_all([Example("a short example .".split(), None),
+                                                      Example("and another one".split(), None)]))
     names, outputs = export_model(run.model, example, run.task.per_token, out)
     description = {"inputs": names, "outputs": outputs, "labels": run.labels, "task": run.task.name,
                    "run": str(run.dir), "tokenizer": run.config.data.model_dump(include={"lowercase", "max_length"}),

@@ -7,12 +7,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from textcls.batching import Batch
 from textcls.checkpoint import Run
-from textcls.data import Dataset, apply_lexicon, lexicon_part, read_examples, read_lexicon
-from textcls.batching import batch_order
+from textcls.data import Dataset, apply_lexicon, lexicon_part, load_datasets, read_csv, read_examples, read_lexicon
 from textcls.errors import DataError, RunError
 from textcls.evaluate import evaluate_examples, predict_items
-from textcls.losses import plain_objective
+from textcls.files import atomic_write
+from textcls.losses.objective import plain_objective
+from textcls.sampling import batch_order
+from textcls.tasks.embedding import similarity
 from textcls.tokenize import Tokens, tokenize_column
 
 
@@ -39,9 +42,7 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
     objective = plain_objective(config.loss, task, run.loss_name, len(run.labels))
     reference = None
     if task.reference_split:  # e.g. the training sentences whose neighbours are counted: read as training read them
-        from textcls.train import load_datasets
-
-        reference = run.featurizer.encode(getattr(load_datasets(config), task.reference_split))
+        reference = run.featurizer.encode(getattr(load_datasets(config, task), task.reference_split))
     metrics = evaluate_examples(run.model, run.featurizer, examples, items, batch_size or config.train.eval_batch_size,
                                 run.device, objective, with_faithfulness, reference)
     metrics["rows"] = len(items) // items.arity  # examples (a pair or a triplet counts once)
@@ -140,9 +141,6 @@ def predict_frame(run: Run, frame, column: str, source: str, word_scores: bool =
 def write_predictions(run: Run, path: str | Path, out: str | Path) -> None:
     """Each row of a labelled CSV: its text, its gold label (as the CSV gives it) and the prediction
     columns (`result_columns`), written to `out` as CSV."""
-    from textcls.checkpoint import atomic_write
-    from textcls.data import read_csv
-
     data = run.config.data
     if data.text_pair_column or data.anchor_column:
         raise RunError("--predictions: a run trained on pairs or triplets has no prediction per row")
@@ -162,8 +160,8 @@ def embed_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: 
     run.model.eval()
     out = None
     with torch.inference_mode():
-        for rows in batch_order(items.lengths, batch_size, generator=None, bucket=True):
-            vectors = run.model(items.batch(rows).to(run.device)).embedding
+        for rows in batch_order(items.lengths, batch_size, None, bucket=True):
+            vectors = run.model(Batch.of(items, rows).to(run.device)).embedding
             if vectors is None:
                 raise RunError(f"{run.dir}: a {run.task.name} model gives no sentence embedding")
             if out is None:
@@ -175,7 +173,5 @@ def embed_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: 
 def similarities(run: Run, first: list[str], second: list[str], batch_size: int = 4096) -> np.ndarray:
     """(n,) how similar first[i] and second[i] are, by the run's loss.distance: the cosine, or
     minus the euclidean distance (higher is more similar either way)."""
-    from textcls.tasks.embedding import similarity
-
     vectors = embed_texts(run, first + second, batch_size)
     return similarity(vectors[: len(first)].astype(np.float64), vectors[len(first) :].astype(np.float64), run.config.loss.distance)

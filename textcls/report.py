@@ -12,9 +12,12 @@ import html
 from pathlib import Path
 
 from textcls import __version__, plots
-from textcls.checkpoint import atomic_write, load_run, read_log, run_json
+from textcls.checkpoint import load_run
+from textcls.data import load_datasets, read_examples
 from textcls.errors import RunError, TextclsError
 from textcls.evaluate import predict_items
+from textcls.files import atomic_write
+from textcls.run_folder import read_log, run_json
 
 # What a caption says under each picture (a task's own pictures beyond these keep their name).
 CAPTIONS = {
@@ -63,14 +66,11 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, batch_size:
 def validation_figures(run, batch_size: int | None) -> dict:
     """The task's pictures of the run's predictions on its validation split (read as training read it:
     its own file, or the same fraction of the training file)."""
-    from textcls.data import read_examples
-    from textcls.train import load_datasets
-
     data, task = run.config.data, run.task
     if isinstance(data.valid, str):  # its file alone: no need to read the training set
         valid = read_examples(data.valid, data, task, run.featurizer.tokenizer)
     else:
-        valid = load_datasets(run.config).valid
+        valid = load_datasets(run.config, task).valid
     items = run.featurizer.encode(valid)
     predictions = predict_items(run.model, items, task, batch_size or run.config.train.eval_batch_size, run.device,
                                 with_tokens=task.token_scores)

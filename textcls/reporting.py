@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from textcls.files import finite
 from textcls.metrics import flatten
 
 # Training output goes to stderr, so stdout stays free for machine-readable results.
@@ -71,8 +72,6 @@ class JsonReporter:
     """One JSON object per line on stderr: each finished epoch's record, and notes as {"note": ...}."""
 
     def _write(self, data: dict) -> None:
-        from textcls.checkpoint import finite
-
         sys.stderr.write(json.dumps(finite(data), ensure_ascii=False, allow_nan=False) + "\n")  # as metrics.jsonl: null, never NaN
         sys.stderr.flush()
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from textcls.checkpoint import atomic_write, read_log, read_run_files
 from textcls.config import Config, apply_overrides, config_from_dict
 from textcls.errors import ConfigError
+from textcls.files import atomic_write
+from textcls.run_folder import read_log, read_run_files
 
 RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.threads"}
 

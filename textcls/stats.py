@@ -9,8 +9,16 @@ from pathlib import Path
 import numpy as np
 
 from textcls.config import Config
-from textcls.data import NO_TARGET, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon, resolve_target
-from textcls.losses import auto_pos_weight
+from textcls.data import (
+    NO_TARGET,
+    apply_lexicon,
+    lexicon_part,
+    make_tokenizer,
+    read_examples,
+    read_lexicon,
+    resolve_target,
+)
+from textcls.losses.classification import auto_pos_weight
 from textcls.tasks import task_of
 
 

@@ -18,21 +18,32 @@ from typing import Callable
 import numpy as np
 import torch
 
-from textcls.batching import IGNORE, Encoded, Featurizer
-from textcls.checkpoint import (FORMAT_VERSION, STATE, WEIGHTS, RunFiles, RunLock, cannot_write, check_writable,
-                                checkpoint_dir, finite, header_shapes, load_checked, load_training_state, load_weights,
-                                new_run_dir, read_run_files, remove_leftovers, run_json, save_checkpoint, save_config,
-                                save_run_files, write_json)
-from textcls.config import Config, resolve_device, resolve_threads
-from textcls.data import (Dataset, Example, apply_lexicon, lexicon_part, make_tokenizer, read_examples, read_lexicon,
-                          resolve_target, validation_split)
+from textcls.checkpoint import header_shapes, load_checked, load_training_state, load_weights, save_checkpoint
+from textcls.checkpoint_files import STATE, WEIGHTS, checkpoint_dir, remove_leftovers
+from textcls.config import Config, resolve_threads
+from textcls.data import Dataset, Datasets, load_datasets, make_tokenizer, resolve_target
+from textcls.device import resolve_device
 from textcls.distributed import Group, join, leave
-from textcls.errors import ConfigError, DataError, Interrupted, RunError, first_line
+from textcls.encoded import IGNORE, Encoded
+from textcls.errors import ConfigError, Interrupted, RunError, first_line
 from textcls.evaluate import evaluate_examples, predict_items
-from textcls.losses import Objective, build_objective, plain_objective, resolve_loss
+from textcls.features import Featurizer
+from textcls.files import cannot_write, check_writable, finite, write_json
+from textcls.losses.objective import Objective, build_objective, plain_objective
+from textcls.losses.registry import resolve_loss
 from textcls.models import TextModel, build_model
 from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
 from textcls.resume import resumed_config, trim_log
+from textcls.run_folder import (
+    FORMAT_VERSION,
+    RunFiles,
+    RunLock,
+    new_run_dir,
+    read_run_files,
+    run_json,
+    save_config,
+    save_run_files,
+)
 from textcls.signals import StopOnSignal
 from textcls.tasks import Task, task_of
 from textcls.trainer import STATE_KEYS, NullReporter, Reporter, Stopped, Trainer
@@ -57,64 +68,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-@dataclass
-class Datasets:
-    train: Dataset
-    valid: Dataset
-    test: Dataset | None
-    valid_source: str
-    lexicon: dict[str, str] | None = None
-
-
-def load_datasets(config: Config) -> Datasets:
-    """Reads every CSV named by the config (so that any bad input fails before training starts)."""
-    data, task = config.data, task_of(config)
-    if config.train.faithfulness and not task.explains:
-        raise ConfigError(f"train.faithfulness measures word scores as evidence for a class; task '{task.name}' has none "
-                          "(classification has)")
-    if (data.lexicon or data.rationale_column) and not task.explains:
-        key = "data.lexicon" if data.lexicon else "data.rationale_column"
-        raise ConfigError(f"{key}: word targets name the class a word supports; task '{task.name}' has no such scores "
-                          "(classification has)")
-    tokenizer = make_tokenizer(data, task)
-    train = read_examples(data.train, data, task, tokenizer)
-    if isinstance(data.valid, str):
-        valid, source = read_examples(data.valid, data, task, tokenizer), data.valid
-    else:
-        if not 0 < data.valid < 1:
-            raise ConfigError(f"data.valid: a fraction must lie between 0 and 1, got {data.valid}")
-        if task.stratified_split:  # every class in proportion, and none left out of training
-            valid_rows, train_rows = validation_split(train.labels, data.valid, config.train.seed)
-        else:
-            order = np.random.RandomState(config.train.seed).permutation(train.num_examples)
-            cut = max(1, int(round(train.num_examples * data.valid)))
-            valid_rows, train_rows = order[:cut], np.sort(order[cut:])
-        if not len(valid_rows) or not len(train_rows):
-            raise DataError(f"{data.train}: too few rows ({train.num_examples}) to split off a validation set")
-        valid, train = train.select_examples(valid_rows), train.select_examples(train_rows)
-        valid.source = source = f"{data.train} (validation split)"
-    test = read_examples(data.test, data, task, tokenizer) if data.test else None
-    if data.lexicon:
-        lexicon = read_lexicon(data.lexicon, data.lexicon_threshold, data.lowercase)
-        training_lexicon = lexicon_part(lexicon, data.lexicon_holdout)
-        apply_lexicon(train, training_lexicon, tokenizer)
-        if data.lexicon_examples:
-            # Each lexicon word alone, with its word target and no sentence label: words that the
-            # training sentences never use still learn their polarity (and join the vocabulary).
-            words = [Example(tokens, None, 0, {0: target}) for word, target in training_lexicon.items()
-                     if len(tokens := tokenizer.split(word)) == 1]  # entries the tokenizer splits can never match a token
-            if words:
-                train = Dataset.concat(train, Dataset.from_examples(words, str(data.lexicon)))
-        for examples in (valid, test):
-            if examples is not None:
-                apply_lexicon(examples, lexicon, tokenizer)  # evaluation sees every lexicon word
-    return Datasets(train, valid, test, source, lexicon if data.lexicon else None)
-
-
-def build_featurizer(config: Config, train: Dataset, extra_words: list[str] = ()) -> Featurizer:
+def build_featurizer(config: Config, task: Task, train: Dataset, extra_words: list[str] = ()) -> Featurizer:
     """The vocabulary and label set of the training rows, with the config's features; `extra_words`
     (not in training) join the vocabulary after its words."""
-    task = task_of(config)
     tokenizer = make_tokenizer(config.data, task)
     words = train.tokens.map_types([tokenizer.normalize(t) for t in train.tokens.types])
     counts = np.bincount(words.codes, minlength=len(words.types))
@@ -261,14 +217,14 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
     weights when resumed) and the objective."""
     task = task_of(config)
     monitor = resolve_monitor(config.train.monitor, task)
-    datasets = load_datasets(config)
+    datasets = load_datasets(config, task)
     vectors, every_word = None, config.model.pretrained_words == "all"
     if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim)
     if resumed is not None:
         featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), resumed.files.vocab, resumed.files.labels)
     else:
-        featurizer = build_featurizer(config, datasets.train, list(vectors or ()))  # (extra words in the file's order)
+        featurizer = build_featurizer(config, task, datasets.train, list(vectors or ()))  # (extra words in the file's order)
     if config.model.pretrained is not None and not every_word:  # the vocabulary's words only
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim, vocabulary_words(featurizer.vocab))
     task.check_monitor(monitor, featurizer.labels)
@@ -311,7 +267,7 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
     main = run_dir is not None
     task, monitor, model, featurizer = setup.task, setup.monitor, setup.model, setup.featurizer
     trainer = Trainer(model, setup.objective, config.optim, config.train, device, reporter,
-                      batches=lambda items, generator: task.batches(items, config.train, generator), group=group)
+                      batches=lambda items, shuffler: task.batches(items, config.train, shuffler), group=group)
     if state is not None:
         try:
             trainer.restore(state)

@@ -15,14 +15,15 @@ from typing import Callable, Protocol
 import numpy as np
 import torch
 
-from textcls.batching import Encoded, batch_order
+from textcls.batching import Batch, TorchShuffler
 from textcls.config import OptimConfig, TrainConfig, resolve_threads
 from textcls.distributed import Group
+from textcls.encoded import Encoded
 from textcls.errors import RunError
-from textcls.losses import Objective
+from textcls.losses.objective import Objective
 from textcls.metrics import flatten, is_better
 from textcls.models import TextModel
-
+from textcls.sampling import Shuffler, batch_order
 
 STATE_KEYS = {"progress", "step", "optimizer", "scaler", "epoch_generator", "partial", "rng"}  # what Trainer.state() holds
 REPORT_EVERY = 25  # steps between progress reports (each one reads the running loss off the device)
@@ -185,13 +186,13 @@ def set_rng_states(states: dict) -> None:
 class Trainer:
     def __init__(self, model: TextModel, objective: Objective, optim: OptimConfig, cfg: TrainConfig,
                  device: torch.device, reporter: Reporter | None = None,
-                 batches: Callable[[Encoded, torch.Generator], list[np.ndarray]] | None = None, group: Group | None = None):
-        """`batches(items, generator)`: the rows of each batch of an epoch (default: `batch_order`,
-        rows of similar length together, in random order). `group`: the processes that share each
-        batch (see `distributed.py`)."""
+                 batches: Callable[[Encoded, Shuffler], list[np.ndarray]] | None = None, group: Group | None = None):
+        """`batches(items, shuffler)`: the rows of each batch of an epoch (default: `batch_order`,
+        rows of similar length together, in random order), drawn from the trainer's generator.
+        `group`: the processes that share each batch (see `distributed.py`)."""
         self.model, self.objective, self.cfg, self.device, self.group = model, objective, cfg, device, group
-        self.batches = batches or (lambda items, generator: batch_order(items.lengths, cfg.batch_size, generator,
-                                                                        bucket=True, arity=items.arity))
+        self.batches = batches or (lambda items, shuffler: batch_order(items.lengths, cfg.batch_size, shuffler,
+                                                                       bucket=True, arity=items.arity))
         self.optim_cfg = optim
         self.optimizer = Optimizer(optim, model, cfg.batch_size)
         self.autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
@@ -234,7 +235,7 @@ class Trainer:
     def train_epoch(self, items: Encoded, epoch: int) -> dict:
         self.model.train()
         self.epoch_generator = self.generator.get_state()
-        batches = self.batches(items, self.generator)
+        batches = self.batches(items, TorchShuffler(self.generator))
         done, partial, self.partial = self.progress.batch, self.partial, None  # (a resumed, partly trained epoch)
         start = time.perf_counter()
         if self.cfg.hogwild and resolve_threads(self.cfg.threads) > 1:
@@ -271,7 +272,7 @@ class Trainer:
                 rows = batches[i]
                 if self.group is not None:
                     rows = self.group.share(rows)
-                batch = items.batch(rows).to(self.device)
+                batch = Batch.of(items, rows).to(self.device)
                 with torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
                     total, parts = self.objective(self.model(batch), batch)
                 weight = self.objective.weight(batch)  # what the loss is a mean over (rows, or tagged tokens)
@@ -369,7 +370,7 @@ class Trainer:
         """Trains for `cfg.epochs` (more while they take fewer than `cfg.min_steps` steps; fewer with
         `patience`), from `self.progress` on (a resumed run's). After each epoch: `evaluate()` gives
         validation metrics, then `on_epoch(epoch, record, improved)` logs and checkpoints."""
-        per_epoch = len(self.batches(items, torch.Generator().manual_seed(self.cfg.seed)))  # (a throwaway draw)
+        per_epoch = len(self.batches(items, TorchShuffler(torch.Generator().manual_seed(self.cfg.seed))))  # (a throwaway draw)
         self.epochs = max(self.cfg.epochs, math.ceil((self.cfg.min_steps or 0) / max(per_epoch, 1)))
         self.total_steps = per_epoch * self.epochs  # (extended on resume: the schedule then spans the new total)
         p, history = self.progress, []

@@ -95,7 +95,7 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
         import optuna
     except ImportError:
         raise RunError("textcls tune needs optuna: pip install 'textcls[tune]'") from None
-    from textcls.checkpoint import check_writable
+    from textcls.files import check_writable
     from textcls.tasks import task_of
     from textcls.train import resolve_monitor, train
 

@@ -1,14 +1,23 @@
 """Losses by name, the rationale loss, regularisers, and the objective that sums them.
 
 Every loss takes scores (N, C) and targets (N,) for the rows or tokens that count; the objective
-selects those (padding and unlabelled words never reach a loss).
+selects those (padding and unlabelled words never reach a loss). The loss modules import torch;
+this package's own namespace does not, so that the config can check a loss name and its options
+without them: import what you use from its module (registry, objective, ...).
 """
 
-from textcls.losses.classification import LossFn, auto_pos_weight
-from textcls.losses.objective import Objective, build_objective, plain_objective
-from textcls.losses.rationale import rationale_loss
-from textcls.losses.registry import LOSSES, OPTIONS, check_options, resolve_loss, resolve_loss_name
-from textcls.losses.regularizers import REGULARIZERS, ActivationL1, WeightNorm
-
-__all__ = ["LOSSES", "OPTIONS", "REGULARIZERS", "ActivationL1", "LossFn", "Objective", "WeightNorm", "auto_pos_weight",
-           "build_objective", "check_options", "plain_objective", "rationale_loss", "resolve_loss", "resolve_loss_name"]
+# Each loss and the loss.* options it reads (setting one for another loss is an error, not a
+# no-op). A new loss: its module, its factory in registry.LOSSES, and its line here.
+LOSS_OPTIONS: dict[str, tuple[str, ...]] = {
+    "bce": ("pos_weight",),
+    "ce": ("class_weights", "label_smoothing"),
+    "nll": ("class_weights",),
+    "focal": ("class_weights", "alpha", "gamma"),
+    "mse": (),
+    "l1": (),
+    "huber": ("beta",),
+    "ranknet": ("ties", "pairs_per_item"),
+    "contrastive": ("distance", "margin"),
+    "triplet": ("distance", "margin", "mining"),
+    "crf": (),
+}

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from textcls.batching import IGNORE
 from textcls.config import LossConfig
+from textcls.encoded import IGNORE
 from textcls.losses.classification import LossFn
 
 

@@ -7,6 +7,7 @@ Which model output feeds the main loss, and what the loss is a mean over, the ta
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -15,18 +16,20 @@ from textcls.batching import Batch
 from textcls.config import LossConfig, RationaleConfig
 from textcls.losses.classification import LossFn, auto_pos_weight
 from textcls.losses.rationale import rationale_loss
-from textcls.losses.regularizers import REGULARIZERS, ActivationL1
 from textcls.losses.registry import LOSSES
+from textcls.losses.regularizers import REGULARIZERS, ActivationL1
 from textcls.models import ModelOutput
-from textcls.tasks import Task, get_task
+
+if TYPE_CHECKING:
+    from textcls.tasks import Task
 
 
 class Objective:
     """total = main loss + rationale.weight * rationale_loss + sum of weighted regularisers."""
 
-    def __init__(self, task: Task | str, main_loss: LossFn, rationale: RationaleConfig, rationale_pos_weight: float | None,
+    def __init__(self, task: Task, main_loss: LossFn, rationale: RationaleConfig, rationale_pos_weight: float | None,
                  regularizers: list[tuple[str, float, object]]):
-        self.task, self.main_loss = get_task(task), main_loss
+        self.task, self.main_loss = task, main_loss
         self.rationale, self.rationale_pos_weight = rationale, rationale_pos_weight
         self.regularizers = regularizers
         self.main_name = self.task.main_loss_part
@@ -71,7 +74,7 @@ class Objective:
             reg.detach()
 
 
-def plain_objective(cfg: LossConfig, task: Task | str, loss_name: str, num_classes: int) -> Objective:
+def plain_objective(cfg: LossConfig, task: Task, loss_name: str, num_classes: int) -> Objective:
     """The main loss without class weights, pos_weight, rationale or regularisers, and over every
     pair rather than sampled ones: the plain mean loss that validation and `eval` report,
     comparable across runs whatever their weighting."""
@@ -79,7 +82,7 @@ def plain_objective(cfg: LossConfig, task: Task | str, loss_name: str, num_class
     return Objective(task, LOSSES[loss_name](plain, Counter(), num_classes), cfg.rationale.model_copy(update={"weight": 0.0}), None, [])
 
 
-def build_objective(cfg: LossConfig, task: Task | str, loss_name: str, num_classes: int, label_counts: Counter,
+def build_objective(cfg: LossConfig, task: Task, loss_name: str, num_classes: int, label_counts: Counter,
                     target_counts: Counter, model: nn.Module) -> Objective:
     """label_counts: class index -> training rows (tokens for tagging); target_counts: word targets."""
     main = LOSSES[loss_name](cfg, label_counts, num_classes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from textcls.batching import IGNORE
+from textcls.encoded import IGNORE
 
 
 def rationale_loss(token_scores: torch.Tensor, targets: torch.Tensor, pos_weight: float | None = None,

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textcls.batching import NUM_SHAPES, Batch
+from textcls.batching import Batch
 from textcls.config import ModelBase
+from textcls.features import NUM_SHAPES
 from textcls.models.chars import CharEncoder
 from textcls.vocab import Vocabulary
 

@@ -7,8 +7,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from textcls.batching import CHAR_BUCKETS, Batch
+from textcls.batching import Batch
 from textcls.config import ModelBase
+from textcls.features import CHAR_BUCKETS
 
 CNN_WIDTH = 3  # characters each filter reads: trigrams, as in Ma and Hovy (2016)
 

@@ -1,7 +1,11 @@
-"""Tasks by name. A new task is a module with a `Task` subclass plus one line here."""
+"""Tasks by name. A new task is a module with a `Task` subclass plus one line here.
+
+The task modules import neither torch nor the config module (they read the config sections they
+are handed): the config checks task names against `TASKS` from below."""
 
 from __future__ import annotations
 
+from textcls.errors import ConfigError
 from textcls.tasks.base import Task
 from textcls.tasks.classification import Classification
 from textcls.tasks.embedding import Embedding
@@ -33,9 +37,8 @@ def get_task(task: Task | str) -> Task:
 def task_of(config, state: dict | None = None) -> Task:
     """The task a run's config names, bound to the config's settings it reads and to what it tuned
     on validation (`state`, saved in the run's task.json). A setting that only other tasks read
-    (e.g. data.group_column for classification) is an error, not a silent no-op."""
-    from textcls.errors import ConfigError
-
+    (e.g. data.group_column for classification) is an error, not a silent no-op. This is where a
+    config's task name becomes the object handed down to data, models, losses and the trainer."""
     task = get_task(config.task)
     for other in TASKS.values():
         for key in [k for k in other.reads if k not in task.reads]:  # (in order: the same error every run)

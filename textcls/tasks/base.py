@@ -7,6 +7,8 @@ the losses it accepts (and its default), which model output feeds the loss and w
 it, its metrics and the monitors it offers, and what `predict` returns and prints.
 
 A new task is one module in this package (a subclass of `Task`) plus one line in `TASKS`.
+Task modules import numpy, never torch: a run's labels, outputs and tuned state can be read and
+shown without it.
 """
 
 from __future__ import annotations
@@ -15,21 +17,22 @@ from collections import Counter
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
-from textcls.batching import IGNORE, batch_order
+from textcls.encoded import IGNORE, Encoded
 from textcls.errors import ConfigError, DataError
+from textcls.sampling import Shuffler, batch_order
 from textcls.tokenize import Tokenizer, Tokens
 from textcls.vocab import build_labels
 
 if TYPE_CHECKING:  # types only: these modules sit above the tasks
+    import torch
     from rich.console import Console
 
-    from textcls.batching import Batch, Encoded
+    from textcls.batching import Batch
     from textcls.config import Config, DataConfig, TrainConfig
     from textcls.data import Dataset
-    from textcls.evaluate import Predictions
     from textcls.models import ModelOutput
+    from textcls.predictions import Predictions
 
 Where = Callable[[int], str]  # row index -> "file, row n, column 'c'" for error messages
 
@@ -94,10 +97,10 @@ class Task:
         values = items.labels[items.labels != IGNORE]
         return Counter({int(v): int(n) for v, n in enumerate(np.bincount(values)) if n})
 
-    def batches(self, items: Encoded, cfg: TrainConfig, generator: torch.Generator | None) -> list[np.ndarray]:
+    def batches(self, items: Encoded, cfg: TrainConfig, shuffler: Shuffler | None) -> list[np.ndarray]:
         """The rows of each training batch of an epoch: rows of similar length together, in random
         order, examples of several texts kept whole."""
-        return batch_order(items.lengths, cfg.batch_size, generator, bucket=True, arity=items.arity)
+        return batch_order(items.lengths, cfg.batch_size, shuffler, bucket=True, arity=items.arity)
 
     def label_stats(self, dataset: Dataset) -> dict:
         """What `textcls stats` shows about the labels: {"labels": count per class} for a task with
@@ -105,6 +108,8 @@ class Task:
         raise NotImplementedError
 
     # --- model and loss ----------------------------------------------------------------------------
+    # (Methods that take model outputs or batches receive torch tensors and use their methods: a
+    # task module itself never imports torch.)
 
     def default_loss(self, num_labels: int) -> str:
         return self.losses[0]
@@ -162,7 +167,7 @@ class Task:
 def labelled(scores: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The scores and labels where a label is given (no label at all: empty selections)."""
     if labels is None:
-        return scores[:0], scores.new_zeros(0, dtype=torch.long)
+        return scores[:0], scores.new_zeros(0).long()
     keep = labels != IGNORE
     return scores[keep], labels[keep]
 

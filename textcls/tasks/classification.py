@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import copy
+from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from textcls.errors import ConfigError, DataError
-from textcls.metrics import (calibration_metrics, classification_metrics, confusion_matrix, fit_temperature,
-                             per_class_scores)
+from textcls.metrics import (
+    calibration_metrics,
+    classification_metrics,
+    confusion_matrix,
+    fit_temperature,
+    per_class_scores,
+)
+from textcls.predictions import importance_for
 from textcls.tasks.base import Task, class_stats, encode_classes
 from textcls.vocab import build_labels
+
+if TYPE_CHECKING:
+    import torch
 
 
 def probabilities(sentence: torch.Tensor) -> torch.Tensor:
     """(B, C) class probabilities from sentence outputs: one logit -> (1 - p, p); else softmax
     (softmax of log-probabilities, as loss nll's model gives, is the same distribution)."""
     if sentence.shape[-1] == 1:  # sigmoid(-z) rather than 1 - sigmoid(z): exact for small probabilities too
-        return torch.cat([torch.sigmoid(-sentence), torch.sigmoid(sentence)], dim=-1)
+        two = sentence.new_empty((*sentence.shape[:-1], 2))
+        two[..., :1], two[..., 1:] = (-sentence).sigmoid(), sentence.sigmoid()
+        return two
     return sentence.softmax(-1)
 
 
@@ -85,7 +95,6 @@ class Classification(Task):
 
     def figures(self, predictions, items, labels, words):
         from textcls import plots
-        from textcls.evaluate import importance_for
 
         probs, gold = predictions.sentence, items.labels
         predicted, confidence = probs.argmax(1), probs.max(1)

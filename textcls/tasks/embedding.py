@@ -14,11 +14,11 @@ import copy
 from collections import Counter
 
 import numpy as np
-import torch
 
-from textcls.batching import IGNORE, batch_order
+from textcls.encoded import IGNORE
 from textcls.errors import ConfigError, DataError
 from textcls.metrics import roc_auc
+from textcls.sampling import Shuffler, batch_order
 from textcls.tasks.base import Task, class_stats, encode_classes
 from textcls.vocab import build_labels
 
@@ -88,12 +88,12 @@ class Embedding(Task):
             return {"triplets": dataset.num_examples}
         return class_stats(Counter(dataset.labels[:: dataset.arity].tolist()))
 
-    def batches(self, items, cfg, generator):
+    def batches(self, items, cfg, shuffler):
         """Training batches: P classes x K sentences each when train.classes_per_batch is set."""
         P, K = self.per_batch
-        if not P or generator is None:
-            return batch_order(items.lengths, cfg.batch_size, generator, bucket=True, arity=items.arity)
-        return class_balanced_batches(items.labels, P, K, generator)
+        if not P or shuffler is None:
+            return batch_order(items.lengths, cfg.batch_size, shuffler, bucket=True, arity=items.arity)
+        return class_balanced_batches(items.labels, P, K, shuffler)
 
     # --- loss ------------------------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ def score_neighbours(neighbours: np.ndarray, labels: np.ndarray) -> dict:
             "knn_accuracy": knn_right / len(labels)}
 
 
-def class_balanced_batches(labels: np.ndarray, P: int, K: int, generator: torch.Generator) -> list[np.ndarray]:
+def class_balanced_batches(labels: np.ndarray, P: int, K: int, shuffler: Shuffler) -> list[np.ndarray]:
     """One epoch of P x K batches: each draws P classes and K of their rows (without replacement
     when the class has K; with, when it has fewer), as many batches as the rows fill."""
     classes = np.unique(labels[labels != IGNORE])
@@ -243,13 +243,13 @@ def class_balanced_batches(labels: np.ndarray, P: int, K: int, generator: torch.
     P = min(P, len(classes))
     batches = []
     for _ in range(max(1, int((labels != IGNORE).sum()) // (P * K))):
-        chosen = classes[torch.randperm(len(classes), generator=generator)[:P].numpy()]
+        chosen = classes[shuffler.permutation(len(classes))[:P]]
         batch = []
         for c in chosen:
             rows = rows_of[c]
             if len(rows) >= K:
-                batch.append(rows[torch.randperm(len(rows), generator=generator)[:K].numpy()])
+                batch.append(rows[shuffler.permutation(len(rows))[:K]])
             else:
-                batch.append(rows[torch.randint(len(rows), (K,), generator=generator).numpy()])
+                batch.append(rows[shuffler.integers(len(rows), K)])
         batches.append(np.concatenate(batch))
     return batches

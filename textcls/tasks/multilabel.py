@@ -10,7 +10,6 @@ import copy
 from collections import Counter
 
 import numpy as np
-import torch
 
 from textcls.errors import DataError
 from textcls.metrics import best_f1_threshold, fit_temperature, multilabel_metrics
@@ -75,7 +74,7 @@ class MultiLabel(Task):
         return output.sentence, batch.labels  # (B, L) logits against (B, L) 0/1
 
     def sentence_outputs(self, output):
-        return torch.sigmoid(output.sentence if self.temperature is None else output.sentence / self.temperature)
+        return (output.sentence if self.temperature is None else output.sentence / self.temperature).sigmoid()
 
     def decision_thresholds(self, probabilities: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """(L,) thresholds: the tuned ones; else a fixed number; else tuned on `targets` (validation

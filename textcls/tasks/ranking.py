@@ -4,7 +4,6 @@ has a group column, as queries in search): trained with RankNet, or a pointwise 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from textcls.metrics import ranking_metrics
 from textcls.tasks.regression import Regression
@@ -19,19 +18,19 @@ class Ranking(Regression):
     reads = ("data.group_column",)
     sort_by = "score"  # predict gives {"score": ...}
 
-    def batches(self, items, cfg, generator):
+    def batches(self, items, cfg, shuffler):
         """With groups, whole groups to a batch (RankNet pairs rows of one group within a batch):
         groups in random order, packed until a batch holds about batch_size rows."""
-        if items.groups is None or generator is None:
-            return super().batches(items, cfg, generator)
+        if items.groups is None or shuffler is None:
+            return super().batches(items, cfg, shuffler)
         order = np.argsort(items.groups, kind="stable")
         groups = np.split(order, np.flatnonzero(np.diff(items.groups[order])) + 1)
         batches, current = [], []
-        for g in torch.randperm(len(groups), generator=generator).tolist():
+        for g in shuffler.permutation(len(groups)).tolist():
             if current and sum(map(len, current)) + len(groups[g]) > cfg.batch_size:
                 batches.append(np.concatenate(current))
                 current = []
-            current.append(groups[g][torch.randperm(len(groups[g]), generator=generator).numpy()])
+            current.append(groups[g][shuffler.permutation(len(groups[g]))])
         return batches + ([np.concatenate(current)] if current else [])
 
     def loss_inputs(self, output, batch):

@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 
-from textcls.batching import IGNORE
+from textcls.encoded import IGNORE
 from textcls.entities import allowed_transitions, detect_scheme, entity_scores, entity_spans, viterbi
 from textcls.errors import ConfigError, DataError
 from textcls.metrics import tagging_metrics
