@@ -280,7 +280,7 @@ def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumes(trained, tmp
                 return HalfThenFull(file)
         return file
 
-    monkeypatch.setattr(train_module, "open", fake_open, raising=False)
+    monkeypatch.setattr(checkpoint_module, "open", fake_open, raising=False)
     run = tmp_path / "run"
     assert_user_error(train_cli(trained.config, run), f"{run / 'metrics.jsonl'}: cannot write ({NO_SPACE})")
     assert len(appends) == 2  # (the fault was injected where it was meant to be)

@@ -160,6 +160,24 @@ def read_log(run_dir: Path) -> list[dict]:
     return records
 
 
+def log_line(record: dict) -> str:
+    """An epoch's line of metrics.jsonl (null, never NaN): as training appends it and a resume rewrites it."""
+    return json.dumps(finite(record), allow_nan=False) + "\n"
+
+
+def append_log(run_dir: Path, record: dict) -> None:
+    """Appends an epoch's line to metrics.jsonl. It reaches the disk (fsync) before training goes on:
+    a checkpoint of a later epoch never outlives it in a crash."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(log_line(record))
+            log.flush()
+            os.fsync(log.fileno())
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+
+
 def check_output_file(path: Path, option: str) -> None:
     """Fails now, in one line, if the file `option` names could not be written once the work is
     done: a folder, a path under a regular file, or a folder that takes no file."""

@@ -9,10 +9,9 @@ where it runs, not what it computes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from textcls.checkpoint import atomic_write, read_log, read_run_files
+from textcls.checkpoint import atomic_write, log_line, read_log, read_run_files
 from textcls.config import Config, apply_overrides, config_from_dict
 from textcls.errors import ConfigError
 
@@ -58,5 +57,5 @@ def trim_log(run_dir: Path, epochs: int) -> None:
     if not path.is_file():
         return
     kept = {r["epoch"]: r for r in read_log(run_dir) if isinstance(r.get("epoch"), int) and 1 <= r["epoch"] <= epochs}
-    text = "".join(json.dumps(kept[e], allow_nan=False) + "\n" for e in sorted(kept))  # (as train.py writes them)
+    text = "".join(log_line(kept[e]) for e in sorted(kept))  # (as training writes them)
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))

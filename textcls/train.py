@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import random
 import sys
 from collections import Counter
@@ -19,8 +18,8 @@ import numpy as np
 import torch
 
 from textcls.batching import IGNORE, Encoded, Featurizer
-from textcls.checkpoint import (FORMAT_VERSION, STATE, WEIGHTS, RunFiles, RunLock, cannot_write, check_writable,
-                                checkpoint_dir, finite, header_shapes, load_checked, load_training_state, load_weights,
+from textcls.checkpoint import (FORMAT_VERSION, STATE, WEIGHTS, RunFiles, RunLock, append_log, check_writable,
+                                checkpoint_dir, header_shapes, load_checked, load_training_state, load_weights,
                                 new_run_dir, read_run_files, remove_leftovers, run_json, save_checkpoint, save_config,
                                 save_run_files, write_json)
 from textcls.config import Config, resolve_device, resolve_threads
@@ -332,11 +331,7 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
         if not main:
             return
-        try:
-            with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
-                log.write(json.dumps(finite(record), allow_nan=False) + "\n")
-        except OSError as exc:
-            raise cannot_write(run_dir / "metrics.jsonl", exc) from None
+        append_log(run_dir, record)
         info = {"epoch": epoch, "step": trainer.step_count, "monitor": monitor, "score": record.get(f"valid_{monitor}")}
         # Only `last` carries the training state: resuming starts there.
         names = (["best"] if improved else []) + (["last"] if config.output.save_last else [])
