@@ -254,7 +254,8 @@ def test_a_full_disk_at_the_second_save_keeps_epoch_one_and_resumes(trained, tmp
 
 
 def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumes(trained, tmp_path, monkeypatch):
-    """The disk fills in the middle of epoch 2's line of metrics.jsonl: half a line is written."""
+    """The disk fills in the middle of epoch 2's line of metrics.jsonl: half a line is written.
+    Epoch 2's checkpoint was saved before it, and the resume logs epoch 2 again from there."""
     appends = []
 
     class HalfThenFull:
@@ -284,11 +285,15 @@ def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumes(trained, tmp
     run = tmp_path / "run"
     assert_user_error(train_cli(trained.config, run), f"{run / 'metrics.jsonl'}: cannot write ({NO_SPACE})")
     assert len(appends) == 2  # (the fault was injected where it was meant to be)
-    assert checkpoint_info(run, "last")["epoch"] == 1
+    lines = (run / "metrics.jsonl").read_text().split("\n")
+    assert len(lines) == 2 and json.loads(lines[0])["epoch"] == 1 and lines[1].startswith('{"epoch": 2')  # and half
+    assert checkpoint_info(run, "last")["epoch"] == 2  # saved before its line
     ok(invoke("predict", run, "good film"))
     monkeypatch.undo()
     ok(invoke("train", "--resume", run, "-q"))
     assert epochs_logged(run) == list(range(1, EPOCHS + 1))  # the half line is gone, no epoch twice
+    # Epoch 2's line is the one the full disk cut short, whole: the record its checkpoint kept.
+    assert (run / "metrics.jsonl").read_text().splitlines()[1].startswith(lines[1])
 
 
 def test_a_full_disk_while_writing_metrics_json_is_one_line_and_resumes(trained, tmp_path, monkeypatch):

@@ -5,10 +5,12 @@ A run folder holds everything needed to rebuild the model and its input pipeline
     labels.json   class or tag names, in index order
     model.json    what the config leaves open (resolved loss, outputs, feature count)
     checkpoints/index.json        which checkpoint folder is `best` and which is `last`
-    checkpoints/step-NNNNNNNNN/   one checkpoint: weights.safetensors, info.json (epoch, step, score),
-                                  state.pt (optimiser, schedule, progress and random-number states:
-                                  tensors and plain data only; kept while it is `last`), and
-                                  manifest.json (each file's size and sha256, written last)
+    checkpoints/step-NNNNNNNNN/   one checkpoint: weights.safetensors, info.json (epoch, step, score,
+                                  and at an epoch's end its metrics.jsonl record), state.pt
+                                  (optimiser, schedule, progress and random-number states: tensors
+                                  and plain data only; kept while it is `last`), and manifest.json
+                                  (each file's size and sha256, written last)
+    metrics.jsonl one line per epoch, appended once the epoch's checkpoint is saved
     task.json     what the task tuned on validation (e.g. decision thresholds), when it tunes anything
     .lock         held while a training writes the folder
 
@@ -16,6 +18,11 @@ A checkpoint is written into a hidden folder, which is renamed into place once c
 then does index.json (replaced in one step) point to it: a crash at any moment leaves `best` and
 `last` each wholly from one step. Folders the index does not name are leftovers, removed after each
 save and when a training reopens the run.
+
+An epoch's checkpoint is saved before its metrics.jsonl line is written, and keeps that line in
+info.json: no line is logged before its epoch's checkpoint is on disk, and a crash between the two
+costs only the line, which a resume appends again from `last`. (A run saved before checkpoints
+kept their line has no record in info.json: it loads and resumes as it is.)
 
 `model.json` carries FORMAT_VERSION: a run written by an incompatible version is refused with a
 one-line error instead of loading into the wrong model.
@@ -166,8 +173,8 @@ def log_line(record: dict) -> str:
 
 
 def append_log(run_dir: Path, record: dict) -> None:
-    """Appends an epoch's line to metrics.jsonl. It reaches the disk (fsync) before training goes on:
-    a checkpoint of a later epoch never outlives it in a crash."""
+    """Appends an epoch's line to metrics.jsonl. It reaches the disk (fsync) before the next epoch's
+    checkpoint can, so the one line a crash can lose is that of the latest checkpoint, which keeps it."""
     path = run_dir / "metrics.jsonl"
     try:
         with open(path, "a", encoding="utf-8") as log:
