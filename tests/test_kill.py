@@ -4,6 +4,8 @@ of resumes ends in exactly the run that was never killed.
 Each training runs in a real process, killed with SIGKILL (no handler, no cleanup: as a crash or
 an out-of-memory kill). To keep 20+ kills fast, the processes are forked from one that has already
 imported textcls (a "zygote"): a fork starts in milliseconds where a new interpreter takes seconds.
+Two kills are not left to chance: they come in the one window the order of writes leaves, after an
+epoch's checkpoint is saved and before its line is logged (the child kills itself there).
 """
 
 from __future__ import annotations
@@ -32,13 +34,25 @@ KILLS = 24
 EPOCHS = 40
 
 ZYGOTE = textwrap.dedent("""
-    import json, os, sys
+    import json, os, signal, sys
     import textcls.cli, textcls.train  # imported once; each training is a fork of this process
     import torch._dynamo  # (what building the first optimiser imports: two seconds)
+
+    def die_after_checkpoint(epoch):
+        # This process kills itself (-9) once the checkpoint of epoch `epoch`'s end is saved.
+        save = textcls.train.save_checkpoint
+        def save_then_die(run_dir, names, model, info, state=None):
+            save(run_dir, names, model, info, state)
+            if info["epoch"] == epoch and "batch" not in info:
+                os.kill(os.getpid(), signal.SIGKILL)
+        textcls.train.save_checkpoint = save_then_die
+
     for line in sys.stdin:
-        args = json.loads(line)
+        args, epoch = json.loads(line)
         pid = os.fork()
         if pid == 0:
+            if epoch is not None:
+                die_after_checkpoint(epoch)
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
@@ -58,16 +72,18 @@ class Zygote:
         self.process = subprocess.Popen([sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, cwd=Path(__file__).parent)
 
-    def start(self, *args: str) -> int:
-        self.process.stdin.write(json.dumps([str(a) for a in args]) + "\n")
+    def start(self, *args: str, die_after_checkpoint: int | None = None) -> int:
+        """Starts `textcls ARGS` in a fork; with `die_after_checkpoint`, it kills itself right after
+        saving that epoch's checkpoint."""
+        self.process.stdin.write(json.dumps([[str(a) for a in args], die_after_checkpoint]) + "\n")
         self.process.stdin.flush()
         return int(self.process.stdout.readline())
 
     def wait(self) -> int:
         return int(self.process.stdout.readline())
 
-    def run(self, *args: str) -> int:
-        self.start(*args)
+    def run(self, *args: str, die_after_checkpoint: int | None = None) -> int:
+        self.start(*args, die_after_checkpoint=die_after_checkpoint)
         return self.wait()
 
     def close(self) -> None:
@@ -91,6 +107,11 @@ def log_epochs(run: Path) -> list[int]:
     return [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+def log_without_timings(run: Path) -> list[dict]:
+    return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "tokens_per_second")}
+            for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
 def check_survivor(run: Path, valid_csv: Path) -> int | None:
     """After a kill: the run loads, and its best checkpoint's epoch and score are those of its
     weights (re-evaluated here). Returns last's step, or None before the first checkpoint."""
@@ -105,16 +126,38 @@ def check_survivor(run: Path, valid_csv: Path) -> int | None:
     run_loaded = load_run(run, "best", calibrated=False)
     assert evaluate_file(run_loaded, valid_csv)["accuracy"] == best["score"]
     logged = {}
-    for line in (run / "metrics.jsonl").read_text().splitlines():
+    for line in (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").is_file() else []:
         try:
             logged[json.loads(line)["epoch"]] = json.loads(line)
         except json.JSONDecodeError:  # the last line may be cut short by the kill
             pass
+    last = checkpoint_info(run, "last")
+    assert all(epoch <= last["epoch"] for epoch in logged)  # no epoch is logged before its checkpoint
+    if last["epoch"] not in logged and "batch" not in last:  # killed before its line: the checkpoint keeps it
+        logged[last["epoch"]] = last["record"]
     assert logged[best["epoch"]]["valid_accuracy"] == best["score"]
-    return checkpoint_info(run, "last")["step"]
+    return last["step"]
+
+
+def kill_between_checkpoint_and_line(zygote: Zygote, args: list, run: Path, epoch: int, valid_csv: Path) -> None:
+    """Trains (`args`) until epoch `epoch`'s checkpoint is saved, killed (-9) before its line is
+    logged: that epoch has no line, and the run folder loads with `textcls eval`."""
+    from textcls.checkpoint_files import checkpoint_info
+
+    assert zygote.run("train", *args, "-q", die_after_checkpoint=epoch) == -signal.SIGKILL
+    last, best = checkpoint_info(run, "last"), checkpoint_info(run, "best")
+    assert last["epoch"] == epoch and "batch" not in last
+    assert best["epoch"] <= epoch
+    assert (log_epochs(run) if (run / "metrics.jsonl").is_file() else []) == list(range(1, epoch))
+    scored = run.parent / f"eval-{epoch}.json"
+    assert zygote.run("eval", run, valid_csv, "--json", scored) == 0
+    assert json.loads(scored.read_text())["accuracy"] == round(best["score"], 6)
+    check_survivor(run, valid_csv)
 
 
 def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_path):
+    from textcls.checkpoint_files import checkpoint_info
+
     csvs = _write_splits(tmp_path / "data", {"neg": NEGATIVE, "pos": POSITIVE})
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(small_config_dict(
@@ -126,7 +169,13 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
     try:
         assert zygote.run("train", "-c", config, "--out", tmp_path / "straight", "-q") == 0
         run, steps = tmp_path / "killed", set()
+        # The first epoch's end: a run folder with a checkpoint and no log yet.
+        kill_between_checkpoint_and_line(zygote, ["-c", config, "--out", run], run, 1, csvs["valid"])
         for kill in range(KILLS):
+            if kill == KILLS // 2:  # and one later, from a resume
+                epoch = checkpoint_info(run, "last")["epoch"] + 1
+                assert epoch <= EPOCHS  # (the kills before left epochs to train)
+                kill_between_checkpoint_and_line(zygote, ["--resume", run], run, epoch, csvs["valid"])
             resumable = (run / "checkpoints" / "index.json").is_file() and "last" in json.loads(
                 (run / "checkpoints" / "index.json").read_text())
             args = ["--resume", run] if resumable else ["-c", config, "--out", run, "--overwrite"]
@@ -144,6 +193,7 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
     finally:
         zygote.close()
     assert log_epochs(run) == list(range(1, EPOCHS + 1))  # every epoch logged once
+    assert log_without_timings(run) == log_without_timings(tmp_path / "straight")  # (the lines kills cut off too)
     for name in ("best", "last"):
         a, b = load_file(str(checkpoint_weights(run, name))), load_file(str(checkpoint_weights(tmp_path / "straight", name)))
         assert all(torch.equal(a[k], b[k]) for k in a), name

@@ -28,6 +28,7 @@ from test_cli import assert_user_error, invoke, ok, train_cli, write_config
 from conftest import NEGATIVE, POSITIVE, _write_splits, checkpoint_dir, reseal
 from textcls import checkpoint as checkpoint_module
 from textcls import files as files_module
+from textcls import run_folder as run_folder_module
 from textcls import train as train_module
 from textcls.checkpoint_files import checkpoint_info
 from textcls.run_folder import RunLock
@@ -256,7 +257,8 @@ def test_a_full_disk_at_the_second_save_keeps_epoch_one_and_resumes(trained, tmp
 
 
 def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumes(trained, tmp_path, monkeypatch):
-    """The disk fills in the middle of epoch 2's line of metrics.jsonl: half a line is written."""
+    """The disk fills in the middle of epoch 2's line of metrics.jsonl: half a line is written.
+    Epoch 2's checkpoint was saved before it, and the resume logs epoch 2 again from there."""
     appends = []
 
     class HalfThenFull:
@@ -282,15 +284,19 @@ def test_a_full_disk_while_logging_an_epoch_is_one_line_and_resumes(trained, tmp
                 return HalfThenFull(file)
         return file
 
-    monkeypatch.setattr(train_module, "open", fake_open, raising=False)
+    monkeypatch.setattr(run_folder_module, "open", fake_open, raising=False)
     run = tmp_path / "run"
     assert_user_error(train_cli(trained.config, run), f"{run / 'metrics.jsonl'}: cannot write ({NO_SPACE})")
     assert len(appends) == 2  # (the fault was injected where it was meant to be)
-    assert checkpoint_info(run, "last")["epoch"] == 1
+    lines = (run / "metrics.jsonl").read_text().split("\n")
+    assert len(lines) == 2 and json.loads(lines[0])["epoch"] == 1 and lines[1].startswith('{"epoch": 2')  # and half
+    assert checkpoint_info(run, "last")["epoch"] == 2  # saved before its line
     ok(invoke("predict", run, "good film"))
     monkeypatch.undo()
     ok(invoke("train", "--resume", run, "-q"))
     assert epochs_logged(run) == list(range(1, EPOCHS + 1))  # the half line is gone, no epoch twice
+    # Epoch 2's line is the one the full disk cut short, whole: the record its checkpoint kept.
+    assert (run / "metrics.jsonl").read_text().splitlines()[1].startswith(lines[1])
 
 
 def test_a_full_disk_while_writing_metrics_json_is_one_line_and_resumes(trained, tmp_path, monkeypatch):

@@ -183,24 +183,136 @@ def test_resume_options_that_do_not_apply_are_one_line(tmp_path, make_config):
         assert fragment in result.output
 
 
-def test_the_log_keeps_each_epoch_once_after_a_crash_between_log_and_checkpoint(tmp_path, make_config, monkeypatch):
+def on_disk(run: Path) -> list[dict]:
+    """metrics.jsonl's complete lines, as a crash leaves them (a line cut short is not one)."""
+    path = run / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().split("\n")[:-1]] if path.is_file() else []
+
+
+def indexed_epochs(run: Path) -> set[int]:
+    """The epochs whose end a checkpoint named by checkpoints/index.json holds (read from disk here)."""
+    index = run / "checkpoints" / "index.json"
+    infos = [json.loads((run / "checkpoints" / folder / "info.json").read_text())
+             for folder in (json.loads(index.read_text()).values() if index.is_file() else [])]
+    return {info["epoch"] for info in infos if "batch" not in info}
+
+
+def test_each_epoch_is_checkpointed_before_its_line_is_logged(tmp_path, make_config, monkeypatch):
+    """At every moment a line of epoch e is in metrics.jsonl, index.json names a checkpoint of epoch e."""
+    real_save, real_append, events = train_module.save_checkpoint, train_module.append_log, []
+
+    def save_checkpoint(run_dir, names, model, info, state=None):
+        assert info["epoch"] not in [r["epoch"] for r in on_disk(run_dir)]  # not logged yet
+        real_save(run_dir, names, model, info, state)
+        events.append(("checkpoint", info["epoch"]))
+
+    def append_log(run_dir, record):
+        assert record["epoch"] in indexed_epochs(run_dir)  # before the line exists ...
+        real_append(run_dir, record)
+        assert [r["epoch"] for r in on_disk(run_dir)] == list(range(1, record["epoch"] + 1))
+        assert record["epoch"] in indexed_epochs(run_dir)  # ... and once it does
+        events.append(("log", record["epoch"]))
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_checkpoint)
+    monkeypatch.setattr(train_module, "append_log", append_log)
+    train(make_config(train={"epochs": 3}), out=tmp_path / "run")
+    assert events == [("checkpoint", 1), ("log", 1), ("checkpoint", 2), ("log", 2), ("checkpoint", 3), ("log", 3)]
+
+
+@pytest.mark.parametrize("epoch", [1, 2])
+def test_a_crash_between_checkpoint_and_log_line_resumes_with_the_line_from_the_checkpoint(tmp_path, make_config,
+                                                                                          monkeypatch, epoch):
+    """The process dies while writing epoch `epoch`'s line (half of it is written), its checkpoint
+    saved: the run loads, and the resume logs that epoch from its checkpoint, then goes on exactly."""
+    config = make_config(train={"epochs": 3})
+    straight = train(config, out=tmp_path / "straight").run_dir
+    real_append = train_module.append_log
+
+    def crash_in_the_line(run_dir, record):
+        if record["epoch"] == epoch:
+            with open(run_dir / "metrics.jsonl", "a") as f:
+                f.write('{"epoch": %d, "train_lo' % epoch)
+            raise Crash()
+        real_append(run_dir, record)
+
+    monkeypatch.setattr(train_module, "append_log", crash_in_the_line)
+    with pytest.raises(Crash):
+        train(config, out=tmp_path / "run")
+    run = tmp_path / "run"
+    assert [r["epoch"] for r in on_disk(run)] == list(range(1, epoch))
+    best = json.loads((checkpoint_weights(run, "best").parent / "info.json").read_text())
+    last = json.loads((checkpoint_weights(run, "last").parent / "info.json").read_text())
+    assert last["epoch"] == epoch and best["epoch"] <= epoch  # (epoch 1: no line at all, and a best to load)
+    result = CliRunner().invoke(app, ["eval", str(run), str(config.data.valid)])
+    assert result.exit_code == 0, result.output
+
+    monkeypatch.setattr(train_module, "append_log", real_append)
+    train(resume=run)
+    assert [r["epoch"] for r in log(run)] == [1, 2, 3]
+    assert_same_run(straight, run)  # each line as the straight run's (but for the timings)
+    # The lost line is the record epoch `epoch` kept, timings and all: it was not trained again.
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[epoch - 1]) == last["record"]
+
+
+def test_a_run_logged_before_its_checkpoints_resumes_with_each_epoch_once(tmp_path, make_config, monkeypatch):
+    """A run folder of the earlier order: each line logged before its checkpoint, whose info.json
+    keeps no record. A crash after epoch 2's line, before its checkpoint, and a line of epoch 3 cut
+    short: the resume starts from epoch 1's checkpoint, and keeps each epoch once."""
     config = make_config(train={"epochs": 3})
     straight = train(config, out=tmp_path / "straight").run_dir
     real_save = train_module.save_checkpoint
 
-    def crash_at_epoch_two(run_dir, names, model, info, state=None):
+    def log_then_save_without_record(run_dir, names, model, info, state=None):
+        with open(run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(info["record"]) + "\n")
         if info["epoch"] == 2:
             raise Crash()  # epoch 2 is in metrics.jsonl, not in a checkpoint
-        real_save(run_dir, names, model, info, state)
+        real_save(run_dir, names, model, {k: v for k, v in info.items() if k != "record"}, state)
 
-    monkeypatch.setattr(train_module, "save_checkpoint", crash_at_epoch_two)
+    monkeypatch.setattr(train_module, "save_checkpoint", log_then_save_without_record)
+    monkeypatch.setattr(train_module, "append_log", lambda run_dir, record: None)
     with pytest.raises(Crash):
         train(config, out=tmp_path / "run")
     with open(tmp_path / "run" / "metrics.jsonl", "a") as f:
         f.write('{"epoch": 3, "train_lo')  # and a line cut short
-    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    assert "record" not in json.loads((checkpoint_weights(tmp_path / "run", "last").parent / "info.json").read_text())
+    monkeypatch.undo()
     train(resume=tmp_path / "run")
+    assert [r["epoch"] for r in log(tmp_path / "run")] == [1, 2, 3]
     assert_same_run(straight, tmp_path / "run")
+
+
+def test_a_lost_line_that_no_checkpoint_keeps_is_said_and_training_goes_on(tmp_path, make_config, monkeypatch):
+    """`last` saved within epoch 2 keeps no record; epoch 1's line is gone (lost by hand, or with a
+    disk): the resume says so in one note, and logs epochs 2 and 3."""
+    config = make_config(train={"epochs": 3, "checkpoint_every": 5})
+    real_save = train_module.save_checkpoint
+
+    def save_then_crash(run_dir, names, model, info, state=None):
+        real_save(run_dir, names, model, info, state)
+        if info["step"] == 20:
+            raise Crash()
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    with pytest.raises(Crash):
+        train(config, out=tmp_path / "run")
+    monkeypatch.undo()
+    run = tmp_path / "run"
+    assert [r["epoch"] for r in on_disk(run)] == [1]
+    (run / "metrics.jsonl").write_text("")
+
+    class Notes(NullReporter):
+        def __init__(self):
+            self.notes = []
+
+        def note(self, text):
+            self.notes.append(text)
+
+    reporter = Notes()
+    train(resume=run, reporter=reporter)
+    assert reporter.notes == [f"{run / 'metrics.jsonl'}: no line for epoch(s) 1, and no checkpoint keeps theirs: "
+                              "the log goes on without them"]
+    assert [r["epoch"] for r in log(run)] == [2, 3]
 
 
 def test_a_second_signal_stops_at_once_keeping_the_checkpoints_saved_before(tmp_path, make_config):

@@ -4,18 +4,18 @@ A resumed run is the run it would have been uninterrupted: weights, optimiser, s
 progress (epoch, batch, early-stopping state) and every random-number state come from `last`; the
 vocabulary, labels and config from the run folder. Only the fields in RESUMABLE_CHANGES may
 differ from the saved config: `train.epochs` extends (or shortens) the run, the others choose
-where it runs, not what it computes.
+where it runs, not what it computes. metrics.jsonl is rewritten as of `last`: each epoch it
+completed once, the last one's line taken from the checkpoint if a crash came before it was logged.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from textcls.config import Config, apply_overrides, config_from_dict
 from textcls.errors import ConfigError
 from textcls.files import atomic_write
-from textcls.run_folder import read_log, read_run_files
+from textcls.run_folder import log_line, read_log, read_run_files
 
 RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.threads"}
 
@@ -52,12 +52,18 @@ def resumed_config(run_dir: str | Path, saved: Config, config: Config | None) ->
     return config
 
 
-def trim_log(run_dir: Path, epochs: int) -> None:
-    """metrics.jsonl as of the checkpoint resumed from: epochs 1..`epochs`, each once (an epoch
-    logged after that checkpoint, or a line cut short by a crash, would otherwise be repeated)."""
+def trim_log(run_dir: Path, epochs: int, record: dict | None = None) -> list[int]:
+    """metrics.jsonl as of the checkpoint resumed from: epochs 1..`epochs`, each once (a line cut
+    short by a crash, or one a run of an earlier version logged before its checkpoint, would
+    otherwise be repeated). `record` is epoch `epochs`'s line as that checkpoint keeps it: saved
+    before the line was written, it restores a line a crash lost between the two. Returns the
+    epochs that still have no line (lost with no checkpoint keeping them), for the caller to say."""
     path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return
-    kept = {r["epoch"]: r for r in read_log(run_dir) if isinstance(r.get("epoch"), int) and 1 <= r["epoch"] <= epochs}
-    text = "".join(json.dumps(kept[e], allow_nan=False) + "\n" for e in sorted(kept))  # (as train.py writes them)
-    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    kept = {r["epoch"]: r for r in (read_log(run_dir) if path.is_file() else [])
+            if isinstance(r.get("epoch"), int) and 1 <= r["epoch"] <= epochs}
+    if record is not None and record.get("epoch") == epochs:
+        kept.setdefault(epochs, record)
+    if kept or path.is_file():  # (a run resumed within its first epoch has logged nothing yet)
+        text = "".join(log_line(kept[e]) for e in sorted(kept))  # (as training writes them)
+        atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+    return [e for e in range(1, epochs + 1) if e not in kept]

@@ -7,12 +7,19 @@ A run folder holds everything needed to rebuild the model and its input pipeline
     labels.json   class or tag names, in index order
     model.json    what the config leaves open (resolved loss, outputs, feature count)
     checkpoints/index.json        which checkpoint folder is `best` and which is `last`
-    checkpoints/step-NNNNNNNNN/   one checkpoint: weights.safetensors, info.json (epoch, step, score),
-                                  state.pt (optimiser, schedule, progress and random-number states:
-                                  tensors and plain data only; kept while it is `last`), and
-                                  manifest.json (each file's size and sha256, written last)
+    checkpoints/step-NNNNNNNNN/   one checkpoint: weights.safetensors, info.json (epoch, step, score,
+                                  and at an epoch's end its metrics.jsonl record), state.pt
+                                  (optimiser, schedule, progress and random-number states: tensors
+                                  and plain data only; kept while it is `last`), and manifest.json
+                                  (each file's size and sha256, written last)
+    metrics.jsonl one line per epoch, appended once the epoch's checkpoint is saved
     task.json     what the task tuned on validation (e.g. decision thresholds), when it tunes anything
     .lock         held while a training writes the folder
+
+An epoch's checkpoint is saved before its metrics.jsonl line is written, and keeps that line in
+info.json: no line is logged before its epoch's checkpoint is on disk, and a crash between the two
+costs only the line, which a resume appends again from `last`. (A run saved before checkpoints
+kept their line has no record in info.json: it loads and resumes as it is.)
 
 `model.json` carries FORMAT_VERSION: a run written by an incompatible version is refused with a
 one-line error instead of loading into the wrong model.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +40,7 @@ import yaml
 
 from textcls.config import Config, config_from_dict, read_yaml, upgrade_saved_config
 from textcls.errors import ConfigError, RunError, first_line
-from textcls.files import atomic_write, cannot_write, check_writable, write_json
+from textcls.files import atomic_write, cannot_write, check_writable, finite, write_json
 from textcls.tasks import task_of
 from textcls.vocab import Vocabulary
 
@@ -120,6 +128,24 @@ def read_log(run_dir: Path) -> list[dict]:
             raise damaged(run_dir, "metrics.jsonl", f"line {number} is not a JSON object")
         records.append(record)
     return records
+
+
+def log_line(record: dict) -> str:
+    """An epoch's line of metrics.jsonl (null, never NaN): as training appends it and a resume rewrites it."""
+    return json.dumps(finite(record), allow_nan=False) + "\n"
+
+
+def append_log(run_dir: Path, record: dict) -> None:
+    """Appends an epoch's line to metrics.jsonl. It reaches the disk (fsync) before the next epoch's
+    checkpoint can, so the one line a crash can lose is that of the latest checkpoint, which keeps it."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(log_line(record))
+            log.flush()
+            os.fsync(log.fileno())
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
 
 
 def save_run_files(run_dir: Path, config: Config, featurizer: Featurizer, model_info: dict) -> None:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import random
 import sys
 from collections import Counter
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from textcls.checkpoint import header_shapes, load_checked, load_training_state, load_weights, save_checkpoint
-from textcls.checkpoint_files import STATE, WEIGHTS, checkpoint_dir, remove_leftovers
+from textcls.checkpoint_files import INFO, STATE, WEIGHTS, checkpoint_dir, remove_leftovers
 from textcls.config import Config, resolve_threads
 from textcls.data import Dataset, Datasets, load_datasets, make_tokenizer, resolve_target
 from textcls.device import resolve_device
@@ -28,7 +27,7 @@ from textcls.encoded import IGNORE, Encoded
 from textcls.errors import ConfigError, Interrupted, RunError, first_line
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.features import Featurizer
-from textcls.files import cannot_write, check_writable, finite, write_json
+from textcls.files import check_writable, write_json
 from textcls.losses.objective import Objective, build_objective, plain_objective
 from textcls.losses.registry import resolve_loss
 from textcls.models import TextModel, build_model
@@ -38,6 +37,7 @@ from textcls.run_folder import (
     FORMAT_VERSION,
     RunFiles,
     RunLock,
+    append_log,
     new_run_dir,
     read_run_files,
     run_json,
@@ -165,19 +165,20 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
             save_run_files(run_dir, config.with_absolute_paths(), setup.featurizer, {
                 **setup.model_info, "command": sys.argv, "format_version": FORMAT_VERSION,
                 **({"processes": group.world} if group is not None else {})})
-        return fit_and_score(config, setup, run_dir, device, group, reporter, after_epoch, stop,
-                             resumed.state if resumed is not None else None)
+        return fit_and_score(config, setup, run_dir, device, group, reporter, after_epoch, stop, resumed)
 
 
 @dataclass
 class Resumed:
-    """What a resumed run continues from: its files, and its `last` checkpoint's state and (checked)
-    folder, whose weights the model loads."""
+    """What a resumed run continues from: its files, and its `last` checkpoint's state, (checked)
+    folder, whose weights the model loads, and record: the metrics.jsonl line of the epoch it ended
+    (None for one saved within an epoch, or by a version that kept none)."""
 
     run_dir: Path
     files: RunFiles
     state: dict
     folder: Path
+    record: dict | None
 
     @classmethod
     def read(cls, run_dir: Path, files: RunFiles, group: Group | None) -> "Resumed":
@@ -185,14 +186,16 @@ class Resumed:
         if processes != now:
             raise RunError(f"{run_dir}: trained by {processes} process(es); resume it with as many "
                            f"(not {now}): the batches they share would differ")
-        folder = checkpoint_dir(run_dir, "last", hashed=(STATE, WEIGHTS))  # (both read: both hashed, once)
+        folder = checkpoint_dir(run_dir, "last", hashed=(STATE, WEIGHTS, INFO))  # (all read: all hashed, once)
         state = load_training_state(run_dir, folder=folder)
         progress = state.get("progress") if isinstance(state, dict) else None
         missing = sorted(STATE_KEYS - set(state)) if isinstance(state, dict) else ["everything"]
         if missing or not isinstance(progress, dict) or not isinstance(progress.get("epoch"), int):
             raise RunError(f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold a training state "
                            f"(missing or wrong: {', '.join(missing) or 'progress'})")
-        return cls(run_dir, files, state, folder)
+        info = run_json(run_dir, str(folder.relative_to(run_dir) / INFO))
+        record = info.get("record") if isinstance(info, dict) else None
+        return cls(run_dir, files, state, folder, record if isinstance(record, dict) else None)
 
 
 @dataclass
@@ -260,22 +263,26 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
 
 def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: torch.device, group: Group | None,
                   reporter: Reporter | None, after_epoch: Callable[[int, dict], None] | None, stop: StopOnSignal,
-                  state: dict | None) -> TrainResult:
-    """Trains (from `state`, when resumed), logging and checkpointing each epoch into `run_dir`
-    (None: a process that writes nothing), then tunes the task on validation and scores the best
-    checkpoint."""
+                  resumed: Resumed | None) -> TrainResult:
+    """Trains (from `resumed`'s state, when given), checkpointing then logging each epoch into
+    `run_dir` (None: a process that writes nothing), then tunes the task on validation and scores
+    the best checkpoint."""
     main = run_dir is not None
     task, monitor, model, featurizer = setup.task, setup.monitor, setup.model, setup.featurizer
     trainer = Trainer(model, setup.objective, config.optim, config.train, device, reporter,
                       batches=lambda items, shuffler: task.batches(items, config.train, shuffler), group=group)
-    if state is not None:
+    if resumed is not None:
         try:
-            trainer.restore(state)
+            trainer.restore(resumed.state)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:  # plain data, but not this run's state
             raise RunError(f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold this run's "
                            f"training state ({type(exc).__name__}: {first_line(exc)})") from None
         if main:  # the resumed run's folder, as of its last checkpoint (nothing was changed before this point)
-            trim_log(run_dir, trainer.progress.epoch)
+            lost = trim_log(run_dir, trainer.progress.epoch, resumed.record)
+            if lost:
+                (reporter or NullReporter()).note(f"{run_dir / 'metrics.jsonl'}: no line for epoch(s) "
+                                                  f"{', '.join(map(str, lost))}, and no checkpoint keeps theirs: "
+                                                  "the log goes on without them")
             save_config(run_dir, config)  # (train.epochs may have changed)
     reference = {"train": setup.train_items, "valid": setup.valid_items}.get(task.reference_split)
     validation_loss = plain_objective(config.loss, task, setup.loss_name, len(featurizer.labels))
@@ -288,16 +295,16 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
         if not main:
             return
-        try:
-            with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as log:
-                log.write(json.dumps(finite(record), allow_nan=False) + "\n")
-        except OSError as exc:
-            raise cannot_write(run_dir / "metrics.jsonl", exc) from None
-        info = {"epoch": epoch, "step": trainer.step_count, "monitor": monitor, "score": record.get(f"valid_{monitor}")}
+        # The checkpoint first, keeping the epoch's record: no line is logged before its epoch's
+        # weights are on disk, and a crash before the line is written loses nothing (a resume
+        # appends it from `last`; see trim_log).
+        info = {"epoch": epoch, "step": trainer.step_count, "monitor": monitor, "score": record.get(f"valid_{monitor}"),
+                "record": record}
         # Only `last` carries the training state: resuming starts there.
         names = (["best"] if improved else []) + (["last"] if config.output.save_last else [])
         if names:
             save_checkpoint(run_dir, names, model, info, trainer.state() if config.output.save_last else None)
+        append_log(run_dir, record)
         if after_epoch is not None:
             after_epoch(epoch, record)
 

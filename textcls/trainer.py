@@ -1,6 +1,6 @@
 """The training loop. It knows nothing about which model it trains, what the losses are, or how
 progress is shown: it receives a model, an objective, encoded data, and a reporter, and calls back
-after every epoch so the caller can evaluate, log and checkpoint (and, through `checkpoint`, within
+after every epoch so the caller can evaluate, checkpoint and log (and, through `checkpoint`, within
 an epoch: on a stop request or every `train.checkpoint_every` steps)."""
 
 from __future__ import annotations
@@ -369,7 +369,7 @@ class Trainer:
             on_epoch: Callable[[int, dict, bool], None]) -> FitResult:
         """Trains for `cfg.epochs` (more while they take fewer than `cfg.min_steps` steps; fewer with
         `patience`), from `self.progress` on (a resumed run's). After each epoch: `evaluate()` gives
-        validation metrics, then `on_epoch(epoch, record, improved)` logs and checkpoints."""
+        validation metrics, then `on_epoch(epoch, record, improved)` checkpoints and logs."""
         per_epoch = len(self.batches(items, TorchShuffler(torch.Generator().manual_seed(self.cfg.seed))))  # (a throwaway draw)
         self.epochs = max(self.cfg.epochs, math.ceil((self.cfg.min_steps or 0) / max(per_epoch, 1)))
         self.total_steps = per_epoch * self.epochs  # (extended on resume: the schedule then spans the new total)
