@@ -21,7 +21,8 @@ from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import ConfigError
 from textcls.losses.objective import Objective, build_objective
 from textcls.losses.registry import LOSSES, resolve_loss_name
-from textcls.models import ModelOutput, build_model
+from textcls.models import build_model
+from textcls.models.base import ModelOutput
 from textcls.predict import predict_texts
 from textcls.tasks import TASKS, get_task
 from textcls.train import train

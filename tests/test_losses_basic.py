@@ -16,7 +16,7 @@ from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import ConfigError
 from textcls.losses.objective import build_objective
 from textcls.losses.registry import resolve_loss_name
-from textcls.models import ModelOutput
+from textcls.models.base import ModelOutput
 from textcls.tasks import TASKS, get_task
 
 LOGITS_1 = [2.0, -1.5, 0.3, -0.2, 4.0, -3.0]  # one logit per row

@@ -11,8 +11,8 @@ from textcls.config import model_config
 from textcls.data import Example, Tokenizer
 from textcls.features import Featurizer
 from textcls.models import build_model
-from textcls.models.bow import BagOfWords
-from textcls.models.lstm import LSTMModel
+from textcls.models.bow.bag import BagOfWords
+from textcls.models.lstm.network import LSTMModel
 from textcls.tasks import TASKS, get_task
 from textcls.vocab import Vocabulary
 

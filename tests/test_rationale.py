@@ -33,7 +33,8 @@ from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import DataError
 from textcls.losses.objective import build_objective
 from textcls.losses.rationale import rationale_loss
-from textcls.models import ModelOutput, build_model
+from textcls.models import build_model
+from textcls.models.base import ModelOutput
 from textcls.predict import evaluate_file, predict_texts
 from textcls.tasks import TASKS, task_of
 from textcls.train import train

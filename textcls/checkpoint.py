@@ -20,7 +20,8 @@ from textcls.config import Config
 from textcls.data import make_tokenizer
 from textcls.errors import RunError, first_line
 from textcls.features import Featurizer
-from textcls.models import TextModel, build_model
+from textcls.models import build_model
+from textcls.models.base import TextModel
 from textcls.run_folder import RunFiles, damaged, read_run_files, read_task_state
 from textcls.tasks import Task, task_of
 

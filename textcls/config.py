@@ -10,40 +10,17 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    TypeAdapter,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator
 
 from textcls.errors import ConfigError
 from textcls.losses import LOSS_OPTIONS
+from textcls.models import MODEL_TYPES, ModelBase
+from textcls.models.bow import BowConfig
+from textcls.sections import LogRange, Range, Section, registered
 from textcls.tasks import TASKS
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)  # (lr: .inf is an error)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_numbers(cls, value, info: ValidationInfo):
-        """`epochs: true` is an error, not 1: a field that takes numbers but not booleans refuses them."""
-        if isinstance(value, bool):
-            accepted = _scalar_types(cls.model_fields[info.field_name].annotation)
-            if accepted & {int, float} and bool not in accepted:
-                raise ValueError(f"expected a number, got {str(value).lower()}")
-        return value
 
 
 class DataConfig(Section):
@@ -79,73 +56,6 @@ class DataConfig(Section):
         if delimiter in '"\r\n\0':
             raise ValueError("the quote character, a line break or NUL cannot separate fields")
         return delimiter
-
-
-class ModelBase(Section):
-    """What every model reads: the embedder (words, character n-grams, shapes) and its training noise.
-    Each model type adds its own fields; a field its type does not read is an error."""
-
-    type: str  # which model: each subclass fixes it
-    embedding_dim: int = Field(100, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    word_dropout: float = Field(0.0, ge=0, lt=1)  # training: share of words read as unknown (their n-grams kept)
-    char_ngrams: tuple[int, int] | None = None  # (min, max) hashed character n-grams of each word
-    char_encoder: Literal["none", "cnn", "lstm"] = "none"  # a vector from each word's characters, beside its word vector
-    char_dim: int = Field(32, ge=1)  # char_encoder: size of a character's vector
-    char_hidden: int = Field(64, ge=2)  # char_encoder: size of the word vector it makes (CNN filters; LSTM: both directions)
-    char_max_length: int = Field(20, ge=1)  # char_encoder: characters read per word (longer: its first and last halves)
-    buckets: int = Field(200_000, ge=1)  # hash buckets shared by word and character n-grams
-    pretrained: str | None = None  # word vectors (GloVe/word2vec text, or .npy + .vocab) for the vocabulary's words
-    freeze_pretrained: bool = False  # words given a pretrained vector keep it unchanged
-    # all: the vocabulary also takes every word of the vectors file that training lacks, so words unseen
-    # in training still have their pretrained vector (the table and checkpoints grow by words x dim)
-    pretrained_words: Literal["train", "all"] = "train"
-    sparse: bool = True  # sparse embedding gradients (SparseAdam): a step touches only the rows a batch uses
-    shape: bool = True  # tagging: a small embedding of each word's shape (case, digits, punctuation)
-    normalize: bool = False  # the sentence embedding L2-normalised (task embedding)
-
-    @model_validator(mode="after")
-    def _check_ngrams(self) -> "ModelBase":
-        if self.char_ngrams is not None and not 1 <= self.char_ngrams[0] <= self.char_ngrams[1]:
-            raise ValueError("char_ngrams must be [min, max] with 1 <= min <= max")
-        if self.char_encoder == "lstm" and self.char_hidden % 2:
-            raise ValueError("char_hidden must be even with char_encoder lstm (half for each direction)")
-        return self
-
-
-class BowConfig(ModelBase):
-    """Bag of words: fastText's averaged vectors for sentences; for tagging, a window of neighbours."""
-
-    type: Literal["bow"] = "bow"
-    word_ngrams: int = Field(1, ge=1, le=5)  # 2 adds hashed bigrams, as fastText's -wordNgrams
-    window: int = Field(2, ge=0)  # tagging: neighbours on each side
-    hidden_dim: int = Field(128, ge=1)  # tagging: the window's hidden layer
-
-
-class LSTMConfig(ModelBase):
-    """A (bi)LSTM; sentences pool its token scores."""
-
-    type: Literal["lstm"] = "lstm"
-    hidden_dim: int = Field(128, ge=1)  # state size per direction
-    num_layers: int = Field(1, ge=1)
-    bidirectional: bool = True
-    pooling: Literal["attention", "mean"] = "attention"  # how token scores become the sentence score
-    crf: bool = False  # tagging: a CRF output layer (tag transition scores), trained with loss crf
-
-    @property
-    def word_ngrams(self) -> int:
-        return 1  # the LSTM reads word order itself
-
-
-MODEL_TYPES: dict[str, type[ModelBase]] = {"bow": BowConfig, "lstm": LSTMConfig}
-
-
-def _scalar_types(annotation) -> set:
-    """The plain types an annotation admits (through Optional, Union, Annotated and tuples' items not)."""
-    origin = get_origin(annotation)
-    if origin in (Union, UnionType, Annotated):
-        return set().union(*(_scalar_types(a) for a in get_args(annotation)[: 1 if origin is Annotated else None]))
-    return {annotation} if isinstance(annotation, type) else set()
 
 
 def _model_type(value: Any) -> str | None:
@@ -209,7 +119,7 @@ class LossConfig(Section):
     @field_validator("name")
     @classmethod
     def _known_loss(cls, name: str) -> str:
-        return _registered(name, ["auto", *LOSS_OPTIONS])
+        return registered(name, ["auto", *LOSS_OPTIONS])
 
 
 class OptimConfig(Section):
@@ -239,14 +149,6 @@ class TrainConfig(Section):
     monitor: str = "auto"  # a metric of the task (accuracy, r2, kendall_tau, ...); auto = the task's first
 
 
-def _registered(name: str, names: list[str]) -> str:
-    """`name` if it is one of `names` (a registry's), else an error with the closest name."""
-    if name not in names:
-        close = difflib.get_close_matches(name, names, n=1)
-        raise ValueError(f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(names)}")
-    return name
-
-
 def resolve_threads(threads: int | str) -> int:
     """`auto`: the cores this process may run on (its CPU affinity), so threads never outnumber them."""
     if threads != "auto":
@@ -264,26 +166,6 @@ class CalibrationConfig(Section):
 class OutputConfig(Section):
     dir: str = "runs"  # parent of run folders named <config name>-<timestamp>
     save_last: bool = True
-
-
-class LogRange(Section):
-    log: tuple[float, float]  # a number drawn log-uniformly between the two (both > 0)
-
-    @model_validator(mode="after")
-    def _positive(self) -> "LogRange":
-        if not 0 < self.log[0] < self.log[1]:
-            raise ValueError("log: [low, high] needs 0 < low < high")
-        return self
-
-
-class Range(Section):
-    range: tuple[float, float]  # uniformly between the two; whole numbers when both are
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "Range":
-        if not self.range[0] < self.range[1]:
-            raise ValueError("range: [low, high] needs low < high")
-        return self
 
 
 # `textcls tune`'s search space: a config field (dotted, as --set names it) -> its choices (a list),
@@ -328,7 +210,7 @@ class Config(Section):
     @field_validator("task")
     @classmethod
     def _known_task(cls, name: str) -> str:
-        return _registered(name, list(TASKS))
+        return registered(name, list(TASKS))
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")

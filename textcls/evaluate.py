@@ -10,7 +10,7 @@ from textcls.data import Example
 from textcls.encoded import Encoded
 from textcls.features import Featurizer
 from textcls.losses.objective import Objective
-from textcls.models import TextModel
+from textcls.models.base import TextModel
 from textcls.predictions import Predictions, importance_for, score
 from textcls.rationale_metrics import faithfulness
 from textcls.sampling import batch_order

@@ -31,10 +31,11 @@ from textcls.batching import Batch
 from textcls.data import Example
 from textcls.errors import RunError, first_line
 from textcls.files import atomic_write, write_json
-from textcls.models import ModelOutput, TextModel
-from textcls.models.bow import BagOfWords
-from textcls.models.lstm import LSTMModel
+from textcls.models.base import ModelOutput, TextModel
+from textcls.models.bow.bag import BagOfWords
+from textcls.models.lstm.network import LSTMModel
 from textcls.models.pooling import pool, pooling_weights
+from textcls.tasks import TASKS
 
 INPUTS = ("ids", "lengths", "subwords", "ngrams", "shapes", "chars")
 
@@ -206,8 +207,9 @@ def export_onnx(run, out: str | Path | None = None, example: Batch | None = None
 
     if importlib.util.find_spec("onnx") is None:  # torch's exporter needs it
         raise RunError("textcls export needs onnx and onnxscript: pip install 'textcls[export]'")
-    if run.task.name not in ("classification", "multilabel", "regression", "ranking", "tagging"):
-        raise RunError(f"export: task '{run.task.name}' is not exported (classification, multilabel, regression, ranking and tagging are)")
+    if not run.task.exports:
+        exported = ", ".join(name for name, task in TASKS.items() if task.exports)
+        raise RunError(f"export: task '{run.task.name}' is not exported ({exported} are)")
     out = Path(out) if out is not None else run.dir / "export" / "model.onnx"
     if example is None:
         example = Batch.of(run.featurizer.encode_all([Example("a short example .".split(), None),

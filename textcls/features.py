@@ -60,7 +60,7 @@ class Featurizer:
 
     @property
     def num_features(self) -> int:
-        hashed = self.model.word_ngrams > 1 or self.model.char_ngrams is not None
+        hashed = self.model.hashed_word_ngrams() > 1 or self.model.char_ngrams is not None
         return len(self.vocab) + (self.model.buckets if hashed else 0)
 
     def _word(self, word: str) -> tuple[int, int]:
@@ -96,7 +96,7 @@ class Featurizer:
     def _ngrams(self, word_hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """(N, n_max - 1): id of the n-gram of length 2..n_max starting at each word (0 where it runs
         past the end of its row). h(w1..wn) = (h(w1..wn-1) * PRIME + crc32(wn)) mod (2^31 - 1)."""
-        N, K = len(word_hashes), self.model.word_ngrams - 1
+        N, K = len(word_hashes), self.model.hashed_word_ngrams() - 1
         row_end = np.repeat(offsets[1:], np.diff(offsets))  # (N,) end of each token's row
         out = np.zeros((N, K), dtype=np.int64)
         h = word_hashes.copy()
@@ -114,7 +114,7 @@ class Featurizer:
         looked_up = [self._word(w) for w in words.types]
         encoded = Encoded(tokens.offsets, np.array([i for i, _ in looked_up], dtype=np.int64)[words.codes],
                           trained_words=self.vocab.trained)
-        if self.model.word_ngrams > 1:
+        if self.model.hashed_word_ngrams() > 1:
             hashes = np.array([h for _, h in looked_up], dtype=np.int64)
             encoded.ngrams = self._ngrams(hashes[words.codes], tokens.offsets)
         if self.model.char_ngrams is not None:

@@ -30,7 +30,8 @@ from textcls.features import Featurizer
 from textcls.files import check_writable, write_json
 from textcls.losses.objective import Objective, build_objective, plain_objective
 from textcls.losses.registry import resolve_loss
-from textcls.models import TextModel, build_model
+from textcls.models import build_model
+from textcls.models.base import TextModel
 from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
 from textcls.resume import resumed_config, trim_log
 from textcls.run_folder import (

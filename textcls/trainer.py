@@ -22,7 +22,7 @@ from textcls.encoded import Encoded
 from textcls.errors import RunError
 from textcls.losses.objective import Objective
 from textcls.metrics import flatten, is_better
-from textcls.models import TextModel
+from textcls.models.base import TextModel
 from textcls.sampling import Shuffler, batch_order
 
 STATE_KEYS = {"progress", "step", "optimizer", "scaler", "epoch_generator", "partial", "rng"}  # what Trainer.state() holds

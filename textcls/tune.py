@@ -24,13 +24,6 @@ import yaml
 from textcls.config import Config, LogRange, Range, apply_overrides, config_from_dict
 from textcls.errors import ConfigError, Interrupted, RunError, first_line
 
-# The default search space per model type: what matters most for each, around the shipped values.
-DEFAULT_SPACE = {
-    "bow": {"optim.lr": LogRange(log=(1e-3, 3e-2)), "model.embedding_dim": [50, 100, 200], "model.word_ngrams": [1, 2, 3],
-            "model.dropout": [0.0, 0.25, 0.5], "train.epochs": [5, 10, 20]},
-    "lstm": {"optim.lr": LogRange(log=(3e-4, 1e-2)), "model.hidden_dim": [64, 128, 256], "model.dropout": [0.0, 0.25, 0.5],
-             "model.embedding_dim": [50, 100, 200]},
-}
 UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -43,7 +36,7 @@ def parse_budget(text: str) -> float:
 
 
 def space_of(config: Config) -> dict[str, Any]:
-    space = dict(config.tune) or DEFAULT_SPACE[config.model.type]
+    space = dict(config.tune) or dict(config.model.tune_space)
     raw = config.to_dict()
     for path in space:  # every name must be a field the config has
         node = raw

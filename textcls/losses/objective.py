@@ -18,7 +18,7 @@ from textcls.losses.classification import LossFn, auto_pos_weight
 from textcls.losses.rationale import rationale_loss
 from textcls.losses.registry import LOSSES
 from textcls.losses.regularizers import REGULARIZERS, ActivationL1
-from textcls.models import ModelOutput
+from textcls.models.base import ModelOutput
 
 if TYPE_CHECKING:
     from textcls.tasks import Task

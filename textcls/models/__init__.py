@@ -1,32 +1,29 @@
-"""Models by name. A new one is a `TextModel` subclass taking (cfg, num_features, outputs, log_softmax)
-in its own module, plus its config class in `textcls.config.MODEL_TYPES` and one line here."""
+"""Model types by name. A new one is a package here (its config class, a `ModelBase` subclass, in
+its `__init__.py`; its network beside it) plus one line in MODEL_TYPES. This module imports no
+torch: the config reads MODEL_TYPES, and a network's module is imported when it is built."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING
 
-from textcls.config import ModelConfig
-from textcls.models.base import ModelOutput, TextModel
-from textcls.models.bow import BagOfWords
-from textcls.models.lstm import LSTMModel
-from textcls.models.window import WindowTagger
+from textcls.models.bow import BowConfig
+from textcls.models.lstm import LSTMConfig
+from textcls.models.spec import ModelBase
 
 if TYPE_CHECKING:
+    from textcls.models.base import TextModel
     from textcls.tasks import Task
 
-# (model.type, per token) -> constructor: a sentence model gives sentence outputs (and token
-# scores on demand), a token model gives only token outputs.
-MODELS = {
-    ("bow", False): BagOfWords,
-    ("bow", True): WindowTagger,
-    ("lstm", False): LSTMModel,
-    ("lstm", True): partial(LSTMModel, tagging=True),
+# model.type -> its config class, which builds its network
+MODEL_TYPES: dict[str, type[ModelBase]] = {
+    "bow": BowConfig,
+    "lstm": LSTMConfig,
 }
 
 
-def build_model(cfg: ModelConfig, task: Task, num_features: int, outputs: int, log_softmax: bool = False) -> TextModel:
-    return MODELS[(cfg.type, task.per_token)](cfg, num_features, outputs, log_softmax)
+def build_model(cfg: ModelBase, task: Task, num_features: int, outputs: int, log_softmax: bool = False) -> TextModel:
+    """The network `cfg` describes for `task`: a token model (tags per word) or a sentence model."""
+    return cfg.build(task.per_token, num_features, outputs, log_softmax)
 
 
-__all__ = ["ModelOutput", "TextModel", "build_model", "MODELS"]
+__all__ = ["MODEL_TYPES", "ModelBase", "build_model"]

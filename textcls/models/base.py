@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from textcls.batching import Batch
-from textcls.config import ModelBase
 from textcls.features import NUM_SHAPES
 from textcls.models.chars import CharEncoder
+from textcls.models.spec import ModelBase
 from textcls.vocab import Vocabulary
 
 SHAPE_DIM = 16  # size of a word-shape vector: 7 shapes need few dimensions

@@ -8,8 +8,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from textcls.batching import Batch
-from textcls.config import ModelBase
 from textcls.features import CHAR_BUCKETS
+from textcls.models.spec import ModelBase
 
 CNN_WIDTH = 3  # characters each filter reads: trigrams, as in Ma and Hovy (2016)
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # types only: these modules sit above the tasks
     from textcls.batching import Batch
     from textcls.config import Config, DataConfig, TrainConfig
     from textcls.data import Dataset
-    from textcls.models import ModelOutput
+    from textcls.models.base import ModelOutput
     from textcls.predictions import Predictions
 
 Where = Callable[[int], str]  # row index -> "file, row n, column 'c'" for error messages
@@ -53,6 +53,7 @@ class Task:
     stratified_split: bool = False  # one class per row: a validation fraction is split off class by class
     reference_split: str | None = None  # "train" or "valid": its outputs are passed to `metrics` too
     reads: tuple[str, ...] = ()  # config fields only this task (and tasks that list them too) reads
+    exports: bool = True  # `textcls export` writes its model: its outputs are the model's (logits, token scores)
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

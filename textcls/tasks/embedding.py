@@ -30,6 +30,7 @@ class Embedding(Task):
     name = "embedding"
     losses = ("contrastive", "triplet")
     token_scores = False
+    exports = False  # its output is a vector per sentence, which the exported model's outputs do not carry
     reads = ("data.text_pair_column", "data.similar_label", "data.anchor_column", "data.positive_column",
              "data.negative_column", "train.classes_per_batch", "train.per_class", "model.normalize")
     kind, similar_label = "classes", "1"  # pairs, triplets or classes: set by `bind`

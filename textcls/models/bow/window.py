@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from textcls.batching import Batch
-from textcls.config import BowConfig
 from textcls.models.base import ModelOutput, TextModel
+
+if TYPE_CHECKING:
+    from textcls.models.bow import BowConfig
 
 
 class WindowTagger(TextModel):

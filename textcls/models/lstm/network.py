@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textcls.batching import Batch
-from textcls.config import LSTMConfig
 from textcls.models.base import ModelOutput, TextModel
 from textcls.models.crf import CRF
 from textcls.models.pooling import pool, pooling_weights
+
+if TYPE_CHECKING:
+    from textcls.models.lstm import LSTMConfig
 
 
 class LSTMModel(TextModel):
