@@ -6,7 +6,7 @@ What it measures, for every system and seed, on data/sentiment (movie-review sen
   * training time, and training tokens/s where the tool counts tokens.
 
 Systems:
-  textcls-bow, textcls-lstm   configs/sentiment_{bow,lstm}.yaml (train.threads and train.device set from the
+  textcls-bow, -lstm, -cnn    configs/sentiment_{bow,lstm,cnn}.yaml (train.threads and train.device set from the
                               options); train seconds = sum of the per-epoch `seconds` in metrics.jsonl (the
                               optimisation loop only), tokens/s = training tokens / those seconds.
   fasttext-1gram, -2gram      fastText 0.9.3: dim 100, 10 epochs, lr 0.1, wordNgrams 1 / 2, thread 2, seed;
@@ -69,7 +69,8 @@ from benchlib import (
 DATA = Path("data/sentiment")
 SPLITS = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv", "test": DATA / "movies_test.csv"}
 CROSS = {"amazon": DATA / "amazon.csv", "nyt": DATA / "nyt.csv", "tweets": DATA / "tweets.csv"}
-CONFIGS = {"bow": Path("configs/sentiment_bow.yaml"), "lstm": Path("configs/sentiment_lstm.yaml")}
+CONFIGS = {"bow": Path("configs/sentiment_bow.yaml"), "lstm": Path("configs/sentiment_lstm.yaml"),
+           "cnn": Path("configs/sentiment_cnn.yaml")}
 PEERS = ["fasttext", "tfidf", "nblr", "vader"]
 C_GRID = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
 FASTTEXT = {"dim": 100, "epoch": 10, "lr": 0.1, "thread": 2}
@@ -377,7 +378,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog="Writes one JSON per run to <runs-dir>/ and the full results to --out.")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
-    parser.add_argument("--models", default="bow,lstm", help="textcls configs to train: bow, lstm (default: bow,lstm; '' for none)")
+    parser.add_argument("--models", default="bow,lstm,cnn", help="textcls configs to train: bow, lstm, cnn (default: all; '' for none)")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"peers to run: {', '.join(PEERS)} (default: all; '' for none)")
     parser.add_argument("--out", help="results JSON (default: bench/sentiment.json in the repository)")
     parser.add_argument("--runs-dir", help="per-run JSONs and textcls run folders (default: bench/sentiment_runs in the repository)")

@@ -36,12 +36,16 @@ MODELS = {  # name -> (task, per token, model fields)
     "lstm-mean-2-layers-one-way": ("regression", False, {"type": "lstm", "pooling": "mean", "num_layers": 2, "bidirectional": False}),
     "window-tagger": ("tagging", True, {"type": "bow", "char_ngrams": (1, 3), "char_encoder": "cnn", "window": 2}),
     "lstm-tagger-crf": ("tagging", True, {"type": "lstm", "char_ngrams": (1, 3), "char_encoder": "lstm", "char_hidden": 6, "crf": True}),
+    "cnn-chars-char-cnn": ("classification", False, {"type": "cnn", "filters": 5, "filter_widths": [1, 3, 5], "char_ngrams": (2, 3),
+                                                     "char_encoder": "cnn"}),
+    "cnn-multilabel": ("multilabel", False, {"type": "cnn", "filters": 4, "filter_widths": [2, 4]}),
 }
 
 
 def setup(name):
     task, per_token, fields = MODELS[name]
-    cfg = model_config(embedding_dim=8, hidden_dim=6, buckets=97, char_dim=4, sparse=False, **fields)
+    sizes = {"embedding_dim": 8, "buckets": 97, "char_dim": 4, "sparse": False, **({} if fields["type"] == "cnn" else {"hidden_dim": 6})}
+    cfg = model_config(**sizes, **fields)
     labels = ["A", "B", "C"]
     fz = Featurizer(get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([WORDS]), labels)
     torch.manual_seed(0)

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import small_config_dict
 from textcls.cli import app
+from textcls.models import MODEL_TYPES
 from textcls.tune import parse_budget
 
 pytest.importorskip("optuna")
@@ -142,3 +143,19 @@ def test_an_out_that_is_a_file_is_one_line(tmp_path, sentiment_csvs):
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1
     assert blocker.read_text() == "keep me\n"
 
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_TYPES))
+def test_every_model_type_has_a_default_search_space_of_its_own_fields(model_type, tmp_path):
+    """A config without a `tune:` section searches its model type's space: every entry names a
+    field the config has, and every trial config it can draw is valid."""
+    from textcls.config import config_from_dict
+    from textcls.tune import space_of, trial_config
+
+    config = config_from_dict({"data": {"train": "t.csv"}, "model": {"type": model_type}})
+    space = space_of(config)
+    assert space and any(k.startswith("model.") for k in space)
+    for path, choice in space.items():
+        values = choice if isinstance(choice, list) else [getattr(choice, "log", None) or choice.range][0]
+        for value in values:
+            trial_config(config, {path: value})  # raises on a value the field refuses

@@ -33,6 +33,7 @@ from textcls.errors import RunError, first_line
 from textcls.files import atomic_write, write_json
 from textcls.models.base import ModelOutput, TextModel
 from textcls.models.bow.bag import BagOfWords
+from textcls.models.cnn.network import CNNModel
 from textcls.models.lstm.network import LSTMModel
 from textcls.models.pooling import pool, pooling_weights
 from textcls.tasks import TASKS
@@ -92,7 +93,7 @@ class PaddedLSTM(nn.Module):
 
 
 class PaddedModel(nn.Module):
-    """A `TextModel` (bag of words, LSTM, window tagger) on padded inputs (see the module's docstring)."""
+    """A `TextModel` (bag of words, LSTM, window tagger, CNN) on padded inputs (see the module's docstring)."""
 
     def __init__(self, model: TextModel, inputs: list[str] = INPUTS):
         super().__init__()
@@ -133,6 +134,10 @@ class PaddedModel(nn.Module):
             x = torch.cat([x, self.char_vectors(chars)], dim=-1)
         if isinstance(model, BagOfWords):
             sentence, tokens = self._bag_of_words(x, ids, lengths, ngrams)
+        elif isinstance(model, CNNModel):  # its own forward reads the padded grid
+            mask = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
+            sentence, token_scores, _ = model.grid_scores(x * mask.unsqueeze(-1), lengths)
+            tokens = token_scores()
         else:
             if shapes is not None:
                 x = torch.cat([x, model.shape_embedding(shapes)], dim=-1)

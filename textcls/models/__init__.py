@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textcls.models.bow import BowConfig
+from textcls.models.cnn import CNNConfig
 from textcls.models.lstm import LSTMConfig
 from textcls.models.spec import ModelBase
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 MODEL_TYPES: dict[str, type[ModelBase]] = {
     "bow": BowConfig,
     "lstm": LSTMConfig,
+    "cnn": CNNConfig,
 }
 
 
