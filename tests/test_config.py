@@ -82,7 +82,7 @@ def test_missing_required_key():
     "raw, key, words",
     [
         (minimal(train={"epochs": "three"}), "'train.epochs'", ["integer"]),
-        (minimal(model={"type": "cnn"}), "'model.type'", ["bow", "lstm"]),
+        (minimal(model={"type": "transformer"}), "'model.type'", ["bow", "lstm", "cnn"]),
         (minimal(model={"type": "lstm", "bidirectional": "sometimes"}), "'model.bidirectional'", ["bool"]),
         (minimal(loss={"pos_weight": "heavy"}), "'loss.pos_weight'", ["auto", "number"]),
         (minimal(train="fast"), "'train'", []),
@@ -239,8 +239,8 @@ def test_model_config_from_python_checks_fields_alike():
     assert model_config(type="lstm", hidden_dim=4).hidden_dim == 4
     with pytest.raises(ConfigError, match=r"model type 'lstm' does not read 'model.window'"):
         model_config(type="lstm", window=2)
-    with pytest.raises(ConfigError, match=r"'model.type': choose one of: bow, lstm"):
-        model_config(type="cnn")
+    with pytest.raises(ConfigError, match=r"'model.type': choose one of: bow, lstm, cnn"):
+        model_config(type="transformer")
 
 
 def test_saved_config_of_an_earlier_version_is_upgraded():

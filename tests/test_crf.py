@@ -93,13 +93,12 @@ def test_crf_settings_go_together(make_config, ner_csvs, tmp_path):
 
 
 def test_crf_loss_skips_rows_without_tags_and_an_untagged_batch_is_zero():
-    from textcls.config import LossConfig
     from textcls.encoded import IGNORE
-    from textcls.losses.registry import LOSSES
+    from textcls.losses import LOSSES
 
     torch.manual_seed(1)
     layer = CRF(3)
-    loss = LOSSES["crf"](LossConfig(name="crf"), None, 3)
+    loss = LOSSES["crf"]().build(None, 3)
     emissions = torch.randn(2, 3, 3, requires_grad=True)
     tags = torch.tensor([[0, 2, 1], [IGNORE, IGNORE, IGNORE]])  # the second row has no tags
     expected = layer.nll(emissions[:1], tags[:1], torch.ones(1, 3, dtype=torch.bool)).sum() / 3

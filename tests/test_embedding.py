@@ -16,14 +16,13 @@ from typer.testing import CliRunner
 
 from conftest import NEGATIVE, NEUTRAL, POSITIVE, read_rows, synthetic_rows, write_csv
 from textcls.batching import TorchShuffler
-from textcls.config import LossConfig
 from textcls.errors import ConfigError
-from textcls.losses.registry import LOSSES
+from textcls.losses import LOSSES
 from textcls.tasks.embedding import best_threshold, class_balanced_batches, neighbour_metrics
 
 
 def loss_fn(name, **options):
-    return LOSSES[name](LossConfig(name=name, **options), None, 0)
+    return LOSSES[name](**options).build(None, 0)
 
 
 def dist(a, b, kind):

@@ -28,6 +28,7 @@ from textcls.cli import app
 from textcls.config import DataConfig, OptimConfig, TrainConfig, config_from_dict, model_config
 from textcls.data import Example, read_examples
 from textcls.features import Featurizer
+from textcls.losses import LOSSES
 from textcls.losses.objective import plain_objective
 from textcls.models import build_model
 from textcls.run_folder import FORMAT_VERSION
@@ -536,7 +537,7 @@ def test_sgd_linear_rate_decays_linearly_to_zero_over_training():
     rng = random.Random(7)
     items = fz.encode_all([Example(rng.choices(BOW_WORDS, k=rng.randint(1, 6)), str(i % 2)) for i in range(10)])
     train_cfg = TrainConfig(epochs=3, batch_size=4, seed=0, device="cpu", threads=1)
-    objective = plain_objective(config_from_dict({"data": {"train": "x"}}).loss, TASKS["classification"], "ce", 2)
+    objective = plain_objective(LOSSES["ce"](), TASKS["classification"], 2)
     trainer = Trainer(model, objective, cfg, train_cfg, torch.device("cpu"))
     seen = []
     step = trainer.optimizer.step
@@ -713,7 +714,6 @@ def test_hogwild_child_updates_reach_the_parent_weights(monkeypatch):
     """Two processes, two batches over disjoint words: the parent trains the first, the child the
     second, and both sets of embedding rows have moved in the parent's model afterwards."""
     from textcls import trainer as trainer_module
-    from textcls.config import LossConfig
     from textcls.encoded import Encoded, EncodedRow
     from textcls.losses.objective import plain_objective
 
@@ -724,7 +724,7 @@ def test_hogwild_child_updates_reach_the_parent_weights(monkeypatch):
     monkeypatch.setattr(trainer_module, "batch_order", lambda *a, **k: [np.array([0, 1]), np.array([2, 3])])
     torch.manual_seed(0)
     model = build_model(model_config(type="bow", embedding_dim=4), TASKS["classification"], 10, 2)
-    objective = plain_objective(LossConfig(name="ce"), TASKS["classification"], "ce", 2)
+    objective = plain_objective(LOSSES["ce"](), TASKS["classification"], 2)
     trainer = trainer_module.Trainer(model, objective, OptimConfig(name="sgd_linear", lr=1.0),
                                      TrainConfig(batch_size=2, threads=2, hogwild=True), torch.device("cpu"))
     trainer.total_steps = 10  # as fit() sets it: the learning rate is not yet decayed to 0

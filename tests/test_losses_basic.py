@@ -15,7 +15,7 @@ from textcls.config import LossConfig
 from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import ConfigError
 from textcls.losses.objective import build_objective
-from textcls.losses.registry import resolve_loss_name
+from textcls.losses.registry import resolve_loss, resolve_loss_name
 from textcls.models.base import ModelOutput
 from textcls.tasks import TASKS, get_task
 
@@ -32,8 +32,8 @@ def batch_with_labels(labels: list[int]):
 
 def objective(loss: dict, num_classes: int, label_counts=None):
     cfg = LossConfig(**loss)
-    name = resolve_loss_name(cfg.name, TASKS["classification"], num_classes)
-    return name, build_objective(cfg, TASKS["classification"], name, num_classes, label_counts or Counter(), Counter(), nn.Module())
+    loss = resolve_loss(cfg, TASKS["classification"], num_classes)
+    return loss, build_objective(cfg, TASKS["classification"], loss, num_classes, label_counts or Counter(), Counter(), nn.Module())
 
 
 def total_loss(obj, logits, labels) -> float:
@@ -73,7 +73,7 @@ def hand_ce(logits, labels, weights=None, smoothing=0.0) -> float:
 @pytest.mark.parametrize("name", ["bce", "auto"])
 def test_bce_equals_hand_formula(name):
     resolved, obj = objective({"name": name}, 2)
-    assert resolved == "bce"
+    assert resolved.name == "bce"
     assert get_task("classification").num_outputs(resolved, 2) == 1
     assert total_loss(obj, LOGITS_1, Y_BIN) == pytest.approx(hand_bce(LOGITS_1, Y_BIN), rel=1e-5)
 
@@ -102,7 +102,7 @@ def test_ce_with_two_labels_equals_hand_formula():
 @pytest.mark.parametrize("name", ["ce", "auto"])
 def test_ce_with_three_labels_equals_hand_formula(name):
     resolved, obj = objective({"name": name}, 3)
-    assert resolved == "ce" and get_task("classification").num_outputs(resolved, 3) == 3
+    assert resolved.name == "ce" and get_task("classification").num_outputs(resolved, 3) == 3
     assert total_loss(obj, LOGITS_3, Y_3) == pytest.approx(hand_ce(LOGITS_3, Y_3), rel=1e-5)
 
 

@@ -22,8 +22,7 @@ from sklearn.metrics import (
 from typer.testing import CliRunner
 
 from conftest import FILLER, NEGATIVE, NEUTRAL, POSITIVE, read_rows, train_cli, write_csv
-from textcls.config import LossConfig
-from textcls.losses.registry import LOSSES
+from textcls.losses import LOSSES
 from textcls.metrics import best_f1_threshold, multilabel_metrics
 
 
@@ -57,7 +56,7 @@ def test_best_f1_threshold_is_the_best_of_brute_force():
 
 def test_bce_with_auto_pos_weight_per_label():
     counts = Counter({(0, 1): 2, (0, 0): 8, (1, 1): 5, (1, 0): 5, (2, 1): 1, (2, 0): 9})
-    loss = LOSSES["bce"](LossConfig(name="bce", pos_weight="auto"), counts, 3)
+    loss = LOSSES["bce"](pos_weight="auto").build(counts, 3)
     logits = torch.tensor([[0.3, -1.0, 2.0], [-0.5, 0.2, -2.0]], dtype=torch.float64)
     y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
     w = torch.tensor([8 / 2, 5 / 5, 9 / 1], dtype=torch.float64)  # negatives / positives per label
@@ -72,7 +71,7 @@ def test_multilabel_focal_equals_a_loop_values_and_gradients():
     y = (torch.rand(5, 4, generator=g) < 0.4).double()
     alpha = [0.5, 1.0, 2.0, 0.25]
     got_x = logits.clone().requires_grad_(True)
-    got = LOSSES["focal"](LossConfig(name="focal", gamma=2.0, alpha=alpha), Counter({(0, 1): 1}), 4)(got_x, y)
+    got = LOSSES["focal"](gamma=2.0, alpha=alpha).build(Counter({(0, 1): 1}), 4)(got_x, y)
     got.backward()
     ref_x = logits.clone().requires_grad_(True)
     terms = []

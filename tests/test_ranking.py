@@ -17,15 +17,14 @@ from sklearn.metrics import ndcg_score
 from typer.testing import CliRunner
 
 from conftest import FILLER, NEGATIVE, POSITIVE, write_csv
-from textcls.config import LossConfig
 from textcls.errors import ConfigError, DataError
+from textcls.losses import LOSSES
 from textcls.losses.ranking import ranking_pairs
-from textcls.losses.registry import LOSSES
 from textcls.metrics import ranking_metrics
 
 
 def ranknet(**options):
-    return LOSSES["ranknet"](LossConfig(name="ranknet", **options), None, 0)
+    return LOSSES["ranknet"](**options).build(None, 0)
 
 
 def reference_ranknet(s: torch.Tensor, gold: list[float], groups: list[int] | None, ties: str) -> torch.Tensor:

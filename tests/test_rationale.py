@@ -31,6 +31,7 @@ from textcls.data import Tokenizer, apply_lexicon, held_out, load_datasets, read
 from textcls.encoded import IGNORE
 from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import DataError
+from textcls.losses import LOSSES
 from textcls.losses.objective import build_objective
 from textcls.losses.rationale import rationale_loss
 from textcls.models import build_model
@@ -348,7 +349,7 @@ def test_objective_adds_weighted_rationale_loss():
     scores = random_scores(1)
     sentence = torch.tensor([[0.3], [-1.2], [2.0], [0.1], [-0.4]])
     cfg = LossConfig(rationale={"weight": 0.7, "pos_weight": 2.0, "normalize": "token"})
-    objective = build_objective(cfg, TASKS["classification"], "bce", 2, Counter(), Counter({1: 5, 0: 3}), torch.nn.Module())
+    objective = build_objective(cfg, TASKS["classification"], LOSSES["bce"](), 2, Counter(), Counter({1: 5, 0: 3}), torch.nn.Module())
     assert objective.rationale_pos_weight == 2.0  # a number is used as it is; auto would give 3/5
     total, parts = objective(ModelOutput(sentence, scores), batch)
     expected_r = hand_loss(scores, BINARY_TARGETS, 2.0, "token")
@@ -771,7 +772,7 @@ def test_rows_without_a_sentence_label_add_nothing_to_the_sentence_loss():
     batch = collate(items, "classification")
     assert batch.labels.tolist() == [1, IGNORE]
     model = small_model("bow", 1)
-    objective = build_objective(LossConfig(name="bce"), TASKS["classification"], "bce", 2, Counter(), Counter(), model)
+    objective = build_objective(LossConfig(name="bce"), TASKS["classification"], LOSSES["bce"](), 2, Counter(), Counter(), model)
     output = model(batch)
     expected = F.binary_cross_entropy_with_logits(output.sentence[:1, 0], torch.ones(1))
     assert float(objective.main(output, batch).detach()) == pytest.approx(float(expected.detach()))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from textcls.config import Config
-from textcls.losses import LOSS_OPTIONS
+from textcls.losses import LOSSES
 from textcls.models import MODEL_TYPES
 from textcls.tasks import TASKS
 
@@ -43,4 +43,4 @@ def test_each_model_type_and_its_fields_are_in_the_model_row():
 def test_every_task_and_loss_is_named():
     rows = table_rows()
     assert set(TASKS) <= named(rows["task"])
-    assert set(LOSS_OPTIONS) <= named(rows["loss"])
+    assert set(LOSSES) <= named(rows["loss"])

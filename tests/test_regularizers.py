@@ -22,6 +22,7 @@ from conftest import checkpoint_weights, collate
 from textcls.config import LossConfig, RegularizerConfig, model_config
 from textcls.encoded import EncodedRow as Encoded
 from textcls.errors import ConfigError
+from textcls.losses import LOSSES
 from textcls.losses.objective import build_objective
 from textcls.losses.regularizers import ActivationL1, WeightNorm
 from textcls.models import build_model
@@ -39,7 +40,7 @@ def reg_cfg(name: str, targets: list[str], weight: float = 0.1) -> RegularizerCo
 
 def objective_for(model, regularizers: list[RegularizerConfig], task="classification", loss="ce", classes=2):
     cfg = LossConfig(name=loss, regularizers=regularizers)
-    return build_objective(cfg, get_task(task), loss, classes, Counter(), Counter(), model)
+    return build_objective(cfg, get_task(task), LOSSES[loss](), classes, Counter(), Counter(), model)
 
 
 def sentence_items(lengths=(5, 2, 4, 1, 3), labels=(0, 1, 1, 0, 1), ngrams: bool = False, seed=0):

@@ -20,12 +20,13 @@ from typer.testing import CliRunner
 from conftest import collate, read_rows, small_config_dict, write_csv
 from textcls.checkpoint import load_run
 from textcls.cli import app
-from textcls.config import DataConfig, LossConfig, OptimConfig, TrainConfig, config_from_dict, model_config
+from textcls.config import DataConfig, OptimConfig, TrainConfig, config_from_dict, model_config
 from textcls.data import Example, Tokenizer, load_datasets, read_examples
 from textcls.encoded import IGNORE
 from textcls.errors import DataError
 from textcls.evaluate import predict_items
 from textcls.features import Featurizer, word_shape
+from textcls.losses import LOSSES
 from textcls.losses.objective import plain_objective
 from textcls.metrics import tagging_metrics
 from textcls.models import build_model
@@ -148,8 +149,8 @@ def test_nll_of_log_softmax_equals_cross_entropy_with_padding_and_unlabelled_tok
 
     ce_out, nll_out = ce_model(batch), nll_model(batch)
     torch.testing.assert_close(nll_out.tokens.exp().sum(-1), torch.ones(3, 9))  # log-probabilities
-    ce_loss = plain_objective(LossConfig(name="ce"), TASKS["tagging"], "ce", len(TAGSET)).main(ce_out, batch)
-    nll_loss = plain_objective(LossConfig(name="nll"), TASKS["tagging"], "nll", len(TAGSET)).main(nll_out, batch)
+    ce_loss = plain_objective(LOSSES["ce"](), TASKS["tagging"], len(TAGSET)).main(ce_out, batch)
+    nll_loss = plain_objective(LOSSES["nll"](), TASKS["tagging"], len(TAGSET)).main(nll_out, batch)
     torch.testing.assert_close(nll_loss, ce_loss, atol=1e-6, rtol=1e-6)
 
     # By hand: mean of -log softmax at the gold tag over the labelled real tokens only, each
@@ -416,7 +417,7 @@ def test_train_tag_loss_is_the_token_mean_over_the_epoch():
     model = seeded_model(featurizer)
     examples = [Example(list(t), list(g), i) for i, (t, g) in enumerate(SENTENCES)]
     items = featurizer.encode_all(examples, "test")
-    objective = plain_objective(LossConfig(name="ce"), TASKS["tagging"], "ce", len(TAGSET))
+    objective = plain_objective(LOSSES["ce"](), TASKS["tagging"], len(TAGSET))
     expected = predict_items(model, items, TASKS["tagging"], 64, torch.device("cpu"), objective).loss  # token-weighted
     trainer = Trainer(model, objective, OptimConfig(name="sgd", lr=1e-12), TrainConfig(batch_size=1, device="cpu"),
                       torch.device("cpu"))

@@ -37,7 +37,7 @@ class Share(Task):
     def label_stats(self, dataset):
         return {"label": {"mean": float(np.mean(dataset.labels))}}
 
-    def num_outputs(self, loss_name, num_labels):
+    def num_outputs(self, loss, num_labels):
         return 1
 
     def loss_inputs(self, output, batch):

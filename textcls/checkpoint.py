@@ -20,6 +20,8 @@ from textcls.config import Config
 from textcls.data import make_tokenizer
 from textcls.errors import RunError, first_line
 from textcls.features import Featurizer
+from textcls.losses.registry import options_of
+from textcls.losses.spec import LossOptions
 from textcls.models import build_model
 from textcls.models.base import TextModel
 from textcls.run_folder import RunFiles, damaged, read_run_files, read_task_state
@@ -66,7 +68,7 @@ class Run:
     config: Config
     featurizer: Featurizer
     model: TextModel
-    loss_name: str
+    loss: LossOptions  # the loss it trained with, and its options
     device: torch.device
 
     @property
@@ -143,4 +145,4 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
                                              f"{featurizer.num_features} ids, model.json says {files.info['num_features']}")
     device = torch.device(device)
     model.to(device).eval()
-    return Run(run_dir, files.config, featurizer, model, files.info["loss"], device)
+    return Run(run_dir, files.config, featurizer, model, options_of(files.config.loss, files.info["loss"]), device)

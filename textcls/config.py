@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter, ValidationError, create_model, field_validator
 
 from textcls.errors import ConfigError
-from textcls.losses import LOSS_OPTIONS
+from textcls.losses import LOSSES
 from textcls.models import MODEL_TYPES, ModelBase
 from textcls.models.bow import BowConfig
 from textcls.sections import LogRange, Range, Section, registered
@@ -99,19 +99,10 @@ class RegularizerConfig(Section):
     targets: list[str]  # module names (activation_l1) or parameter names (weight_*), globs allowed
 
 
-class LossConfig(Section):
-    name: str = "auto"  # a name in textcls.losses.LOSS_OPTIONS, or auto: the task's default
-    pos_weight: Union[Literal["auto"], float, None] = None  # bce
-    class_weights: Union[Literal["balanced"], list[float], None] = None  # ce, nll, focal
-    label_smoothing: float = Field(0.0, ge=0, lt=1)  # ce
-    gamma: float = Field(2.0, ge=0)  # focal
-    alpha: list[float] | None = None  # focal: per-class weights
-    beta: float = Field(1.0, gt=0)  # huber: where the loss turns from quadratic to linear
-    ties: Literal["skip", "half"] = "skip"  # ranknet: pairs with equal gold scores skipped, or trained toward P = 0.5
-    pairs_per_item: int | None = Field(None, ge=1)  # ranknet: partners sampled per row (None: every pair in the batch)
-    distance: Literal["euclidean", "cosine"] = "euclidean"  # contrastive, triplet: between sentence embeddings
-    margin: float = Field(1.0, gt=0)  # contrastive, triplet
-    mining: Literal["all", "hard", "semihard"] = "semihard"  # triplet from class labels: which triplets of a batch count
+class LossBase(Section):
+    """The `loss` section's own fields; the options of every loss are added from its class (below)."""
+
+    name: str = "auto"  # a name in textcls.losses.LOSSES, or auto: the task's default
     threshold: Union[Literal["global", "per_label"], Annotated[float, Field(gt=0, lt=1)]] = "global"  # multilabel decisions: tuned on validation, or fixed
     rationale: RationaleConfig = RationaleConfig()
     regularizers: list[RegularizerConfig] = []
@@ -119,7 +110,26 @@ class LossConfig(Section):
     @field_validator("name")
     @classmethod
     def _known_loss(cls, name: str) -> str:
-        return registered(name, ["auto", *LOSS_OPTIONS])
+        return registered(name, ["auto", *LOSSES])
+
+
+def _loss_options() -> dict[str, tuple]:
+    """Each loss's options (declared by its class in textcls.losses), as fields of the `loss` section.
+    An option that two losses read (class_weights, distance, margin) must be declared alike."""
+    fields: dict[str, tuple] = {}
+    for loss in LOSSES.values():
+        for option, field in loss.model_fields.items():
+            if option == "name":
+                continue
+            if option in fields and (fields[option][0], fields[option][1].default) != (field.annotation, field.default):
+                raise TypeError(f"loss option '{option}' is declared differently by two losses")
+            fields.setdefault(option, (field.annotation, field))
+    return fields
+
+
+# The `loss` section: its own fields and every loss's options; which loss reads an option is
+# checked once the loss is resolved (losses.registry.check_options).
+LossConfig = create_model("LossConfig", __base__=LossBase, __module__=__name__, **_loss_options())
 
 
 class OptimConfig(Section):

@@ -39,7 +39,7 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
             words = lexicon_part(words, config.data.lexicon_holdout, "heldout")
         apply_lexicon(examples, words, tokenizer)
     items = run.featurizer.encode(examples)
-    objective = plain_objective(config.loss, task, run.loss_name, len(run.labels))
+    objective = plain_objective(run.loss, task, len(run.labels))
     reference = None
     if task.reference_split:  # e.g. the training sentences whose neighbours are counted: read as training read them
         reference = run.featurizer.encode(getattr(load_datasets(config, task), task.reference_split))

@@ -91,7 +91,7 @@ def render(run, history: list[dict], final: dict, images: dict[str, bytes], note
                                                     for s in splits) + "</tr>" for k in keys)
     table = (f"<table class=metrics><tr><th></th>{''.join(f'<th>{s}</th>' for s in splits)}</tr>{rows}</table>"
              if splits else "<p>No final metrics yet (metrics.json is written when training ends).</p>")
-    about = {"task": run.task.name, "model": run.config.model.type, "loss": run.loss_name, "epochs trained": len(history),
+    about = {"task": run.task.name, "model": run.config.model.type, "loss": run.loss.name, "epochs trained": len(history),
              "best epoch": final.get("best_epoch", "?"), "monitor": final.get("monitor", run.config.train.monitor)}
     facts = "".join(f"<li><b>{esc(k)}</b>: {esc(str(v))}</li>" for k, v in about.items())
     pictures = "".join(

@@ -41,6 +41,7 @@ import yaml
 from textcls.config import Config, config_from_dict, read_yaml, upgrade_saved_config
 from textcls.errors import ConfigError, RunError, first_line
 from textcls.files import atomic_write, cannot_write, check_writable, finite, write_json
+from textcls.losses import LOSSES
 from textcls.tasks import task_of
 from textcls.vocab import Vocabulary
 
@@ -190,6 +191,8 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
             raise damaged(run_dir, "model.json", f"missing key '{key}'")
         if not isinstance(info[key], kind) or (kind is int and (isinstance(info[key], bool) or info[key] < 1)):
             raise damaged(run_dir, "model.json", f"'{key}' is {info[key]!r}, not a {'positive whole number' if kind is int else kind.__name__}")
+    if info["loss"] not in LOSSES:
+        raise damaged(run_dir, "model.json", f"'loss' is {info['loss']!r}, not a loss this version knows ({', '.join(LOSSES)})")
     try:
         saved = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
     except FileNotFoundError:

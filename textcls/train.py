@@ -30,6 +30,7 @@ from textcls.features import Featurizer
 from textcls.files import check_writable, write_json
 from textcls.losses.objective import Objective, build_objective, plain_objective
 from textcls.losses.registry import resolve_loss
+from textcls.losses.spec import LossOptions
 from textcls.models import build_model
 from textcls.models.base import TextModel
 from textcls.pretrained import load_pretrained, read_vectors, vocabulary_words
@@ -212,7 +213,7 @@ class Setup:
     test_items: Encoded | None
     model: TextModel
     objective: Objective
-    loss_name: str
+    loss: LossOptions
     model_info: dict  # what model.json records of it
 
 
@@ -238,9 +239,9 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
     valid_items = featurizer.encode_all(datasets.valid)
     test_items = featurizer.encode_all(datasets.test) if datasets.test is not None else None
 
-    loss_name = resolve_loss(config.loss, task, len(featurizer.labels))
-    outputs = task.num_outputs(loss_name, len(featurizer.labels))
-    log_softmax = loss_name == "nll"
+    loss = resolve_loss(config.loss, task, len(featurizer.labels))
+    outputs = task.num_outputs(loss, len(featurizer.labels))
+    log_softmax = loss.log_softmax
     model = build_model(config.model, task, featurizer.num_features, outputs, log_softmax)
     coverage = None
     if vectors is not None:
@@ -251,14 +252,14 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
     if resumed is not None:
         load_checked(model, resumed.run_dir, resumed.folder, header_shapes(resumed.run_dir, resumed.folder))
     model = model.to(device)
-    objective = build_objective(config.loss, task, loss_name, len(featurizer.labels), task.label_counts(train_items),
+    objective = build_objective(config.loss, task, loss, len(featurizer.labels), task.label_counts(train_items),
                                 count_targets(train_items), model)
     model_info = {
-        "task": config.task, "loss": loss_name, "outputs": outputs, "log_softmax": log_softmax,
+        "task": config.task, "loss": loss.name, "outputs": outputs, "log_softmax": log_softmax,
         "num_features": featurizer.num_features, "monitor": monitor, "rationale_pos_weight": objective.rationale_pos_weight,
         **({"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}} if coverage else {}),
     }
-    return Setup(task, monitor, datasets, featurizer, train_items, valid_items, test_items, model, objective, loss_name,
+    return Setup(task, monitor, datasets, featurizer, train_items, valid_items, test_items, model, objective, loss,
                  model_info)
 
 
@@ -286,7 +287,7 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
                                                   "the log goes on without them")
             save_config(run_dir, config)  # (train.epochs may have changed)
     reference = {"train": setup.train_items, "valid": setup.valid_items}.get(task.reference_split)
-    validation_loss = plain_objective(config.loss, task, setup.loss_name, len(featurizer.labels))
+    validation_loss = plain_objective(setup.loss, task, len(featurizer.labels))
 
     def evaluate(examples, items, final: bool = False) -> dict:
         return evaluate_examples(model, featurizer, examples, items, config.train.eval_batch_size, device,

@@ -1,23 +1,29 @@
-"""Losses by name, the rationale loss, regularisers, and the objective that sums them.
+"""Losses by name. A new loss is a module here holding its options class (a `spec.LossOptions`
+subclass: its options, the tasks it serves, how it is built) plus one line in LOSSES.
 
 Every loss takes scores (N, C) and targets (N,) for the rows or tokens that count; the objective
-selects those (padding and unlabelled words never reach a loss). The loss modules import torch;
-this package's own namespace does not, so that the config can check a loss name and its options
-without them: import what you use from its module (registry, objective, ...).
+(objective.py) selects those, and adds the rationale loss (rationale.py) and the regularisers
+(regularizers.py). This module and the loss modules import torch only where they compute: the
+config reads LOSSES to validate `loss:` without it.
 """
 
-# Each loss and the loss.* options it reads (setting one for another loss is an error, not a
-# no-op). A new loss: its module, its factory in registry.LOSSES, and its line here.
-LOSS_OPTIONS: dict[str, tuple[str, ...]] = {
-    "bce": ("pos_weight",),
-    "ce": ("class_weights", "label_smoothing"),
-    "nll": ("class_weights",),
-    "focal": ("class_weights", "alpha", "gamma"),
-    "mse": (),
-    "l1": (),
-    "huber": ("beta",),
-    "ranknet": ("ties", "pairs_per_item"),
-    "contrastive": ("distance", "margin"),
-    "triplet": ("distance", "margin", "mining"),
-    "crf": (),
+from textcls.losses.classification import BCE, CE, NLL, Focal
+from textcls.losses.crf import CRF
+from textcls.losses.embedding import Contrastive, Triplet
+from textcls.losses.ranking import RankNet
+from textcls.losses.regression import L1, MSE, Huber
+from textcls.losses.spec import LossOptions
+
+LOSSES: dict[str, type[LossOptions]] = {
+    "bce": BCE,
+    "ce": CE,
+    "nll": NLL,
+    "focal": Focal,
+    "mse": MSE,
+    "l1": L1,
+    "huber": Huber,
+    "ranknet": RankNet,
+    "contrastive": Contrastive,
+    "triplet": Triplet,
+    "crf": CRF,
 }

@@ -14,14 +14,22 @@ triplets used. Mining (`loss.mining`), for every anchor a and positive p (same c
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING, Literal
 
-from textcls.config import LossConfig
-from textcls.losses.classification import LossFn
+from pydantic import Field
+
+from textcls.losses.spec import LossOptions
+
+if TYPE_CHECKING:
+    import torch
+
+Distance = Literal["euclidean", "cosine"]  # between sentence embeddings
 
 
 def distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
     """(..., D), (..., D) -> (...)."""
+    import torch
+
     if kind == "cosine":
         return 1 - torch.nn.functional.cosine_similarity(a, b, dim=-1)
     return ((a - b) ** 2).sum(-1).clamp_min(1e-12).sqrt()
@@ -32,17 +40,25 @@ def distance_matrix(x: torch.Tensor, kind: str) -> torch.Tensor:
     return distance(x[:, None, :], x[None, :, :], kind)
 
 
-def contrastive(cfg: LossConfig, counts, num_classes) -> LossFn:
-    def loss(pairs: torch.Tensor, similar: torch.Tensor) -> torch.Tensor:
-        d = distance(pairs[:, 0], pairs[:, 1], cfg.distance)  # (B,)
-        y = similar.to(d.dtype)
-        return (y * d**2 + (1 - y) * (cfg.margin - d).clamp_min(0) ** 2).mean()
+class Contrastive(LossOptions):
+    name: Literal["contrastive"] = "contrastive"
+    distance: Distance = "euclidean"
+    margin: float = Field(1.0, gt=0)
+    tasks = ("embedding",)
 
-    return loss
+    def build(self, counts, num_classes):
+        def loss(pairs: torch.Tensor, similar: torch.Tensor) -> torch.Tensor:
+            d = distance(pairs[:, 0], pairs[:, 1], self.distance)  # (B,)
+            y = similar.to(d.dtype)
+            return (y * d**2 + (1 - y) * (self.margin - d).clamp_min(0) ** 2).mean()
+
+        return loss
 
 
 def mined_triplets(d: torch.Tensor, labels: torch.Tensor, mining: str, margin: float) -> tuple[torch.Tensor, ...]:
     """(a, p, n) index tensors of the triplets `mining` picks, from (B, B) distances and (B,) labels."""
+    import torch
+
     same = labels[:, None] == labels[None, :]
     positive = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)  # (B, B) p for each a
     a, p = positive.nonzero(as_tuple=True)
@@ -61,17 +77,26 @@ def mined_triplets(d: torch.Tensor, labels: torch.Tensor, mining: str, margin: f
     return a[has], p[has], n[has]
 
 
-def triplet(cfg: LossConfig, counts, num_classes) -> LossFn:
-    def loss(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if x.dim() == 3:  # explicit (anchor, positive, negative) triplets
-            d_ap, d_an = distance(x[:, 0], x[:, 1], cfg.distance), distance(x[:, 0], x[:, 2], cfg.distance)
-        else:
-            d = distance_matrix(x, cfg.distance)
-            with torch.no_grad():  # choosing the triplets is not differentiated
-                a, p, n = mined_triplets(d, labels, cfg.mining, cfg.margin)
-            if not len(a):
-                return x.sum() * 0.0  # no triplet in this batch: zero, with the graph kept
-            d_ap, d_an = d[a, p], d[a, n]
-        return (d_ap - d_an + cfg.margin).clamp_min(0).mean()
+class Triplet(LossOptions):
+    name: Literal["triplet"] = "triplet"
+    distance: Distance = "euclidean"
+    margin: float = Field(1.0, gt=0)
+    mining: Literal["all", "hard", "semihard"] = "semihard"  # from class labels: which triplets of a batch count
+    tasks = ("embedding",)
 
-    return loss
+    def build(self, counts, num_classes):
+        import torch
+
+        def loss(x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+            if x.dim() == 3:  # explicit (anchor, positive, negative) triplets
+                d_ap, d_an = distance(x[:, 0], x[:, 1], self.distance), distance(x[:, 0], x[:, 2], self.distance)
+            else:
+                d = distance_matrix(x, self.distance)
+                with torch.no_grad():  # choosing the triplets is not differentiated
+                    a, p, n = mined_triplets(d, labels, self.mining, self.margin)
+                if not len(a):
+                    return x.sum() * 0.0  # no triplet in this batch: zero, with the graph kept
+                d_ap, d_an = d[a, p], d[a, n]
+            return (d_ap - d_an + self.margin).clamp_min(0).mean()
+
+        return loss

@@ -14,10 +14,10 @@ from torch import nn
 
 from textcls.batching import Batch
 from textcls.config import LossConfig, RationaleConfig
-from textcls.losses.classification import LossFn, auto_pos_weight
+from textcls.losses.classification import auto_pos_weight
 from textcls.losses.rationale import rationale_loss
-from textcls.losses.registry import LOSSES
 from textcls.losses.regularizers import REGULARIZERS, ActivationL1
+from textcls.losses.spec import LossFn, LossOptions
 from textcls.models.base import ModelOutput
 
 if TYPE_CHECKING:
@@ -74,18 +74,18 @@ class Objective:
             reg.detach()
 
 
-def plain_objective(cfg: LossConfig, task: Task, loss_name: str, num_classes: int) -> Objective:
+def plain_objective(loss: LossOptions, task: Task, num_classes: int) -> Objective:
     """The main loss without class weights, pos_weight, rationale or regularisers, and over every
     pair rather than sampled ones: the plain mean loss that validation and `eval` report,
     comparable across runs whatever their weighting."""
-    plain = cfg.model_copy(update={"class_weights": None, "pos_weight": None, "alpha": None, "pairs_per_item": None})
-    return Objective(task, LOSSES[loss_name](plain, Counter(), num_classes), cfg.rationale.model_copy(update={"weight": 0.0}), None, [])
+    return Objective(task, loss.unweighted().build(Counter(), num_classes), RationaleConfig(), None, [])
 
 
-def build_objective(cfg: LossConfig, task: Task, loss_name: str, num_classes: int, label_counts: Counter,
+def build_objective(cfg: LossConfig, task: Task, loss: LossOptions, num_classes: int, label_counts: Counter,
                     target_counts: Counter, model: nn.Module) -> Objective:
-    """label_counts: class index -> training rows (tokens for tagging); target_counts: word targets."""
-    main = LOSSES[loss_name](cfg, label_counts, num_classes)
+    """`loss` (resolved from `cfg`, which gives the rationale loss and regularisers) as the main loss.
+    label_counts: class index -> training rows (tokens for tagging); target_counts: word targets."""
+    main = loss.build(label_counts, num_classes)
     pos_weight = cfg.rationale.pos_weight
     if pos_weight == "auto":
         pos_weight = auto_pos_weight(target_counts.get(1, 0), target_counts.get(0, 0)) if target_counts else None

@@ -10,11 +10,14 @@ loss = -log 0.599 = 0.513.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Literal
 
-from textcls.config import LossConfig
-from textcls.losses.classification import LossFn
+from pydantic import Field
+
+from textcls.losses.spec import LossOptions
+
+if TYPE_CHECKING:
+    import torch
 
 
 def ranking_pairs(gold: torch.Tensor, groups: torch.Tensor | None = None, ties: str = "skip",
@@ -25,6 +28,8 @@ def ranking_pairs(gold: torch.Tensor, groups: torch.Tensor | None = None, ties: 
     pair appears once (i < j); with it, each row i draws up to `per_item` distinct partners j
     uniformly (torch's random generator), so a pair may appear once from each side.
     """
+    import torch
+
     B = len(gold)
     valid = ~torch.eye(B, dtype=torch.bool, device=gold.device)  # (B, B) pairs that may be compared
     if groups is not None:
@@ -45,12 +50,21 @@ def ranking_pairs(gold: torch.Tensor, groups: torch.Tensor | None = None, ties: 
     return i, j, q
 
 
-def ranknet(cfg: LossConfig, counts, num_classes) -> LossFn:
-    def loss(scores: torch.Tensor, gold: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
-        s = scores.squeeze(-1)  # (B,)
-        i, j, q = ranking_pairs(gold, groups, cfg.ties, cfg.pairs_per_item)
-        if not len(i):
-            return s.sum() * 0.0  # no pair to order in this batch: zero, with the graph kept
-        return F.binary_cross_entropy_with_logits(s[i] - s[j], q.to(s.dtype))
+class RankNet(LossOptions):
+    name: Literal["ranknet"] = "ranknet"
+    ties: Literal["skip", "half"] = "skip"  # pairs with equal gold scores skipped, or trained toward P = 0.5
+    pairs_per_item: int | None = Field(None, ge=1)  # partners sampled per row (None: every pair in the batch)
+    tasks = ("ranking",)
+    plain = {"pairs_per_item": None}
 
-    return loss
+    def build(self, counts, num_classes):
+        import torch.nn.functional as F
+
+        def loss(scores: torch.Tensor, gold: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
+            s = scores.squeeze(-1)  # (B,)
+            i, j, q = ranking_pairs(gold, groups, self.ties, self.pairs_per_item)
+            if not len(i):
+                return s.sum() * 0.0  # no pair to order in this batch: zero, with the graph kept
+            return F.binary_cross_entropy_with_logits(s[i] - s[j], q.to(s.dtype))
+
+        return loss

@@ -1,60 +1,47 @@
-"""Losses by name. A new loss is a factory (cfg, label_counts, num_classes) -> loss(scores, targets)
-in its own module, plus one line in LOSSES and one in textcls.losses.LOSS_OPTIONS (the options
-it reads); each task lists the names it accepts."""
+"""The loss a run trains with: `loss.name` (or the task's default for `auto`) resolved against the
+task, and the `loss` section's options handed to that loss, none of them set for another."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from textcls.config import LossConfig
+from textcls.config import LossBase, LossConfig
 from textcls.errors import ConfigError
-from textcls.losses import LOSS_OPTIONS
-from textcls.losses.classification import LossFn, bce, ce, focal, nll
-from textcls.losses.crf import crf
-from textcls.losses.embedding import contrastive, triplet
-from textcls.losses.ranking import ranknet
-from textcls.losses.regression import huber, l1, mse
+from textcls.losses import LOSSES
+from textcls.losses.spec import LossOptions
 
 if TYPE_CHECKING:
     from textcls.tasks import Task
 
-# name -> factory(cfg, label_counts, num_classes); each task lists the names it accepts.
-LOSSES: dict[str, Callable[..., LossFn]] = {
-    "bce": bce,
-    "ce": ce,
-    "nll": nll,
-    "focal": focal,
-    "mse": mse,
-    "l1": l1,
-    "huber": huber,
-    "ranknet": ranknet,
-    "contrastive": contrastive,
-    "triplet": triplet,
-    "crf": crf,
-}
 
-
-# option -> the losses that read it
-OPTIONS = {option: {name for name, options in LOSS_OPTIONS.items() if option in options}
-           for option in dict.fromkeys(o for options in LOSS_OPTIONS.values() for o in options)}
+def readers(option: str) -> list[str]:
+    """The losses that read `option`."""
+    return [name for name, loss in LOSSES.items() if option in loss.model_fields]
 
 
 def check_options(cfg: LossConfig, name: str) -> None:
-    for option, readers in OPTIONS.items():
-        if getattr(cfg, option) != LossConfig.model_fields[option].default and name not in readers:
-            raise ConfigError(f"loss.{option} does not apply to loss '{name}' (it is read by: {', '.join(sorted(OPTIONS[option]))})")
+    """A loss option set (to other than its default) for a loss that does not read it is an error, not a no-op."""
+    for option in (f for f in type(cfg).model_fields if f not in LossBase.model_fields):
+        if getattr(cfg, option) != type(cfg).model_fields[option].default and option not in LOSSES[name].model_fields:
+            raise ConfigError(f"loss.{option} does not apply to loss '{name}' (it is read by: {', '.join(sorted(readers(option)))})")
+
+
+def options_of(cfg: LossConfig, name: str) -> LossOptions:
+    """Loss `name` with the options the `loss` section gives it."""
+    loss = LOSSES[name]
+    return loss(**{option: getattr(cfg, option) for option in loss.model_fields if option != "name"})
 
 
 def resolve_loss_name(name: str, task: Task, num_labels: int) -> str:
     """`auto` -> the task's default loss; any other name is checked against the task."""
     if name == "auto":
         return task.default_loss(num_labels)
-    task.check_loss(name, num_labels)
+    task.check_loss(LOSSES[name], num_labels)
     return name
 
 
-def resolve_loss(cfg: LossConfig, task: Task, num_labels: int) -> str:
+def resolve_loss(cfg: LossConfig, task: Task, num_labels: int) -> LossOptions:
     """The loss `cfg.name` stands for, checked against the task and against the options set."""
     name = resolve_loss_name(cfg.name, task, num_labels)
     check_options(cfg, name)
-    return name
+    return options_of(cfg, name)

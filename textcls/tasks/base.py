@@ -20,6 +20,8 @@ import numpy as np
 
 from textcls.encoded import IGNORE, Encoded
 from textcls.errors import ConfigError, DataError
+from textcls.losses import LOSSES
+from textcls.losses.spec import LossOptions
 from textcls.sampling import Shuffler, batch_order
 from textcls.tokenize import Tokenizer, Tokens
 from textcls.vocab import build_labels
@@ -43,7 +45,6 @@ class Task:
     name: str = ""
     per_token: bool = False  # labels and model outputs per token (pre-tokenised text, one label per word)
     has_classes: bool = True  # labels name classes (the run needs its label set; class counts feed auto weights)
-    losses: tuple[str, ...] = ()  # the loss names it accepts, in the order errors list them
     monitors: tuple[str, ...] = ("loss",)  # metrics train.monitor may name; the first is the default
     main_loss_part: str = "sentence_loss"  # the main loss's name in logs and metrics
     explains: bool = False  # token scores are evidence for a class: word targets, rationale metrics, faithfulness
@@ -53,6 +54,7 @@ class Task:
     stratified_split: bool = False  # one class per row: a validation fraction is split off class by class
     reference_split: str | None = None  # "train" or "valid": its outputs are passed to `metrics` too
     reads: tuple[str, ...] = ()  # config fields only this task (and tasks that list them too) reads
+    losses: tuple[str, ...] = ()  # losses it takes besides those that name it (each loss lists the tasks it serves)
     exports: bool = True  # `textcls export` writes its model: its outputs are the model's (logits, token scores)
 
     def __repr__(self) -> str:
@@ -112,14 +114,20 @@ class Task:
     # (Methods that take model outputs or batches receive torch tensors and use their methods: a
     # task module itself never imports torch.)
 
+    def loss_names(self) -> list[str]:
+        """The losses that serve this task, in LOSSES's order: those that name it in their `tasks`,
+        and those it names in `losses`."""
+        return [name for name, loss in LOSSES.items() if self.name in loss.tasks or name in self.losses]
+
     def default_loss(self, num_labels: int) -> str:
-        return self.losses[0]
+        return self.loss_names()[0]
 
-    def check_loss(self, name: str, num_labels: int) -> None:
-        if name not in self.losses:
-            raise ConfigError(f"loss.name '{name}' does not fit task '{self.name}' (choose one of: {', '.join(self.losses)})")
+    def check_loss(self, loss: type[LossOptions], num_labels: int) -> None:
+        if loss.loss_name() not in self.loss_names():
+            raise ConfigError(f"loss.name '{loss.loss_name()}' does not fit task '{self.name}' "
+                              f"(choose one of: {', '.join(self.loss_names())})")
 
-    def num_outputs(self, loss_name: str, num_labels: int) -> int:
+    def num_outputs(self, loss: type[LossOptions], num_labels: int) -> int:
         """Model outputs per sentence (or token): one score per class by default."""
         return num_labels
 

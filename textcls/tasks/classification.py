@@ -36,7 +36,6 @@ def probabilities(sentence: torch.Tensor) -> torch.Tensor:
 
 class Classification(Task):
     name = "classification"
-    losses = ("bce", "ce", "nll", "focal")
     monitors = ("accuracy", "macro_f1", "loss")
     explains = True
     stratified_split = True
@@ -73,13 +72,13 @@ class Classification(Task):
     def default_loss(self, num_labels):
         return "bce" if num_labels == 2 else "ce"
 
-    def check_loss(self, name, num_labels):
-        super().check_loss(name, num_labels)
-        if name == "bce" and num_labels != 2:
-            raise ConfigError(f"loss.name 'bce' needs two labels, the training data has {num_labels} (use 'ce')")
+    def check_loss(self, loss, num_labels):
+        super().check_loss(loss, num_labels)
+        if loss.one_logit and num_labels != 2:
+            raise ConfigError(f"loss.name '{loss.loss_name()}' needs two labels, the training data has {num_labels} (use 'ce')")
 
-    def num_outputs(self, loss_name, num_labels):
-        return 1 if loss_name == "bce" else num_labels  # bce: one logit, the positive class's
+    def num_outputs(self, loss, num_labels):
+        return 1 if loss.one_logit else num_labels  # one logit: the positive class's
 
     def sentence_outputs(self, output):
         return probabilities(output.sentence if self.temperature is None else output.sentence / self.temperature)

@@ -28,7 +28,6 @@ KNN = 10  # neighbours that vote in knn_accuracy
 
 class Embedding(Task):
     name = "embedding"
-    losses = ("contrastive", "triplet")
     token_scores = False
     exports = False  # its output is a vector per sentence, which the exported model's outputs do not carry
     reads = ("data.text_pair_column", "data.similar_label", "data.anchor_column", "data.positive_column",
@@ -101,13 +100,13 @@ class Embedding(Task):
     def default_loss(self, num_labels):
         return "contrastive" if self.kind == "pairs" else "triplet"
 
-    def check_loss(self, name, num_labels):
-        super().check_loss(name, num_labels)
-        if name != self.default_loss(num_labels):
+    def check_loss(self, loss, num_labels):
+        super().check_loss(loss, num_labels)
+        if loss.loss_name() != self.default_loss(num_labels):  # each form of data takes one loss
             data = "pairs (data.text_pair_column)" if self.kind == "pairs" else "triplets or class labels"
-            raise ConfigError(f"loss.name '{name}' does not fit {data}; use '{self.default_loss(num_labels)}'")
+            raise ConfigError(f"loss.name '{loss.loss_name()}' does not fit {data}; use '{self.default_loss(num_labels)}'")
 
-    def num_outputs(self, loss_name, num_labels):
+    def num_outputs(self, loss, num_labels):
         return 1  # the sentence scores are not used; the embedding is
 
     def loss_inputs(self, output, batch):

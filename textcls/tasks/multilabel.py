@@ -19,7 +19,6 @@ from textcls.vocab import build_labels
 
 class MultiLabel(Task):
     name = "multilabel"
-    losses = ("bce", "focal")
     monitors = ("micro_f1", "macro_f1", "subset_accuracy", "lrap", "loss")
     empty_label = True  # a row may have no label
     token_scores = False

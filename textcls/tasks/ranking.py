@@ -13,7 +13,6 @@ class Ranking(Regression):
     """Labels are numbers, read as regression reads them; only their order within a group matters."""
 
     name = "ranking"
-    losses = ("ranknet", "mse", "l1", "huber")
     monitors = ("pairwise_accuracy", "kendall_tau", "spearman", "ndcg_at_10", "loss")
     reads = ("data.group_column",)
     sort_by = "score"  # predict gives {"score": ...}
@@ -32,6 +31,9 @@ class Ranking(Regression):
                 current = []
             current.append(groups[g][shuffler.permutation(len(groups[g]))])
         return batches + ([np.concatenate(current)] if current else [])
+
+    def default_loss(self, num_labels):
+        return "ranknet"
 
     def loss_inputs(self, output, batch):
         return output.sentence, batch.labels, batch.groups  # RankNet pairs rows within groups

@@ -12,7 +12,6 @@ from textcls.tasks.base import Task
 class Regression(Task):
     name = "regression"
     has_classes = False
-    losses = ("mse", "l1", "huber")
     monitors = ("r2", "mae", "rmse", "pearson", "spearman", "loss")
     sort_by = "value"  # the result key of the predicted number, which --sort orders by
 
@@ -39,7 +38,7 @@ class Regression(Task):
         return {"label": {"min": float(values[0]), "median": float(values[len(values) // 2]), "max": float(values[-1]),
                           "mean": float(values.mean())}}
 
-    def num_outputs(self, loss_name, num_labels):
+    def num_outputs(self, loss, num_labels):
         return 1
 
     def loss_inputs(self, output, batch):

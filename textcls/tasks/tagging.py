@@ -22,7 +22,6 @@ from textcls.vocab import build_labels
 class Tagging(Task):
     name = "tagging"
     per_token = True
-    losses = ("ce", "nll", "focal", "crf")
     monitors = ("accuracy", "macro_f1", "unseen_accuracy", "exact_match", "entity_f1", "loss")
     main_loss_part = "tag_loss"
     reads = ("data.tag_scheme", "model.crf")
@@ -36,9 +35,9 @@ class Tagging(Task):
     def default_loss(self, num_labels):
         return "crf" if self.crf else "ce"
 
-    def check_loss(self, name, num_labels):
-        super().check_loss(name, num_labels)
-        if (name == "crf") != self.crf:
+    def check_loss(self, loss, num_labels):
+        super().check_loss(loss, num_labels)
+        if loss.tag_transitions != self.crf:
             raise ConfigError("loss.name 'crf' and model.crf: true go together (a CRF output layer trained by its likelihood)")
 
     def check_monitor(self, monitor, labels):
