@@ -16,9 +16,9 @@ from textcls.vocab import Vocabulary
 KNOWN = ["the", "cat", "sat", "on", "mat"]
 
 
-def setup(char_encoder: str, model_type: str = "lstm", task: str = "tagging"):
+def setup(char_encoder: str, model_type: str = "lstm", task: str = "tagging", char_hidden: int = 6):
     cfg = model_config(type=model_type, embedding_dim=6, hidden_dim=5, char_encoder=char_encoder, char_dim=4,
-                       char_hidden=6, char_max_length=8, sparse=False)
+                       char_hidden=char_hidden, char_max_length=8, sparse=False)
     fz = Featurizer(get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([KNOWN]), ["A", "B"])
     torch.manual_seed(0)
     model = build_model(cfg, get_task(task), fz.num_features, 2).eval()
@@ -102,3 +102,46 @@ def test_lstm_char_encoder_needs_an_even_size():
 
     with pytest.raises(ConfigError, match="char_hidden must be even"):
         model_config(type="lstm", char_encoder="lstm", char_hidden=7)
+
+
+# --- Reproducibility with several threads --------------------------------------------------------
+
+
+@pytest.fixture
+def two_threads():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_gradients_of_repeated_words_are_summed_in_the_same_order_every_time(two_threads):
+    """Each token takes its word's vector, so the gradients of a word's repeats are summed back onto
+    it. Plain indexing's backward (index_put_ with accumulate) sums them, with two threads and a
+    gradient of 32768 values or more, by atomic adds in an order that varies from run to run."""
+    fz, model = setup("cnn", char_hidden=64)
+    batch = collate(fz.encode_all([Example(KNOWN * 2, None, i + 1) for i in range(200)]), fz.task)  # 2000 tokens, 5 words
+    out_grad = torch.randn(2000, 64, generator=torch.Generator().manual_seed(0))  # 128000 values, not exact sums
+    encoder = model.char_encoder
+
+    def gradients() -> list[torch.Tensor]:
+        return torch.autograd.grad(encoder.words(batch), list(encoder.parameters()), out_grad)
+
+    first = gradients()
+    for _ in range(100):  # (one sum in a different order is enough: it shows within a few tries)
+        assert all(torch.equal(g, f) for g, f in zip(gradients(), first))
+
+
+def test_char_cnn_tagger_trains_to_the_same_weights_with_two_threads(make_config, tagging_csvs, tmp_path):
+    """Same seed, data and config, two threads: bit-identical weights (the promise of reproducible runs)."""
+    from safetensors.torch import load_file
+
+    from conftest import checkpoint_weights
+    from textcls.train import train
+
+    config = make_config(tagging_csvs, task="tagging", data={"label_column": "tags"},
+                         model={"type": "lstm", "char_encoder": "cnn", "char_hidden": 128, "dropout": 0.0},
+                         train={"epochs": 2, "batch_size": 80, "threads": 2})
+    weights = [load_file(checkpoint_weights(train(config, out=tmp_path / f"run{i}").run_dir, "last")) for i in range(3)]
+    for other in weights[1:]:
+        assert all(torch.equal(other[k], weights[0][k]) for k in weights[0])

@@ -43,4 +43,9 @@ class CharEncoder(nn.Module):
 
     def words(self, batch: Batch) -> torch.Tensor:
         """(N, char_hidden): each token's vector, each distinct word of the batch encoded once."""
-        return self(batch.chars, batch.char_lengths)[batch.char_index]
+        # index_select, not `[batch.char_index]`: the backward of indexing is index_put_ with
+        # accumulate, which on CPU with more than one thread (and a gradient of 32768 values or
+        # more) adds each word's repeats with parallel atomic float adds, in an order that changes
+        # from run to run, so training was not reproducible. index_select's backward (index_add_)
+        # adds them in token order, and is no slower.
+        return torch.index_select(self(batch.chars, batch.char_lengths), 0, batch.char_index)
