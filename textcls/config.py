@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, Discriminator, Field, Tag, TypeAdapter, ValidationError, create_model, field_validator
+from pydantic.fields import FieldInfo
 
 from textcls.errors import ConfigError
 from textcls.losses import LOSSES
@@ -64,13 +65,18 @@ def _model_type(value: Any) -> str | None:
     return getattr(value, "type", None)
 
 
-# The `model` section: one config class per model type, chosen by `type`.
-ModelConfig = Annotated[Union[tuple(Annotated[c, Tag(name)] for name, c in MODEL_TYPES.items())], Discriminator(_model_type)]
+def _model_union():
+    """The `model` section: one config class per model type, chosen by `type`."""
+    return Annotated[Union[tuple(Annotated[c, Tag(name)] for name, c in MODEL_TYPES.items())], Discriminator(_model_type)]
+
+
+ModelConfig = _model_union()
 _model_adapter = TypeAdapter(ModelConfig)
 
 
 def model_config(**fields) -> ModelBase:
     """The model config of `fields["type"]` (default bow), validated as the config file's would be."""
+    follow_registries()
     try:
         return _model_adapter.validate_python(fields)
     except ValidationError as exc:
@@ -375,8 +381,28 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
 
 
 def config_from_dict(raw: dict, source: str = "config") -> Config:
+    follow_registries()
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, source)) from None
 
+
+_registries_read = (tuple(MODEL_TYPES.items()), tuple(LOSSES.items()))
+
+
+def follow_registries() -> None:
+    """The `model` and `loss` sections as MODEL_TYPES and LOSSES are now: a model type or loss
+    registered after this module was imported (one defined outside the package) is read like the
+    others. Cheap when nothing changed: the config is rebuilt only after a registration."""
+    global _registries_read, _model_adapter, LossConfig
+    now = (tuple(MODEL_TYPES.items()), tuple(LOSSES.items()))
+    if now == _registries_read:
+        return
+    union = _model_union()
+    _model_adapter = TypeAdapter(union)
+    LossConfig = create_model("LossConfig", __base__=LossBase, __module__=__name__, **_loss_options())
+    Config.model_fields["model"] = FieldInfo.from_annotated_attribute(union, BowConfig())
+    Config.model_fields["loss"] = FieldInfo.from_annotated_attribute(LossConfig, LossConfig())
+    Config.model_rebuild(force=True)
+    _registries_read = now

@@ -33,6 +33,7 @@ from textcls.errors import RunError, first_line
 from textcls.files import atomic_write, write_json
 from textcls.models.base import ModelOutput, TextModel
 from textcls.models.bow.bag import BagOfWords
+from textcls.models.bow.window import WindowTagger
 from textcls.models.cnn.network import CNNModel
 from textcls.models.lstm.network import LSTMModel
 from textcls.models.pooling import pool, pooling_weights
@@ -97,6 +98,8 @@ class PaddedModel(nn.Module):
 
     def __init__(self, model: TextModel, inputs: list[str] = INPUTS):
         super().__init__()
+        if not isinstance(model, (BagOfWords, WindowTagger, LSTMModel, CNNModel)):
+            raise RunError(f"export: {type(model).__name__} has no padded forward for ONNX (the bow, lstm and cnn types have)")
         self.model, self.inputs = model, list(inputs)  # the inputs `forward` takes, in that order
         self.lstm = PaddedLSTM(model.encoder) if isinstance(model, LSTMModel) else None
         enc = model.char_encoder
