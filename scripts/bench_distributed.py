@@ -24,16 +24,21 @@ LAYOUTS = {"1 process × 2 threads": (1, 2), "2 processes × 1 thread (torchrun,
 def run_layout(processes: int, threads: int, config: Path, overrides: list[str], seed: int, out: Path) -> dict:
     sets = [a for o in overrides + [f"train.seed={seed}", f"train.threads={threads}"] for a in ("--set", o)]
     train = ["-m", "textcls", "train", "-c", str(config), "-o", str(out), "--overwrite", "-q", *sets]
-    launcher = [] if processes == 1 else ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes)]
+    launcher = (
+        [] if processes == 1 else ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes)]
+    )
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
-    subprocess.run([sys.executable, *launcher, *train], check=True, cwd=ROOT, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, *launcher, *train], check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     final = json.loads((out / "metrics.json").read_text())
     metric = final["monitor"]
-    return {"wall_seconds": wall, "train_seconds": sum(r["seconds"] for r in read_jsonl(out / "metrics.jsonl")),
-            "score": (final.get("test") or final["valid"])[metric], "metric": metric}
+    return {
+        "wall_seconds": wall,
+        "train_seconds": sum(r["seconds"] for r in read_jsonl(out / "metrics.jsonl")),
+        "score": (final.get("test") or final["valid"])[metric],
+        "metric": metric,
+    }
 
 
 def main() -> None:
@@ -46,17 +51,35 @@ def main() -> None:
     for seed in seeds:
         for name, (processes, threads) in LAYOUTS.items():
             log(f"seed {seed}: {name}")
-            results[name][seed] = run_layout(processes, threads, Path(args.config).resolve(), args.set, seed,
-                                             Path(args.runs) / f"{processes}x{threads}-seed{seed}")
-    summary = {n: {k: mean_std([r[k] for r in runs.values()]) for k in ("wall_seconds", "train_seconds", "score")}
-               for n, runs in results.items()}
+            results[name][seed] = run_layout(
+                processes,
+                threads,
+                Path(args.config).resolve(),
+                args.set,
+                seed,
+                Path(args.runs) / f"{processes}x{threads}-seed{seed}",
+            )
+    summary = {
+        n: {k: mean_std([r[k] for r in runs.values()]) for k in ("wall_seconds", "train_seconds", "score")}
+        for n, runs in results.items()
+    }
     metric = next(iter(results[next(iter(LAYOUTS))].values()))["metric"]
     columns = ["layout", "wall s", "training s (epochs)", f"test {metric}"]
-    rows = [[n, f"{c['wall_seconds']['mean']:.1f}", f"{c['train_seconds']['mean']:.1f}",
-             f"{c['score']['mean']:.4f} ± {c['score']['std']:.4f}"] for n, c in summary.items()]
+    rows = [
+        [
+            n,
+            f"{c['wall_seconds']['mean']:.1f}",
+            f"{c['train_seconds']['mean']:.1f}",
+            f"{c['score']['mean']:.4f} ± {c['score']['std']:.4f}",
+        ]
+        for n, c in summary.items()
+    ]
     print_table(f"{Path(args.config).name}: one process or two (seeds {args.seeds})", columns, rows, left=["layout"])
     print(markdown_table(columns, rows, left=["layout"]))
-    write_json(Path(args.out), {"config": args.config, "overrides": args.set, "seeds": seeds, "runs": results, "summary": summary})
+    write_json(
+        Path(args.out),
+        {"config": args.config, "overrides": args.set, "seeds": seeds, "runs": results, "summary": summary},
+    )
 
 
 if __name__ == "__main__":

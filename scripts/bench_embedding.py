@@ -53,7 +53,11 @@ def untrained(seed: int) -> dict:
     featurizer = build_featurizer(config, task_of(config), data.train)
     seed_everything(seed)  # as training seeds it before building the model
     model = build_model(config.model, featurizer.task, featurizer.num_features, 1)
-    embed = lambda d: predict_items(model, featurizer.encode(d), featurizer.task, 1024, torch.device("cpu"), with_tokens=False).sentence
+    embed = lambda d: (
+        predict_items(
+            model, featurizer.encode(d), featurizer.task, 1024, torch.device("cpu"), with_tokens=False
+        ).sentence
+    )
     train_x, test_x = embed(data.train), embed(data.test)
     return neighbour_metrics(test_x, data.test.labels, train_x, data.train.labels, config.loss.distance, same_set=False)
 
@@ -85,8 +89,13 @@ def main() -> None:
         results["textcls (untrained)"][seed] = untrained(seed)
         results["textcls (trained)"][seed] = trained(seed, Path(args.runs))
 
-    report_systems(f"Brown genres, test sentences against the training sentences (seeds {','.join(map(str, seeds))})", results, METRICS, Path(args.out),
-                   {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds})
+    report_systems(
+        f"Brown genres, test sentences against the training sentences (seeds {','.join(map(str, seeds))})",
+        results,
+        METRICS,
+        Path(args.out),
+        {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds},
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,12 @@ def run_textcls(seed: int, runs: Path) -> dict:
     run = load_run(run_dir)
     float_path = export_onnx(load_run(run_dir, calibrated=False))
     int8_path = quantize_int8(float_path)
-    result = {"pytorch checkpoint": {"mb": mb(checkpoint_dir(run_dir, "best") / "weights.safetensors"),
-                                     "accuracy": accuracy(gold, [r["label"] for r in predict_texts(run, texts)])}}
+    result = {
+        "pytorch checkpoint": {
+            "mb": mb(checkpoint_dir(run_dir, "best") / "weights.safetensors"),
+            "accuracy": accuracy(gold, [r["label"] for r in predict_texts(run, texts)]),
+        }
+    }
     torch_model = run.model
     for name, path in (("onnx float", float_path), ("onnx int8", int8_path)):
         run.model = OnnxModel(path, torch_model, per_token=False)
@@ -57,12 +61,16 @@ def fasttext_sizes(seed: int) -> dict:
     texts, labels = read_split(SPLITS["train"])
     test, gold = read_split(SPLITS["test"])
     line = lambda t: " ".join(peer_tokens(t))
-    predict = lambda model: [found[0].removeprefix("__label__") for found in model.predict([line(t) for t in test], k=1)[0]]
+    predict = lambda model: [
+        found[0].removeprefix("__label__") for found in model.predict([line(t) for t in test], k=1)[0]
+    ]
     result = {}
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("".join(f"__label__{y} {line(t)}\n" for t, y in zip(texts, labels)), encoding="utf-8")
-        model = fasttext.train_supervised(str(train_file), dim=100, epoch=10, lr=0.1, wordNgrams=1, thread=2, seed=seed, verbose=0)
+        model = fasttext.train_supervised(
+            str(train_file), dim=100, epoch=10, lr=0.1, wordNgrams=1, thread=2, seed=seed, verbose=0
+        )
         model.save_model(str(Path(tmp) / "model.bin"))
         result["fastText .bin"] = {"mb": mb(Path(tmp) / "model.bin"), "accuracy": accuracy(gold, predict(model))}
         model.quantize(input=str(train_file), retrain=True, qnorm=True, cutoff=100_000, thread=2, verbose=0)
@@ -79,13 +87,19 @@ def main() -> None:
         measured = {**run_textcls(seed, Path(args.runs)), **in_fresh_process(FASTTEXT_ENV, fasttext_sizes, seed)}
         for system, values in measured.items():
             results.setdefault(system, {})[seed] = values
-    summary = {s: {k: mean_std([r[k] for r in runs.values()]) for k in ("mb", "accuracy")} for s, runs in results.items()}
+    summary = {
+        s: {k: mean_std([r[k] for r in runs.values()]) for k in ("mb", "accuracy")} for s, runs in results.items()
+    }
     columns = ["model file", "size MB", "movie test accuracy %"]
-    rows = [[s, fmt(c["mb"]["mean"], ".1f"), f"{100 * c['accuracy']['mean']:.1f} ± {100 * c['accuracy']['std']:.1f}"]
-            for s, c in summary.items()]
+    rows = [
+        [s, fmt(c["mb"]["mean"], ".1f"), f"{100 * c['accuracy']['mean']:.1f} ± {100 * c['accuracy']['std']:.1f}"]
+        for s, c in summary.items()
+    ]
     print_table(f"Model files and their accuracy (seeds {args.seeds})", columns, rows, left=["model file"])
     print(markdown_table(columns, rows, left=["model file"]))
-    write_json(Path(args.out), {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds, "runs": results, "summary": summary})
+    write_json(
+        Path(args.out), {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds, "runs": results, "summary": summary}
+    )
 
 
 if __name__ == "__main__":

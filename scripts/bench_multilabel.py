@@ -45,14 +45,19 @@ def char_lr() -> dict:
     read = lambda split: pd.read_csv(ROOT / f"data/emotion/nrc_{split}.csv", keep_default_na=False, dtype=str)
     train, valid, test = read("train"), read("valid"), read("test")
     labels = sorted({label for cell in train["emotions"] for label in cell.split("|") if label})
-    targets = lambda frame: np.array([[label in cell.split("|") for label in labels] for cell in frame["emotions"]], dtype=int)
+    targets = lambda frame: np.array(
+        [[label in cell.split("|") for label in labels] for cell in frame["emotions"]], dtype=int
+    )
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True)
     x_train = vectorizer.fit_transform(train["word"])
     x_valid, x_test = vectorizer.transform(valid["word"]), vectorizer.transform(test["word"])
     y_train, y_valid, y_test = targets(train), targets(valid), targets(test)
 
     def fit(C: float):
-        models = [LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(x_train, y_train[:, j]) for j in range(len(labels))]
+        models = [
+            LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(x_train, y_train[:, j])
+            for j in range(len(labels))
+        ]
         score = lambda x: np.column_stack([m.predict_proba(x)[:, 1] for m in models])
         valid_scores = score(x_valid)
         thresholds = np.array([best_f1_threshold(y_valid[:, j], valid_scores[:, j]) for j in range(len(labels))])
@@ -70,8 +75,13 @@ def main() -> None:
     for seed in seeds:
         log(f"textcls, seed {seed}")
         results["textcls"][seed] = textcls_run(seed, Path(args.runs))
-    report_systems(f"NRC emotion words, unseen test words (seeds {','.join(map(str, seeds))})", results, METRICS, Path(args.out),
-                   {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds})
+    report_systems(
+        f"NRC emotion words, unseen test words (seeds {','.join(map(str, seeds))})",
+        results,
+        METRICS,
+        Path(args.out),
+        {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds},
+    )
 
 
 if __name__ == "__main__":

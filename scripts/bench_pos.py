@@ -74,8 +74,15 @@ def most_frequent(train, test) -> list[list[str]]:
 
 def word_features(sentence: list[str], i: int) -> dict:
     word = sentence[i]
-    features = {"bias": 1.0, "word": word.lower(), "title": word.istitle(), "upper": word.isupper(),
-                "digit": word.isdigit(), "has_digit": any(c.isdigit() for c in word), "hyphen": "-" in word}
+    features = {
+        "bias": 1.0,
+        "word": word.lower(),
+        "title": word.istitle(),
+        "upper": word.isupper(),
+        "digit": word.isdigit(),
+        "has_digit": any(c.isdigit() for c in word),
+        "hyphen": "-" in word,
+    }
     for n in (1, 2, 3):
         features[f"prefix{n}"], features[f"suffix{n}"] = word[:n].lower(), word[-n:].lower()
     for offset, name in ((-1, "prev"), (1, "next")):
@@ -111,15 +118,21 @@ def run_textcls(name: str, seed: int, runs: Path) -> dict:
     result = train(config, out=runs / f"{name}-seed{seed}", overwrite=True)
     seconds = time.perf_counter() - start
     test = result.metrics["test"]
-    return {"accuracy": test["accuracy"], "unseen_accuracy": test["unseen_accuracy"], "seconds": seconds,
-            "epochs": config.train.epochs}
+    return {
+        "accuracy": test["accuracy"],
+        "unseen_accuracy": test["unseen_accuracy"],
+        "seconds": seconds,
+        "epochs": config.train.epochs,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (textcls; the peers are deterministic)")
     parser.add_argument("--systems", default=",".join(PEERS + CONFIGS), help="peers and configs/<name> to run")
-    parser.add_argument("--runs", default=str(ROOT / "bench" / "pos_runs"), help="folder for run folders and per-run JSON")
+    parser.add_argument(
+        "--runs", default=str(ROOT / "bench" / "pos_runs"), help="folder for run folders and per-run JSON"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "pos.json"))
     parser.add_argument("--fresh", action="store_true", help="rerun runs finished before")
     args = parser.parse_args()
@@ -148,12 +161,21 @@ def main() -> None:
     summary = {s: {k: mean_std([r[k] for r in by_seed.values()]) for k in metrics} for s, by_seed in results.items()}
     columns = ["tagger", "runs", "token accuracy %", "unseen words %", "training time s"]
     pct = lambda c: f"{100 * c['mean']:.2f}" + (f" ± {100 * c['std']:.2f}" if c["n"] > 1 else "")
-    rows = [[s, str(c["accuracy"]["n"]), pct(c["accuracy"]), pct(c["unseen_accuracy"]), f"{c['seconds']['mean']:.0f}"]
-            for s, c in summary.items()]
+    rows = [
+        [s, str(c["accuracy"]["n"]), pct(c["accuracy"]), pct(c["unseen_accuracy"]), f"{c['seconds']['mean']:.0f}"]
+        for s, c in summary.items()
+    ]
     print_table("Brown universal tags, test split (mean ± std over seeds)", columns, rows, left=["tagger"])
     print(markdown_table(columns, rows, left=["tagger"]))
-    write_json(Path(args.out), {"seeds": seeds, "unseen_test_tokens": sum(w.lower() not in seen for s in test[0] for w in s),
-                                "runs": results, "summary": summary})
+    write_json(
+        Path(args.out),
+        {
+            "seeds": seeds,
+            "unseen_test_tokens": sum(w.lower() not in seen for s in test[0] for w in s),
+            "runs": results,
+            "summary": summary,
+        },
+    )
 
 
 if __name__ == "__main__":

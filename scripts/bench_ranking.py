@@ -19,8 +19,12 @@ from pathlib import Path
 from benchlib import ROOT, fmt, log, markdown_table, mean_std, print_table, seeded_options, write_json
 
 CONFIG = ROOT / "configs" / "sentiment_ranking.yaml"
-SETS = {"movies test": "data/sentiment/movies_test.csv", "amazon": "data/sentiment/amazon.csv",
-        "nyt": "data/sentiment/nyt.csv", "tweets": "data/sentiment/tweets.csv"}
+SETS = {
+    "movies test": "data/sentiment/movies_test.csv",
+    "amazon": "data/sentiment/amazon.csv",
+    "nyt": "data/sentiment/nyt.csv",
+    "tweets": "data/sentiment/tweets.csv",
+}
 LOSSES = ["ranknet", "mse"]
 METRICS = ["pairwise_accuracy", "kendall_tau", "spearman", "ndcg_at_10"]
 
@@ -46,15 +50,27 @@ def main() -> None:
             log(f"{loss}, seed {seed}")
             results[loss][seed] = run_one(loss, seed, Path(args.runs))
 
-    summary = {loss: {name: {k: mean_std([results[loss][s][name][k] for s in seeds]) for k in METRICS} for name in SETS}
-               for loss in LOSSES}
+    summary = {
+        loss: {name: {k: mean_std([results[loss][s][name][k] for s in seeds]) for k in METRICS} for name in SETS}
+        for loss in LOSSES
+    }
     columns = ["loss", "test set"] + METRICS
-    rows = [[loss, name] + [f"{fmt(cell['mean'], '.3f')} ± {fmt(cell['std'], '.3f')}" for cell in summary[loss][name].values()]
-            for name in SETS for loss in LOSSES]
-    print_table(f"Ranking the sentences by sentiment score: mean ± std over seeds {','.join(map(str, seeds))}",
-                columns, rows, left=["loss", "test set"])
+    rows = [
+        [loss, name]
+        + [f"{fmt(cell['mean'], '.3f')} ± {fmt(cell['std'], '.3f')}" for cell in summary[loss][name].values()]
+        for name in SETS
+        for loss in LOSSES
+    ]
+    print_table(
+        f"Ranking the sentences by sentiment score: mean ± std over seeds {','.join(map(str, seeds))}",
+        columns,
+        rows,
+        left=["loss", "test set"],
+    )
     print(markdown_table(columns, rows, left=["loss", "test set"]))
-    write_json(Path(args.out), {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds, "runs": results, "summary": summary})
+    write_json(
+        Path(args.out), {"config": str(CONFIG.relative_to(ROOT)), "seeds": seeds, "runs": results, "summary": summary}
+    )
 
 
 if __name__ == "__main__":

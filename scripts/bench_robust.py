@@ -52,16 +52,24 @@ VARIANTS = {
     "bow+glove": ("sentiment_bow", GLOVE),
     "bow+glove frozen": ("sentiment_bow", GLOVE + ["model.freeze_pretrained=true"]),
     "bow+glove+lexicon examples": ("sentiment_bow", GLOVE + LEXICON + ["data.lexicon_examples=true"]),
-    "bow+glove+lexicon examples+word dropout": ("sentiment_bow", GLOVE + LEXICON + ["data.lexicon_examples=true",
-                                                                                   "model.word_dropout=0.3"]),
-    "bow+glove+lexicon examples x5": ("sentiment_bow", GLOVE + LEXICON[1:] + ["loss.rationale.weight=5.0",
-                                                                              "data.lexicon_examples=true"]),
+    "bow+glove+lexicon examples+word dropout": (
+        "sentiment_bow",
+        GLOVE + LEXICON + ["data.lexicon_examples=true", "model.word_dropout=0.3"],
+    ),
+    "bow+glove+lexicon examples x5": (
+        "sentiment_bow",
+        GLOVE + LEXICON[1:] + ["loss.rationale.weight=5.0", "data.lexicon_examples=true"],
+    ),
     "lstm": ("sentiment_lstm", []),
     "lstm+glove+lexicon examples": ("sentiment_lstm", GLOVE + LEXICON + ["data.lexicon_examples=true"]),
-    "lstm+glove all+lexicon examples": ("sentiment_lstm", GLOVE + LEXICON + ["data.lexicon_examples=true",
-                                                                           "model.pretrained_words=all"]),
-    "lstm+glove all frozen+lexicon examples": ("sentiment_lstm", GLOVE + LEXICON + [
-        "data.lexicon_examples=true", "model.pretrained_words=all", "model.freeze_pretrained=true"]),
+    "lstm+glove all+lexicon examples": (
+        "sentiment_lstm",
+        GLOVE + LEXICON + ["data.lexicon_examples=true", "model.pretrained_words=all"],
+    ),
+    "lstm+glove all frozen+lexicon examples": (
+        "sentiment_lstm",
+        GLOVE + LEXICON + ["data.lexicon_examples=true", "model.pretrained_words=all", "model.freeze_pretrained=true"],
+    ),
     "robust": ("sentiment_robust", []),
 }
 
@@ -107,11 +115,21 @@ def run_vader(texts: dict, gold: dict) -> dict:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     analyzer = SentimentIntensityAnalyzer()
-    return scores({k: np.array([analyzer.polarity_scores(x)["compound"] > 0 for x in t]) for k, t in texts.items()}, gold)
+    return scores(
+        {k: np.array([analyzer.polarity_scores(x)["compound"] > 0 for x in t]) for k, t in texts.items()}, gold
+    )
 
 
-COLUMNS = ["movies valid", "movies test", "mean select", "amazon report", "nyt report", "tweets report", "mean report",
-           "mean whole"]
+COLUMNS = [
+    "movies valid",
+    "movies test",
+    "mean select",
+    "amazon report",
+    "nyt report",
+    "tweets report",
+    "mean report",
+    "mean whole",
+]
 
 
 def main() -> None:
@@ -140,13 +158,26 @@ def main() -> None:
                 record = save_run(path, {"key": key, **run_variant(name, seed, texts, gold, runs)})
             results.setdefault(name, {})[seed] = record
 
-    summary = {name: {k: mean_std([r[k] for r in by_seed.values()]) for k in COLUMNS} for name, by_seed in results.items()}
+    summary = {
+        name: {k: mean_std([r[k] for r in by_seed.values()]) for k in COLUMNS} for name, by_seed in results.items()
+    }
     rows = [[name] + [f"{c[k]['mean']:.1f}" for k in COLUMNS] for name, c in summary.items()]
-    print_table(f"Trained on movies, accuracy % (mean over seeds {args.seeds}; select = first halves, report = second halves)",
-                ["system"] + COLUMNS, rows, left=["system"])
+    print_table(
+        f"Trained on movies, accuracy % (mean over seeds {args.seeds}; select = first halves, report = second halves)",
+        ["system"] + COLUMNS,
+        rows,
+        left=["system"],
+    )
     print(markdown_table(["system"] + COLUMNS, rows, left=["system"]))
-    write_json(Path(args.out), {"seeds": seeds, "variants": {k: VARIANTS[k] for k in results if k in VARIANTS},
-                                "runs": results, "summary": summary})
+    write_json(
+        Path(args.out),
+        {
+            "seeds": seeds,
+            "variants": {k: VARIANTS[k] for k in results if k in VARIANTS},
+            "runs": results,
+            "summary": summary,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -69,14 +69,21 @@ from benchlib import (
 DATA = Path("data/sentiment")
 SPLITS = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv", "test": DATA / "movies_test.csv"}
 CROSS = {"amazon": DATA / "amazon.csv", "nyt": DATA / "nyt.csv", "tweets": DATA / "tweets.csv"}
-CONFIGS = {"bow": Path("configs/sentiment_bow.yaml"), "lstm": Path("configs/sentiment_lstm.yaml"),
-           "cnn": Path("configs/sentiment_cnn.yaml")}
+CONFIGS = {
+    "bow": Path("configs/sentiment_bow.yaml"),
+    "lstm": Path("configs/sentiment_lstm.yaml"),
+    "cnn": Path("configs/sentiment_cnn.yaml"),
+}
 PEERS = ["fasttext", "tfidf", "nblr", "vader"]
 C_GRID = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
 FASTTEXT = {"dim": 100, "epoch": 10, "lr": 0.1, "thread": 2}
 FASTTEXT_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # see the docstring: large allocations come zero-filled
 REFERENCE = "fasttext-1gram"  # train-time ratios are against this system
-INSTALL = {"fasttext": "pip install fasttext", "sklearn": "pip install scikit-learn", "vaderSentiment": "pip install vaderSentiment"}
+INSTALL = {
+    "fasttext": "pip install fasttext",
+    "sklearn": "pip install scikit-learn",
+    "vaderSentiment": "pip install vaderSentiment",
+}
 
 
 # --- shared helpers ------------------------------------------------------------------------------
@@ -104,8 +111,9 @@ def accuracy(gold: list[str], predicted: list[str]) -> float:
 def textcls_settings(model: str, seed: int, args) -> dict:
     from textcls.config import load_config
 
-    config = load_config(CONFIGS[model], [f"train.seed={seed}", f"train.threads={args.threads}",
-                                          f"train.device={args.device}"]).to_dict()
+    config = load_config(
+        CONFIGS[model], [f"train.seed={seed}", f"train.threads={args.threads}", f"train.device={args.device}"]
+    ).to_dict()
     config.pop("output", None)
     return {"config_file": str(CONFIGS[model]), "config": config}
 
@@ -116,10 +124,19 @@ def run_textcls(model: str, seed: int, args) -> dict:
     from textcls.predict import evaluate_file
     from textcls.train import train
 
-    config = load_config(CONFIGS[model], [f"train.seed={seed}", f"train.threads={args.threads}",
-                                          f"train.device={args.device}", f"output.dir={args.runs_dir / 'textcls'}"])
+    config = load_config(
+        CONFIGS[model],
+        [
+            f"train.seed={seed}",
+            f"train.threads={args.threads}",
+            f"train.device={args.device}",
+            f"output.dir={args.runs_dir / 'textcls'}",
+        ],
+    )
     start = time.perf_counter()
-    result = train(config, out=args.runs_dir / "textcls" / f"{model}-seed{seed}", overwrite=True, name=f"{model}-seed{seed}")
+    result = train(
+        config, out=args.runs_dir / "textcls" / f"{model}-seed{seed}", overwrite=True, name=f"{model}-seed{seed}"
+    )
     epochs = read_jsonl(result.run_dir / "metrics.jsonl")
     seconds = sum(e["seconds"] for e in epochs)
     tokens = sum(e["tokens_per_second"] * e["seconds"] for e in epochs if e.get("tokens_per_second"))
@@ -141,8 +158,14 @@ def run_textcls(model: str, seed: int, args) -> dict:
 
 
 def fasttext_settings(ngrams: int, seed: int, args) -> dict:
-    return {**FASTTEXT, "thread": args.threads, "wordNgrams": ngrams, "seed": seed, "tokens": "lower-case, whitespace",
-            "process": {"fresh": True, "env": FASTTEXT_ENV}}
+    return {
+        **FASTTEXT,
+        "thread": args.threads,
+        "wordNgrams": ngrams,
+        "seed": seed,
+        "tokens": "lower-case, whitespace",
+        "process": {"fresh": True, "env": FASTTEXT_ENV},
+    }
 
 
 def in_fresh_process(env: dict, function, *arguments):
@@ -181,9 +204,16 @@ def run_fasttext(ngrams: int, seed: int, args) -> dict:
         train_file.write_text("".join(f"__label__{y} {line(t)}\n" for t, y in zip(texts, labels)), encoding="utf-8")
         settings = fasttext_settings(ngrams, seed, args)
         t0 = time.perf_counter()
-        model = fasttext.train_supervised(str(train_file), dim=settings["dim"], epoch=settings["epoch"],
-                                          lr=settings["lr"], wordNgrams=ngrams, thread=settings["thread"],
-                                          seed=seed, verbose=0)
+        model = fasttext.train_supervised(
+            str(train_file),
+            dim=settings["dim"],
+            epoch=settings["epoch"],
+            lr=settings["lr"],
+            wordNgrams=ngrams,
+            thread=settings["thread"],
+            seed=seed,
+            verbose=0,
+        )
         seconds = time.perf_counter() - t0
     tokens = sum(len(peer_tokens(t)) for t in texts) * settings["epoch"]  # words only (fastText also counts </s>)
     scores = {}
@@ -195,15 +225,23 @@ def run_fasttext(ngrams: int, seed: int, args) -> dict:
         x, y = read_split(path)
         cross[name] = accuracy(y, predict(model, x))
     return {
-        "valid_accuracy": scores["valid"], "test_accuracy": scores["test"], "cross": cross,
-        "train_seconds": seconds, "tokens_per_second": tokens / seconds if seconds > 0 else None,
+        "valid_accuracy": scores["valid"],
+        "test_accuracy": scores["test"],
+        "cross": cross,
+        "train_seconds": seconds,
+        "tokens_per_second": tokens / seconds if seconds > 0 else None,
         "wall_seconds": time.perf_counter() - start,
     }
 
 
 def linear_settings(kind: str, seed: int, args) -> dict:
-    common = {"ngram_range": [1, 2], "tokens": "lower-case, whitespace", "C_grid": C_GRID,
-              "classifier": "LogisticRegression(solver=liblinear, max_iter=1000)", "random_state": seed}
+    common = {
+        "ngram_range": [1, 2],
+        "tokens": "lower-case, whitespace",
+        "C_grid": C_GRID,
+        "classifier": "LogisticRegression(solver=liblinear, max_iter=1000)",
+        "random_state": seed,
+    }
     if kind == "tfidf":
         return {**common, "features": "TfidfVectorizer (defaults otherwise)"}
     return {**common, "features": "binary CountVectorizer x NB log-count ratio", "alpha": 1.0}
@@ -225,8 +263,9 @@ def run_linear(kind: str, seed: int, args) -> dict:
             vectorizer = TfidfVectorizer(ngram_range=(1, 2), tokenizer=peer_tokens, lowercase=False, token_pattern=None)
             x = vectorizer.fit_transform(texts)
             return x, vectorizer.transform
-        vectorizer = CountVectorizer(ngram_range=(1, 2), tokenizer=peer_tokens, lowercase=False, token_pattern=None,
-                                     binary=True)
+        vectorizer = CountVectorizer(
+            ngram_range=(1, 2), tokenizer=peer_tokens, lowercase=False, token_pattern=None, binary=True
+        )
         x = vectorizer.fit_transform(texts).tocsr()
         y = np.array([label == "pos" for label in labels])
         alpha = 1.0
@@ -259,16 +298,24 @@ def run_linear(kind: str, seed: int, args) -> dict:
         return accuracy(labels, model.predict(transform(texts)).tolist())
 
     return {
-        "valid_accuracy": score("valid"), "test_accuracy": score("test"),
+        "valid_accuracy": score("valid"),
+        "test_accuracy": score("test"),
         "cross": {name: score(name) for name in CROSS},
-        "train_seconds": seconds, "tokens_per_second": None, "tune_seconds": tune_seconds,
-        "C": best_c, "valid_accuracy_by_C": {str(c): a for c, a in search.items()},
+        "train_seconds": seconds,
+        "tokens_per_second": None,
+        "tune_seconds": tune_seconds,
+        "C": best_c,
+        "valid_accuracy_by_C": {str(c): a for c, a in search.items()},
         "wall_seconds": time.perf_counter() - start,
     }
 
 
 def vader_settings(seed: int, args) -> dict:
-    return {"package": "vaderSentiment", "rule": "compound > 0 -> pos, else neg", "text": "as in the file (VADER reads case and punctuation)"}
+    return {
+        "package": "vaderSentiment",
+        "rule": "compound > 0 -> pos, else neg",
+        "text": "as in the file (VADER reads case and punctuation)",
+    }
 
 
 def run_vader(seed: int, args) -> dict:
@@ -282,9 +329,14 @@ def run_vader(seed: int, args) -> dict:
         texts, labels = read_split(path)
         return accuracy(labels, ["pos" if analyzer.polarity_scores(t)["compound"] > 0 else "neg" for t in texts])
 
-    return {"valid_accuracy": score(SPLITS["valid"]), "test_accuracy": score(SPLITS["test"]),
-            "cross": {name: score(path) for name, path in CROSS.items()},
-            "train_seconds": 0.0, "tokens_per_second": None, "wall_seconds": time.perf_counter() - start}
+    return {
+        "valid_accuracy": score(SPLITS["valid"]),
+        "test_accuracy": score(SPLITS["test"]),
+        "cross": {name: score(path) for name, path in CROSS.items()},
+        "train_seconds": 0.0,
+        "tokens_per_second": None,
+        "wall_seconds": time.perf_counter() - start,
+    }
 
 
 def importable(module: str) -> bool:
@@ -300,11 +352,21 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
     Seeds are the outer loop, so that a change in the machine's load falls on every system alike."""
     systems, skipped = [], []
     for model in args.models:
-        systems.append((f"textcls-{model}", lambda s, m=model: textcls_settings(m, s, args),
-                        lambda s, m=model: run_textcls(m, s, args)))
+        systems.append(
+            (
+                f"textcls-{model}",
+                lambda s, m=model: textcls_settings(m, s, args),
+                lambda s, m=model: run_textcls(m, s, args),
+            )
+        )
     for peer in args.peers:
         package = {"fasttext": "fasttext", "vader": "vaderSentiment"}.get(peer, "sklearn")
-        names = {"fasttext": ["fasttext-1gram", "fasttext-2gram"], "tfidf": ["tfidf-lr"], "nblr": ["nb-lr"], "vader": ["vader"]}[peer]
+        names = {
+            "fasttext": ["fasttext-1gram", "fasttext-2gram"],
+            "tfidf": ["tfidf-lr"],
+            "nblr": ["nb-lr"],
+            "vader": ["vader"],
+        }[peer]
         if not importable(package):
             skipped.append({"systems": names, "install": INSTALL[package]})
             print(f"skipped: {INSTALL[package]}  (for {', '.join(names)})")
@@ -312,11 +374,17 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
             systems.append(("vader", lambda s: vader_settings(s, args), lambda s: run_vader(s, args)))
         elif peer == "fasttext":
             for n in (1, 2):
-                systems.append((f"fasttext-{n}gram", lambda s, n=n: fasttext_settings(n, s, args),
-                                lambda s, n=n: in_fresh_process(FASTTEXT_ENV, run_fasttext, n, s, args)))
+                systems.append(
+                    (
+                        f"fasttext-{n}gram",
+                        lambda s, n=n: fasttext_settings(n, s, args),
+                        lambda s, n=n: in_fresh_process(FASTTEXT_ENV, run_fasttext, n, s, args),
+                    )
+                )
         else:
-            systems.append((names[0], lambda s, k=peer: linear_settings(k, s, args),
-                            lambda s, k=peer: run_linear(k, s, args)))
+            systems.append(
+                (names[0], lambda s, k=peer: linear_settings(k, s, args), lambda s, k=peer: run_linear(k, s, args))
+            )
     return [(name, seed, settings, run) for seed in args.seeds for name, settings, run in systems], skipped
 
 
@@ -357,34 +425,68 @@ def table_cells(row: dict) -> list[str]:
     def pm(key):
         return "–" if row[key] is None else f"{100 * row[key]:.1f} ± {100 * row[key + '_std']:.1f}"
 
-    return [row["system"], str(len(row["seeds"])), pm("valid_accuracy"), pm("test_accuracy"),
-            *[pct(row["cross"][name]) for name in CROSS], pct(row["cross_mean"]),
-            fmt(row["train_seconds"]), fmt(row["tokens_per_second"], ",.0f"),
-            fmt(row["train_time_vs_fasttext"], ".1f", "×"), fmt(row["wall_seconds"], ".1f"), fmt(row["load_1min_max"], ".1f")]
+    return [
+        row["system"],
+        str(len(row["seeds"])),
+        pm("valid_accuracy"),
+        pm("test_accuracy"),
+        *[pct(row["cross"][name]) for name in CROSS],
+        pct(row["cross_mean"]),
+        fmt(row["train_seconds"]),
+        fmt(row["tokens_per_second"], ",.0f"),
+        fmt(row["train_time_vs_fasttext"], ".1f", "×"),
+        fmt(row["wall_seconds"], ".1f"),
+        fmt(row["load_1min_max"], ".1f"),
+    ]
 
 
-TITLE = ("Sentiment, trained on movies: accuracy mean ± std over seeds, cross-domain mean over seeds, "
-         "times median over seeds")
-HEADERS = ["system", "seeds", "valid acc %", "test acc %", *[f"{n} %" for n in CROSS], "cross avg %",
-           "train s", "train tok/s", "× fastText", "wall s", "max load"]
-CAPTION = (f"× fastText: train s / {REFERENCE}'s train s.  max load: highest 1-minute load average seen at the "
-           f"start or end of a run ({os.cpu_count()} cores); far above the core count, times are unreliable.")
+TITLE = (
+    "Sentiment, trained on movies: accuracy mean ± std over seeds, cross-domain mean over seeds, "
+    "times median over seeds"
+)
+HEADERS = [
+    "system",
+    "seeds",
+    "valid acc %",
+    "test acc %",
+    *[f"{n} %" for n in CROSS],
+    "cross avg %",
+    "train s",
+    "train tok/s",
+    "× fastText",
+    "wall s",
+    "max load",
+]
+CAPTION = (
+    f"× fastText: train s / {REFERENCE}'s train s.  max load: highest 1-minute load average seen at the "
+    f"start or end of a run ({os.cpu_count()} cores); far above the core count, times are unreliable."
+)
 
 
 # --- main ----------------------------------------------------------------------------------------
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="Writes one JSON per run to <runs-dir>/ and the full results to --out.")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Writes one JSON per run to <runs-dir>/ and the full results to --out.",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
-    parser.add_argument("--models", default="bow,lstm,cnn", help="textcls configs to train: bow, lstm, cnn (default: all; '' for none)")
-    parser.add_argument("--peers", default=",".join(PEERS), help=f"peers to run: {', '.join(PEERS)} (default: all; '' for none)")
+    parser.add_argument(
+        "--models", default="bow,lstm,cnn", help="textcls configs to train: bow, lstm, cnn (default: all; '' for none)"
+    )
+    parser.add_argument(
+        "--peers", default=",".join(PEERS), help=f"peers to run: {', '.join(PEERS)} (default: all; '' for none)"
+    )
     parser.add_argument("--out", help="results JSON (default: bench/sentiment.json in the repository)")
-    parser.add_argument("--runs-dir", help="per-run JSONs and textcls run folders (default: bench/sentiment_runs in the repository)")
+    parser.add_argument(
+        "--runs-dir", help="per-run JSONs and textcls run folders (default: bench/sentiment_runs in the repository)"
+    )
     parser.add_argument("--fresh", action="store_true", help="rerun everything, ignoring finished runs")
     parser.add_argument("--threads", type=int, default=2, help="torch and fastText threads (default: 2)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="textcls train.device (default: cpu)")
+    parser.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda", "auto"], help="textcls train.device (default: cpu)"
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the table as markdown")
     args = parser.parse_args(argv)
     try:
@@ -428,12 +530,25 @@ def main(argv=None) -> int:
             log(f"    FAILED: {type(exc).__name__}: {exc}")
             failures.append({"system": system, "seed": seed, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        records.append(save_run(path, {"system": system, "seed": seed, **result,
-                                       "load_1min": [load_before, os.getloadavg()[0]],
-                                       "settings": settings, "data": data, "key": key}))
-        log(f"    test {100 * result['test_accuracy']:.1f}%  cross "
+        records.append(
+            save_run(
+                path,
+                {
+                    "system": system,
+                    "seed": seed,
+                    **result,
+                    "load_1min": [load_before, os.getloadavg()[0]],
+                    "settings": settings,
+                    "data": data,
+                    "key": key,
+                },
+            )
+        )
+        log(
+            f"    test {100 * result['test_accuracy']:.1f}%  cross "
             + " ".join(f"{n} {100 * a:.1f}%" for n, a in result["cross"].items())
-            + f"  train {result['train_seconds']:.2f} s  (wall {result['wall_seconds']:.1f} s)")
+            + f"  train {result['train_seconds']:.2f} s  (wall {result['wall_seconds']:.1f} s)"
+        )
 
     rows = summarize(records)
     if rows:
@@ -451,12 +566,21 @@ def main(argv=None) -> int:
         from importlib.metadata import version
 
         versions["fasttext"] = version("fasttext")
-    write_json(args.out, {
-        "what": "movie-review sentiment: test and cross-domain accuracy, train time; mean/std over seeds",
-        "seeds": args.seeds, "threads": args.threads, "data": data, "versions": versions,
-        "reference_for_ratios": REFERENCE, "skipped": skipped, "failed": failures,
-        "summary": rows, "runs": records,
-    })
+    write_json(
+        args.out,
+        {
+            "what": "movie-review sentiment: test and cross-domain accuracy, train time; mean/std over seeds",
+            "seeds": args.seeds,
+            "threads": args.threads,
+            "data": data,
+            "versions": versions,
+            "reference_for_ratios": REFERENCE,
+            "skipped": skipped,
+            "failed": failures,
+            "summary": rows,
+            "runs": records,
+        },
+    )
     for failure in failures:
         print(f"failed: {failure['system']} seed {failure['seed']}: {failure['error']}")
     log(f"wrote {show(args.out)} ({len(records)} runs; per-run JSONs in {show(args.runs_dir)})")

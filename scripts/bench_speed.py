@@ -78,14 +78,23 @@ LSTM = {"embedding_dim": 100, "hidden_dim": 128, "batch_size": 256, "lr": 0.005,
 MOVIES = [ROOT / "data/sentiment" / f"movies_{split}.csv" for split in ("train", "valid", "test")]
 AMAZON = ROOT / "data/sentiment/amazon.csv"
 TORCH_IMPORT = [sys.executable, "-c", "import torch"]
-OURS = {"settings.json", "amazon.csv", "amazon.txt", "movies.txt", "lstm_train.csv", "lstm_test.csv",
-        *(f"{split}.{ext}" for split in SIZES for ext in ("csv", "txt"))}  # what the benchmark writes to <work>/data
+OURS = {
+    "settings.json",
+    "amazon.csv",
+    "amazon.txt",
+    "movies.txt",
+    "lstm_train.csv",
+    "lstm_test.csv",
+    *(f"{split}.{ext}" for split in SIZES for ext in ("csv", "txt")),
+}  # what the benchmark writes to <work>/data
 
 
 def summarize(records: list[dict]) -> dict:
     """Per key: the median over runs (a busy spell on the machine does not move it); accuracies: the mean."""
-    return {key: (statistics.fmean if "accuracy" in key else statistics.median)([r[key] for r in records])
-            for key in records[0]}
+    return {
+        key: (statistics.fmean if "accuracy" in key else statistics.median)([r[key] for r in records])
+        for key in records[0]
+    }
 
 
 # --- child processes -----------------------------------------------------------------------------
@@ -112,8 +121,13 @@ def run_child(cmd: list, name: str, args, stdout: Path | None = None, env: dict 
         err.flush()
         rss_path = args.work / "logs" / f"{name}.rss"
         start = time.perf_counter()
-        child = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, str(rss_path), *map(str, cmd)], stdout=out, stderr=err, cwd=ROOT,
-                               env={**os.environ, **(env or {})})
+        child = subprocess.run(
+            [sys.executable, "-S", "-c", LAUNCHER, str(rss_path), *map(str, cmd)],
+            stdout=out,
+            stderr=err,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+        )
         seconds = time.perf_counter() - start
     if child.returncode != 0:
         tail = log_path.read_text().strip().splitlines()[-1:]
@@ -130,7 +144,9 @@ def textcls(args, argv: list, name: str, stdout: Path | None = None) -> dict:
     cache = args.work / "xdg-cache"
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir()
-    return run_child([Path(sys.executable).with_name("textcls"), *argv], name, args, stdout, {"XDG_CACHE_HOME": str(cache)})
+    return run_child(
+        [Path(sys.executable).with_name("textcls"), *argv], name, args, stdout, {"XDG_CACHE_HOME": str(cache)}
+    )
 
 
 def torch_import(args) -> dict:
@@ -192,8 +208,17 @@ def vocabulary(seed: int) -> np.ndarray:
 def prepare_data(args) -> dict:
     """The synthetic CSVs and fastText files; reused while their settings are unchanged."""
     sizes = {split: max(10, round(size * args.scale)) for split, size in SIZES.items()}
-    settings = {"seed": args.seed, "sizes": sizes, "length": LENGTH, "vocab": VOCAB, "polar": POLAR,
-                "negation": NEGATION, "distractor": DISTRACTOR, "noise": NOISE, "generator": 2}
+    settings = {
+        "seed": args.seed,
+        "sizes": sizes,
+        "length": LENGTH,
+        "vocab": VOCAB,
+        "polar": POLAR,
+        "negation": NEGATION,
+        "distractor": DISTRACTOR,
+        "noise": NOISE,
+        "generator": 2,
+    }
     stamp = args.data / "settings.json"
     if stamp.is_file() and json.loads(stamp.read_text()) == settings:
         return settings
@@ -218,15 +243,37 @@ def prepare_data(args) -> dict:
 
 def textcls_bow(args, recipe: dict | None = None, name: str = "bow-textcls") -> dict:
     d = args.data
-    out, child = train_run(args, ["--config", "configs/sentiment_bow.yaml", *sets({
-        "data.train": d / "train.csv", "data.valid": d / "valid.csv", "data.test": d / "test.csv",
-        "model.embedding_dim": FASTTEXT["dim"], "model.word_ngrams": args.ngrams, "model.buckets": args.buckets,
-        "train.epochs": FASTTEXT["epoch"], "train.patience": "null", "train.threads": args.threads, **(recipe or {})})], name)
+    out, child = train_run(
+        args,
+        [
+            "--config",
+            "configs/sentiment_bow.yaml",
+            *sets(
+                {
+                    "data.train": d / "train.csv",
+                    "data.valid": d / "valid.csv",
+                    "data.test": d / "test.csv",
+                    "model.embedding_dim": FASTTEXT["dim"],
+                    "model.word_ngrams": args.ngrams,
+                    "model.buckets": args.buckets,
+                    "train.epochs": FASTTEXT["epoch"],
+                    "train.patience": "null",
+                    "train.threads": args.threads,
+                    **(recipe or {}),
+                }
+            ),
+        ],
+        name,
+    )
     files = [p for p in out.rglob("*") if p.is_file()]
-    return {"seconds": child["seconds"] - torch_import(args)["seconds"], "process_seconds": child["seconds"],
-            "test_accuracy": json.loads((out / "metrics.json").read_text())["test"]["accuracy"],
-            "peak_rss_mb": child["peak_rss_mb"], "run_folder_mb": sum(p.stat().st_size for p in files) / 1e6,
-            "weights_mb": max(p.stat().st_size for p in files if p.suffix == ".safetensors") / 1e6}
+    return {
+        "seconds": child["seconds"] - torch_import(args)["seconds"],
+        "process_seconds": child["seconds"],
+        "test_accuracy": json.loads((out / "metrics.json").read_text())["test"]["accuracy"],
+        "peak_rss_mb": child["peak_rss_mb"],
+        "run_folder_mb": sum(p.stat().st_size for p in files) / 1e6,
+        "weights_mb": max(p.stat().st_size for p in files if p.suffix == ".safetensors") / 1e6,
+    }
 
 
 def textcls_sgd(args) -> dict:
@@ -278,7 +325,12 @@ def bench_bow(args, data: dict) -> dict:
     if find_spec("fasttext") is None:
         raise RuntimeError('fastText is not installed: pip install -e ".[bench]"')
     tokens = data["sizes"]["train"] * LENGTH  # every sentence is LENGTH whitespace tokens
-    systems = {"textcls": textcls_bow, "textcls-sgd": textcls_sgd, "textcls-hogwild": textcls_hogwild, "fasttext": fasttext_bow}
+    systems = {
+        "textcls": textcls_bow,
+        "textcls-sgd": textcls_sgd,
+        "textcls-hogwild": textcls_hogwild,
+        "fasttext": fasttext_bow,
+    }
     runs = alternate(args, "bow", {name: systems[name] for name in args.bow_systems})
     for record in (record for records in runs.values() for record in records):
         record["tokens_per_second"] = tokens * FASTTEXT["epoch"] / record["seconds"]
@@ -286,9 +338,17 @@ def bench_bow(args, data: dict) -> dict:
     summary = {name: summarize(records) for name, records in runs.items()}
     for name in set(summary) - {"fasttext"}:
         summary[name]["folder_over_weights"] = summary[name]["run_folder_mb"] / summary[name]["weights_mb"]
-    return {"train_tokens": tokens, "epochs": FASTTEXT["epoch"], "word_ngrams": args.ngrams, "buckets": args.buckets,
-            "import_torch_seconds": torch_import(args)["seconds"], "runs": runs, "summary": summary, "sgd_recipe": SGD_RECIPE,
-            "over_fasttext": {name: paired_ratio(runs[name], runs["fasttext"]) for name in runs if name != "fasttext"}}
+    return {
+        "train_tokens": tokens,
+        "epochs": FASTTEXT["epoch"],
+        "word_ngrams": args.ngrams,
+        "buckets": args.buckets,
+        "import_torch_seconds": torch_import(args)["seconds"],
+        "runs": runs,
+        "summary": summary,
+        "sgd_recipe": SGD_RECIPE,
+        "over_fasttext": {name: paired_ratio(runs[name], runs["fasttext"]) for name in runs if name != "fasttext"},
+    }
 
 
 # --- LSTM ----------------------------------------------------------------------------------------
@@ -318,14 +378,21 @@ def plain_lstm(args, train: Path, test: Path) -> dict:
             self.token_head, self.attention = nn.Linear(states, 1), nn.Linear(states, 1)
 
         def forward(self, ids, lengths):
-            packed = pack_padded_sequence(self.dropout(self.embedding(ids)), lengths, batch_first=True, enforce_sorted=False)
-            states = self.dropout(pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=ids.shape[1])[0])
+            packed = pack_padded_sequence(
+                self.dropout(self.embedding(ids)), lengths, batch_first=True, enforce_sorted=False
+            )
+            states = self.dropout(
+                pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=ids.shape[1])[0]
+            )
             weights = self.attention(states).squeeze(-1).masked_fill(ids == 0, float("-inf")).softmax(1)
             return (weights * self.token_head(states).squeeze(-1)).sum(1)  # the sentence logit
 
     def tensors(ids, labels):
-        return (pad_sequence([torch.tensor(x) for x in ids], batch_first=True), torch.tensor([len(x) for x in ids]),
-                torch.tensor(labels, dtype=torch.float))
+        return (
+            pad_sequence([torch.tensor(x) for x in ids], batch_first=True),
+            torch.tensor([len(x) for x in ids]),
+            torch.tensor(labels, dtype=torch.float),
+        )
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -346,21 +413,49 @@ def plain_lstm(args, train: Path, test: Path) -> dict:
     test_x, test_lengths, test_y = tensors(*read_ids(test, vocab)[:2])
     with torch.no_grad():
         logits = torch.cat([model(test_x[b], test_lengths[b]) for b in torch.arange(len(test_y)).split(512)])
-    return {"tokens_per_second": int(lengths.sum()) * args.lstm_epochs / seconds, "seconds": seconds,
-            "test_accuracy": ((logits > 0) == test_y.bool()).float().mean().item()}
+    return {
+        "tokens_per_second": int(lengths.sum()) * args.lstm_epochs / seconds,
+        "seconds": seconds,
+        "test_accuracy": ((logits > 0) == test_y.bool()).float().mean().item(),
+    }
 
 
 def textcls_lstm(args, train: Path, test: Path) -> dict:
-    out, _ = train_run(args, ["--config", "configs/sentiment_lstm.yaml", *sets({
-        "data.train": train, "data.valid": args.data / "valid.csv", "data.test": test,
-        "model.embedding_dim": LSTM["embedding_dim"], "model.hidden_dim": LSTM["hidden_dim"], "model.dropout": LSTM["dropout"],
-        "model.pooling": "attention", "model.sparse": "false", "optim.name": "adam", "optim.lr": LSTM["lr"],
-        "optim.schedule": "constant", "optim.grad_clip": LSTM["grad_clip"], "train.batch_size": LSTM["batch_size"],
-        "train.epochs": args.lstm_epochs, "train.patience": "null", "train.threads": args.threads})], "lstm-textcls")
+    out, _ = train_run(
+        args,
+        [
+            "--config",
+            "configs/sentiment_lstm.yaml",
+            *sets(
+                {
+                    "data.train": train,
+                    "data.valid": args.data / "valid.csv",
+                    "data.test": test,
+                    "model.embedding_dim": LSTM["embedding_dim"],
+                    "model.hidden_dim": LSTM["hidden_dim"],
+                    "model.dropout": LSTM["dropout"],
+                    "model.pooling": "attention",
+                    "model.sparse": "false",
+                    "optim.name": "adam",
+                    "optim.lr": LSTM["lr"],
+                    "optim.schedule": "constant",
+                    "optim.grad_clip": LSTM["grad_clip"],
+                    "train.batch_size": LSTM["batch_size"],
+                    "train.epochs": args.lstm_epochs,
+                    "train.patience": "null",
+                    "train.threads": args.threads,
+                }
+            ),
+        ],
+        "lstm-textcls",
+    )
     epochs = read_jsonl(out / "metrics.jsonl")
     seconds = sum(e["seconds"] for e in epochs)
-    return {"tokens_per_second": sum(e["tokens_per_second"] * e["seconds"] for e in epochs) / seconds, "seconds": seconds,
-            "test_accuracy": json.loads((out / "metrics.json").read_text())["test"]["accuracy"]}
+    return {
+        "tokens_per_second": sum(e["tokens_per_second"] * e["seconds"] for e in epochs) / seconds,
+        "seconds": seconds,
+        "test_accuracy": json.loads((out / "metrics.json").read_text())["test"]["accuracy"],
+    }
 
 
 def head_csv(source: Path, target: Path, rows: int) -> int:
@@ -371,12 +466,19 @@ def head_csv(source: Path, target: Path, rows: int) -> int:
 
 def bench_lstm(args, data: dict) -> dict:
     train, test = args.data / "lstm_train.csv", args.data / "lstm_test.csv"
-    sentences = {"train": head_csv(args.data / "train.csv", train, args.lstm_train),
-                 "test": head_csv(args.data / "test.csv", test, args.lstm_test)}
+    sentences = {
+        "train": head_csv(args.data / "train.csv", train, args.lstm_train),
+        "test": head_csv(args.data / "test.csv", test, args.lstm_test),
+    }
     runs = alternate(args, "lstm", {"textcls": textcls_lstm, "plain": plain_lstm}, train, test)
-    return {"sentences": sentences, "epochs": args.lstm_epochs, "recipe": LSTM, "runs": runs,
-            "summary": {name: summarize(records) for name, records in runs.items()},
-            "textcls_over_plain": paired_ratio(runs["textcls"], runs["plain"])}
+    return {
+        "sentences": sentences,
+        "epochs": args.lstm_epochs,
+        "recipe": LSTM,
+        "runs": runs,
+        "summary": {name: summarize(records) for name, records in runs.items()},
+        "textcls_over_plain": paired_ratio(runs["textcls"], runs["plain"]),
+    }
 
 
 # --- predict and eval ----------------------------------------------------------------------------
@@ -402,36 +504,59 @@ def bench_predict(args, data: dict) -> dict:
     run, texts = movies_run(args), csv_texts(MOVIES)
     n, path = max(10, round(200_000 * args.scale)), args.data / "movies.txt"
     path.write_text("".join(texts[i % len(texts)] + "\n" for i in range(n)))
-    bulk = summarize([textcls(args, ["predict", run, "--file", path, "--format", "json"], "predict-file")
-                      for _ in range(args.runs)])
+    bulk = summarize(
+        [textcls(args, ["predict", run, "--file", path, "--format", "json"], "predict-file") for _ in range(args.runs)]
+    )
     cold = summarize([textcls(args, ["predict", run, "a fine film"], "predict-one") for _ in range(5)])
-    result = {"sentences": n, "file": bulk, "sentences_per_second": n / bulk["seconds"], "cold_start": cold,
-              "import_torch": torch_import(args), "cold_over_import_torch": cold["seconds"] / torch_import(args)["seconds"]}
+    result = {
+        "sentences": n,
+        "file": bulk,
+        "sentences_per_second": n / bulk["seconds"],
+        "cold_start": cold,
+        "import_torch": torch_import(args),
+        "cold_over_import_torch": cold["seconds"] / torch_import(args)["seconds"],
+    }
     import importlib.util
 
     if importlib.util.find_spec("onnxruntime") is None:
         log("onnxruntime is not installed (pip install -e '.[export]'): no ONNX predict row")
         return result
     textcls(args, ["export", run], "export")
-    onnx = summarize([textcls(args, ["predict", run, "--file", path, "--format", "json", "--backend", "onnx"], "predict-onnx")
-                      for _ in range(args.runs)])
+    onnx = summarize(
+        [
+            textcls(args, ["predict", run, "--file", path, "--format", "json", "--backend", "onnx"], "predict-onnx")
+            for _ in range(args.runs)
+        ]
+    )
     return {**result, "file_onnx": onnx, "sentences_per_second_onnx": n / onnx["seconds"]}
 
 
 def bench_eval(args, data: dict) -> dict:
-    run, texts, csv_file, txt_file = movies_run(args), csv_texts([AMAZON]), args.data / "amazon.csv", args.data / "amazon.txt"
+    run, texts, csv_file, txt_file = (
+        movies_run(args),
+        csv_texts([AMAZON]),
+        args.data / "amazon.csv",
+        args.data / "amazon.txt",
+    )
     shutil.copy(AMAZON, csv_file)  # inside the data folder, so that no cache of it outlives a run
     txt_file.write_text("".join(t + "\n" for t in texts))
-    commands = {"predict --file": ["predict", run, "--file", txt_file, "--format", "json"],
-                "eval": ["eval", run, csv_file, "--format", "json"],
-                "eval --faithfulness": ["eval", run, csv_file, "--format", "json", "--faithfulness"]}
+    commands = {
+        "predict --file": ["predict", run, "--file", txt_file, "--format", "json"],
+        "eval": ["eval", run, csv_file, "--format", "json"],
+        "eval --faithfulness": ["eval", run, csv_file, "--format", "json", "--faithfulness"],
+    }
     runs, result = {name: [] for name in commands}, {"sentences": len(texts)}
     for i in range(args.runs):  # alternating, as in the other sections
         for name, argv in list(commands.items()):
             slug = name.replace(" --", "-").replace(" ", "-")
             try:
-                runs[name].append({**textcls(args, argv, slug, args.work / f"{slug}.out"), "faithfulness_measured":
-                                   name != "predict --file" and "faithfulness" in json.loads((args.work / f"{slug}.out").read_text())})
+                runs[name].append(
+                    {
+                        **textcls(args, argv, slug, args.work / f"{slug}.out"),
+                        "faithfulness_measured": name != "predict --file"
+                        and "faithfulness" in json.loads((args.work / f"{slug}.out").read_text()),
+                    }
+                )
             except RuntimeError as exc:
                 if name != "eval --faithfulness":
                     raise
@@ -450,41 +575,87 @@ def bench_eval(args, data: dict) -> dict:
 
 
 def bow_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
-    rows = [[name, fmt(x["seconds"]), fmt(x["tokens_per_second"], ",.0f"),
-             fmt(r["over_fasttext"].get(name, 1.0), ".3f", "×"), fmt(100 * x["test_accuracy"], ".1f"),
-             fmt(x["peak_rss_mb"], ".0f"), fmt(x["peak_rss_mb_per_m_tokens"], ".1f"), fmt(x.get("run_folder_mb"), ".1f"),
-             fmt(x.get("folder_over_weights"), ".2f", "×")] for name, x in r["summary"].items()]
-    return (f"Bag of words: {r['train_tokens']:,} train tokens × {r['epochs']} epochs, word n-grams {r['word_ngrams']}, "
-            f"{r['buckets']:,} buckets; textcls s = process − import torch ({r['import_torch_seconds']:.2f} s)",
-            ["system", "s", "tokens/s", "× fastText", "test acc %", "peak RSS MB", "MB / M train tokens", "run folder MB",
-             "folder / weights"], rows)
+    rows = [
+        [
+            name,
+            fmt(x["seconds"]),
+            fmt(x["tokens_per_second"], ",.0f"),
+            fmt(r["over_fasttext"].get(name, 1.0), ".3f", "×"),
+            fmt(100 * x["test_accuracy"], ".1f"),
+            fmt(x["peak_rss_mb"], ".0f"),
+            fmt(x["peak_rss_mb_per_m_tokens"], ".1f"),
+            fmt(x.get("run_folder_mb"), ".1f"),
+            fmt(x.get("folder_over_weights"), ".2f", "×"),
+        ]
+        for name, x in r["summary"].items()
+    ]
+    return (
+        f"Bag of words: {r['train_tokens']:,} train tokens × {r['epochs']} epochs, word n-grams {r['word_ngrams']}, "
+        f"{r['buckets']:,} buckets; textcls s = process − import torch ({r['import_torch_seconds']:.2f} s)",
+        [
+            "system",
+            "s",
+            "tokens/s",
+            "× fastText",
+            "test acc %",
+            "peak RSS MB",
+            "MB / M train tokens",
+            "run folder MB",
+            "folder / weights",
+        ],
+        rows,
+    )
 
 
 def lstm_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
-    rows = [[name, fmt(x["tokens_per_second"], ",.0f"), fmt(r["textcls_over_plain"] if name == "textcls" else 1.0, ".2f", "×"),
-             fmt(100 * x["test_accuracy"], ".1f")] for name, x in r["summary"].items()]
-    return (f"BiLSTM: {r['sentences']['train']:,} train sentences × {r['epochs']} epoch(s), test on {r['sentences']['test']:,}",
-            ["system", "tokens/s (training loop)", "× plain", "test acc %"], rows)
+    rows = [
+        [
+            name,
+            fmt(x["tokens_per_second"], ",.0f"),
+            fmt(r["textcls_over_plain"] if name == "textcls" else 1.0, ".2f", "×"),
+            fmt(100 * x["test_accuracy"], ".1f"),
+        ]
+        for name, x in r["summary"].items()
+    ]
+    return (
+        f"BiLSTM: {r['sentences']['train']:,} train sentences × {r['epochs']} epoch(s), test on {r['sentences']['test']:,}",
+        ["system", "tokens/s (training loop)", "× plain", "test acc %"],
+        rows,
+    )
 
 
 def predict_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
     rows = [[f"predict --file ({r['sentences']:,} sentences)", r["file"], fmt(r["sentences_per_second"], ",.0f"), ""]]
     if "file_onnx" in r:
         rows += [["predict --file --backend onnx", r["file_onnx"], fmt(r["sentences_per_second_onnx"], ",.0f"), ""]]
-    rows += [['predict "a fine film" (cold start)', r["cold_start"], "", fmt(r["cold_over_import_torch"], ".2f", "×")],
-             ['python -c "import torch"', r["import_torch"], "", "1.00×"]]
-    return ("Predict: whole processes, start-up included (medians)", ["command", "s", "sentences/s", "× import torch",
-            "peak RSS MB"], [[name, fmt(x["seconds"]), rate, ratio, fmt(x["peak_rss_mb"], ".0f")] for name, x, rate, ratio in rows])
+    rows += [
+        ['predict "a fine film" (cold start)', r["cold_start"], "", fmt(r["cold_over_import_torch"], ".2f", "×")],
+        ['python -c "import torch"', r["import_torch"], "", "1.00×"],
+    ]
+    return (
+        "Predict: whole processes, start-up included (medians)",
+        ["command", "s", "sentences/s", "× import torch", "peak RSS MB"],
+        [[name, fmt(x["seconds"]), rate, ratio, fmt(x["peak_rss_mb"], ".0f")] for name, x, rate, ratio in rows],
+    )
 
 
 def eval_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
     over_eval = {"eval": 1.0, "eval --faithfulness": r.get("faithfulness_over_plain")}
-    rows = [[name, fmt(r[name].get("seconds")), fmt(r[name].get("over_predict"), ".2f", "×"),
-             fmt(over_eval[name], ".2f", "×") if name in over_eval else "",
-             r[name].get("error") or ("yes" if r[name]["faithfulness_measured"] else "no")]
-            for name in ("predict --file", "eval", "eval --faithfulness")]
-    return (f"Eval of amazon.csv ({r['sentences']:,} sentences): whole processes (medians)",
-            ["command", "s", "× predict", "× eval", "faithfulness measured"], rows)
+    rows = [
+        [
+            name,
+            fmt(r[name].get("seconds")),
+            fmt(r[name].get("over_predict"), ".2f", "×"),
+            fmt(over_eval[name], ".2f", "×") if name in over_eval else "",
+            r[name].get("error") or ("yes" if r[name]["faithfulness_measured"] else "no"),
+        ]
+        for name in ("predict --file", "eval", "eval --faithfulness")
+    ]
+    return (
+        f"Eval of amazon.csv ({r['sentences']:,} sentences): whole processes (medians)",
+        ["command", "s", "× predict", "× eval", "faithfulness measured"],
+        rows,
+    )
 
 
 def print_tables(results: dict) -> None:
@@ -500,15 +671,28 @@ def print_tables(results: dict) -> None:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)} (default: all)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies the synthetic set and the predict file (default: 1)")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)} (default: all)"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiplies the synthetic set and the predict file (default: 1)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per system, alternating (default: 3)")
     parser.add_argument("--seed", type=int, default=0, help="data, fastText and plain-loop seed (default: 0)")
-    parser.add_argument("--threads", type=int, default=2, help="threads of textcls, fastText and the plain loop (default: 2)")
-    parser.add_argument("--ngrams", type=int, default=2, help="word n-gram order of both bags of words (default: 2, the config's)")
-    parser.add_argument("--buckets", type=int, default=200_000, help="n-gram hash buckets of both (default: 200000, the config's)")
-    parser.add_argument("--bow-systems", default=",".join(BOW_SYSTEMS),
-                        help=f"bag-of-words rows to run, fasttext always among them (default: {','.join(BOW_SYSTEMS)})")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads of textcls, fastText and the plain loop (default: 2)"
+    )
+    parser.add_argument(
+        "--ngrams", type=int, default=2, help="word n-gram order of both bags of words (default: 2, the config's)"
+    )
+    parser.add_argument(
+        "--buckets", type=int, default=200_000, help="n-gram hash buckets of both (default: 200000, the config's)"
+    )
+    parser.add_argument(
+        "--bow-systems",
+        default=",".join(BOW_SYSTEMS),
+        help=f"bag-of-words rows to run, fasttext always among them (default: {','.join(BOW_SYSTEMS)})",
+    )
     parser.add_argument("--lstm-train", type=int, default=20_000, help="LSTM training sentences (default: 20000)")
     parser.add_argument("--lstm-test", type=int, default=5_000, help="LSTM test sentences (default: 5000)")
     parser.add_argument("--lstm-epochs", type=int, default=1, help="LSTM epochs (default: 1)")
@@ -549,12 +733,24 @@ def main(argv=None) -> int:
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
         results[name]["load_1min"] = [load, os.getloadavg()[0]]
     print_tables(results)
-    write_json(args.out, {"what": "textcls speed: training beside fastText and a plain PyTorch loop, predict, eval",
-                          "command": sys.argv, "scale": args.scale, "runs": args.runs, "seed": args.seed,
-                          "threads": args.threads, "data": data, "cpus": os.cpu_count(),
-                          "versions": {"python": platform.python_version(),
-                                       **{p: version(p) for p in ("torch", "numpy", "fasttext") if find_spec(p)}},
-                          "sections": results})
+    write_json(
+        args.out,
+        {
+            "what": "textcls speed: training beside fastText and a plain PyTorch loop, predict, eval",
+            "command": sys.argv,
+            "scale": args.scale,
+            "runs": args.runs,
+            "seed": args.seed,
+            "threads": args.threads,
+            "data": data,
+            "cpus": os.cpu_count(),
+            "versions": {
+                "python": platform.python_version(),
+                **{p: version(p) for p in ("torch", "numpy", "fasttext") if find_spec(p)},
+            },
+            "sections": results,
+        },
+    )
     log(f"wrote {args.out}")
     return 1 if any("error" in r for r in results.values()) else 0
 

@@ -35,11 +35,33 @@ def run_textcls(budget: int, seed: int, runs: Path) -> dict:
     out = runs / f"tune-seed{seed}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "textcls.cli", "tune", "-c", str(CONFIG), "--budget", f"{budget}s", "-o", str(out),
-                    "--set", f"train.seed={seed}"], check=True, cwd=ROOT, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "textcls.cli",
+            "tune",
+            "-c",
+            str(CONFIG),
+            "--budget",
+            f"{budget}s",
+            "-o",
+            str(out),
+            "--set",
+            f"train.seed={seed}",
+        ],
+        check=True,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - start
     trials = sum(1 for _ in open(out / "trials.csv")) - 1
-    return {"test_accuracy": evaluate_file(load_run(out / "best_run"), SPLITS["test"])["accuracy"], "seconds": seconds, "trials": trials}
+    return {
+        "test_accuracy": evaluate_file(load_run(out / "best_run"), SPLITS["test"])["accuracy"],
+        "seconds": seconds,
+        "trials": trials,
+    }
 
 
 def run_fasttext(budget: int, seed: int) -> dict:
@@ -51,10 +73,18 @@ def run_fasttext(budget: int, seed: int) -> dict:
         for split in ("train", "valid"):
             texts, labels = read_split(SPLITS[split])
             files[split] = Path(tmp) / f"{split}.txt"
-            files[split].write_text("".join(f"__label__{y} {line(t)}\n" for t, y in zip(texts, labels)), encoding="utf-8")
+            files[split].write_text(
+                "".join(f"__label__{y} {line(t)}\n" for t, y in zip(texts, labels)), encoding="utf-8"
+            )
         start = time.perf_counter()
-        model = fasttext.train_supervised(str(files["train"]), autotuneValidationFile=str(files["valid"]),
-                                          autotuneDuration=budget, thread=2, seed=seed, verbose=0)
+        model = fasttext.train_supervised(
+            str(files["train"]),
+            autotuneValidationFile=str(files["valid"]),
+            autotuneDuration=budget,
+            thread=2,
+            seed=seed,
+            verbose=0,
+        )
         seconds = time.perf_counter() - start
     texts, gold = read_split(SPLITS["test"])
     predicted = [found[0].removeprefix("__label__") for found in model.predict([line(t) for t in texts], k=1)[0]]
@@ -72,13 +102,24 @@ def main() -> None:
         results["textcls tune"][seed] = run_textcls(args.budget, seed, Path(args.runs))
         log(f"seed {seed}: fastText autotune")
         results["fastText autotune"][seed] = in_fresh_process(FASTTEXT_ENV, run_fasttext, args.budget, seed)
-    summary = {s: {k: mean_std([r[k] for r in runs.values()]) for k in ("test_accuracy", "seconds", "trials")}
-               for s, runs in results.items()}
+    summary = {
+        s: {k: mean_std([r[k] for r in runs.values()]) for k in ("test_accuracy", "seconds", "trials")}
+        for s, runs in results.items()
+    }
     columns = ["search", "budget s", "movie test accuracy %", "wall s", "trials"]
-    rows = [[s, str(args.budget), f"{100 * c['test_accuracy']['mean']:.1f} ± {100 * c['test_accuracy']['std']:.1f}",
-             f"{c['seconds']['mean']:.0f}", "" if c["trials"]["mean"] is None else f"{c['trials']['mean']:.1f}"]
-            for s, c in summary.items()]
-    print_table(f"Hyperparameter search with a {args.budget} s budget (seeds {args.seeds})", columns, rows, left=["search"])
+    rows = [
+        [
+            s,
+            str(args.budget),
+            f"{100 * c['test_accuracy']['mean']:.1f} ± {100 * c['test_accuracy']['std']:.1f}",
+            f"{c['seconds']['mean']:.0f}",
+            "" if c["trials"]["mean"] is None else f"{c['trials']['mean']:.1f}",
+        ]
+        for s, c in summary.items()
+    ]
+    print_table(
+        f"Hyperparameter search with a {args.budget} s budget (seeds {args.seeds})", columns, rows, left=["search"]
+    )
     print(markdown_table(columns, rows, left=["search"]))
     write_json(Path(args.out), {"budget": args.budget, "seeds": seeds, "runs": results, "summary": summary})
 

@@ -105,8 +105,11 @@ def mean_std(values) -> dict:
     values = [v for v in values if v is not None]
     if not values:
         return {"mean": None, "std": None, "n": 0}
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+    }
 
 
 def seeded_options(doc: str, name: str, extra=None) -> tuple[argparse.Namespace, list[int]]:
@@ -123,14 +126,23 @@ def seeded_options(doc: str, name: str, extra=None) -> tuple[argparse.Namespace,
     return args, [int(s) for s in comma_list(args.seeds)]
 
 
-def report_systems(title: str, results: dict[str, dict], metrics: list[str], out: Path, extra: dict,
-                   row_name: str = "system") -> dict:
+def report_systems(
+    title: str, results: dict[str, dict], metrics: list[str], out: Path, extra: dict, row_name: str = "system"
+) -> dict:
     """Mean ± std over runs of each row's metrics (a system, or a test set): a rich table, its
     Markdown (for the README), and a JSON at `out` with every run. results: row -> run key -> {metric: value}."""
-    summary = {system: {k: mean_std([r[k] for r in runs.values()]) for k in metrics} for system, runs in results.items()}
+    summary = {
+        system: {k: mean_std([r[k] for r in runs.values()]) for k in metrics} for system, runs in results.items()
+    }
     columns = [row_name, *metrics]
-    rows = [[system] + [f"{fmt(c['mean'], '.3f')} ± {fmt(c['std'], '.3f')}" if c["n"] > 1 else fmt(c["mean"], ".3f")
-                        for c in cells.values()] for system, cells in summary.items()]
+    rows = [
+        [system]
+        + [
+            f"{fmt(c['mean'], '.3f')} ± {fmt(c['std'], '.3f')}" if c["n"] > 1 else fmt(c["mean"], ".3f")
+            for c in cells.values()
+        ]
+        for system, cells in summary.items()
+    ]
     print_table(title, columns, rows)
     print(markdown_table(columns, rows))
     write_json(out, {**extra, "runs": results, "summary": summary})
@@ -152,8 +164,9 @@ def console(width: int = 200):
     return Console(width=None if sys.stdout.isatty() else width)
 
 
-def print_table(title: str, columns: list[str], rows: list[list[str]], *, left=None, caption: str | None = None,
-                width: int = 200) -> None:
+def print_table(
+    title: str, columns: list[str], rows: list[list[str]], *, left=None, caption: str | None = None, width: int = 200
+) -> None:
     """A rich table on stdout: the columns named in `left` (default: the first) left-aligned, the numbers right."""
     from rich.table import Table
 

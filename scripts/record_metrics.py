@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def missing_file(config: Path) -> str | None:
     """The first data or vectors file `config` names that is not on disk, or None."""
     raw = yaml.safe_load(config.read_text())
-    paths = [raw["data"].get(k) for k in ("train", "valid", "test", "lexicon")] + [raw.get("model", {}).get("pretrained")]
+    paths = [raw["data"].get(k) for k in ("train", "valid", "test", "lexicon")] + [
+        raw.get("model", {}).get("pretrained")
+    ]
     return next((p for p in paths if isinstance(p, str) and not (ROOT / p).exists()), None)
 
 
@@ -40,11 +42,26 @@ def record(config: Path) -> dict:
         return {"skipped": f"{missing} is not in the checkout"}
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        command = [sys.executable, "-m", "textcls", "train", "-c", str(config), "--out", str(run), "-q",
-                   "--set", "train.epochs=1", "--set", "train.min_steps=null"]
+        command = [
+            sys.executable,
+            "-m",
+            "textcls",
+            "train",
+            "-c",
+            str(config),
+            "--out",
+            str(run),
+            "-q",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "train.min_steps=null",
+        ]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
-            return {"failed": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+            return {
+                "failed": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            }
         return json.loads((run / "metrics.json").read_text())
 
 

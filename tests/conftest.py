@@ -26,10 +26,21 @@ FILLER = ["the", "movie", "film", "was", "a", "plot", "and", "it", "really", "st
 
 # A tiny tagging corpus: each word has one tag, so the tags are fully determined by the words.
 TAGS = {
-    "the": "DET", "a": "DET", "this": "DET",
-    "dog": "NOUN", "cat": "NOUN", "bird": "NOUN", "film": "NOUN", "child": "NOUN",
-    "runs": "VERB", "sees": "VERB", "likes": "VERB", "eats": "VERB",
-    "big": "ADJ", "small": "ADJ", "red": "ADJ",
+    "the": "DET",
+    "a": "DET",
+    "this": "DET",
+    "dog": "NOUN",
+    "cat": "NOUN",
+    "bird": "NOUN",
+    "film": "NOUN",
+    "child": "NOUN",
+    "runs": "VERB",
+    "sees": "VERB",
+    "likes": "VERB",
+    "eats": "VERB",
+    "big": "ADJ",
+    "small": "ADJ",
+    "red": "ADJ",
     ".": ".",
 }
 
@@ -96,8 +107,11 @@ def tagging_rows(n: int, seed: int) -> list[list[str]]:
     by_tag: dict[str, list[str]] = {}
     for word, tag in TAGS.items():
         by_tag.setdefault(tag, []).append(word)
-    patterns = [["DET", "NOUN", "VERB", "."], ["DET", "ADJ", "NOUN", "VERB", "DET", "NOUN", "."],
-                ["DET", "NOUN", "VERB", "DET", "ADJ", "NOUN", "."]]
+    patterns = [
+        ["DET", "NOUN", "VERB", "."],
+        ["DET", "ADJ", "NOUN", "VERB", "DET", "NOUN", "."],
+        ["DET", "NOUN", "VERB", "DET", "ADJ", "NOUN", "."],
+    ]
     rows = []
     for _ in range(n):
         tags = rng.choice(patterns)
@@ -221,8 +235,10 @@ def ner_rows(n: int, seed: int) -> list[list[str]]:
 
 @pytest.fixture
 def ner_csvs(tmp_path) -> dict:
-    return {split: write_csv(tmp_path / f"{split}.csv", ["text", "tags"], ner_rows(n, seed))
-            for split, n, seed in [("train", 200, 1), ("valid", 60, 2), ("test", 60, 3)]}
+    return {
+        split: write_csv(tmp_path / f"{split}.csv", ["text", "tags"], ner_rows(n, seed))
+        for split, n, seed in [("train", 200, 1), ("valid", 60, 2), ("test", 60, 3)]
+    }
 
 
 @pytest.fixture
@@ -235,8 +251,21 @@ def train_shipped(tmp_path, monkeypatch):
 
     def run(config: str, epochs: int) -> dict:
         monkeypatch.chdir(Path(__file__).resolve().parents[1])
-        result = CliRunner().invoke(app, ["train", "-c", config, "--set", f"train.epochs={epochs}", "--set", "train.threads=1",
-                                          "-o", str(tmp_path / "shipped"), "-q"])
+        result = CliRunner().invoke(
+            app,
+            [
+                "train",
+                "-c",
+                config,
+                "--set",
+                f"train.epochs={epochs}",
+                "--set",
+                "train.threads=1",
+                "-o",
+                str(tmp_path / "shipped"),
+                "-q",
+            ],
+        )
         assert result.exit_code == 0, result.output
         return json.loads((tmp_path / "shipped" / "metrics.json").read_text())["test"]
 

@@ -58,8 +58,10 @@ def test_run_calibrates_on_validation_and_applies_it(make_config, sentiment_csvs
     # Every fifth validation and test label flipped: the model is then sure and sometimes wrong.
     csvs = {"train": sentiment_csvs["train"]}
     for split in ("valid", "test"):
-        rows = [[r["text"], r["label"] if i % 5 else {"neg": "pos", "pos": "neg"}[r["label"]]]
-                for i, r in enumerate(read_rows(sentiment_csvs[split]))]
+        rows = [
+            [r["text"], r["label"] if i % 5 else {"neg": "pos", "pos": "neg"}[r["label"]]]
+            for i, r in enumerate(read_rows(sentiment_csvs[split]))
+        ]
         csvs[split] = write_csv(tmp_path / f"noisy_{split}.csv", ["text", "label"], rows)
     config = make_config(csvs, train={"epochs": 2}, optim={"lr": 0.3})  # a large step: over-confident
     run_dir = train(config, out=tmp_path / "run").run_dir
@@ -67,7 +69,9 @@ def test_run_calibrates_on_validation_and_applies_it(make_config, sentiment_csvs
     # the temperature is the one that fits the validation rows best, by the model's own probabilities
     raw_run = load_run(run_dir, calibrated=False)
     valid = read_examples(config.data.valid, config.data, raw_run.task, raw_run.featurizer.tokenizer)
-    probabilities = predict_items(raw_run.model, raw_run.featurizer.encode(valid), raw_run.task, 64, raw_run.device).sentence
+    probabilities = predict_items(
+        raw_run.model, raw_run.featurizer.encode(valid), raw_run.task, 64, raw_run.device
+    ).sentence
     labels = ["neg", "pos"]
     y = np.array([labels.index(label) for label in valid.labels])
     assert temperature == pytest.approx(fit_temperature(np.log(np.maximum(probabilities, 1e-12)), y), rel=1e-4)
@@ -81,12 +85,18 @@ def test_run_calibrates_on_validation_and_applies_it(make_config, sentiment_csvs
     # predict applies it: P = softmax(log p_raw / T)
     (cal,) = predict_texts(load_run(run_dir), ["a good film"])
     with torch.no_grad():  # the model's logit for it (one output: bce): P(pos) = sigmoid(logit / T)
-        logit = float(raw_run.model(Batch.of(raw_run.featurizer.encode_all([Example(["a", "good", "film"], None)]))).sentence[0, 0])
+        logit = float(
+            raw_run.model(Batch.of(raw_run.featurizer.encode_all([Example(["a", "good", "film"], None)]))).sentence[
+                0, 0
+            ]
+        )
     p_pos = 1 / (1 + np.exp(-logit / temperature))
     expected = [1 - p_pos, p_pos]
     assert [cal["probabilities"][c] for c in labels] == pytest.approx(expected, abs=1e-5)
     # calibration.temperature: false fits nothing
-    plain = train(make_config(csvs, train={"epochs": 1}, calibration={"temperature": False}), out=tmp_path / "plain").run_dir
+    plain = train(
+        make_config(csvs, train={"epochs": 1}, calibration={"temperature": False}), out=tmp_path / "plain"
+    ).run_dir
     assert not (plain / "task.json").exists()
     # a validation split without an error says nothing about how sure to be: no temperature either
     clean = train(make_config(train={"epochs": 2}, optim={"lr": 0.3}), out=tmp_path / "clean").run_dir

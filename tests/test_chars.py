@@ -17,9 +17,19 @@ KNOWN = ["the", "cat", "sat", "on", "mat"]
 
 
 def setup(char_encoder: str, model_type: str = "lstm", task: str = "tagging", char_hidden: int = 6):
-    cfg = model_config(type=model_type, embedding_dim=6, hidden_dim=5, char_encoder=char_encoder, char_dim=4,
-                       char_hidden=char_hidden, char_max_length=8, sparse=False)
-    fz = Featurizer(get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([KNOWN]), ["A", "B"])
+    cfg = model_config(
+        type=model_type,
+        embedding_dim=6,
+        hidden_dim=5,
+        char_encoder=char_encoder,
+        char_dim=4,
+        char_hidden=char_hidden,
+        char_max_length=8,
+        sparse=False,
+    )
+    fz = Featurizer(
+        get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([KNOWN]), ["A", "B"]
+    )
     torch.manual_seed(0)
     model = build_model(cfg, get_task(task), fz.num_features, 2).eval()
     return fz, model
@@ -42,7 +52,9 @@ def test_char_ids_keep_case_and_both_ends_of_long_words():
 def test_a_words_vector_does_not_depend_on_its_batch(char_encoder):
     fz, model = setup(char_encoder)
     alone = words_of(fz, model, "cat")
-    beside_long_words = words_of(fz, model, "extraordinarily unbelievable", "the cat")  # "cat" is padded to 8 characters
+    beside_long_words = words_of(
+        fz, model, "extraordinarily unbelievable", "the cat"
+    )  # "cat" is padded to 8 characters
     torch.testing.assert_close(beside_long_words[3], alone[0], atol=1e-6, rtol=1e-6)
     truncated = words_of(fz, model, "extraordinarily")
     torch.testing.assert_close(beside_long_words[0], truncated[0], atol=1e-6, rtol=1e-6)
@@ -86,7 +98,9 @@ def test_lstm_is_the_last_state_of_each_direction():
 
 def test_bow_sentence_score_is_the_mean_of_token_scores_with_characters():
     fz, model = setup("cnn", model_type="bow", task="classification")
-    batch = collate(fz.encode_all([Example("the cat sat".split(), None, 1), Example("Zebras".split(), None, 2)]), fz.task)
+    batch = collate(
+        fz.encode_all([Example("the cat sat".split(), None, 1), Example("Zebras".split(), None, 2)]), fz.task
+    )
     with torch.no_grad():
         out = model(batch)
         no_grad_tokens = out.tokens
@@ -120,7 +134,9 @@ def test_gradients_of_repeated_words_are_summed_in_the_same_order_every_time(two
     it. Plain indexing's backward (index_put_ with accumulate) sums them, with two threads and a
     gradient of 32768 values or more, by atomic adds in an order that varies from run to run."""
     fz, model = setup("cnn", char_hidden=64)
-    batch = collate(fz.encode_all([Example(KNOWN * 2, None, i + 1) for i in range(200)]), fz.task)  # 2000 tokens, 5 words
+    batch = collate(
+        fz.encode_all([Example(KNOWN * 2, None, i + 1) for i in range(200)]), fz.task
+    )  # 2000 tokens, 5 words
     out_grad = torch.randn(2000, 64, generator=torch.Generator().manual_seed(0))  # 128000 values, not exact sums
     encoder = model.char_encoder
 
@@ -139,9 +155,13 @@ def test_char_cnn_tagger_trains_to_the_same_weights_with_two_threads(make_config
     from conftest import checkpoint_weights
     from textcls.train import train
 
-    config = make_config(tagging_csvs, task="tagging", data={"label_column": "tags"},
-                         model={"type": "lstm", "char_encoder": "cnn", "char_hidden": 128, "dropout": 0.0},
-                         train={"epochs": 2, "batch_size": 80, "threads": 2})
+    config = make_config(
+        tagging_csvs,
+        task="tagging",
+        data={"label_column": "tags"},
+        model={"type": "lstm", "char_encoder": "cnn", "char_hidden": 128, "dropout": 0.0},
+        train={"epochs": 2, "batch_size": 80, "threads": 2},
+    )
     weights = [load_file(checkpoint_weights(train(config, out=tmp_path / f"run{i}").run_dir, "last")) for i in range(3)]
     for other in weights[1:]:
         assert all(torch.equal(other[k], weights[0][k]) for k in weights[0])

@@ -356,17 +356,24 @@ def test_text_not_in_the_encoding_is_one_line_naming_file_line_and_byte(trained,
     utf16 = tmp_path / "utf16.txt"  # a newline that is not the byte 0x0A
     utf16.write_bytes(f"{TEXTS[0]}\n\n{LATIN1}\n".encode("utf-16"))
     assert predict_json(trained.run, "--file", utf16, "--encoding", "utf-16") == [
-        expected[0], {"line": 2, "error": "empty line"}, {**expected[1], "line": 3}]
+        expected[0],
+        {"line": 2, "error": "empty line"},
+        {**expected[1], "line": 3},
+    ]
 
 
 @pytest.mark.parametrize("name", ["klingon", "base64"])
 def test_predict_unknown_encoding_is_one_line(trained, name):
-    assert_user_error(invoke("predict", trained.run, "good film", "--encoding", name), f"unknown text encoding '{name}'")
+    assert_user_error(
+        invoke("predict", trained.run, "good film", "--encoding", name), f"unknown text encoding '{name}'"
+    )
 
 
 def test_predict_csv_takes_no_encoding(trained):
-    assert_user_error(invoke("predict", trained.run, "--csv", trained.csvs["test"], "--encoding", "latin-1"),
-                      "--encoding goes with --file and stdin")
+    assert_user_error(
+        invoke("predict", trained.run, "--csv", trained.csvs["test"], "--encoding", "latin-1"),
+        "--encoding goes with --file and stdin",
+    )
 
 
 # --- bad input: one line, exit code 1, no traceback --------------------------------------------------
@@ -408,11 +415,14 @@ def test_train_bad_config_key(tmp_path, sentiment_csvs):
     assert_user_error(train_cli(config, tmp_path / "run"), str(config), "'train.epoch'", "did you mean 'train.epochs'")
 
 
-@pytest.mark.parametrize("override, fragments", [
-    ("train.epochs=0", ["'train.epochs'", "greater than or equal to 1"]),
-    ("model.tpye=lstm", ["'model.tpye'", "did you mean 'model.type'"]),
-    ("train.epochs", ["KEY=VALUE"]),
-])
+@pytest.mark.parametrize(
+    "override, fragments",
+    [
+        ("train.epochs=0", ["'train.epochs'", "greater than or equal to 1"]),
+        ("model.tpye=lstm", ["'model.tpye'", "did you mean 'model.type'"]),
+        ("train.epochs", ["KEY=VALUE"]),
+    ],
+)
 def test_train_bad_set_override(tmp_path, sentiment_csvs, override, fragments):
     config = write_config(tmp_path / "c.yaml", sentiment_csvs, tmp_path / "runs")
     assert_user_error(train_cli(config, tmp_path / "run", "--set", override), *fragments)
@@ -443,7 +453,9 @@ def test_eval_missing_data_file(trained, tmp_path):
 
 def test_eval_of_a_folder_that_is_not_a_run(trained, tmp_path):
     (tmp_path / "empty").mkdir()
-    assert_user_error(invoke("eval", tmp_path / "empty", trained.csvs["test"]), str(tmp_path / "empty"), "not a textcls run")
+    assert_user_error(
+        invoke("eval", tmp_path / "empty", trained.csvs["test"]), str(tmp_path / "empty"), "not a textcls run"
+    )
 
 
 def test_predict_missing_file_option(trained, tmp_path):
@@ -470,17 +482,38 @@ def test_damaged_weights_are_a_one_line_error(trained, tmp_path):
     run = tmp_path / "copy"
     shutil.copytree(trained.run, run)
     (checkpoint_dir(run, "best") / "weights.safetensors").write_bytes(b"not a weight file")
-    assert_user_error(invoke("predict", str(run), "good film"), "damaged run folder", "weights.safetensors", "truncated or changed")
+    assert_user_error(
+        invoke("predict", str(run), "good film"), "damaged run folder", "weights.safetensors", "truncated or changed"
+    )
     reseal(checkpoint_dir(run, "best", check=False))  # a manifest that agrees: the file itself is then refused
-    assert_user_error(invoke("predict", str(run), "good film"), "damaged run folder", "weights.safetensors", "not a readable weight file")
+    assert_user_error(
+        invoke("predict", str(run), "good film"),
+        "damaged run folder",
+        "weights.safetensors",
+        "not a readable weight file",
+    )
 
 
 def test_divergence_stops_training_with_one_line_and_keeps_earlier_epochs(tmp_path, sentiment_csvs):
     """The reproduction: plain SGD at lr 1e6 makes the loss NaN within the first epoch."""
     config = write_config(tmp_path / "nan.yaml", sentiment_csvs, tmp_path / "runs")
     run = tmp_path / "nan"
-    result = invoke("train", "-c", config, "-o", run, "-q", "--set", "optim.name=sgd", "--set", "model.sparse=false",
-                    "--set", "optim.lr=1e6", "--set", "train.epochs=2")
+    result = invoke(
+        "train",
+        "-c",
+        config,
+        "-o",
+        run,
+        "-q",
+        "--set",
+        "optim.name=sgd",
+        "--set",
+        "model.sparse=false",
+        "--set",
+        "optim.lr=1e6",
+        "--set",
+        "train.epochs=2",
+    )
     line = assert_user_error(result, "training diverged", "is not finite by step")
     assert "optim.lr" in line
     assert not (run / "metrics.json").exists()
@@ -516,5 +549,8 @@ def test_eval_json_into_a_folder_is_one_line(trained, tmp_path):
 def test_a_missing_relative_data_path_says_where_it_was_looked_for(tmp_path, sentiment_csvs, monkeypatch):
     config = write_config(tmp_path / "c.yaml", {**sentiment_csvs, "train": "data/absent.csv"}, tmp_path / "runs")
     monkeypatch.chdir(tmp_path)
-    assert_user_error(train_cli(config, tmp_path / "run"), "data/absent.csv: file not found",
-                      f"relative paths are read from the current folder, {tmp_path}")
+    assert_user_error(
+        train_cli(config, tmp_path / "run"),
+        "data/absent.csv: file not found",
+        f"relative paths are read from the current folder, {tmp_path}",
+    )

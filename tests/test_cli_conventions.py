@@ -30,8 +30,10 @@ WORDS = {SAD: ["bad", "awful", "dull", "terrible"], HAPPY: ["good", "great", "su
 @pytest.fixture(scope="module")
 def unicode_run(tmp_path_factory) -> SimpleNamespace:
     root = tmp_path_factory.mktemp("conventions")
-    csvs = {split: write_csv(root / f"{split}.csv", ["text", "label"], synthetic_rows(n, seed, WORDS))
-            for split, n, seed in (("train", 120, 1), ("valid", 40, 2), ("test", 30, 3))}
+    csvs = {
+        split: write_csv(root / f"{split}.csv", ["text", "label"], synthetic_rows(n, seed, WORDS))
+        for split, n, seed in (("train", 120, 1), ("valid", 40, 2), ("test", 30, 3))
+    }
     config = root / "unicode.yaml"
     config.write_text(yaml.safe_dump(small_config_dict(csvs, root / "runs", train={"epochs": 2}), allow_unicode=True))
     run = root / "run"
@@ -56,7 +58,9 @@ def test_help_shows_defaults_and_flags_as_flags():
     assert "-q, --quiet No progress bar or tables." in train  # a flag: no value placeholder after it
     for name, text in helps.items():
         assert "<bool>" not in text, name
-    assert "[default: best]" in " ".join(helps["eval"].split()) and "[default: RUN/report]" in " ".join(helps["report"].split())
+    assert "[default: best]" in " ".join(helps["eval"].split()) and "[default: RUN/report]" in " ".join(
+        helps["report"].split()
+    )
 
 
 def test_every_option_with_a_default_shows_it():
@@ -64,15 +68,28 @@ def test_every_option_with_a_default_shows_it():
     for name, command in group.commands.items():
         text = " ".join(ok(invoke(name, "--help")).stdout.split())
         for param in command.params:
-            if param.param_type_name == "option" and not param.is_flag and param.default not in (None, [], ()) and not param.hidden:
-                assert f"[default: {param.default.value if hasattr(param.default, 'value') else param.default}" in text, (name, param.name)
+            if (
+                param.param_type_name == "option"
+                and not param.is_flag
+                and param.default not in (None, [], ())
+                and not param.hidden
+            ):
+                assert (
+                    f"[default: {param.default.value if hasattr(param.default, 'value') else param.default}" in text
+                ), (name, param.name)
 
 
 def run_train(config: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     """`textcls train` in its own process, stderr a pipe (not a terminal), 60 columns."""
     env = {"COLUMNS": "60", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "textcls.cli", "train", "-c", str(config), "-o", str(out), *extra],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "textcls.cli", "train", "-c", str(config), "-o", str(out), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def test_progress_off_a_terminal_is_whole_lines(unicode_run):
@@ -113,7 +130,19 @@ def test_json_keeps_unicode_and_six_digits(unicode_run):
 
 def test_predict_csv_writes_the_csv_back_with_predictions(unicode_run):
     out = unicode_run.root / "predicted.csv"
-    ok(invoke("predict", unicode_run.run, "--csv", unicode_run.csvs["test"], "--column", "text", "--out", out, "--word-scores"))
+    ok(
+        invoke(
+            "predict",
+            unicode_run.run,
+            "--csv",
+            unicode_run.csvs["test"],
+            "--column",
+            "text",
+            "--out",
+            out,
+            "--word-scores",
+        )
+    )
     rows, original = read_rows(out), read_rows(unicode_run.csvs["test"])
     assert list(rows[0]) == ["text", "label", "predicted_label", "probability", "word_scores"]
     expected = predict_json(unicode_run.run, *[r["text"] for r in original])
@@ -123,7 +152,9 @@ def test_predict_csv_writes_the_csv_back_with_predictions(unicode_run):
         assert float(row["probability"]) == pytest.approx(result["probabilities"][result["label"]], abs=1e-6)
         assert row["word_scores"].split() == [f"{w}:{s}" for w, s in zip(result["tokens"], result["token_scores"])]
     stdout = ok(invoke("predict", unicode_run.run, "--csv", unicode_run.csvs["test"])).stdout
-    assert list(csv.DictReader(io.StringIO(stdout))) == [{k: v for k, v in r.items() if k != "word_scores"} for r in rows]
+    assert list(csv.DictReader(io.StringIO(stdout))) == [
+        {k: v for k, v in r.items() if k != "word_scores"} for r in rows
+    ]
 
 
 def test_predict_csv_errors_name_the_file_and_column(unicode_run):
@@ -136,7 +167,9 @@ def test_predict_csv_errors_name_the_file_and_column(unicode_run):
 
 def test_eval_predictions_agree_with_its_metrics(unicode_run):
     out = unicode_run.root / "eval_rows.csv"
-    metrics = json.loads(ok(invoke("eval", unicode_run.run, unicode_run.csvs["test"], "-f", "json", "--predictions", out)).stdout)
+    metrics = json.loads(
+        ok(invoke("eval", unicode_run.run, unicode_run.csvs["test"], "-f", "json", "--predictions", out)).stdout
+    )
     rows = read_rows(out)
     assert list(rows[0]) == ["text", "gold", "label", "probability"]
     assert [r["gold"] for r in rows] == [r["label"] for r in read_rows(unicode_run.csvs["test"])]

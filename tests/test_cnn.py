@@ -25,8 +25,12 @@ WORDS = "a good film the plot was dull but acting really superb".split()
 
 
 def cnn(outputs: int = 2, task: str = "classification", **fields):
-    cfg = model_config(**{"type": "cnn", "embedding_dim": 6, "filters": 4, "filter_widths": [2, 3], "dropout": 0.0, **fields})
-    fz = Featurizer(get_task(task), cfg, Tokenizer(), Vocabulary.build([WORDS]), ["neg", "pos", "mid"][:max(outputs, 2)])
+    cfg = model_config(
+        **{"type": "cnn", "embedding_dim": 6, "filters": 4, "filter_widths": [2, 3], "dropout": 0.0, **fields}
+    )
+    fz = Featurizer(
+        get_task(task), cfg, Tokenizer(), Vocabulary.build([WORDS]), ["neg", "pos", "mid"][: max(outputs, 2)]
+    )
     torch.manual_seed(0)
     return fz, build_model(cfg, get_task(task), fz.num_features, outputs).eval()
 
@@ -44,8 +48,10 @@ def reference_logits(model, ids: list[int]) -> torch.Tensor:
         weight, bias = conv.weight.detach().double(), conv.bias.detach().double()  # (F, D, width), (F,)
         padded = torch.cat([vectors, vectors.new_zeros(max(0, width - len(ids)), vectors.shape[1])])
         for f in range(weight.shape[0]):
-            best = max(float(torch.relu((weight[f] * padded[s : s + width].T).sum() + bias[f]))
-                       for s in range(max(1, len(ids) - width + 1)))
+            best = max(
+                float(torch.relu((weight[f] * padded[s : s + width].T).sum() + bias[f]))
+                for s in range(max(1, len(ids) - width + 1))
+            )
             pooled.append(best)
     head = model.token_head
     return torch.tensor(pooled, dtype=torch.float64) @ head.weight.detach().double().T + head.bias.detach().double()
@@ -87,8 +93,11 @@ def test_token_scores_name_the_words_of_the_winning_window():
     fz, model = cnn(outputs=1, filter_widths=[2], filters=1)
     with torch.no_grad():
         out = model(batch_of(fz, "the plot was dull but"))
-        conv = torch.relu(model.convs[0](model.embedding.weight[[fz.vocab.stoi[w] for w in "the plot was dull but".split()]]
-                                         .T.unsqueeze(0)))[0, 0]  # (4,) the filter on each window
+        conv = torch.relu(
+            model.convs[0](
+                model.embedding.weight[[fz.vocab.stoi[w] for w in "the plot was dull but".split()]].T.unsqueeze(0)
+            )
+        )[0, 0]  # (4,) the filter on each window
         start = int(conv.argmax())
         expected = torch.zeros(5)
         expected[start : start + 2] = float(conv.max() * model.token_head.weight[0, 0]) / 2
@@ -121,8 +130,12 @@ def invoke(*args, input=None):
 
 
 def test_train_eval_predict_with_word_scores_through_the_cli(tmp_path, sentiment_csvs):
-    raw = small_config_dict(sentiment_csvs, tmp_path / "runs", optim={"name": "adamw", "lr": 0.01},
-                            train={"epochs": 6, "batch_size": 16, "seed": 0})
+    raw = small_config_dict(
+        sentiment_csvs,
+        tmp_path / "runs",
+        optim={"name": "adamw", "lr": 0.01},
+        train={"epochs": 6, "batch_size": 16, "seed": 0},
+    )
     raw["model"] = {"type": "cnn", "embedding_dim": 16, "filters": 8, "filter_widths": [2, 3], "dropout": 0.0}
     config = tmp_path / "cnn.yaml"
     config.write_text(yaml.safe_dump(raw))
@@ -130,7 +143,9 @@ def test_train_eval_predict_with_word_scores_through_the_cli(tmp_path, sentiment
     invoke("train", "--config", config, "--out", run, "-q")
     metrics = json.loads(invoke("eval", run, sentiment_csvs["test"], "-f", "json").stdout)
     assert metrics["accuracy"] >= 0.9  # the synthetic words decide the class
-    (result,) = [json.loads(line) for line in invoke("predict", run, "a wonderful film", "-f", "json").stdout.splitlines()]
+    (result,) = [
+        json.loads(line) for line in invoke("predict", run, "a wonderful film", "-f", "json").stdout.splitlines()
+    ]
     assert result["label"] == "pos" and len(result["token_scores"]) == 3
     assert int(np.argmax(result["token_scores"])) == 1  # the evidence is the word "wonderful"
 
@@ -145,10 +160,16 @@ def test_export_through_the_cli_predicts_as_pytorch_does(tmp_path, sentiment_csv
     invoke("train", "--config", config, "--out", run, "-q")
     invoke("export", run)
     texts = "a wonderful film\ngood\nthe plot was dull and the acting was tedious but the story was charming\n"
-    results = {backend: [json.loads(line) for line in invoke("predict", run, "-", "-f", "json", "--backend", backend,
-                                                                 input=texts).stdout.splitlines()]
-               for backend in ("torch", "onnx")}
+    results = {
+        backend: [
+            json.loads(line)
+            for line in invoke("predict", run, "-", "-f", "json", "--backend", backend, input=texts).stdout.splitlines()
+        ]
+        for backend in ("torch", "onnx")
+    }
     for torch_result, onnx_result in zip(results["torch"], results["onnx"]):
         assert torch_result["label"] == onnx_result["label"]
-        assert np.allclose(list(torch_result["probabilities"].values()), list(onnx_result["probabilities"].values()), atol=1e-4)
+        assert np.allclose(
+            list(torch_result["probabilities"].values()), list(onnx_result["probabilities"].values()), atol=1e-4
+        )
         assert np.allclose(torch_result["token_scores"], onnx_result["token_scores"], atol=1e-4)

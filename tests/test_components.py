@@ -73,23 +73,33 @@ def ok(result):
 
 
 def write_config(tmp_path, sentiment_csvs, model: dict, loss: dict):
-    raw = small_config_dict(sentiment_csvs, tmp_path / "runs", optim={"name": "adamw", "lr": 0.05},
-                            train={"epochs": 5, "batch_size": 16, "seed": 0})
+    raw = small_config_dict(
+        sentiment_csvs,
+        tmp_path / "runs",
+        optim={"name": "adamw", "lr": 0.05},
+        train={"epochs": 5, "batch_size": 16, "seed": 0},
+    )
     raw["model"], raw["loss"] = model, loss
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
 
 
-def test_a_toy_model_and_a_toy_loss_train_evaluate_and_predict_through_the_cli(toy_components, tmp_path, sentiment_csvs):
-    config = write_config(tmp_path, sentiment_csvs, {"type": "max", "embedding_dim": 8}, {"name": "brier", "scale": 2.0})
+def test_a_toy_model_and_a_toy_loss_train_evaluate_and_predict_through_the_cli(
+    toy_components, tmp_path, sentiment_csvs
+):
+    config = write_config(
+        tmp_path, sentiment_csvs, {"type": "max", "embedding_dim": 8}, {"name": "brier", "scale": 2.0}
+    )
     run = tmp_path / "run"
     ok(invoke("train", "--config", config, "--out", run, "-q"))
     model_json = json.loads((run / "model.json").read_text())
     assert model_json["loss"] == "brier" and model_json["outputs"] == 2  # not one logit: brier reads two scores
     metrics = json.loads(ok(invoke("eval", run, sentiment_csvs["test"], "-f", "json")).stdout)
     assert metrics["accuracy"] >= 0.9  # the synthetic words decide the class
-    (result,) = [json.loads(line) for line in ok(invoke("predict", run, "a wonderful film", "-f", "json")).stdout.splitlines()]
+    (result,) = [
+        json.loads(line) for line in ok(invoke("predict", run, "a wonderful film", "-f", "json")).stdout.splitlines()
+    ]
     assert result["label"] == "pos" and len(result["token_scores"]) == 3
     assert max(range(3), key=lambda i: result["token_scores"][i]) == 1  # "wonderful" is the evidence
     pytest.importorskip("onnx")
@@ -102,23 +112,41 @@ def test_the_toy_components_options_are_checked_like_the_shipped_ones(toy_compon
     for model, loss, fragment in [
         ({"type": "max", "hidden_dim": 4}, {"name": "brier"}, "model type 'max' does not read 'model.hidden_dim'"),
         ({"type": "max"}, {"name": "brier", "scale": -1}, "loss.scale"),
-        ({"type": "max"}, {"name": "ce", "scale": 3.0}, "loss.scale does not apply to loss 'ce' (it is read by: brier)"),
+        (
+            {"type": "max"},
+            {"name": "ce", "scale": 3.0},
+            "loss.scale does not apply to loss 'ce' (it is read by: brier)",
+        ),
         ({"type": "bow"}, {"name": "brier"}, None),  # a shipped model with the toy loss: fine
     ]:
-        result = invoke("train", "--config", write_config(tmp_path, sentiment_csvs, model, loss), "--out", tmp_path / "r",
-                        "-q", "--overwrite", "--set", "train.epochs=1")
+        result = invoke(
+            "train",
+            "--config",
+            write_config(tmp_path, sentiment_csvs, model, loss),
+            "--out",
+            tmp_path / "r",
+            "-q",
+            "--overwrite",
+            "--set",
+            "train.epochs=1",
+        )
         if fragment is None:
             ok(result)
         else:
-            assert result.exit_code == 1 and fragment in result.output and "Traceback" not in result.output, result.output
+            assert result.exit_code == 1 and fragment in result.output and "Traceback" not in result.output, (
+                result.output
+            )
 
 
 def test_a_toy_loss_refuses_a_task_it_does_not_serve(toy_components, tmp_path):
     rows = "text,label\n" + "".join(f"good film {i},{i % 3}.5\n" for i in range(30))
     (tmp_path / "r.csv").write_text(rows)
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"task": "regression", "data": {"train": str(tmp_path / "r.csv"), "valid": 0.2},
-                                      "loss": {"name": "brier"}}))
+    config.write_text(
+        yaml.safe_dump(
+            {"task": "regression", "data": {"train": str(tmp_path / "r.csv"), "valid": 0.2}, "loss": {"name": "brier"}}
+        )
+    )
     result = invoke("train", "--config", config, "--out", tmp_path / "run", "-q")
     assert result.exit_code == 1 and "loss.name 'brier' does not fit task 'regression'" in result.output
 

@@ -123,12 +123,20 @@ def test_load_config_names_the_file(tmp_path):
 
 
 def test_set_overrides_replace_and_create_fields(tmp_path):
-    path = write_yaml(tmp_path / "c.yaml", {
-        "data": {"train": "train.csv", "valid": "valid.csv"},
-        "train": {"epochs": 10, "batch_size": 7},
-    })
-    config = load_config(path, ["train.epochs=3", "data.train=other.csv", "loss.rationale.weight=0.5",
-                                "model.char_ngrams=[2, 4]", "data.max_vocab=null"])
+    path = write_yaml(
+        tmp_path / "c.yaml",
+        {"data": {"train": "train.csv", "valid": "valid.csv"}, "train": {"epochs": 10, "batch_size": 7}},
+    )
+    config = load_config(
+        path,
+        [
+            "train.epochs=3",
+            "data.train=other.csv",
+            "loss.rationale.weight=0.5",
+            "model.char_ngrams=[2, 4]",
+            "data.max_vocab=null",
+        ],
+    )
     assert config.train.epochs == 3 and isinstance(config.train.epochs, int)
     assert config.data.train == "other.csv"
     assert config.loss.rationale.weight == 0.5  # a section the file did not have
@@ -146,12 +154,15 @@ def test_set_override_of_unknown_key_is_a_config_error(tmp_path):
         load_config(path, ["train.epoch=3"])
 
 
-@pytest.mark.parametrize("override, words", [
-    ("train.epochs", ["KEY=VALUE"]),
-    ("=3", ["KEY=VALUE"]),
-    ("data.train.path=x.csv", ["'train' is not a section"]),
-    ("train.epochs=[1, 2", ["not valid YAML"]),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("train.epochs", ["KEY=VALUE"]),
+        ("=3", ["KEY=VALUE"]),
+        ("data.train.path=x.csv", ["'train' is not a section"]),
+        ("train.epochs=[1, 2", ["not valid YAML"]),
+    ],
+)
 def test_malformed_set_override(tmp_path, override, words):
     path = write_yaml(tmp_path / "c.yaml", minimal())
     with pytest.raises(ConfigError) as info:
@@ -182,8 +193,13 @@ def test_missing_config_file(tmp_path):
 
 
 def test_saved_config_loads_back_equal(tmp_path):
-    config = config_from_dict(minimal(model={"char_ngrams": [2, 3], "type": "lstm"}, train={"epochs": 2},
-                                      loss={"regularizers": [{"name": "weight_l2", "weight": 0.1, "targets": ["*"]}]}))
+    config = config_from_dict(
+        minimal(
+            model={"char_ngrams": [2, 3], "type": "lstm"},
+            train={"epochs": 2},
+            loss={"regularizers": [{"name": "weight_l2", "weight": 0.1, "targets": ["*"]}]},
+        )
+    )
     (tmp_path / "saved.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))  # as a run folder holds it
     assert load_config(tmp_path / "saved.yaml") == config
 
@@ -202,19 +218,25 @@ def test_shipped_configs_are_valid_and_name_existing_data(name):
 # --- the model section: one config class per model type ------------------------------------------------
 
 
-@pytest.mark.parametrize("model, field", [
-    ({"type": "lstm", "word_ngrams": 2}, "word_ngrams"),  # a bag-of-words field
-    ({"type": "lstm", "window": 3}, "window"),
-    ({"type": "bow", "pooling": "mean"}, "pooling"),  # LSTM fields
-    ({"num_layers": 2}, "num_layers"),  # no type: a bag of words
-])
+@pytest.mark.parametrize(
+    "model, field",
+    [
+        ({"type": "lstm", "word_ngrams": 2}, "word_ngrams"),  # a bag-of-words field
+        ({"type": "lstm", "window": 3}, "window"),
+        ({"type": "bow", "pooling": "mean"}, "pooling"),  # LSTM fields
+        ({"num_layers": 2}, "num_layers"),  # no type: a bag of words
+    ],
+)
 def test_model_field_its_type_does_not_read_is_a_one_line_error(model, field):
     model_type = model.get("type", "bow")
     message = config_error(minimal(model=model))
     assert f"model type '{model_type}' does not read 'model.{field}'" in message
     # the message lists what the type does read (and the field is not among them)
     read = message.split("it reads: ")[1].rstrip(")").split(", ")
-    expected = {"bow": ["word_ngrams", "window", "hidden_dim"], "lstm": ["hidden_dim", "num_layers", "bidirectional", "pooling"]}
+    expected = {
+        "bow": ["word_ngrams", "window", "hidden_dim"],
+        "lstm": ["hidden_dim", "num_layers", "bidirectional", "pooling"],
+    }
     assert set(expected[model_type]) <= set(read) and field not in read and "embedding_dim" in read
 
 
@@ -248,9 +270,22 @@ def test_saved_config_of_an_earlier_version_is_upgraded():
     are dropped when the run is loaded, the rest kept."""
     from textcls.config import upgrade_saved_config
 
-    old_model = {"type": "lstm", "embedding_dim": 64, "hidden_dim": 32, "num_layers": 1, "bidirectional": True,
-                 "dropout": 0.2, "word_dropout": 0.0, "pooling": "mean", "word_ngrams": 1, "char_ngrams": None,
-                 "buckets": 1000, "sparse": True, "window": 2, "shape": True}
+    old_model = {
+        "type": "lstm",
+        "embedding_dim": 64,
+        "hidden_dim": 32,
+        "num_layers": 1,
+        "bidirectional": True,
+        "dropout": 0.2,
+        "word_dropout": 0.0,
+        "pooling": "mean",
+        "word_ngrams": 1,
+        "char_ngrams": None,
+        "buckets": 1000,
+        "sparse": True,
+        "window": 2,
+        "shape": True,
+    }
     config = config_from_dict(upgrade_saved_config(minimal(model=dict(old_model))))
     kept = {k: v for k, v in old_model.items() if k not in ("word_ngrams", "window")}
     dumped = config.model.model_dump()
@@ -264,7 +299,9 @@ def test_model_section_that_is_not_a_mapping():
     assert "'model'" in message and "a mapping of model fields" in message and "_model_type" not in message
 
 
-@pytest.mark.parametrize("section, key", [("train", "epochs"), ("optim", "lr"), ("train", "threads"), ("data", "valid")])
+@pytest.mark.parametrize(
+    "section, key", [("train", "epochs"), ("optim", "lr"), ("train", "threads"), ("data", "valid")]
+)
 def test_booleans_are_not_numbers(section, key):
     raw = minimal()
     raw.setdefault(section, {})[key] = True
@@ -283,7 +320,9 @@ def test_infinite_and_nan_numbers_are_errors(value):
 def test_numbers_as_yaml_reads_them_still_work():
     from textcls.config import apply_overrides
 
-    config = config_from_dict(apply_overrides(minimal(), ["optim.lr=1e-3", "train.epochs=3"]))  # YAML reads 1e-3 as a string
+    config = config_from_dict(
+        apply_overrides(minimal(), ["optim.lr=1e-3", "train.epochs=3"])
+    )  # YAML reads 1e-3 as a string
     assert config.optim.lr == 0.001 and config.train.epochs == 3
 
 
@@ -295,12 +334,15 @@ def test_delimiter_is_a_comma_by_default_and_any_one_character_through_set(tmp_p
     assert load_config(path, ["data.delimiter='|'"]).data.delimiter == "|"
 
 
-@pytest.mark.parametrize("value, words", [
-    ("", "one character, quoted in YAML"),  # what YAML makes of a bare `|`
-    (";;", "one character"),
-    ('"', "the quote character"),
-    ("\n", "a line break"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("", "one character, quoted in YAML"),  # what YAML makes of a bare `|`
+        (";;", "one character"),
+        ('"', "the quote character"),
+        ("\n", "a line break"),
+    ],
+)
 def test_delimiter_must_be_one_character_that_can_separate_fields(value, words):
     message = config_error(minimal(data={"train": "t.csv", "delimiter": value}))
     assert "'data.delimiter'" in message and words in message
@@ -320,14 +362,17 @@ def test_a_config_file_that_is_not_utf8_names_its_line(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("value, words", [
-    ("2020-02-30", "day is out of range for month"),  # YAML reads it as a date, which does not exist
-    ("!!int x", "invalid literal for int()"),
-    ("!!float x", "could not convert string to float"),
-    ("!!bool x", "a tagged value it cannot read"),
-    ("!!timestamp x", "a tagged value it cannot read"),
-    ("[" * 1000 + "]" * 1000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("2020-02-30", "day is out of range for month"),  # YAML reads it as a date, which does not exist
+        ("!!int x", "invalid literal for int()"),
+        ("!!float x", "could not convert string to float"),
+        ("!!bool x", "a tagged value it cannot read"),
+        ("!!timestamp x", "a tagged value it cannot read"),
+        ("[" * 1000 + "]" * 1000, "nested too deeply"),
+    ],
+)
 def test_yaml_values_its_constructors_refuse_are_config_errors(tmp_path, value, words):
     path = tmp_path / "c.yaml"
     path.write_text(f"data:\n  train: {value}\n")
@@ -339,12 +384,15 @@ def test_yaml_values_its_constructors_refuse_are_config_errors(tmp_path, value, 
     assert words in str(info.value)
 
 
-@pytest.mark.parametrize("entry, fragments", [
-    ({"range": [1, 0]}, ["'model.dropout'", "needs low < high"]),
-    ({"log": [0, 1]}, ["'model.dropout'", "needs 0 < low < high"]),
-    ({"lg": [0.1, 0.2]}, ["'model.dropout'", "expected a list of choices"]),
-    ("abc", ["'model.dropout'", "expected a list of choices"]),
-])
+@pytest.mark.parametrize(
+    "entry, fragments",
+    [
+        ({"range": [1, 0]}, ["'model.dropout'", "needs low < high"]),
+        ({"log": [0, 1]}, ["'model.dropout'", "needs 0 < low < high"]),
+        ({"lg": [0.1, 0.2]}, ["'model.dropout'", "expected a list of choices"]),
+        ("abc", ["'model.dropout'", "expected a list of choices"]),
+    ],
+)
 def test_a_bad_search_space_entry_names_its_field_and_what_is_wrong(entry, fragments):
     message = config_error(minimal(tune={"model.dropout": entry}))
     for fragment in fragments:

@@ -53,10 +53,17 @@ def test_viterbi_with_transition_scores_is_the_best_sequence():
     for _ in range(20):
         log_p = rng.normal(size=(T, C))
         scores = (rng.normal(size=(C, C)), rng.normal(size=C), rng.normal(size=C))
-        valid = [s for s in itertools.product(range(C), repeat=T)
-                 if starts[s[0]] and ends[s[-1]] and all(follows[a, b] for a, b in zip(s, s[1:]))]
-        total = lambda s: (sum(log_p[t, c] for t, c in enumerate(s)) + scores[1][s[0]] + scores[2][s[-1]]
-                           + sum(scores[0][a, b] for a, b in zip(s, s[1:])))
+        valid = [
+            s
+            for s in itertools.product(range(C), repeat=T)
+            if starts[s[0]] and ends[s[-1]] and all(follows[a, b] for a, b in zip(s, s[1:]))
+        ]
+        total = lambda s: (
+            sum(log_p[t, c] for t, c in enumerate(s))
+            + scores[1][s[0]]
+            + scores[2][s[-1]]
+            + sum(scores[0][a, b] for a, b in zip(s, s[1:]))
+        )
         assert tuple(viterbi(log_p, follows, starts, ends, scores)) == max(valid, key=total)
 
 
@@ -66,16 +73,25 @@ def test_lstm_crf_tagger_learns_entities(make_config, ner_csvs, tmp_path):
     from textcls.predict import evaluate_file, predict_texts
     from textcls.train import train
 
-    config = make_config(ner_csvs, task="tagging", data={"label_column": "tags", "lowercase": False},
-                         model={"type": "lstm", "crf": True, "embedding_dim": 16, "hidden_dim": 16}, optim={"lr": 0.02},
-                         train={"epochs": 8, "monitor": "entity_f1"})
+    config = make_config(
+        ner_csvs,
+        task="tagging",
+        data={"label_column": "tags", "lowercase": False},
+        model={"type": "lstm", "crf": True, "embedding_dim": 16, "hidden_dim": 16},
+        optim={"lr": 0.02},
+        train={"epochs": 8, "monitor": "entity_f1"},
+    )
     assert config.loss.name == "auto"
     result = train(config, out=tmp_path / "run")
     assert json.loads((result.run_dir / "model.json").read_text())["loss"] == "crf"  # auto: the CRF's own loss
     run = load_run(result.run_dir)
     assert evaluate_file(run, ner_csvs["test"])["entity_f1"] >= 0.95
     (found,) = predict_texts(run, ["Mary Chen met Li Khan in Oslo"])
-    assert [(e["text"], e["type"]) for e in found["entities"]] == [("Mary Chen", "PER"), ("Li Khan", "PER"), ("Oslo", "LOC")]
+    assert [(e["text"], e["type"]) for e in found["entities"]] == [
+        ("Mary Chen", "PER"),
+        ("Li Khan", "PER"),
+        ("Oslo", "LOC"),
+    ]
 
 
 def test_crf_settings_go_together(make_config, ner_csvs, tmp_path):
@@ -83,7 +99,10 @@ def test_crf_settings_go_together(make_config, ner_csvs, tmp_path):
 
     tagging = {"task": "tagging", "data": {"label_column": "tags"}}
     with pytest.raises(ConfigError, match="'crf' and model.crf: true go together"):
-        train(make_config(ner_csvs, **tagging, model={"type": "lstm", "crf": True}, loss={"name": "ce"}), out=tmp_path / "a")
+        train(
+            make_config(ner_csvs, **tagging, model={"type": "lstm", "crf": True}, loss={"name": "ce"}),
+            out=tmp_path / "a",
+        )
     with pytest.raises(ConfigError, match="'crf' and model.crf: true go together"):
         train(make_config(ner_csvs, **tagging, model={"type": "lstm"}, loss={"name": "crf"}), out=tmp_path / "b")
     with pytest.raises(ConfigError, match="model type 'bow' does not read 'model.crf'"):

@@ -28,15 +28,18 @@ def data_config(path, **kw) -> DataConfig:
 # --- tokenizer ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, tokens", [
-    ("Hello, World!", ["hello", ",", "world", "!"]),
-    ("I don't like it.", ["i", "don't", "like", "it", "."]),
-    ("It’s a well-made film", ["it’s", "a", "well-made", "film"]),
-    ("  spaced   out\twords\n", ["spaced", "out", "words"]),
-    ("(great)...", ["(", "great", ")", ".", ".", "."]),
-    ("12345", ["12345"]),
-    ("007 and 3.5", ["007", "and", "3", ".", "5"]),
-])
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        ("Hello, World!", ["hello", ",", "world", "!"]),
+        ("I don't like it.", ["i", "don't", "like", "it", "."]),
+        ("It’s a well-made film", ["it’s", "a", "well-made", "film"]),
+        ("  spaced   out\twords\n", ["spaced", "out", "words"]),
+        ("(great)...", ["(", "great", ")", ".", ".", "."]),
+        ("12345", ["12345"]),
+        ("007 and 3.5", ["007", "and", "3", ".", "5"]),
+    ],
+)
 def test_tokenizer_splits_punctuation_and_lowercases(text, tokens):
     assert Tokenizer()(text) == tokens
 
@@ -67,8 +70,11 @@ def test_read_examples_matches_the_csv_module(sentiment_csvs):
 
 
 def test_numeric_looking_text_stays_text(tmp_path):
-    path = write_csv(tmp_path / "numbers.csv", ["text", "label"],
-                     [["12345", "pos"], ["007", "neg"], ["NA", "pos"], ["null", "neg"], ["1e5", "pos"]])
+    path = write_csv(
+        tmp_path / "numbers.csv",
+        ["text", "label"],
+        [["12345", "pos"], ["007", "neg"], ["NA", "pos"], ["null", "neg"], ["1e5", "pos"]],
+    )
     examples = read_examples(path, data_config(path), TASKS["classification"], Tokenizer())
     assert [e.tokens for e in examples] == [["12345"], ["007"], ["NA"], ["null"], ["1e5"]]
     assert [e.label for e in examples] == ["pos", "neg", "pos", "neg", "pos"]
@@ -92,7 +98,9 @@ def test_gzip_csv_reads_like_plain(tmp_path, sentiment_csvs):
 
 def test_custom_columns(tmp_path):
     path = write_csv(tmp_path / "c.csv", ["id", "sentence", "y"], [["1", "good film", "pos"], ["2", "bad", "neg"]])
-    examples = read_examples(path, data_config(path, text_column="sentence", label_column="y"), TASKS["classification"], Tokenizer())
+    examples = read_examples(
+        path, data_config(path, text_column="sentence", label_column="y"), TASKS["classification"], Tokenizer()
+    )
     assert [(e.tokens, e.label) for e in examples] == [(["good", "film"], "pos"), (["bad"], "neg")]
 
 
@@ -112,7 +120,9 @@ def test_tagging_labels_are_one_tag_per_token(tagging_csvs):
 
 def test_tagging_truncation_keeps_words_and_tags_aligned(tmp_path):
     path = write_csv(tmp_path / "t.csv", ["text", "tags"], [["the dog runs .", "DET NOUN VERB ."]])
-    (example,) = read_examples(path, data_config(path, label_column="tags"), TASKS["tagging"], Tokenizer(whitespace=True, max_length=2))
+    (example,) = read_examples(
+        path, data_config(path, label_column="tags"), TASKS["tagging"], Tokenizer(whitespace=True, max_length=2)
+    )
     assert example.tokens == ["the", "dog"] and example.label == ["DET", "NOUN"]
 
 
@@ -245,7 +255,9 @@ def test_build_labels_accepts_superscript_digits():
 
 
 def test_unseen_label_at_encode_time_names_row_and_label():
-    featurizer = Featurizer(TASKS["classification"], model_config(), Tokenizer(), Vocabulary.build([["good"]]), ["neg", "pos"])
+    featurizer = Featurizer(
+        TASKS["classification"], model_config(), Tokenizer(), Vocabulary.build([["good"]]), ["neg", "pos"]
+    )
     examples = [Example(["good"], "pos", 1), Example(["meh"], "meh", 2)]
     with pytest.raises(DataError) as info:
         featurizer.encode_all(examples, "eval.csv")
@@ -254,7 +266,9 @@ def test_unseen_label_at_encode_time_names_row_and_label():
 
 
 def test_unseen_tag_at_encode_time_names_row():
-    featurizer = Featurizer(TASKS["tagging"], model_config(), Tokenizer(whitespace=True), Vocabulary.build([["the"]]), ["DET", "NOUN"])
+    featurizer = Featurizer(
+        TASKS["tagging"], model_config(), Tokenizer(whitespace=True), Vocabulary.build([["the"]]), ["DET", "NOUN"]
+    )
     with pytest.raises(DataError, match=r"t\.csv, row 4: tag 'VERB'"):
         featurizer.encode_all([Example(["the", "runs"], ["DET", "VERB"], 4)], "t.csv")
 
@@ -280,10 +294,16 @@ def test_validation_fraction_partitions_the_training_rows(tmp_path, sentiment_cs
     assert [e.row for e in again.valid] == [e.row for e in datasets.valid]  # seeded
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("text,label\ngood movie,pos,x\nbad movie,neg,y\n", "row 1: more fields than the header has columns"),  # every row one more
-    ("text,label\ngood movie,pos\nbad movie,neg,y\nfine,pos\n", "row 2: 3 fields, but the header has 2 columns"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (
+            "text,label\ngood movie,pos,x\nbad movie,neg,y\n",
+            "row 1: more fields than the header has columns",
+        ),  # every row one more
+        ("text,label\ngood movie,pos\nbad movie,neg,y\nfine,pos\n", "row 2: 3 fields, but the header has 2 columns"),
+    ],
+)
 def test_rows_longer_than_the_header_are_errors_naming_the_row(tmp_path, content, expected):
     path = tmp_path / "x.csv"
     path.write_text(content)
@@ -292,12 +312,15 @@ def test_rows_longer_than_the_header_are_errors_naming_the_row(tmp_path, content
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("text,label,note\ngood,pos,x\nbad,neg\nfine,pos,y\n", "row 2: 2 fields, but the header has 3 columns"),
-    ("text,label\ngood,pos\nbad\n", "row 2: 1 field, but the header has 2 columns"),
-    ("text,label\ngood,pos\n\n  \nbad\n", "row 2: 1 field"),  # blank lines are no rows, as in every other message
-    ('text,label,note\n"a long,\nquoted text",pos,x\nbad,neg\n', "row 2: 2 fields"),  # a record, not a line
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("text,label,note\ngood,pos,x\nbad,neg\nfine,pos,y\n", "row 2: 2 fields, but the header has 3 columns"),
+        ("text,label\ngood,pos\nbad\n", "row 2: 1 field, but the header has 2 columns"),
+        ("text,label\ngood,pos\n\n  \nbad\n", "row 2: 1 field"),  # blank lines are no rows, as in every other message
+        ('text,label,note\n"a long,\nquoted text",pos,x\nbad,neg\n', "row 2: 2 fields"),  # a record, not a line
+    ],
+)
 def test_rows_shorter_than_the_header_are_errors_naming_the_row(tmp_path, content, expected):
     path = tmp_path / "x.csv"
     path.write_text(content)
@@ -375,13 +398,19 @@ def test_train_through_the_cli_with_a_delimiter_set(tmp_path):
     runner = CliRunner()
     failed = runner.invoke(app, ["train", "-c", str(config), "-o", str(tmp_path / "run"), "-q"])
     assert failed.exit_code == 1 and "set data.delimiter: ';'" in failed.output and "Traceback" not in failed.output
-    result = runner.invoke(app, ["train", "-c", str(config), "--set", "data.delimiter=;", "-o", str(tmp_path / "run"), "-q"])
+    result = runner.invoke(
+        app, ["train", "-c", str(config), "--set", "data.delimiter=;", "-o", str(tmp_path / "run"), "-q"]
+    )
     assert result.exit_code == 0, result.output
     import yaml
 
-    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["delimiter"] == ";"  # the run reloads alike
+    assert (
+        yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["delimiter"] == ";"
+    )  # the run reloads alike
     # eval reads a held-out file as the run read its training data, row predictions included
-    scored = runner.invoke(app, ["eval", str(tmp_path / "run"), str(path), "-f", "json", "--predictions", str(tmp_path / "p.csv")])
+    scored = runner.invoke(
+        app, ["eval", str(tmp_path / "run"), str(path), "-f", "json", "--predictions", str(tmp_path / "p.csv")]
+    )
     assert scored.exit_code == 0, scored.output
     import csv
 
@@ -414,7 +443,12 @@ def test_stratified_split_proportions_match_a_hand_computation():
     assert counts == {"a": 8, "b": 3, "c": 1, "d": 0}  # round(8.0), round(3.0), round(0.8), round(0.4)
     assert valid.tolist() == sorted(valid.tolist()) and train.tolist() == sorted(train.tolist())
     high = validation_split(labels, 0.9, seed=3)[0]
-    assert {c: [labels[r] for r in high].count(c) for c in "abcd"} == {"a": 36, "b": 14, "c": 3, "d": 1}  # each keeps one
+    assert {c: [labels[r] for r in high].count(c) for c in "abcd"} == {
+        "a": 36,
+        "b": 14,
+        "c": 3,
+        "d": 1,
+    }  # each keeps one
 
 
 def test_stratified_split_is_seeded():
@@ -462,11 +496,14 @@ def test_a_column_name_with_a_line_break_gives_a_one_line_error(tmp_path):
     assert "columns: a\\nb, label" in data_error(path)  # (data_error checks the message is one line)
 
 
-@pytest.mark.parametrize("name, content", [
-    ("x.csv.zip", b"text,label\ngood,pos\n"),  # a plain CSV named as an archive
-    ("x.csv.xz", b"\xfd7zXZ\x00 broken"),
-    ("x.csv.tar", b"text,label\ngood,pos\n"),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("x.csv.zip", b"text,label\ngood,pos\n"),  # a plain CSV named as an archive
+        ("x.csv.xz", b"\xfd7zXZ\x00 broken"),
+        ("x.csv.tar", b"text,label\ngood,pos\n"),
+    ],
+)
 def test_a_file_that_is_not_the_archive_its_name_says_is_a_data_error(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
@@ -492,7 +529,6 @@ def test_a_folder_given_as_a_csv_says_so(tmp_path):
 
     with pytest.raises(DataError, match="is a folder, not a CSV file"):
         read_csv(tmp_path, ["text"])
-
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])

@@ -23,17 +23,43 @@ def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
 
 
-@pytest.mark.parametrize("model", [{"type": "bow", "word_ngrams": 2, "char_ngrams": [2, 3]}, {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "pooling": "mean"}])
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"type": "bow", "word_ngrams": 2, "char_ngrams": [2, 3]},
+        {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "pooling": "mean"},
+    ],
+)
 def test_two_gloo_processes_match_one(model, tmp_path, sentiment_csvs):
     # (mean pooling: an attention bias gets a zero gradient, which Adam turns into steps of float noise)
-    raw = small_config_dict(sentiment_csvs, tmp_path / "runs", model={**model, "dropout": 0.0},
-                            train={"epochs": 2, "batch_size": 16, "threads": 1})
+    raw = small_config_dict(
+        sentiment_csvs,
+        tmp_path / "runs",
+        model={**model, "dropout": 0.0},
+        train={"epochs": 2, "batch_size": 16, "threads": 1},
+    )
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(raw))
     one = run(["-m", "textcls", "train", "-c", str(config), "-o", str(tmp_path / "one"), "-q"], tmp_path)
     assert one.returncode == 0, one.stderr
-    two = run(["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "textcls", "train",
-               "-c", str(config), "-o", str(tmp_path / "two"), "-q"], tmp_path)
+    two = run(
+        [
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "textcls",
+            "train",
+            "-c",
+            str(config),
+            "-o",
+            str(tmp_path / "two"),
+            "-q",
+        ],
+        tmp_path,
+    )
     assert two.returncode == 0, two.stderr[-3000:]
     assert two.stdout.strip() == str(tmp_path / "two")  # one run folder, printed once
     assert not (tmp_path / "runs").exists()
@@ -42,7 +68,10 @@ def test_two_gloo_processes_match_one(model, tmp_path, sentiment_csvs):
     assert a.keys() == b.keys()
     for key in a:  # the same steps, up to the order floats were summed in
         torch.testing.assert_close(a[key], b[key], atol=2e-5, rtol=1e-4)
-    logs = [[json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()] for name in ("one", "two")]
+    logs = [
+        [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        for name in ("one", "two")
+    ]
     assert [r["epoch"] for r in logs[1]] == [1, 2]
     for r1, r2 in zip(*logs):
         assert r2["train_loss"] == pytest.approx(r1["train_loss"], rel=1e-4)
@@ -50,31 +79,72 @@ def test_two_gloo_processes_match_one(model, tmp_path, sentiment_csvs):
 
 
 def test_hogwild_with_torchrun_is_a_one_line_error(tmp_path, sentiment_csvs):
-    raw = small_config_dict(sentiment_csvs, tmp_path / "runs", optim={"name": "sgd_linear", "lr": 0.1},
-                            train={"hogwild": True, "threads": 2})
+    raw = small_config_dict(
+        sentiment_csvs,
+        tmp_path / "runs",
+        optim={"name": "sgd_linear", "lr": 0.1},
+        train={"hogwild": True, "threads": 2},
+    )
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(raw))
-    two = run(["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "textcls", "train",
-               "-c", str(config), "-o", str(tmp_path / "two"), "-q"], tmp_path)
+    two = run(
+        [
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "textcls",
+            "train",
+            "-c",
+            str(config),
+            "-o",
+            str(tmp_path / "two"),
+            "-q",
+        ],
+        tmp_path,
+    )
     assert two.returncode != 0
     assert "train.hogwild and torchrun's processes are two ways of sharing the work" in two.stderr
-    assert str(ROOT / "textcls") not in two.stderr  # no traceback through textcls (torchrun reports the failed ranks its own way)
+    assert (
+        str(ROOT / "textcls") not in two.stderr
+    )  # no traceback through textcls (torchrun reports the failed ranks its own way)
 
 
 def test_a_torchrun_run_resumes_with_as_many_processes(tmp_path, sentiment_csvs):
-    raw = small_config_dict(sentiment_csvs, tmp_path / "runs", model={"type": "bow", "dropout": 0.0},
-                            optim={"name": "adamw", "lr": 0.05, "schedule": "constant"},
-                            train={"epochs": 1, "batch_size": 16, "threads": 1})
+    raw = small_config_dict(
+        sentiment_csvs,
+        tmp_path / "runs",
+        model={"type": "bow", "dropout": 0.0},
+        optim={"name": "adamw", "lr": 0.05, "schedule": "constant"},
+        train={"epochs": 1, "batch_size": 16, "threads": 1},
+    )
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(raw))
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "textcls", "train"]
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "textcls",
+        "train",
+    ]
     first = run([*torchrun[1:], "-c", str(config), "-o", str(tmp_path / "two"), "-q"], tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    alone = run(["-m", "textcls", "train", "--resume", str(tmp_path / "two"), "--set", "train.epochs=2", "-q"], tmp_path)
+    alone = run(
+        ["-m", "textcls", "train", "--resume", str(tmp_path / "two"), "--set", "train.epochs=2", "-q"], tmp_path
+    )
     assert alone.returncode == 1 and "Traceback" not in alone.stderr
     assert "trained by 2 process(es)" in alone.stderr and len(alone.stderr.strip().splitlines()) == 1
     resumed = run([*torchrun[1:], "--resume", str(tmp_path / "two"), "--set", "train.epochs=2", "-q"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed.stdout.strip() == str(tmp_path / "two")  # printed once: only rank 0 writes
-    assert [json.loads(line)["epoch"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()] == [
+        1,
+        2,
+    ]
     assert json.loads((checkpoint_weights(tmp_path / "two", "last").parent / "info.json").read_text())["epoch"] == 2

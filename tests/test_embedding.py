@@ -58,7 +58,11 @@ def test_contrastive_and_triplet_equal_loops_values_and_gradients(kind):
                 d = dist(ref_x[e, 0], ref_x[e, 1], kind)
                 terms.append(d**2 if similar[e] else torch.clamp(margin - d, min=0) ** 2)
             else:
-                terms.append(torch.clamp(dist(ref_x[e, 0], ref_x[e, 1], kind) - dist(ref_x[e, 0], ref_x[e, 2], kind) + margin, min=0))
+                terms.append(
+                    torch.clamp(
+                        dist(ref_x[e, 0], ref_x[e, 1], kind) - dist(ref_x[e, 0], ref_x[e, 2], kind) + margin, min=0
+                    )
+                )
         ref = torch.stack(terms).mean()
         ref.backward()
         torch.testing.assert_close(got, ref)
@@ -84,7 +88,11 @@ def reference_mined(x: torch.Tensor, labels: list[int], mining: str, margin: flo
                 hardest = min(negatives, key=lambda n: float(d_an[n].detach()))
                 chosen = [hardest]
                 if mining == "semihard":
-                    inside = [n for n in negatives if float(d_ap.detach()) < float(d_an[n].detach()) < float(d_ap.detach()) + margin]
+                    inside = [
+                        n
+                        for n in negatives
+                        if float(d_ap.detach()) < float(d_an[n].detach()) < float(d_ap.detach()) + margin
+                    ]
                     if inside:
                         chosen = [min(inside, key=lambda n: float(d_an[n].detach()))]
             terms += [torch.clamp(d_ap - d_an[n] + margin, min=0) for n in chosen]
@@ -182,8 +190,10 @@ def embedding_csvs(tmp_path) -> dict:
         paths[split] = write_csv(tmp_path / f"{split}.csv", ["text", "label"], rows)
         pairs = [[a, b, "same" if la == lb else "other"] for (a, la), (b, lb) in zip(rows, rng.sample(rows, len(rows)))]
         paths[f"pairs_{split}"] = write_csv(tmp_path / f"pairs_{split}.csv", ["text", "other", "relation"], pairs)
-        triplets = [[a, rng.choice([r for r, lr in rows if lr == la]), rng.choice([r for r, lr in rows if lr != la])]
-                    for a, la in rows]
+        triplets = [
+            [a, rng.choice([r for r, lr in rows if lr == la]), rng.choice([r for r, lr in rows if lr != la])]
+            for a, la in rows
+        ]
         paths[f"triplets_{split}"] = write_csv(tmp_path / f"triplets_{split}.csv", ["a", "p", "n"], triplets)
     return paths
 
@@ -198,8 +208,12 @@ def test_class_labels_with_mined_triplets(make_config, embedding_csvs, tmp_path)
     from textcls.predict import embed_texts, evaluate_file
     from textcls.train import train
 
-    config = make_config(files(embedding_csvs), task="embedding", loss={"name": "triplet", "mining": "semihard", "margin": 0.5},
-                         train={"epochs": 4, "classes_per_batch": 3, "per_class": 8, "monitor": "recall_at_1"})
+    config = make_config(
+        files(embedding_csvs),
+        task="embedding",
+        loss={"name": "triplet", "mining": "semihard", "margin": 0.5},
+        train={"epochs": 4, "classes_per_batch": 3, "per_class": 8, "monitor": "recall_at_1"},
+    )
     run = load_run(train(config, out=tmp_path / "run").run_dir)
     assert run.labels == ["neg", "neu", "pos"]
     metrics = evaluate_file(run, embedding_csvs["test"])
@@ -220,10 +234,14 @@ def test_pairs_with_contrastive_loss_and_the_cli(make_config, embedding_csvs, tm
     from textcls.cli import app
     from textcls.predict import evaluate_file, similarities
 
-    config = make_config(files(embedding_csvs, "pairs_"), task="embedding",
-                         data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
-                         model={"normalize": True}, loss={"name": "contrastive", "distance": "cosine", "margin": 0.5},
-                         train={"epochs": 5, "monitor": "roc_auc"})
+    config = make_config(
+        files(embedding_csvs, "pairs_"),
+        task="embedding",
+        data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
+        model={"normalize": True},
+        loss={"name": "contrastive", "distance": "cosine", "margin": 0.5},
+        train={"epochs": 5, "monitor": "roc_auc"},
+    )
     path = tmp_path / "pairs.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
     runner = CliRunner()
@@ -236,27 +254,42 @@ def test_pairs_with_contrastive_loss_and_the_cli(make_config, embedding_csvs, tm
     assert metrics["roc_auc"] == pytest.approx(roc_auc_score(same, sims)) and metrics["roc_auc"] > 0.9
     # the threshold was tuned on validation (the same one the final metrics saved) and applied here
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["threshold"] == pytest.approx(saved["test"]["threshold"]) == pytest.approx(saved["valid"]["threshold"])
+    assert (
+        metrics["threshold"] == pytest.approx(saved["test"]["threshold"]) == pytest.approx(saved["valid"]["threshold"])
+    )
     assert json.loads((tmp_path / "run" / "task.json").read_text())["threshold"] == pytest.approx(metrics["threshold"])
     valid = read_rows(embedding_csvs["pairs_valid"])
     valid_sims = similarities(run, [r["text"] for r in valid], [r["other"] for r in valid])
-    assert metrics["threshold"] == pytest.approx(best_threshold(valid_sims, np.array([r["relation"] == "same" for r in valid])))
+    assert metrics["threshold"] == pytest.approx(
+        best_threshold(valid_sims, np.array([r["relation"] == "same" for r in valid]))
+    )
     assert metrics["accuracy"] == pytest.approx(((sims >= metrics["threshold"]) == same).mean())
     # embed and similarity from the CLI
     lines = tmp_path / "lines.txt"
     lines.write_text("a lovely film\nthe plot was dull\n")
-    assert runner.invoke(app, ["embed", str(tmp_path / "run"), "--file", str(lines), "-o", str(tmp_path / "v.npy")]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["embed", str(tmp_path / "run"), "--file", str(lines), "-o", str(tmp_path / "v.npy")]
+        ).exit_code
+        == 0
+    )
     vectors = np.load(tmp_path / "v.npy")
     assert vectors.shape == (2, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)  # model.normalize
-    out = runner.invoke(app, ["embed", str(tmp_path / "run"), "--file", str(lines), "-o", str(tmp_path / "v.jsonl"), "-f", "jsonl"])
+    out = runner.invoke(
+        app, ["embed", str(tmp_path / "run"), "--file", str(lines), "-o", str(tmp_path / "v.jsonl"), "-f", "jsonl"]
+    )
     assert out.exit_code == 0
     records = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
     assert [r["text"] for r in records] == ["a lovely film", "the plot was dull"]
     assert np.allclose([r["embedding"] for r in records], vectors, atol=1e-6)
     pair = runner.invoke(app, ["similarity", str(tmp_path / "run"), "a lovely film", "the plot was dull", "-f", "json"])
     assert json.loads(pair.output)["similarity"] == pytest.approx(float(vectors[0] @ vectors[1]), abs=1e-5)
-    listed = runner.invoke(app, ["similarity", str(tmp_path / "run"), "--pairs", str(embedding_csvs["pairs_test"]), "-f", "json"])
-    assert [json.loads(line)["similarity"] for line in listed.output.splitlines()] == pytest.approx(sims.tolist(), abs=1e-5)
+    listed = runner.invoke(
+        app, ["similarity", str(tmp_path / "run"), "--pairs", str(embedding_csvs["pairs_test"]), "-f", "json"]
+    )
+    assert [json.loads(line)["similarity"] for line in listed.output.splitlines()] == pytest.approx(
+        sims.tolist(), abs=1e-5
+    )
 
 
 @pytest.mark.slow
@@ -265,9 +298,13 @@ def test_explicit_triplets(make_config, embedding_csvs, tmp_path):
     from textcls.predict import embed_texts, evaluate_file, predict_texts
     from textcls.train import train
 
-    config = make_config(files(embedding_csvs, "triplets_"), task="embedding",
-                         data={"anchor_column": "a", "positive_column": "p", "negative_column": "n"},
-                         loss={"name": "triplet", "margin": 0.5}, train={"epochs": 4})
+    config = make_config(
+        files(embedding_csvs, "triplets_"),
+        task="embedding",
+        data={"anchor_column": "a", "positive_column": "p", "negative_column": "n"},
+        loss={"name": "triplet", "margin": 0.5},
+        train={"epochs": 4},
+    )
     run = load_run(train(config, out=tmp_path / "run").run_dir)
     metrics = evaluate_file(run, embedding_csvs["triplets_test"])
     rows = read_rows(embedding_csvs["triplets_test"])
@@ -285,12 +322,28 @@ def test_config_errors(make_config, embedding_csvs, tmp_path):
     with pytest.raises(ConfigError, match="loss.name 'contrastive' does not fit triplets or class labels"):
         train(make_config(files(embedding_csvs), task="embedding", loss={"name": "contrastive"}), out=tmp_path / "a")
     with pytest.raises(ConfigError, match="classes_per_batch"):
-        train(make_config(files(embedding_csvs, "pairs_"), task="embedding", data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
-                          train={"classes_per_batch": 2, "per_class": 4}), out=tmp_path / "b")
+        train(
+            make_config(
+                files(embedding_csvs, "pairs_"),
+                task="embedding",
+                data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
+                train={"classes_per_batch": 2, "per_class": 4},
+            ),
+            out=tmp_path / "b",
+        )
     with pytest.raises(ConfigError, match="loss.mining does not apply to loss 'contrastive'"):
-        train(make_config(files(embedding_csvs, "pairs_"), task="embedding", data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
-                          loss={"name": "contrastive", "mining": "hard"}), out=tmp_path / "c")
-    with pytest.raises(ConfigError, match="train.classes_per_batch is read by task 'embedding', not by 'classification'"):
+        train(
+            make_config(
+                files(embedding_csvs, "pairs_"),
+                task="embedding",
+                data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
+                loss={"name": "contrastive", "mining": "hard"},
+            ),
+            out=tmp_path / "c",
+        )
+    with pytest.raises(
+        ConfigError, match="train.classes_per_batch is read by task 'embedding', not by 'classification'"
+    ):
         train(make_config(train={"classes_per_batch": 2, "per_class": 4}), out=tmp_path / "d")
     with pytest.raises(ConfigError, match="model.normalize is read by task 'embedding', not by 'classification'"):
         train(make_config(model={"normalize": True}), out=tmp_path / "e")
@@ -312,7 +365,9 @@ def test_embed_from_a_classifier_and_errors(make_config, tmp_path):
 
 @pytest.mark.slow
 def test_shipped_genre_config_trains_from_the_cli(train_shipped):
-    assert train_shipped("configs/genre_embedding.yaml", epochs=1)["recall_at_1"] > 1 / 15  # above chance after one epoch
+    assert (
+        train_shipped("configs/genre_embedding.yaml", epochs=1)["recall_at_1"] > 1 / 15
+    )  # above chance after one epoch
 
 
 def test_pairs_need_the_similar_label_and_whole_cells(make_config, embedding_csvs, tmp_path):
@@ -320,11 +375,23 @@ def test_pairs_need_the_similar_label_and_whole_cells(make_config, embedding_csv
     from textcls.train import train
 
     with pytest.raises(DataError, match=r"no row of column 'relation' says similar \(data.similar_label: '1'\)"):
-        train(make_config(files(embedding_csvs, "pairs_"), task="embedding",
-                          data={"text_pair_column": "other", "label_column": "relation"}), out=tmp_path / "a")
-    run = train(make_config(files(embedding_csvs, "pairs_"), task="embedding", train={"epochs": 1},
-                            data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"}),
-                out=tmp_path / "b").run_dir
+        train(
+            make_config(
+                files(embedding_csvs, "pairs_"),
+                task="embedding",
+                data={"text_pair_column": "other", "label_column": "relation"},
+            ),
+            out=tmp_path / "a",
+        )
+    run = train(
+        make_config(
+            files(embedding_csvs, "pairs_"),
+            task="embedding",
+            train={"epochs": 1},
+            data={"text_pair_column": "other", "label_column": "relation", "similar_label": "same"},
+        ),
+        out=tmp_path / "b",
+    ).run_dir
     from textcls.cli import app
 
     bad = write_csv(tmp_path / "pairs.csv", ["a", "b"], [["a good film", "a fine film"], ["a dull film", "  "]])
@@ -337,8 +404,15 @@ def test_options_that_would_be_ignored_are_errors(make_config, embedding_csvs, t
 
     triplets = {"anchor_column": "a", "positive_column": "p", "negative_column": "n"}
     with pytest.raises(ConfigError, match="loss.mining chooses triplets among class labels"):
-        train(make_config(files(embedding_csvs, "triplets_"), task="embedding", data=triplets,
-                          loss={"name": "triplet", "mining": "hard"}), out=tmp_path / "a")
+        train(
+            make_config(
+                files(embedding_csvs, "triplets_"),
+                task="embedding",
+                data=triplets,
+                loss={"name": "triplet", "mining": "hard"},
+            ),
+            out=tmp_path / "a",
+        )
     with pytest.raises(ConfigError, match="train.faithfulness .* task 'embedding' has none"):
         train(make_config(files(embedding_csvs), task="embedding", train={"faithfulness": True}), out=tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

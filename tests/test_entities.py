@@ -35,8 +35,14 @@ def test_entity_scores_equal_seqeval():
     assert got["entity_recall"] == pytest.approx(recall_score(gold, predicted))
     report = classification_report(gold, predicted, output_dict=True)
     for kind in ("PER", "LOC"):
-        assert got["entities"][kind] == pytest.approx({"precision": report[kind]["precision"], "recall": report[kind]["recall"],
-                                                       "f1": report[kind]["f1-score"], "support": report[kind]["support"]})
+        assert got["entities"][kind] == pytest.approx(
+            {
+                "precision": report[kind]["precision"],
+                "recall": report[kind]["recall"],
+                "f1": report[kind]["f1-score"],
+                "support": report[kind]["support"],
+            }
+        )
 
 
 def test_detect_scheme():
@@ -47,35 +53,52 @@ def test_detect_scheme():
     assert detect_scheme(["B-X", "I-X"]) is None  # no outside tag: not an entity tag set
 
 
-@pytest.mark.parametrize("scheme, tags", [("bio", ["O", "B-A", "I-A", "B-B", "I-B"]),
-                                          ("bioes", ["O", "B-A", "I-A", "E-A", "S-A", "B-B", "E-B"])])
+@pytest.mark.parametrize(
+    "scheme, tags",
+    [("bio", ["O", "B-A", "I-A", "B-B", "I-B"]), ("bioes", ["O", "B-A", "I-A", "E-A", "S-A", "B-B", "E-B"])],
+)
 def test_viterbi_is_the_best_valid_sequence(scheme, tags):
     rng = np.random.default_rng(0)
     rules = allowed_transitions(tags, scheme)
     follows, starts, ends = rules
     for _ in range(25):
         log_p = np.log(rng.dirichlet(np.ones(len(tags)), size=4))
-        valid = [seq for seq in itertools.product(range(len(tags)), repeat=4)
-                 if starts[seq[0]] and ends[seq[-1]] and all(follows[a, b] for a, b in zip(seq, seq[1:]))]
+        valid = [
+            seq
+            for seq in itertools.product(range(len(tags)), repeat=4)
+            if starts[seq[0]] and ends[seq[-1]] and all(follows[a, b] for a, b in zip(seq, seq[1:]))
+        ]
         best = max(valid, key=lambda seq: sum(log_p[t, c] for t, c in enumerate(seq)))
         decoded = viterbi(log_p, *rules)
         assert tuple(decoded) == best
         # the decoded tags read as the same entities under any reading: no I- without its B-
         names = [tags[c] for c in decoded]
-        assert all(not names[i].startswith(("I-", "E-")) or names[i - 1][2:] == names[i][2:] and i > 0
-                   for i in range(len(names)) if names[i] != "O")
+        assert all(
+            not names[i].startswith(("I-", "E-")) or names[i - 1][2:] == names[i][2:] and i > 0
+            for i in range(len(names))
+            if names[i] != "O"
+        )
 
 
 # --- a tagger learns named entities -------------------------------------------------------------------
 
-@pytest.mark.parametrize("model", [{"type": "bow", "window": 1, "hidden_dim": 32}, {"type": "lstm"}], ids=["window", "lstm"])
+
+@pytest.mark.parametrize(
+    "model", [{"type": "bow", "window": 1, "hidden_dim": 32}, {"type": "lstm"}], ids=["window", "lstm"]
+)
 def test_tagger_learns_entities_and_reports_them(make_config, ner_csvs, tmp_path, model):
     import yaml
 
     from textcls.cli import app
 
-    config = make_config(ner_csvs, task="tagging", data={"label_column": "tags", "lowercase": False},
-                         model={**model, "embedding_dim": 16}, optim={"lr": 0.02}, train={"epochs": 8, "monitor": "entity_f1"})
+    config = make_config(
+        ner_csvs,
+        task="tagging",
+        data={"label_column": "tags", "lowercase": False},
+        model={**model, "embedding_dim": 16},
+        optim={"lr": 0.02},
+        train={"epochs": 8, "monitor": "entity_f1"},
+    )
     path = tmp_path / "ner.yaml"
     path.write_text(yaml.safe_dump(config.to_dict()))
     runner = CliRunner()
@@ -83,9 +106,13 @@ def test_tagger_learns_entities_and_reports_them(make_config, ner_csvs, tmp_path
     out = runner.invoke(app, ["eval", str(tmp_path / "run"), str(ner_csvs["test"]), "-f", "json"])
     metrics = json.loads(out.output)
     assert metrics["entity_f1"] >= 0.95 and set(metrics["entities"]) == {"PER", "LOC"}
-    result = json.loads(runner.invoke(app, ["predict", str(tmp_path / "run"), "John Smith visited Paris", "-f", "json"]).output)
-    assert result["entities"] == [{"text": "John Smith", "type": "PER", "start": 0, "end": 2},
-                                  {"text": "Paris", "type": "LOC", "start": 3, "end": 4}]
+    result = json.loads(
+        runner.invoke(app, ["predict", str(tmp_path / "run"), "John Smith visited Paris", "-f", "json"]).output
+    )
+    assert result["entities"] == [
+        {"text": "John Smith", "type": "PER", "start": 0, "end": 2},
+        {"text": "Paris", "type": "LOC", "start": 3, "end": 4},
+    ]
     table = runner.invoke(app, ["predict", str(tmp_path / "run"), "John Smith visited Paris"])
     assert "John Smith (PER)" in table.output
 
@@ -98,8 +125,13 @@ def test_entity_metrics_are_the_decoded_tags_scored_by_seqeval(make_config, ner_
     from textcls.predict import evaluate_file, predict_texts
     from textcls.train import train
 
-    config = make_config(ner_csvs, task="tagging", data={"label_column": "tags", "lowercase": False},
-                         model={"type": "bow", "window": 1, "hidden_dim": 8, "embedding_dim": 4}, train={"epochs": 1})
+    config = make_config(
+        ner_csvs,
+        task="tagging",
+        data={"label_column": "tags", "lowercase": False},
+        model={"type": "bow", "window": 1, "hidden_dim": 8, "embedding_dim": 4},
+        train={"epochs": 1},
+    )
     run = load_run(train(config, out=tmp_path / "run").run_dir)
     rows = read_rows(ner_csvs["test"])
     gold = [r["tags"].split() for r in rows]
@@ -112,8 +144,14 @@ def test_entity_metrics_are_the_decoded_tags_scored_by_seqeval(make_config, ner_
             if tag.startswith("I-"):
                 assert i > 0 and tags[i - 1][2:] == tag[2:] and tags[i - 1] != "O"
     # data.tag_scheme: none turns entity decoding and scores off
-    plain = load_run(train(make_config(ner_csvs, task="tagging", data={"label_column": "tags", "tag_scheme": "none"},
-                                       train={"epochs": 1}), out=tmp_path / "plain").run_dir)
+    plain = load_run(
+        train(
+            make_config(
+                ner_csvs, task="tagging", data={"label_column": "tags", "tag_scheme": "none"}, train={"epochs": 1}
+            ),
+            out=tmp_path / "plain",
+        ).run_dir
+    )
     assert "entity_f1" not in evaluate_file(plain, ner_csvs["test"])
 
 
@@ -122,6 +160,8 @@ def test_entity_monitor_needs_entity_tags(make_config, tagging_csvs, tmp_path):
     from textcls.train import train
 
     with pytest.raises(ConfigError, match="train.monitor: entity_f1 needs entity tags"):  # parts of speech are not
-        train(make_config(tagging_csvs, task="tagging", data={"label_column": "tags"}, train={"monitor": "entity_f1"}),
-              out=tmp_path / "run")
+        train(
+            make_config(tagging_csvs, task="tagging", data={"label_column": "tags"}, train={"monitor": "entity_f1"}),
+            out=tmp_path / "run",
+        )
     assert not (tmp_path / "run").exists()

@@ -26,25 +26,55 @@ pytest.importorskip("onnx")
 from textcls.export import OnnxModel, PaddedModel, export_model, padded_inputs  # noqa: E402
 
 WORDS = "the a film plot was dull but acting really superb and moving good bad . ,".split()
-REAL = ["the film was really superb .", "a dull plot , bad acting", "good", "and the acting was moving but the plot was dull"]
+REAL = [
+    "the film was really superb .",
+    "a dull plot , bad acting",
+    "good",
+    "and the acting was moving but the plot was dull",
+]
 
 MODELS = {  # name -> (task, per token, model fields)
     "bow": ("classification", False, {"type": "bow"}),
-    "bow-ngrams-chars-cnn": ("classification", False, {"type": "bow", "word_ngrams": 3, "char_ngrams": (2, 3), "char_encoder": "cnn"}),
+    "bow-ngrams-chars-cnn": (
+        "classification",
+        False,
+        {"type": "bow", "word_ngrams": 3, "char_ngrams": (2, 3), "char_encoder": "cnn"},
+    ),
     "bow-multilabel": ("multilabel", False, {"type": "bow", "word_ngrams": 2}),
-    "lstm-attention-char-lstm": ("classification", False, {"type": "lstm", "char_ngrams": (2, 3), "char_encoder": "lstm", "char_hidden": 6}),
-    "lstm-mean-2-layers-one-way": ("regression", False, {"type": "lstm", "pooling": "mean", "num_layers": 2, "bidirectional": False}),
+    "lstm-attention-char-lstm": (
+        "classification",
+        False,
+        {"type": "lstm", "char_ngrams": (2, 3), "char_encoder": "lstm", "char_hidden": 6},
+    ),
+    "lstm-mean-2-layers-one-way": (
+        "regression",
+        False,
+        {"type": "lstm", "pooling": "mean", "num_layers": 2, "bidirectional": False},
+    ),
     "window-tagger": ("tagging", True, {"type": "bow", "char_ngrams": (1, 3), "char_encoder": "cnn", "window": 2}),
-    "lstm-tagger-crf": ("tagging", True, {"type": "lstm", "char_ngrams": (1, 3), "char_encoder": "lstm", "char_hidden": 6, "crf": True}),
-    "cnn-chars-char-cnn": ("classification", False, {"type": "cnn", "filters": 5, "filter_widths": [1, 3, 5], "char_ngrams": (2, 3),
-                                                     "char_encoder": "cnn"}),
+    "lstm-tagger-crf": (
+        "tagging",
+        True,
+        {"type": "lstm", "char_ngrams": (1, 3), "char_encoder": "lstm", "char_hidden": 6, "crf": True},
+    ),
+    "cnn-chars-char-cnn": (
+        "classification",
+        False,
+        {"type": "cnn", "filters": 5, "filter_widths": [1, 3, 5], "char_ngrams": (2, 3), "char_encoder": "cnn"},
+    ),
     "cnn-multilabel": ("multilabel", False, {"type": "cnn", "filters": 4, "filter_widths": [2, 4]}),
 }
 
 
 def setup(name):
     task, per_token, fields = MODELS[name]
-    sizes = {"embedding_dim": 8, "buckets": 97, "char_dim": 4, "sparse": False, **({} if fields["type"] == "cnn" else {"hidden_dim": 6})}
+    sizes = {
+        "embedding_dim": 8,
+        "buckets": 97,
+        "char_dim": 4,
+        "sparse": False,
+        **({} if fields["type"] == "cnn" else {"hidden_dim": 6}),
+    }
     cfg = model_config(**sizes, **fields)
     labels = ["A", "B", "C"]
     fz = Featurizer(get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([WORDS]), labels)
@@ -65,7 +95,10 @@ def random_sentences(n, seed):
     """Known words mixed with made-up ones (unknown words, odd case, digits), of every length 1..12."""
     rng = random.Random(seed)
     made_up = lambda: "".join(rng.choice("abcdefgXYZ019-") for _ in range(rng.randint(1, 14)))
-    return [" ".join(rng.choice(WORDS) if rng.random() < 0.6 else made_up() for _ in range(rng.randint(1, 12))) for _ in range(n)]
+    return [
+        " ".join(rng.choice(WORDS) if rng.random() < 0.6 else made_up() for _ in range(rng.randint(1, 12)))
+        for _ in range(n)
+    ]
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -78,7 +111,9 @@ def test_export_matches_pytorch_on_random_and_real_sentences(name, tmp_path):
         batch = batch_of(fz, sentences)
         with torch.no_grad():
             expected = model(batch)
-            padded = PaddedModel(model).scores(**{k: torch.from_numpy(v) for k, v in padded_inputs(batch, model).items()})
+            padded = PaddedModel(model).scores(
+                **{k: torch.from_numpy(v) for k, v in padded_inputs(batch, model).items()}
+            )
         got = onnx(batch)
         padded_tokens = padded if per_token else padded[1]
         torch.testing.assert_close(batch.unpad(padded_tokens), expected.flat_tokens, atol=1e-5, rtol=1e-4)
@@ -97,11 +132,23 @@ def trained_runs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("export")
     csvs = _write_splits(root / "s", {"neg": NEGATIVE, "pos": POSITIVE})
-    bow = train(config_from_dict(small_config_dict(csvs, root / "runs", model={"type": "bow", "word_ngrams": 2, "char_ngrams": [2, 4]})),
-                out=root / "bow").run_dir
-    tags = {s: write_csv(root / f"t_{s}.csv", ["text", "tags"], tagging_rows(n, seed)) for s, n, seed in (("train", 80, 1), ("valid", 20, 2))}
-    tagging = small_config_dict(tags, root / "runs", task="tagging", data={"label_column": "tags"},
-                                model={"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "char_encoder": "cnn"})
+    bow = train(
+        config_from_dict(
+            small_config_dict(csvs, root / "runs", model={"type": "bow", "word_ngrams": 2, "char_ngrams": [2, 4]})
+        ),
+        out=root / "bow",
+    ).run_dir
+    tags = {
+        s: write_csv(root / f"t_{s}.csv", ["text", "tags"], tagging_rows(n, seed))
+        for s, n, seed in (("train", 80, 1), ("valid", 20, 2))
+    }
+    tagging = small_config_dict(
+        tags,
+        root / "runs",
+        task="tagging",
+        data={"label_column": "tags"},
+        model={"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "char_encoder": "cnn"},
+    )
     tagger = train(config_from_dict(tagging), out=root / "tagger").run_dir
     return {"bow": bow, "tagger": tagger}
 
@@ -113,8 +160,14 @@ def test_predict_with_the_onnx_backend_gives_predicts_results(trained_runs, kind
     assert result.exit_code == 0, result.output
     assert (run / "export" / "model.onnx").is_file()
     description = json.loads((run / "export" / "model.json").read_text())
-    assert description["inputs"][:2] == ["ids", "lengths"] and description["labels"] == json.loads((run / "labels.json").read_text())
-    texts = ["a good film", "dull , awful plot and lovely acting", "good"] if kind == "bow" else ["the dog ran", "a cat saw the big dog"]
+    assert description["inputs"][:2] == ["ids", "lengths"] and description["labels"] == json.loads(
+        (run / "labels.json").read_text()
+    )
+    texts = (
+        ["a good film", "dull , awful plot and lovely acting", "good"]
+        if kind == "bow"
+        else ["the dog ran", "a cat saw the big dog"]
+    )
     outputs = []
     for backend in ("torch", "onnx"):
         out = CliRunner().invoke(app, ["predict", str(run), *texts, "-f", "json", "--backend", backend])
@@ -135,14 +188,27 @@ def test_int8_copy_is_smaller_and_agrees(trained_runs):
     full, small = run / "export" / "model.onnx", run / "export" / "model.int8.onnx"
     assert small.stat().st_size < full.stat().st_size / 3
     texts = ["a good film", "dull , awful plot", "lovely and brilliant", "boring"]
-    labels = [[json.loads(line)["label"] for line in CliRunner().invoke(
-        app, ["predict", str(run), *texts, "-f", "json", "--backend", "onnx", "--onnx", str(p)]).stdout.splitlines()] for p in (full, small)]
+    labels = [
+        [
+            json.loads(line)["label"]
+            for line in CliRunner()
+            .invoke(app, ["predict", str(run), *texts, "-f", "json", "--backend", "onnx", "--onnx", str(p)])
+            .stdout.splitlines()
+        ]
+        for p in (full, small)
+    ]
     assert labels[0] == labels[1]
 
 
 def test_missing_export_names_the_command(trained_runs, tmp_path):
-    result = CliRunner().invoke(app, ["predict", str(trained_runs["bow"]), "good", "--backend", "onnx", "--onnx", str(tmp_path / "x.onnx")])
-    assert result.exit_code == 1 and "make it with `textcls export RUN`" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(
+        app, ["predict", str(trained_runs["bow"]), "good", "--backend", "onnx", "--onnx", str(tmp_path / "x.onnx")]
+    )
+    assert (
+        result.exit_code == 1
+        and "make it with `textcls export RUN`" in result.output
+        and "Traceback" not in result.output
+    )
 
 
 def test_a_damaged_or_foreign_onnx_file_is_one_line(trained_runs, tmp_path):
@@ -150,8 +216,10 @@ def test_a_damaged_or_foreign_onnx_file_is_one_line(trained_runs, tmp_path):
     assert CliRunner().invoke(app, ["export", str(bow), "--out", str(tmp_path / "bow.onnx")]).exit_code == 0
     cut = tmp_path / "cut.onnx"
     cut.write_bytes((tmp_path / "bow.onnx").read_bytes()[:1000])
-    cases = [(bow, cut, "onnxruntime cannot load it"),  # a file cut short
-             (tagger, tmp_path / "bow.onnx", "")]  # another run's model: its inputs, or its tables, do not fit
+    cases = [
+        (bow, cut, "onnxruntime cannot load it"),  # a file cut short
+        (tagger, tmp_path / "bow.onnx", ""),
+    ]  # another run's model: its inputs, or its tables, do not fit
     for run, onnx, fragment in cases:
         result = CliRunner().invoke(app, ["predict", str(run), "a good film", "--backend", "onnx", "--onnx", str(onnx)])
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output

@@ -40,8 +40,11 @@ from textcls.vocab import Vocabulary
 
 # --- 1. tokenize_column = Tokenizer.split, row by row ----------------------------------------------
 
-ASCII_PIECES = list(string.ascii_letters + string.digits) + list("'-_.,;:!?()[]\"/#@&*+=<>~`$%^\\|{}") + \
-    [" ", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x00", "\x7f"]
+ASCII_PIECES = (
+    list(string.ascii_letters + string.digits)
+    + list("'-_.,;:!?()[]\"/#@&*+=<>~`$%^\\|{}")
+    + [" ", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x00", "\x7f"]
+)
 OTHER_PIECES = ["é", "É", "ß", "’", "😀", "漢", "字", "\u00a0", "\u3000", "ñ", "Ω"]
 COMMON = ["the", "film", "don't", "well-made", "a-b'c", "x_y", "ok", "it's", "--", "''", "...", "_"]
 LONG_WORDS = ["a" * 17, "supercalifragilistic", "antidisestablishmentarianism", "x1y2z3" * 4, "abcdefghijklmnopq"]
@@ -53,7 +56,11 @@ def random_text(rng: random.Random, allow_other: bool) -> str:
     for _ in range(rng.randint(0, 14)):
         r = rng.random()
         if r < 0.12:  # long tokens (more than 16 bytes), often repeated
-            word = rng.choice(LONG_WORDS) if rng.random() < 0.6 else "".join(rng.choices(string.ascii_letters, k=rng.randint(17, 40)))
+            word = (
+                rng.choice(LONG_WORDS)
+                if rng.random() < 0.6
+                else "".join(rng.choices(string.ascii_letters, k=rng.randint(17, 40)))
+            )
             parts.append(word)
         elif r < 0.35:  # repeated tokens
             parts.append(rng.choice(COMMON))
@@ -96,7 +103,9 @@ def test_tokenize_column_with_many_repeated_tokens_takes_the_large_input_path():
     """Over 200 000 tokens: tokens are numbered with pandas instead of np.unique."""
     rng = random.Random(3)
     vocabulary = COMMON + LONG_WORDS + ["w%d" % i for i in range(300)]
-    texts = [" ".join(rng.choices(vocabulary, k=rng.randint(5, 12))) + rng.choice(["", ".", " !"]) for _ in range(25_000)]
+    texts = [
+        " ".join(rng.choices(vocabulary, k=rng.randint(5, 12))) + rng.choice(["", ".", " !"]) for _ in range(25_000)
+    ]
     tokenizer = Tokenizer()
     tokens = tokenize_column(texts, tokenizer)
     assert len(tokens.codes) > 200_000
@@ -181,7 +190,7 @@ def ref_subwords(word: str, lo: int, hi: int, offset: int, buckets: int) -> list
 ENCODER_TEXTS = [
     "The film was GOOD, really good",
     "solo",  # one word: no word n-gram
-    "An unknownword and zzyzx appear; \"quoted\", with commas",
+    'An unknownword and zzyzx appear; "quoted", with commas',
     "line one\nline two in the same cell",
     "Don't stop: well-made films aren't rare",
     "Café crème, naïve façade — 漢字 and ’curly’ quotes",
@@ -189,13 +198,31 @@ ENCODER_TEXTS = [
     "null null null null null null",
     "the the the The THE tHe",
 ]
-ENCODER_VOCAB = ["the", "film", "was", "good", "really", "and", "don't", "well-made", "films", "café", "The", "GOOD", ",", "null", "."]
+ENCODER_VOCAB = [
+    "the",
+    "film",
+    "was",
+    "good",
+    "really",
+    "and",
+    "don't",
+    "well-made",
+    "films",
+    "café",
+    "The",
+    "GOOD",
+    ",",
+    "null",
+    ".",
+]
 
 
 @pytest.mark.parametrize("lowercase", [True, False])
 @pytest.mark.parametrize("max_length", [None, 4])
 def test_encoder_matches_per_row_reference_through_csv(tmp_path, lowercase, max_length):
-    path = write_csv(tmp_path / "enc.csv", ["text", "label"], [[t, "pos" if i % 2 else "neg"] for i, t in enumerate(ENCODER_TEXTS)])
+    path = write_csv(
+        tmp_path / "enc.csv", ["text", "label"], [[t, "pos" if i % 2 else "neg"] for i, t in enumerate(ENCODER_TEXTS)]
+    )
     tokenizer = Tokenizer(lowercase=lowercase, max_length=max_length)
     vocab = Vocabulary(ENCODER_VOCAB)
     buckets, lo, hi = 101, 2, 4
@@ -338,7 +365,9 @@ def test_bow_dropout_path_matches_reference_loop(variant):
     model.dropout.p = 1e-9
     batch = Batch.of(fz.encode_all([Example(s, None) for s in sentences]))
     model.train()
-    leaves = [p.detach().clone().requires_grad_(True) for p in (model.embedding.weight, model.token_head.weight, model.bias)]
+    leaves = [
+        p.detach().clone().requires_grad_(True) for p in (model.embedding.weight, model.token_head.weight, model.bias)
+    ]
     ref_logits, _ = reference_bow(*leaves, sentences, fz)
     torch.manual_seed(0)
     out = model(batch)
@@ -415,7 +444,9 @@ def test_batch_order_covers_every_row_once_and_ignores_thread_count():
     padding = lambda bs: sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in bs)
     unbucketed = batch_order(lengths, 7, TorchShuffler(torch.Generator().manual_seed(5)), bucket=False)
     assert padding(batches) < padding(unbucketed) / 3
-    assert [b.tolist() for b in batch_order(lengths, 7, None, bucket=False)] == [list(range(s, min(s + 7, 1003))) for s in range(0, 1003, 7)]
+    assert [b.tolist() for b in batch_order(lengths, 7, None, bucket=False)] == [
+        list(range(s, min(s + 7, 1003))) for s in range(0, 1003, 7)
+    ]
 
 
 def test_encoded_batch_gathers_rows_and_pad_unpad_round_trip():
@@ -483,8 +514,12 @@ def test_training_twice_gives_identical_metrics(make_config, tmp_path, threads, 
 
     csvs = _write_splits(tmp_path / "data", {"neg": NEGATIVE, "pos": POSITIVE}, sizes=(64, 30, 10))
     lr = {"adamw": 0.05, "sgd_linear": 0.5}[optim]
-    config = make_config(csvs, train={"epochs": 2, "threads": threads, "batch_size": 8}, optim={"name": optim, "lr": lr},
-                         model={"word_ngrams": 2, "buckets": 1000})
+    config = make_config(
+        csvs,
+        train={"epochs": 2, "threads": threads, "batch_size": 8},
+        optim={"name": optim, "lr": lr},
+        model={"word_ngrams": 2, "buckets": 1000},
+    )
     previous = torch.get_num_threads()
     runs = [train(config, out=tmp_path / f"run{i}").run_dir for i in range(2)]
     assert torch.get_num_threads() == previous  # train() puts the caller's thread count back
@@ -681,7 +716,9 @@ def test_predict_writes_each_batch_before_reading_the_next(run_dir, monkeypatch)
 
     class Out:
         def __init__(self):
-            self.buffer = SimpleNamespace(write=lambda data: (events.append("write %d" % data.count(b"\n")), written.append(data)))
+            self.buffer = SimpleNamespace(
+                write=lambda data: (events.append("write %d" % data.count(b"\n")), written.append(data))
+            )
 
         def flush(self):
             events.append("flush")
@@ -692,14 +729,52 @@ def test_predict_writes_each_batch_before_reading_the_next(run_dir, monkeypatch)
     written: list[bytes] = []
     calls = []
     real = textcls.predict.predict_texts
-    monkeypatch.setattr(textcls.predict, "predict_texts", lambda run, chunk, size, first_line, top_k=None: (calls.append((list(chunk), first_line)), real(run, chunk, size, first_line))[1])
-    monkeypatch.setattr(sys, "stdin", RecordingStdin([t + "\n" for t in TEXTS5[:2]] + ["\n"] + [t + "\n" for t in TEXTS5[2:]], events))
+    monkeypatch.setattr(
+        textcls.predict,
+        "predict_texts",
+        lambda run, chunk, size, first_line, top_k=None: (
+            calls.append((list(chunk), first_line)),
+            real(run, chunk, size, first_line),
+        )[1],
+    )
+    monkeypatch.setattr(
+        sys, "stdin", RecordingStdin([t + "\n" for t in TEXTS5[:2]] + ["\n"] + [t + "\n" for t in TEXTS5[2:]], events)
+    )
     monkeypatch.setattr(sys, "stdout", Out())
-    predict(run_dir=run_dir, texts=None, file=None, encoding="utf-8", fmt=Format.json, batch_size=2, checkpoint="best", sort=False,
-            top_k=None, calibration=True, csv=None, column="text", out=None, word_scores=False, backend=Backend.torch, onnx=None,
-            device="cpu")
-    assert events == ["read 1", "read 2", "write 2", "flush", "read 3", "read 4", "write 2", "flush",
-                      "read 5", "read 6", "write 2", "flush", "eof"]
+    predict(
+        run_dir=run_dir,
+        texts=None,
+        file=None,
+        encoding="utf-8",
+        fmt=Format.json,
+        batch_size=2,
+        checkpoint="best",
+        sort=False,
+        top_k=None,
+        calibration=True,
+        csv=None,
+        column="text",
+        out=None,
+        word_scores=False,
+        backend=Backend.torch,
+        onnx=None,
+        device="cpu",
+    )
+    assert events == [
+        "read 1",
+        "read 2",
+        "write 2",
+        "flush",
+        "read 3",
+        "read 4",
+        "write 2",
+        "flush",
+        "read 5",
+        "read 6",
+        "write 2",
+        "flush",
+        "eof",
+    ]
     lines = TEXTS5[:2] + [""] + TEXTS5[2:]
     assert calls == [(lines[:2], 1), (lines[2:4], 3), (lines[4:], 5)]
     from textcls.checkpoint import load_run
@@ -718,15 +793,24 @@ def test_hogwild_child_updates_reach_the_parent_weights(monkeypatch):
     from textcls.losses.objective import plain_objective
 
     first, second = [2, 3, 4], [5, 6, 7]  # word ids of the two batches
-    rows = [EncodedRow(np.array(first), 0), EncodedRow(np.array(first[::-1]), 1),
-            EncodedRow(np.array(second), 0), EncodedRow(np.array(second[::-1]), 1)]
+    rows = [
+        EncodedRow(np.array(first), 0),
+        EncodedRow(np.array(first[::-1]), 1),
+        EncodedRow(np.array(second), 0),
+        EncodedRow(np.array(second[::-1]), 1),
+    ]
     items = Encoded.from_rows(rows)
     monkeypatch.setattr(trainer_module, "batch_order", lambda *a, **k: [np.array([0, 1]), np.array([2, 3])])
     torch.manual_seed(0)
     model = build_model(model_config(type="bow", embedding_dim=4), TASKS["classification"], 10, 2)
     objective = plain_objective(LOSSES["ce"](), TASKS["classification"], 2)
-    trainer = trainer_module.Trainer(model, objective, OptimConfig(name="sgd_linear", lr=1.0),
-                                     TrainConfig(batch_size=2, threads=2, hogwild=True), torch.device("cpu"))
+    trainer = trainer_module.Trainer(
+        model,
+        objective,
+        OptimConfig(name="sgd_linear", lr=1.0),
+        TrainConfig(batch_size=2, threads=2, hogwild=True),
+        torch.device("cpu"),
+    )
     trainer.total_steps = 10  # as fit() sets it: the learning rate is not yet decayed to 0
     before = model.embedding.weight.detach().clone()
     record = trainer.train_epoch(items, 1)

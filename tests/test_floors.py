@@ -27,8 +27,9 @@ def module_names() -> dict[str, Path]:
 
 
 def _type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-           (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imported(module: str, path: Path, modules: dict[str, Path], lazy: bool = True) -> set[str]:
@@ -112,11 +113,14 @@ def test_the_cycle_finder_finds_a_circle_closed_by_a_lazy_import(tmp_path):
     (pkg / "__init__.py").write_text("")
     (pkg / "sub" / "__init__.py").write_text("from textcls.sub.low import X\n")
     (pkg / "sub" / "low.py").write_text("X = 1\ndef f():\n    from textcls import high\n")
-    (pkg / "high.py").write_text("from typing import TYPE_CHECKING\nfrom textcls.sub import X\n"
-                                 "if TYPE_CHECKING:\n    from textcls import typed\n")
+    (pkg / "high.py").write_text(
+        "from typing import TYPE_CHECKING\nfrom textcls.sub import X\n"
+        "if TYPE_CHECKING:\n    from textcls import typed\n"
+    )
     (pkg / "typed.py").write_text("from textcls import high\n")
-    modules = {".".join(p.relative_to(tmp_path).with_suffix("").parts).removesuffix(".__init__"): p
-               for p in pkg.rglob("*.py")}
+    modules = {
+        ".".join(p.relative_to(tmp_path).with_suffix("").parts).removesuffix(".__init__"): p for p in pkg.rglob("*.py")
+    }
     graph = {name: imported(name, path, modules) for name, path in modules.items()}
     assert graph["textcls.sub.low"] == {"textcls.high"}
     assert graph["textcls.high"] == {"textcls.sub"}  # the TYPE_CHECKING import is not an edge
@@ -131,21 +135,44 @@ def test_the_package_has_no_import_circle():
 
 # What reading, checking and describing a run needs, and the numpy predict path will: no torch.
 TORCH_FREE = [
-    "textcls.config", "textcls.data", "textcls.features", "textcls.encoded", "textcls.vocab", "textcls.tokenize",
-    "textcls.sampling", "textcls.tasks", "textcls.tasks.base", "textcls.tasks.classification",
-    "textcls.tasks.multilabel", "textcls.tasks.regression", "textcls.tasks.ranking", "textcls.tasks.tagging",
-    "textcls.tasks.embedding", "textcls.predictions", "textcls.metrics", "textcls.entities", "textcls.files",
-    "textcls.run_folder", "textcls.checkpoint_files", "textcls.losses", "textcls.sections", "textcls.models",
-    "textcls.models.spec", "textcls.models.bow", "textcls.models.lstm",
+    "textcls.config",
+    "textcls.data",
+    "textcls.features",
+    "textcls.encoded",
+    "textcls.vocab",
+    "textcls.tokenize",
+    "textcls.sampling",
+    "textcls.tasks",
+    "textcls.tasks.base",
+    "textcls.tasks.classification",
+    "textcls.tasks.multilabel",
+    "textcls.tasks.regression",
+    "textcls.tasks.ranking",
+    "textcls.tasks.tagging",
+    "textcls.tasks.embedding",
+    "textcls.predictions",
+    "textcls.metrics",
+    "textcls.entities",
+    "textcls.files",
+    "textcls.run_folder",
+    "textcls.checkpoint_files",
+    "textcls.losses",
+    "textcls.sections",
+    "textcls.models",
+    "textcls.models.spec",
+    "textcls.models.bow",
+    "textcls.models.lstm",
 ]
 
 
 def test_config_data_features_and_task_output_import_no_torch():
     """Each module in a fresh interpreter: torch (and numba) must not be imported by it."""
-    code = ("import importlib, json, sys\n"
-            f"for name in {TORCH_FREE!r}:\n"
-            "    importlib.import_module(name)\n"
-            "print(json.dumps(sorted(m for m in ('torch', 'numba') if m in sys.modules)))\n")
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {TORCH_FREE!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(m for m in ('torch', 'numba') if m in sys.modules)))\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
@@ -156,10 +183,17 @@ def test_each_torch_free_module_alone_imports_no_torch():
     closure in the graph of imports made at import time, not inside functions: a model type's
     config builds its network with a lazy import) must not contain a module importing torch at its top."""
     graph = import_graph(lazy=False)
-    torch_at_top = {name for name, path in module_names().items()
-                    if any(isinstance(n, (ast.Import, ast.ImportFrom)) and
-                           any((a.name if isinstance(n, ast.Import) else (n.module or "")).split(".")[0] == "torch"
-                               for a in n.names) for n in ast.parse(path.read_text()).body)}
+    torch_at_top = {
+        name
+        for name, path in module_names().items()
+        if any(
+            isinstance(n, (ast.Import, ast.ImportFrom))
+            and any(
+                (a.name if isinstance(n, ast.Import) else (n.module or "")).split(".")[0] == "torch" for a in n.names
+            )
+            for n in ast.parse(path.read_text()).body
+        )
+    }
     for name in TORCH_FREE:
         seen, todo = set(), [name]
         while todo:

@@ -27,8 +27,9 @@ from safetensors.torch import load_file
 
 from conftest import NEGATIVE, POSITIVE, _write_splits, checkpoint_weights, small_config_dict
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not Path("/proc/self/fd").is_dir(),
-                                reason="needs fork and /proc (Linux)")
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork") or not Path("/proc/self/fd").is_dir(), reason="needs fork and /proc (Linux)"
+)
 
 KILLS = 24
 EPOCHS = 40
@@ -69,8 +70,13 @@ ZYGOTE = textwrap.dedent("""
 
 class Zygote:
     def __init__(self):
-        self.process = subprocess.Popen([sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True, cwd=Path(__file__).parent)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parent,
+        )
 
     def start(self, *args: str, die_after_checkpoint: int | None = None) -> int:
         """Starts `textcls ARGS` in a fork; with `die_after_checkpoint`, it kills itself right after
@@ -108,8 +114,10 @@ def log_epochs(run: Path) -> list[int]:
 
 
 def log_without_timings(run: Path) -> list[dict]:
-    return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "tokens_per_second")}
-            for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [
+        {k: v for k, v in json.loads(line).items() if k not in ("seconds", "tokens_per_second")}
+        for line in (run / "metrics.jsonl").read_text().splitlines()
+    ]
 
 
 def check_survivor(run: Path, valid_csv: Path) -> int | None:
@@ -160,10 +168,17 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
 
     csvs = _write_splits(tmp_path / "data", {"neg": NEGATIVE, "pos": POSITIVE})
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(small_config_dict(
-        csvs, tmp_path / "runs", model={"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
-        optim={"name": "adamw", "lr": 0.01, "schedule": "linear"},
-        train={"epochs": EPOCHS, "checkpoint_every": 3, "monitor": "accuracy"})))
+    config.write_text(
+        yaml.safe_dump(
+            small_config_dict(
+                csvs,
+                tmp_path / "runs",
+                model={"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
+                optim={"name": "adamw", "lr": 0.01, "schedule": "linear"},
+                train={"epochs": EPOCHS, "checkpoint_every": 3, "monitor": "accuracy"},
+            )
+        )
+    )
     zygote, rng = Zygote(), random.Random(0)
     started = time.perf_counter()
     try:
@@ -177,7 +192,8 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
                 assert epoch <= EPOCHS  # (the kills before left epochs to train)
                 kill_between_checkpoint_and_line(zygote, ["--resume", run], run, epoch, csvs["valid"])
             resumable = (run / "checkpoints" / "index.json").is_file() and "last" in json.loads(
-                (run / "checkpoints" / "index.json").read_text())
+                (run / "checkpoints" / "index.json").read_text()
+            )
             args = ["--resume", run] if resumable else ["-c", config, "--out", run, "--overwrite"]
             pid = zygote.start("train", *args, "-q")
             wait_for_lock(pid, run / ".lock")  # (killing it while it still starts up would test nothing new)
@@ -195,11 +211,17 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
     assert log_epochs(run) == list(range(1, EPOCHS + 1))  # every epoch logged once
     assert log_without_timings(run) == log_without_timings(tmp_path / "straight")  # (the lines kills cut off too)
     for name in ("best", "last"):
-        a, b = load_file(str(checkpoint_weights(run, name))), load_file(str(checkpoint_weights(tmp_path / "straight", name)))
+        a, b = (
+            load_file(str(checkpoint_weights(run, name))),
+            load_file(str(checkpoint_weights(tmp_path / "straight", name))),
+        )
         assert all(torch.equal(a[k], b[k]) for k in a), name
     same = lambda p: {k: v for k, v in json.loads(p.read_text()).items()}
     assert same(run / "metrics.json") == same(tmp_path / "straight" / "metrics.json")
-    leftovers = {p.name for p in (run / "checkpoints").iterdir()} - {"index.json"} - {
-        checkpoint_weights(run, n).parent.name for n in ("best", "last")}
+    leftovers = (
+        {p.name for p in (run / "checkpoints").iterdir()}
+        - {"index.json"}
+        - {checkpoint_weights(run, n).parent.name for n in ("best", "last")}
+    )
     assert not leftovers
     assert time.perf_counter() - started < 90

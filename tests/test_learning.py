@@ -34,7 +34,9 @@ def test_binary_separable_set_is_learnt(make_config, sentiment_csvs, tmp_path, m
     assert result.metrics["valid"]["accuracy"] >= 0.95
     assert result.metrics["test"]["accuracy"] >= 0.95
     # the same numbers, recomputed from scratch outside the training pipeline
-    assert accuracy_by_hand(result.run_dir, sentiment_csvs["valid"]) == pytest.approx(result.metrics["valid"]["accuracy"])
+    assert accuracy_by_hand(result.run_dir, sentiment_csvs["valid"]) == pytest.approx(
+        result.metrics["valid"]["accuracy"]
+    )
     assert accuracy_by_hand(result.run_dir, sentiment_csvs["test"]) == pytest.approx(result.metrics["test"]["accuracy"])
 
 
@@ -49,8 +51,9 @@ def test_three_classes_are_learnt(make_config, three_class_csvs, tmp_path, model
 
 @pytest.mark.parametrize("model", ["bow", "lstm"])
 def test_tagger_learns_word_tags(make_config, tagging_csvs, tmp_path, model):
-    config = make_config(tagging_csvs, task="tagging", data={"label_column": "tags"}, **MODELS[model],
-                         train={"epochs": 6})
+    config = make_config(
+        tagging_csvs, task="tagging", data={"label_column": "tags"}, **MODELS[model], train={"epochs": 6}
+    )
     result = train(config, out=tmp_path / model)
     assert result.metrics["valid"]["accuracy"] >= 0.95
     sentences = ["the big dog sees a red bird .", "this child eats ."]
@@ -61,8 +64,11 @@ def test_tagger_learns_word_tags(make_config, tagging_csvs, tmp_path, model):
 @pytest.mark.parametrize("model", ["bow", "lstm"])
 def test_same_seed_same_run(make_config, tmp_path, model):
     ngrams = {"word_ngrams": 2} if model == "bow" else {}  # the LSTM reads word order itself
-    settings = {"model": {**MODELS[model]["model"], "dropout": 0.3, "buckets": 1000, **ngrams},
-                "optim": {"lr": 0.01}, "train": {"epochs": 3, "seed": 7}}
+    settings = {
+        "model": {**MODELS[model]["model"], "dropout": 0.3, "buckets": 1000, **ngrams},
+        "optim": {"lr": 0.01},
+        "train": {"epochs": 3, "seed": 7},
+    }
     first = train(make_config(**settings), out=tmp_path / "first")
     second = train(make_config(**settings), out=tmp_path / "second")
     for split in ("valid", "test"):

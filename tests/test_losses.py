@@ -38,7 +38,7 @@ def loss_fn(name: str, counts: Counter | None = None, num_classes: int = 3, **cf
 
 def random_case(n=7, c=3, seed=0, scale=2.0):
     g = torch.Generator().manual_seed(seed)
-    logits = (torch.randn(n, c, generator=g, dtype=torch.float64) * scale)
+    logits = torch.randn(n, c, generator=g, dtype=torch.float64) * scale
     y = torch.randint(0, c, (n,), generator=g)
     y[:c] = torch.arange(c)  # every class present
     return logits, y
@@ -62,9 +62,16 @@ def value_and_grad(fn, logits: torch.Tensor, y: torch.Tensor):
 def test_registry_serves_the_documented_tasks():
     tasks = {name: {t for t, task in TASKS.items() if name in task.loss_names()} for name in LOSSES}
     assert tasks == {
-        "bce": {"classification", "multilabel"}, "ce": {"classification", "tagging"}, "nll": {"classification", "tagging"},
-        "focal": {"classification", "tagging", "multilabel"}, "mse": {"regression", "ranking"}, "l1": {"regression", "ranking"},
-        "huber": {"regression", "ranking"}, "ranknet": {"ranking"}, "contrastive": {"embedding"}, "triplet": {"embedding"},
+        "bce": {"classification", "multilabel"},
+        "ce": {"classification", "tagging"},
+        "nll": {"classification", "tagging"},
+        "focal": {"classification", "tagging", "multilabel"},
+        "mse": {"regression", "ranking"},
+        "l1": {"regression", "ranking"},
+        "huber": {"regression", "ranking"},
+        "ranknet": {"ranking"},
+        "contrastive": {"embedding"},
+        "triplet": {"embedding"},
         "crf": {"tagging"},
     }
 
@@ -144,7 +151,7 @@ def test_focal_on_one_binary_logit_is_sigmoid_focal(gamma):
     def sigmoid_focal(z, t):
         p = 1 / (1 + torch.exp(-z[:, 0]))
         p_true = torch.where(t == 1, p, 1 - p)
-        return (-(1 - p_true) ** gamma * torch.log(p_true)).mean()
+        return (-((1 - p_true) ** gamma) * torch.log(p_true)).mean()
 
     value, grad = value_and_grad(loss_fn("focal", num_classes=2, gamma=gamma), x, y)
     ref_value, ref_grad = value_and_grad(sigmoid_focal, x, y)
@@ -167,7 +174,9 @@ def test_weighted_ce_is_a_weighted_mean():
     expected = np_weighted_ce(logits.numpy(), y.numpy(), np.array(weights))
     assert float(value) == pytest.approx(expected, rel=1e-5)
     # not the plain mean of the weighted terms
-    plain_mean = float((np.array(weights)[y.numpy()] * -np_log_softmax(logits.numpy())[np.arange(10), y.numpy()]).mean())
+    plain_mean = float(
+        (np.array(weights)[y.numpy()] * -np_log_softmax(logits.numpy())[np.arange(10), y.numpy()]).mean()
+    )
     assert expected != pytest.approx(plain_mean, rel=1e-3)
     # gradient: d/dx of sum w_y nll / sum w_y = w_y (softmax - onehot) / sum w_y
     p = torch.softmax(logits, 1)
@@ -250,9 +259,17 @@ def test_nll_on_log_softmax_equals_ce_values_and_gradients():
     assert torch.allclose(grad, ref_grad, atol=1e-12)
 
 
-@pytest.mark.parametrize("name, option", [("nll", {"label_smoothing": 0.2}), ("focal", {"label_smoothing": 0.1}),
-                                          ("bce", {"class_weights": "balanced"}), ("ce", {"pos_weight": 2.0}),
-                                          ("ce", {"gamma": 1.0}), ("bce", {"beta": 2.0})])
+@pytest.mark.parametrize(
+    "name, option",
+    [
+        ("nll", {"label_smoothing": 0.2}),
+        ("focal", {"label_smoothing": 0.1}),
+        ("bce", {"class_weights": "balanced"}),
+        ("ce", {"pos_weight": 2.0}),
+        ("ce", {"gamma": 1.0}),
+        ("bce", {"beta": 2.0}),
+    ],
+)
 def test_an_option_the_chosen_loss_does_not_read_is_rejected(name, option):
     """Silently ignoring e.g. label_smoothing under nll would make nll differ from ce unnoticed."""
     from textcls.losses.registry import resolve_loss
@@ -329,8 +346,9 @@ def model_pair(model_type: str, task: str, outputs: int):
     return raw, logsm
 
 
-@pytest.mark.parametrize("model_type,task", [("bow", "classification"), ("lstm", "classification"),
-                                             ("bow", "tagging"), ("lstm", "tagging")])
+@pytest.mark.parametrize(
+    "model_type,task", [("bow", "classification"), ("lstm", "classification"), ("bow", "tagging"), ("lstm", "tagging")]
+)
 def test_log_softmax_model_with_nll_equals_raw_model_with_ce(model_type, task):
     if task == "tagging":
         batch, _ = tagging_batch()
@@ -339,10 +357,14 @@ def test_log_softmax_model_with_nll_equals_raw_model_with_ce(model_type, task):
     raw, logsm = model_pair(model_type, task, 3)
     results = []
     for model, name in [(raw, "ce"), (logsm, "nll")]:
-        objective = build_objective(LossConfig(name=name), get_task(task), LOSSES[name](), 3, Counter(), Counter(), model)
+        objective = build_objective(
+            LossConfig(name=name), get_task(task), LOSSES[name](), 3, Counter(), Counter(), model
+        )
         total, _ = objective(model(batch), batch)
         total.backward()
-        results.append((float(total.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+        results.append(
+            (float(total.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+        )
     (ce_value, ce_grads), (nll_value, nll_grads) = results
     assert nll_value == pytest.approx(ce_value, rel=1e-6)
     assert ce_grads.keys() == nll_grads.keys() and ce_grads
@@ -411,11 +433,19 @@ def test_regression_objective_uses_sentence_output():
 # --- task / loss compatibility ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,task,num_labels", [
-    ("mse", "classification", 2), ("l1", "tagging", 4), ("huber", "classification", 3),
-    ("ce", "regression", 0), ("nll", "regression", 0), ("focal", "regression", 0), ("bce", "regression", 0),
-    ("bce", "tagging", 2),
-])
+@pytest.mark.parametrize(
+    "name,task,num_labels",
+    [
+        ("mse", "classification", 2),
+        ("l1", "tagging", 4),
+        ("huber", "classification", 3),
+        ("ce", "regression", 0),
+        ("nll", "regression", 0),
+        ("focal", "regression", 0),
+        ("bce", "regression", 0),
+        ("bce", "tagging", 2),
+    ],
+)
 def test_loss_that_does_not_fit_the_task_is_a_config_error(name, task, num_labels):
     with pytest.raises(ConfigError, match=f"'{name}' does not fit task '{task}'") as info:
         resolve_loss_name(name, get_task(task), num_labels)
@@ -429,20 +459,31 @@ def test_bce_with_more_than_two_labels_is_a_config_error():
         resolve_loss_name("bce", TASKS["classification"], 3)
 
 
-@pytest.mark.parametrize("task,num_labels,expected", [("classification", 2, "bce"), ("classification", 4, "ce"),
-                                                      ("tagging", 2, "ce"), ("regression", 0, "mse")])
+@pytest.mark.parametrize(
+    "task,num_labels,expected",
+    [("classification", 2, "bce"), ("classification", 4, "ce"), ("tagging", 2, "ce"), ("regression", 0, "mse")],
+)
 def test_auto_loss(task, num_labels, expected):
     assert resolve_loss_name("auto", TASKS[task], num_labels) == expected
 
 
-@pytest.mark.parametrize("name,task,labels,outputs", [("bce", "classification", 2, 1), ("ce", "classification", 2, 2),
-                                                      ("focal", "tagging", 5, 5), ("huber", "regression", 0, 1)])
+@pytest.mark.parametrize(
+    "name,task,labels,outputs",
+    [
+        ("bce", "classification", 2, 1),
+        ("ce", "classification", 2, 2),
+        ("focal", "tagging", 5, 5),
+        ("huber", "regression", 0, 1),
+    ],
+)
 def test_num_outputs(name, task, labels, outputs):
     assert get_task(task).num_outputs(LOSSES[name], labels) == outputs
 
 
 def test_objective_has_no_regularisers_on_a_bare_module():
-    objective = build_objective(LossConfig(name="ce"), TASKS["classification"], LOSSES["ce"](), 3, Counter(), Counter(), nn.Module())
+    objective = build_objective(
+        LossConfig(name="ce"), TASKS["classification"], LOSSES["ce"](), 3, Counter(), Counter(), nn.Module()
+    )
     assert objective.regularizers == []
 
 
@@ -474,8 +515,10 @@ def imbalanced_runs(tmp_path_factory):
     """Minority recall on the validation rows, recomputed from the last checkpoint's predictions (the
     epoch a monitor picks is noisy on 20 rare rows; the end of training is what the loss converges to)."""
     folder = tmp_path_factory.mktemp("imbalanced")
-    csvs = {"train": write_csv(folder / "train.csv", ["text", "label"], imbalanced_rows(1600, 1)),
-            "valid": write_csv(folder / "valid.csv", ["text", "label"], imbalanced_rows(400, 2))}
+    csvs = {
+        "train": write_csv(folder / "train.csv", ["text", "label"], imbalanced_rows(1600, 1)),
+        "valid": write_csv(folder / "valid.csv", ["text", "label"], imbalanced_rows(400, 2)),
+    }
     rare_texts = [r["text"] for r in read_rows(csvs["valid"]) if r["label"] == "rare"]
     assert len(rare_texts) == 20
     losses = {
@@ -486,8 +529,11 @@ def imbalanced_runs(tmp_path_factory):
     }
     recall = {}
     for key, loss in losses.items():
-        config = config_from_dict(small_config_dict(csvs, folder / "runs", loss=loss, optim={"lr": 0.02},
-                                                    train={"epochs": 5, "batch_size": 32}))
+        config = config_from_dict(
+            small_config_dict(
+                csvs, folder / "runs", loss=loss, optim={"lr": 0.02}, train={"epochs": 5, "batch_size": 32}
+            )
+        )
         result = train(config, out=folder / key)
         predicted = predict_texts(load_run(result.run_dir, "last"), rare_texts)
         recall[key] = sum(p["label"] == "rare" for p in predicted) / len(rare_texts)

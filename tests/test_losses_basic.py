@@ -33,7 +33,9 @@ def batch_with_labels(labels: list[int]):
 def objective(loss: dict, num_classes: int, label_counts=None):
     cfg = LossConfig(**loss)
     loss = resolve_loss(cfg, TASKS["classification"], num_classes)
-    return loss, build_objective(cfg, TASKS["classification"], loss, num_classes, label_counts or Counter(), Counter(), nn.Module())
+    return loss, build_objective(
+        cfg, TASKS["classification"], loss, num_classes, label_counts or Counter(), Counter(), nn.Module()
+    )
 
 
 def total_loss(obj, logits, labels) -> float:
@@ -54,7 +56,9 @@ def sigmoid(x: float) -> float:
 
 
 def hand_bce(logits, labels, pos_weight=1.0) -> float:
-    terms = [-(pos_weight * y * math.log(sigmoid(x)) + (1 - y) * math.log(1 - sigmoid(x))) for x, y in zip(logits, labels)]
+    terms = [
+        -(pos_weight * y * math.log(sigmoid(x)) + (1 - y) * math.log(1 - sigmoid(x))) for x, y in zip(logits, labels)
+    ]
     return sum(terms) / len(terms)
 
 

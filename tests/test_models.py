@@ -97,8 +97,14 @@ def test_padding_does_not_change_a_sentence(model_cfg, outputs):
 @pytest.mark.parametrize("model_type", ["bow", "lstm"])
 @pytest.mark.parametrize("char_encoder", ["none", "cnn", "lstm"])
 def test_padding_does_not_change_tags(model_type, char_encoder):
-    fz = featurizer("tagging", labels=("A", "B", "C"), type=model_type, char_encoder=char_encoder, char_hidden=6,
-                    **({"window": 2} if model_type == "bow" else {}))
+    fz = featurizer(
+        "tagging",
+        labels=("A", "B", "C"),
+        type=model_type,
+        char_encoder=char_encoder,
+        char_hidden=6,
+        **({"window": 2} if model_type == "bow" else {}),
+    )
     model = make_model(fz, "tagging", 3)
     short = ["Some", "3", "."]
     with torch.no_grad():
@@ -124,7 +130,7 @@ def test_bow_token_scores_are_embedding_rows_times_classifier(outputs):
         torch.testing.assert_close(out.sentence[row], token_scores.mean(0) + b, atol=1e-6, rtol=1e-5)
         # the same as fastText's "average the word vectors, then classify"
         torch.testing.assert_close(out.sentence[row], E[ids].mean(0) @ W.T + b, atol=1e-6, rtol=1e-5)
-    assert torch.all(out.tokens[1, len(SHORT):] == 0)  # padding carries no evidence
+    assert torch.all(out.tokens[1, len(SHORT) :] == 0)  # padding carries no evidence
 
 
 def test_bow_with_word_ngrams_averages_words_and_ngrams():
@@ -204,7 +210,9 @@ def test_log_softmax_option_gives_log_probabilities():
     torch.testing.assert_close(out.sentence, F.log_softmax(logits, -1), atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("task, model_type", [("classification", "bow"), ("classification", "lstm"), ("tagging", "bow"), ("tagging", "lstm")])
+@pytest.mark.parametrize(
+    "task, model_type", [("classification", "bow"), ("classification", "lstm"), ("tagging", "bow"), ("tagging", "lstm")]
+)
 def test_word_dropout_acts_in_training_only_and_trains_the_unknown_word(task, model_type):
     fz = featurizer(task, labels=("A", "B"), type=model_type, char_ngrams=(2, 3), word_dropout=0.5, sparse=False)
     plain = featurizer(task, labels=("A", "B"), type=model_type, char_ngrams=(2, 3), sparse=False)

@@ -41,8 +41,9 @@ def test_multilabel_metrics_against_scikit_learn():
     assert got["lrap"] == pytest.approx(label_ranking_average_precision_score(y, scores))
     precision, recall, f1, support = precision_recall_fscore_support(y, predicted, zero_division=0)
     for i, label in enumerate("abcdef"):
-        assert got["per_class"][label] == pytest.approx({"precision": precision[i], "recall": recall[i], "f1": f1[i],
-                                                         "support": support[i]})
+        assert got["per_class"][label] == pytest.approx(
+            {"precision": precision[i], "recall": recall[i], "f1": f1[i], "support": support[i]}
+        )
 
 
 def test_best_f1_threshold_is_the_best_of_brute_force():
@@ -105,8 +106,10 @@ def multilabel_rows(n: int, seed: int) -> list[list[str]]:
 
 @pytest.fixture
 def multilabel_csvs(tmp_path) -> dict:
-    return {split: write_csv(tmp_path / f"{split}.csv", ["text", "labels"], multilabel_rows(n, seed))
-            for split, n, seed in [("train", 300, 1), ("valid", 80, 2), ("test", 80, 3)]}
+    return {
+        split: write_csv(tmp_path / f"{split}.csv", ["text", "labels"], multilabel_rows(n, seed))
+        for split, n, seed in [("train", 300, 1), ("valid", 80, 2), ("test", 80, 3)]
+    }
 
 
 @pytest.mark.parametrize("threshold", ["per_label", 0.5])
@@ -115,8 +118,13 @@ def test_multilabel_trains_and_scores_with_its_saved_thresholds(make_config, mul
     from textcls.predict import evaluate_file, predict_texts
     from textcls.train import train
 
-    config = make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"},
-                         loss={"name": "bce", "pos_weight": "auto", "threshold": threshold}, train={"epochs": 6, "monitor": "micro_f1"})
+    config = make_config(
+        multilabel_csvs,
+        task="multilabel",
+        data={"label_column": "labels"},
+        loss={"name": "bce", "pos_weight": "auto", "threshold": threshold},
+        train={"epochs": 6, "monitor": "micro_f1"},
+    )
     run = load_run(train(config, out=tmp_path / "run").run_dir)
     assert run.labels == ["complaint", "neutral", "praise"]
     saved = tmp_path / "run" / "task.json"
@@ -141,8 +149,10 @@ def test_predict_top_k_and_errors(make_config, multilabel_csvs, tmp_path):
     from textcls.cli import app
     from textcls.train import train
 
-    train_cli(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"}, train={"epochs": 3}),
-              tmp_path / "ml")
+    train_cli(
+        make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"}, train={"epochs": 3}),
+        tmp_path / "ml",
+    )
     runner = CliRunner()
     out = runner.invoke(app, ["predict", str(tmp_path / "ml"), "a lovely film", "--top-k", "2", "-f", "json"])
     result = json.loads(out.output)
@@ -169,7 +179,9 @@ def test_stats_with_rows_of_equal_label_counts_and_empty_cells(make_config, tmp_
 
     rows = [["a good film", "praise|neutral"], ["a dull film", "complaint|neutral"], ["the plot", ""], ["a film", ""]]
     path = write_csv(tmp_path / "ml.csv", ["text", "labels"], rows)
-    stats = dataset_stats(make_config({"train": path, "valid": path}, task="multilabel", data={"label_column": "labels"}))
+    stats = dataset_stats(
+        make_config({"train": path, "valid": path}, task="multilabel", data={"label_column": "labels"})
+    )
     assert stats["label_counts"] == {"complaint": 1, "neutral": 2, "praise": 1}
     assert stats["rows_without_labels"] == 2 and stats["mean_labels_per_row"] == 1.0
 
@@ -177,8 +189,10 @@ def test_stats_with_rows_of_equal_label_counts_and_empty_cells(make_config, tmp_
 def test_user_text_is_printed_as_it_is(make_config, multilabel_csvs, tmp_path):
     from textcls.cli import app
 
-    train_cli(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"}, train={"epochs": 1}),
-              tmp_path / "ml")
+    train_cli(
+        make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"}, train={"epochs": 1}),
+        tmp_path / "ml",
+    )
     result = CliRunner().invoke(app, ["predict", str(tmp_path / "ml"), "see [/usr/bin] and [b]this[/b]"])
     assert result.exit_code == 0 and "see [/usr/bin] and [b]this[/b]" in result.output  # not read as markup
 
@@ -189,8 +203,10 @@ def test_word_targets_need_a_task_with_classes(make_config, multilabel_csvs, tmp
 
     lexicon = write_csv(tmp_path / "lex.csv", ["word", "label"], [["lovely", "praise"]])
     with pytest.raises(ConfigError, match="data.lexicon: word targets .* task 'multilabel' has no such scores"):
-        train(make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels", "lexicon": str(lexicon)}),
-              out=tmp_path / "run")
+        train(
+            make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels", "lexicon": str(lexicon)}),
+            out=tmp_path / "run",
+        )
     assert not (tmp_path / "run").exists()
 
 
@@ -202,13 +218,20 @@ def test_thresholds_are_tuned_on_calibrated_probabilities(make_config, multilabe
     from textcls.predict import predict_texts
     from textcls.train import train
 
-    config = make_config(multilabel_csvs, task="multilabel", data={"label_column": "labels"},
-                         loss={"name": "bce", "threshold": "per_label"}, train={"epochs": 6, "monitor": "micro_f1"})
+    config = make_config(
+        multilabel_csvs,
+        task="multilabel",
+        data={"label_column": "labels"},
+        loss={"name": "bce", "threshold": "per_label"},
+        train={"epochs": 6, "monitor": "micro_f1"},
+    )
     run_dir = train(config, out=tmp_path / "run").run_dir
     state = json.loads((run_dir / "task.json").read_text())
     raw = load_run(run_dir, calibrated=False)
     rows = read_rows(multilabel_csvs["valid"])
-    probs = np.array([[r["probabilities"][label] for label in raw.labels] for r in predict_texts(raw, [r["text"] for r in rows])])
+    probs = np.array(
+        [[r["probabilities"][label] for label in raw.labels] for r in predict_texts(raw, [r["text"] for r in rows])]
+    )
     y = np.array([[label in r["labels"].split("|") for label in raw.labels] for r in rows]).astype(float)
     logits = np.log(np.clip(probs, 1e-12, 1)) - np.log(np.clip(1 - probs, 1e-12, 1))
     bce = lambda t: -np.mean(y * np.log(1 / (1 + np.exp(-logits / t))) + (1 - y) * np.log(1 / (1 + np.exp(logits / t))))

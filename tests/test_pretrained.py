@@ -57,13 +57,16 @@ def test_only_wanted_words_are_kept(tmp_path):
     assert set(read_vectors(write_text(tmp_path / "v.txt"), 3, {"dull", "absent"})) == {"dull"}
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("good 0.1 0.2\n", r"v\.txt line 1: vectors have 2 dimensions, model\.embedding_dim is 3"),
-    ("", r"v\.txt: no vectors"),
-    ("good 1 2 3\nfilm 1 2\n", r"v\.txt line 2: expected a word and 3 numbers"),
-    ("good 1 2 3\nfilm 1 x 3\n", r"v\.txt line 2: 'x' is not a number"),
-    ("3 3\ngood 1 2 3\nfilm 1 2 3 4\n", r"v\.txt line 3: expected a word and 3 numbers"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("good 0.1 0.2\n", r"v\.txt line 1: vectors have 2 dimensions, model\.embedding_dim is 3"),
+        ("", r"v\.txt: no vectors"),
+        ("good 1 2 3\nfilm 1 2\n", r"v\.txt line 2: expected a word and 3 numbers"),
+        ("good 1 2 3\nfilm 1 x 3\n", r"v\.txt line 2: 'x' is not a number"),
+        ("3 3\ngood 1 2 3\nfilm 1 2 3 4\n", r"v\.txt line 3: expected a word and 3 numbers"),
+    ],
+)
 def test_bad_text_files_are_one_line_errors(tmp_path, content, expected):
     path = tmp_path / "v.txt"
     path.write_text(content)

@@ -58,8 +58,7 @@ def test_ranknet_equals_a_loop_over_pairs_values_and_gradients(ties, grouped):
     gold = [2.0, 1.0, 1.0, -0.5, 3.0, 1.0, 0.0, 2.0, -0.5]  # ties inside and across groups
     groups = [0, 0, 1, 1, 0, 1, 2, 2, 2] if grouped else None
     got_s = scores.clone().requires_grad_(True)
-    got = ranknet(ties=ties)(got_s, torch.tensor(gold, dtype=torch.float64),
-                             torch.tensor(groups) if grouped else None)
+    got = ranknet(ties=ties)(got_s, torch.tensor(gold, dtype=torch.float64), torch.tensor(groups) if grouped else None)
     got.backward()
     ref_s = scores[:, 0].clone().requires_grad_(True)
     ref = reference_ranknet(ref_s, gold, groups, ties)
@@ -117,7 +116,9 @@ def test_ranking_metrics_against_scipy_and_scikit_learn():
             right += 1.0 if (gold[a] - gold[b]) * (pred[a] - pred[b]) > 0 else 0.5 if pred[a] == pred[b] else 0.0
     assert m["pairwise_accuracy"] == pytest.approx(right / known)
     tie_free = rng.normal(size=200)  # scikit-learn averages over tied predictions; ours keeps row order
-    assert ranking_metrics(gold, tie_free)["ndcg_at_10"] == pytest.approx(ndcg_score([gold - gold.min()], [tie_free], k=10))
+    assert ranking_metrics(gold, tie_free)["ndcg_at_10"] == pytest.approx(
+        ndcg_score([gold - gold.min()], [tie_free], k=10)
+    )
 
 
 def test_ranking_metrics_within_groups_are_averaged_over_groups():
@@ -153,13 +154,18 @@ def scored_rows(n: int, seed: int, groups: bool = False) -> list[list[str]]:
 @pytest.fixture
 def ranking_csvs(tmp_path) -> dict:
     header = ["text", "score", "query"]
-    return {split: write_csv(tmp_path / "rank" / f"{split}.csv", header, scored_rows(n, seed, groups=True))
-            for split, n, seed in [("train", 300, 1), ("valid", 60, 2), ("test", 60, 3)]}
+    return {
+        split: write_csv(tmp_path / "rank" / f"{split}.csv", header, scored_rows(n, seed, groups=True))
+        for split, n, seed in [("train", 300, 1), ("valid", 60, 2), ("test", 60, 3)]
+    }
 
 
 def ranking_config(make_config, csvs, **sections):
-    base = {"task": "ranking", "data": {"label_column": "score", **sections.pop("data", {})},
-            "train": {"epochs": 8, "monitor": "kendall_tau"}}
+    base = {
+        "task": "ranking",
+        "data": {"label_column": "score", **sections.pop("data", {})},
+        "train": {"epochs": 8, "monitor": "kendall_tau"},
+    }
     return make_config(csvs, **{**base, **sections})
 
 
@@ -224,12 +230,18 @@ def test_group_column_errors(make_config, ranking_csvs, tmp_path):
     from textcls.train import train
 
     with pytest.raises(ConfigError, match="data.group_column is read by task 'ranking', not by 'regression'"):
-        train(make_config(ranking_csvs, task="regression", data={"label_column": "score", "group_column": "query"}),
-              out=tmp_path / "a")
-    bad = write_csv(tmp_path / "bad.csv", ["text", "score", "query"], [["a good film", "1", "q1"], ["a dull film", "0", " "]])
+        train(
+            make_config(ranking_csvs, task="regression", data={"label_column": "score", "group_column": "query"}),
+            out=tmp_path / "a",
+        )
+    bad = write_csv(
+        tmp_path / "bad.csv", ["text", "score", "query"], [["a good film", "1", "q1"], ["a dull film", "0", " "]]
+    )
     with pytest.raises(DataError, match=r"bad.csv, row 2, column 'query': empty group"):
-        train(ranking_config(make_config, {"train": bad, "valid": ranking_csvs["valid"]}, data={"group_column": "query"}),
-              out=tmp_path / "b")
+        train(
+            ranking_config(make_config, {"train": bad, "valid": ranking_csvs["valid"]}, data={"group_column": "query"}),
+            out=tmp_path / "b",
+        )
     with pytest.raises(ConfigError, match="loss.ties does not apply to loss 'mse'"):
         train(ranking_config(make_config, ranking_csvs, loss={"name": "mse", "ties": "half"}), out=tmp_path / "c")
 
@@ -248,7 +260,9 @@ def test_grouped_batches_keep_each_group_whole():
 
     groups = np.repeat(np.arange(40), np.random.default_rng(0).integers(1, 9, 40))
     items = Encoded(np.arange(len(groups) + 1), np.zeros(len(groups), dtype=np.int64), groups=groups)
-    batches = get_task("ranking").batches(items, TrainConfig(batch_size=16), TorchShuffler(torch.Generator().manual_seed(0)))
+    batches = get_task("ranking").batches(
+        items, TrainConfig(batch_size=16), TorchShuffler(torch.Generator().manual_seed(0))
+    )
     assert sorted(np.concatenate(batches).tolist()) == list(range(len(groups)))  # every row once
     for batch in batches:
         assert len(batch) <= 16 or len(set(groups[batch])) == 1  # a group larger than a batch alone

@@ -48,20 +48,8 @@ LENGTHS = [6, 3, 5, 2, 4]  # real tokens per row; the rest of each row is paddin
 T = max(LENGTHS)
 # Targets of the real tokens (None = unlabelled). The fourth row has no labelled word; rows differ in
 # how many labelled words they have, so "mean per sentence" and "mean per word" differ.
-BINARY_TARGETS = [
-    [1, None, 0, 1, None, 1],
-    [None, 0, None],
-    [0, 0, 1, None, 1],
-    [None, None],
-    [1, None, None, None],
-]
-MULTI_TARGETS = [
-    [2, None, 0, 1, None, 2],
-    [None, 1, None],
-    [0, 0, 2, None, 1],
-    [None, None],
-    [1, None, None, None],
-]
+BINARY_TARGETS = [[1, None, 0, 1, None, 1], [None, 0, None], [0, 0, 1, None, 1], [None, None], [1, None, None, None]]
+MULTI_TARGETS = [[2, None, 0, 1, None, 2], [None, 1, None], [0, 0, 2, None, 1], [None, None], [1, None, None, None]]
 
 
 def target_tensor(rows: list[list[int | None]]) -> torch.Tensor:
@@ -140,7 +128,9 @@ def test_binary_loss_equals_loop_over_labelled_words(normalize, pos_weight):
 def test_pos_weight_and_normalisation_matter_on_this_batch():
     """Guards the cases above: on this batch the options give different values."""
     scores, targets = random_scores(1), target_tensor(BINARY_TARGETS)
-    values = {(pw, n): float(rationale_loss(scores, targets, pw, n)) for pw in [None, 3.5] for n in ["sentence", "token"]}
+    values = {
+        (pw, n): float(rationale_loss(scores, targets, pw, n)) for pw in [None, 3.5] for n in ["sentence", "token"]
+    }
     assert len({round(v, 6) for v in values.values()}) == 4
     assert values[(None, "sentence")] == pytest.approx(float(rationale_loss(scores, targets, 1.0, "sentence")))
 
@@ -151,7 +141,9 @@ def test_multiclass_loss_equals_loop_of_cross_entropy(normalize):
     value = rationale_loss(scores, target_tensor(MULTI_TARGETS), None, normalize)
     assert float(value) == pytest.approx(hand_loss(scores, MULTI_TARGETS, None, normalize), rel=1e-6)
     # pos_weight is a one-logit notion: with class scores it changes nothing
-    assert float(rationale_loss(scores, target_tensor(MULTI_TARGETS), 3.5, normalize)) == pytest.approx(float(value), rel=1e-6)
+    assert float(rationale_loss(scores, target_tensor(MULTI_TARGETS), 3.5, normalize)) == pytest.approx(
+        float(value), rel=1e-6
+    )
 
 
 def test_no_labelled_word_gives_zero_with_zero_gradients():
@@ -271,8 +263,9 @@ def test_rationale_loss_alone_trains_the_shared_embedding(kind):
     assert model.token_head.weight.grad.abs().sum() > 0
     if kind == "lstm":
         encoder = dict(model.encoder.named_parameters())
-        assert encoder and all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.values()), \
-            [n for n, p in encoder.items() if p.grad is None or not p.grad.abs().sum() > 0]
+        assert encoder and all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.values()), [
+            n for n, p in encoder.items() if p.grad is None or not p.grad.abs().sum() > 0
+        ]
     # the sentence prediction reads the same embedding rows
     model.zero_grad(set_to_none=True)
     model(batch).sentence.sum().backward()
@@ -349,7 +342,9 @@ def test_objective_adds_weighted_rationale_loss():
     scores = random_scores(1)
     sentence = torch.tensor([[0.3], [-1.2], [2.0], [0.1], [-0.4]])
     cfg = LossConfig(rationale={"weight": 0.7, "pos_weight": 2.0, "normalize": "token"})
-    objective = build_objective(cfg, TASKS["classification"], LOSSES["bce"](), 2, Counter(), Counter({1: 5, 0: 3}), torch.nn.Module())
+    objective = build_objective(
+        cfg, TASKS["classification"], LOSSES["bce"](), 2, Counter(), Counter({1: 5, 0: 3}), torch.nn.Module()
+    )
     assert objective.rationale_pos_weight == 2.0  # a number is used as it is; auto would give 3/5
     total, parts = objective(ModelOutput(sentence, scores), batch)
     expected_r = hand_loss(scores, BINARY_TARGETS, 2.0, "token")
@@ -391,24 +386,35 @@ def rationale_config(root: Path, train_csv: Path, valid_csv: Path, **sections):
 
 
 def test_auto_pos_weight_is_negatives_over_positives_of_training_targets(tmp_path):
-    train_csv = write_csv(tmp_path / "train.csv", ["text", "label", "rationale"], [
-        ["good good film", "pos", "good:1"],                # both occurrences: 2 positives
-        ["bad film and plot", "neg", "bad:0 film:0"],       # 2 negatives
-        ["great plot indeed", "pos", ""],                   # lexicon: great 1
-        ["dull great film", "neg", "great:0"],              # the cell beats the lexicon: 2 negatives
-        ["awful awful story", "neg", "story:neg"],          # lexicon awful 0 twice, story: 3 negatives
-        ["lovely story", "pos", "lovely:pos"],              # 1 positive
-        ["plain film", "pos", ""],                          # nothing
-        ["superb and great", "pos", "superb:+1"],           # 2 positives
-    ])
+    train_csv = write_csv(
+        tmp_path / "train.csv",
+        ["text", "label", "rationale"],
+        [
+            ["good good film", "pos", "good:1"],  # both occurrences: 2 positives
+            ["bad film and plot", "neg", "bad:0 film:0"],  # 2 negatives
+            ["great plot indeed", "pos", ""],  # lexicon: great 1
+            ["dull great film", "neg", "great:0"],  # the cell beats the lexicon: 2 negatives
+            ["awful awful story", "neg", "story:neg"],  # lexicon awful 0 twice, story: 3 negatives
+            ["lovely story", "pos", "lovely:pos"],  # 1 positive
+            ["plain film", "pos", ""],  # nothing
+            ["superb and great", "pos", "superb:+1"],  # 2 positives
+        ],
+    )
     # Validation targets are all negative: counting them would change the weight.
-    valid_csv = write_csv(tmp_path / "valid.csv", ["text", "label", "rationale"], [
-        ["bad film", "neg", "bad:0 film:0"], ["dull awful plot", "neg", "plot:0"], ["good film", "pos", "film:0"],
-    ])
+    valid_csv = write_csv(
+        tmp_path / "valid.csv",
+        ["text", "label", "rationale"],
+        [["bad film", "neg", "bad:0 film:0"], ["dull awful plot", "neg", "plot:0"], ["good film", "pos", "film:0"]],
+    )
     lexicon = write_csv(tmp_path / "lex.csv", ["word", "label"], [["great", "1"], ["dull", "0"], ["awful", "0"]])
-    cfg = rationale_config(tmp_path, train_csv, valid_csv, train={"epochs": 1},
-                           data={"rationale_column": "rationale", "lexicon": str(lexicon)},
-                           loss={"rationale": {"weight": 1.0, "pos_weight": "auto"}})
+    cfg = rationale_config(
+        tmp_path,
+        train_csv,
+        valid_csv,
+        train={"epochs": 1},
+        data={"rationale_column": "rationale", "lexicon": str(lexicon)},
+        loss={"rationale": {"weight": 1.0, "pos_weight": "auto"}},
+    )
     result = train(cfg, out=tmp_path / "run")
 
     counts = count_targets(train_csv, {"great": 1, "dull": 0, "awful": 0})
@@ -418,8 +424,13 @@ def test_auto_pos_weight_is_negatives_over_positives_of_training_targets(tmp_pat
 
 
 def test_auto_pos_weight_without_word_targets_is_none(tmp_path, sentiment_csvs):
-    cfg = rationale_config(tmp_path, sentiment_csvs["train"], sentiment_csvs["valid"], train={"epochs": 1},
-                           loss={"rationale": {"weight": 1.0}})
+    cfg = rationale_config(
+        tmp_path,
+        sentiment_csvs["train"],
+        sentiment_csvs["valid"],
+        train={"epochs": 1},
+        loss={"rationale": {"weight": 1.0}},
+    )
     info = json.loads((train(cfg, out=tmp_path / "run").run_dir / "model.json").read_text())
     assert info["rationale_pos_weight"] is None
 
@@ -447,8 +458,12 @@ def imbalanced_rows(n: int, seed: int, share: float = Z_SHARE) -> list[list[str]
     for i in range(n):
         label = ["neg", "pos"][i % 2]
         z = Z_WORDS[(i // 2) % len(Z_WORDS)]
-        words = (rng.sample(P_WORDS if label == "pos" else N_WORDS, 2) + rng.sample(X_WORDS, 2)
-                 + rng.choices(FILL, k=rng.randint(3, 6)) + [z])
+        words = (
+            rng.sample(P_WORDS if label == "pos" else N_WORDS, 2)
+            + rng.sample(X_WORDS, 2)
+            + rng.choices(FILL, k=rng.randint(3, 6))
+            + [z]
+        )
         rng.shuffle(words)
         k = seen[(z, label)]
         seen[(z, label)] += 1
@@ -469,9 +484,15 @@ def test_auto_pos_weight_scores_minority_targets_below_zero(tmp_path):
 
     below_zero, positive_ok, weights = {}, {}, {}
     for pos_weight in ["auto", 1.0]:
-        cfg = rationale_config(tmp_path, train_csv, valid_csv, train={"epochs": 10},
-                               data={"rationale_column": "rationale", "lexicon": str(lexicon_csv)},
-                               optim={"lr": 0.01}, loss={"rationale": {"weight": 1.0, "pos_weight": pos_weight}})
+        cfg = rationale_config(
+            tmp_path,
+            train_csv,
+            valid_csv,
+            train={"epochs": 10},
+            data={"rationale_column": "rationale", "lexicon": str(lexicon_csv)},
+            optim={"lr": 0.01},
+            loss={"rationale": {"weight": 1.0, "pos_weight": pos_weight}},
+        )
         result = train(cfg, out=tmp_path / f"run-{pos_weight}")
         weights[pos_weight] = json.loads((result.run_dir / "model.json").read_text())["rationale_pos_weight"]
         assert result.metrics["valid"]["accuracy"] >= 0.95
@@ -536,15 +557,26 @@ def test_word_targets_raise_evidence_auprc_on_unseen_targets(tmp_path):
     header = ["text", "label", "rationale"]
     train_csv = write_csv(tmp_path / "train.csv", header, rationale_rows(200, 1, with_targets=True))
     valid_csv = write_csv(tmp_path / "valid.csv", header, rationale_rows(100, 2, with_targets=False))
-    every_word = write_csv(tmp_path / "lex_all.csv", ["word", "label"],
-                           [[w, 1] for w in POSITIVE] + [[w, 0] for w in NEGATIVE])
-    unseen_words = write_csv(tmp_path / "lex_unseen.csv", ["word", "label"],
-                             [[w, int(w in POSITIVE)] for w in POSITIVE + NEGATIVE if w not in GIVEN])
+    every_word = write_csv(
+        tmp_path / "lex_all.csv", ["word", "label"], [[w, 1] for w in POSITIVE] + [[w, 0] for w in NEGATIVE]
+    )
+    unseen_words = write_csv(
+        tmp_path / "lex_unseen.csv",
+        ["word", "label"],
+        [[w, int(w in POSITIVE)] for w in POSITIVE + NEGATIVE if w not in GIVEN],
+    )
     accuracy, evidence, polarity_unseen = {}, {}, {}
     for weight in [0.0, 1.0]:
-        cfg = rationale_config(tmp_path, train_csv, valid_csv, model={"type": "lstm"}, optim={"lr": 0.01},
-                               train={"epochs": 10}, data={"rationale_column": "rationale"},
-                               loss={"rationale": {"weight": weight}})
+        cfg = rationale_config(
+            tmp_path,
+            train_csv,
+            valid_csv,
+            model={"type": "lstm"},
+            optim={"lr": 0.01},
+            train={"epochs": 10},
+            data={"rationale_column": "rationale"},
+            loss={"rationale": {"weight": weight}},
+        )
         result = train(cfg, out=tmp_path / f"run-{weight}")
         accuracy[weight] = result.metrics["valid"]["accuracy"]
         run = load_run(result.run_dir)
@@ -574,8 +606,12 @@ BAD_CELLS = [
 
 
 def bad_cell_csvs(root: Path, cell: str) -> tuple[Path, Path]:
-    rows = [["good film", "pos", "good:1"], ["bad plot", "neg", ""], ["a good story", "pos", cell],
-            ["dull film", "neg", "dull:0"]]
+    rows = [
+        ["good film", "pos", "good:1"],
+        ["bad plot", "neg", ""],
+        ["a good story", "pos", cell],
+        ["dull film", "neg", "dull:0"],
+    ]
     train_csv = write_csv(root / "train.csv", ["text", "label", "rationale"], rows)
     valid_csv = write_csv(root / "valid.csv", ["text", "label", "rationale"], rows[:2] + rows[3:])
     return train_csv, valid_csv
@@ -584,8 +620,9 @@ def bad_cell_csvs(root: Path, cell: str) -> tuple[Path, Path]:
 @pytest.mark.parametrize("cell, fragment", BAD_CELLS)
 def test_bad_word_target_is_a_one_line_data_error(tmp_path, cell, fragment):
     train_csv, valid_csv = bad_cell_csvs(tmp_path, cell)
-    cfg = rationale_config(tmp_path, train_csv, valid_csv, data={"rationale_column": "rationale"},
-                           loss={"rationale": {"weight": 1.0}})
+    cfg = rationale_config(
+        tmp_path, train_csv, valid_csv, data={"rationale_column": "rationale"}, loss={"rationale": {"weight": 1.0}}
+    )
     with pytest.raises(DataError) as info:
         train(cfg, out=tmp_path / "run")
     message = str(info.value)
@@ -597,8 +634,12 @@ def test_bad_word_target_is_a_one_line_data_error(tmp_path, cell, fragment):
 @pytest.mark.parametrize("cell, fragment", BAD_CELLS)
 def test_bad_word_target_through_the_cli(tmp_path, cell, fragment):
     train_csv, valid_csv = bad_cell_csvs(tmp_path, cell)
-    raw = small_config_dict({"train": train_csv, "valid": valid_csv}, tmp_path / "runs",
-                            data={"rationale_column": "rationale"}, loss={"rationale": {"weight": 1.0}})
+    raw = small_config_dict(
+        {"train": train_csv, "valid": valid_csv},
+        tmp_path / "runs",
+        data={"rationale_column": "rationale"},
+        loss={"rationale": {"weight": 1.0}},
+    )
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw))
     result = CliRunner().invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "run"), "-q"])
@@ -617,8 +658,9 @@ def test_bad_word_target_through_the_cli(tmp_path, cell, fragment):
 
 def test_bad_cell_in_the_validation_file_names_that_file(tmp_path):
     train_csv, _ = bad_cell_csvs(tmp_path, "good:1")
-    valid_csv = write_csv(tmp_path / "v.csv", ["text", "label", "rationale"],
-                          [["good film", "pos", ""], ["bad plot", "neg", "bad"]])
+    valid_csv = write_csv(
+        tmp_path / "v.csv", ["text", "label", "rationale"], [["good film", "pos", ""], ["bad plot", "neg", "bad"]]
+    )
     cfg = rationale_config(tmp_path, train_csv, valid_csv, data={"rationale_column": "rationale"})
     with pytest.raises(DataError, match=r"v\.csv, row 2, column 'rationale': malformed pair 'bad'"):
         train(cfg, out=tmp_path / "run")
@@ -635,8 +677,11 @@ def test_multiclass_word_targets_must_name_a_class(tmp_path):
 
 
 def test_word_target_beyond_max_length_is_dropped_not_an_error(tmp_path):
-    path = write_csv(tmp_path / "t.csv", ["text", "label", "rationale"],
-                     [["good film indeed , but awful ending", "pos", "good:1 awful:0"]])
+    path = write_csv(
+        tmp_path / "t.csv",
+        ["text", "label", "rationale"],
+        [["good film indeed , but awful ending", "pos", "good:1 awful:0"]],
+    )
     cfg = DataConfig(train=str(path), rationale_column="rationale", max_length=3)
     examples = read_examples(path, cfg, TASKS["classification"], Tokenizer(max_length=3))
     assert examples[0].tokens == ["good", "film", "indeed"]
@@ -659,17 +704,34 @@ def test_bad_lexicon_label_names_the_lexicon(tmp_path):
 
 
 def test_score_lexicon_uses_the_threshold(tmp_path):
-    path = write_csv(tmp_path / "lex.csv", ["word", "score"], [
-        ["Superb", "3.2"], ["good", "1.0"], ["fine", "0.99"], ["meh", "0"], ["odd", "-0.99"],
-        ["poor", "-1.0"], ["awful", "-2.5"],
-    ])
+    path = write_csv(
+        tmp_path / "lex.csv",
+        ["word", "score"],
+        [
+            ["Superb", "3.2"],
+            ["good", "1.0"],
+            ["fine", "0.99"],
+            ["meh", "0"],
+            ["odd", "-0.99"],
+            ["poor", "-1.0"],
+            ["awful", "-2.5"],
+        ],
+    )
     assert read_lexicon(path, threshold=1.0, lowercase=True) == {"superb": "1", "good": "1", "poor": "0", "awful": "0"}
     assert read_lexicon(path, threshold=0.5, lowercase=False) == {
-        "Superb": "1", "good": "1", "fine": "1", "odd": "0", "poor": "0", "awful": "0"}
+        "Superb": "1",
+        "good": "1",
+        "fine": "1",
+        "odd": "0",
+        "poor": "0",
+        "awful": "0",
+    }
 
 
 def test_label_lexicon_keeps_labels(tmp_path):
-    path = write_csv(tmp_path / "lex.csv", ["word", "label"], [["Good", "pos"], ["bad", " neg "], ["meh", ""], ["nice", "1"]])
+    path = write_csv(
+        tmp_path / "lex.csv", ["word", "label"], [["Good", "pos"], ["bad", " neg "], ["meh", ""], ["nice", "1"]]
+    )
     assert read_lexicon(path, threshold=0.0, lowercase=True) == {"good": "pos", "bad": "neg", "nice": "1"}
 
 
@@ -680,12 +742,15 @@ def test_bad_score_names_lexicon_row(tmp_path):
 
 
 def test_rationale_column_takes_precedence_over_lexicon(tmp_path):
-    path = write_csv(tmp_path / "t.csv", ["text", "label", "rationale"], [
-        ["Good film , good plot but dull", "pos", "good:0"],
-        ["good and dull", "neg", ""],
-    ])
+    path = write_csv(
+        tmp_path / "t.csv",
+        ["text", "label", "rationale"],
+        [["Good film , good plot but dull", "pos", "good:0"], ["good and dull", "neg", ""]],
+    )
     tokenizer = Tokenizer()
-    examples = read_examples(path, DataConfig(train=str(path), rationale_column="rationale"), TASKS["classification"], tokenizer)
+    examples = read_examples(
+        path, DataConfig(train=str(path), rationale_column="rationale"), TASKS["classification"], tokenizer
+    )
     apply_lexicon(examples, {"good": "1", "dull": "0", "plot": "1"}, tokenizer)
     assert examples[0].word_targets == {0: "0", 3: "0", 4: "1", 6: "0"}  # both "good"s keep the cell's target
     assert examples[1].word_targets == {0: "1", 2: "0"}
@@ -710,9 +775,14 @@ def test_lexicon_holdout_keeps_words_out_of_training_only(tmp_path):
     valid_csv = write_csv(tmp_path / "valid.csv", ["text", "label"], rows(30))
     lexicon = {w: str(polarity[w]) for w in words}
     lexicon_csv = write_csv(tmp_path / "lex.csv", ["word", "label"], list(lexicon.items()))
-    cfg = rationale_config(tmp_path, train_csv, valid_csv, train={"epochs": 1},
-                           data={"lexicon": str(lexicon_csv), "lexicon_holdout": 0.3},
-                           loss={"rationale": {"weight": 1.0}})
+    cfg = rationale_config(
+        tmp_path,
+        train_csv,
+        valid_csv,
+        train={"epochs": 1},
+        data={"lexicon": str(lexicon_csv), "lexicon_holdout": 0.3},
+        loss={"rationale": {"weight": 1.0}},
+    )
 
     datasets = load_datasets(cfg, task_of(cfg))
     for example in datasets.train:
@@ -722,8 +792,9 @@ def test_lexicon_holdout_keeps_words_out_of_training_only(tmp_path):
             elif token in lexicon:
                 assert example.word_targets[i] == lexicon[token]
     seen_held = [t for e in datasets.valid for i, t in enumerate(e.tokens) if t in held and i in e.word_targets]
-    assert seen_held and all(lexicon[t] == e.word_targets[i]
-                             for e in datasets.valid for i, t in enumerate(e.tokens) if t in lexicon)
+    assert seen_held and all(
+        lexicon[t] == e.word_targets[i] for e in datasets.valid for i, t in enumerate(e.tokens) if t in lexicon
+    )
 
     result = train(cfg, out=tmp_path / "run")
     kept = {w: int(t) for w, t in lexicon.items() if w not in held}
@@ -754,10 +825,15 @@ def test_lexicon_examples_teach_words_the_sentences_never_use(tmp_path, sentimen
     lexicon = write_csv(tmp_path / "lex.csv", ["word", "label"], [[w, t] for w, t in unseen.items()])
     scores = {}
     for examples in (True, False):
-        cfg = rationale_config(tmp_path, sentiment_csvs["train"], sentiment_csvs["valid"],
-                               model={"type": kind}, train={"epochs": 4},
-                               data={"lexicon": str(lexicon), "lexicon_examples": examples},
-                               loss={"rationale": {"weight": 1.0}})
+        cfg = rationale_config(
+            tmp_path,
+            sentiment_csvs["train"],
+            sentiment_csvs["valid"],
+            model={"type": kind},
+            train={"epochs": 4},
+            data={"lexicon": str(lexicon), "lexicon_examples": examples},
+            loss={"rationale": {"weight": 1.0}},
+        )
         run = load_run(train(cfg, out=tmp_path / f"run-{examples}").run_dir)
         assert all((w in run.featurizer.vocab) == examples for w in unseen)
         results = predict_texts(run, list(unseen))  # each word alone, as the lexicon examples are
@@ -772,7 +848,9 @@ def test_rows_without_a_sentence_label_add_nothing_to_the_sentence_loss():
     batch = collate(items, "classification")
     assert batch.labels.tolist() == [1, IGNORE]
     model = small_model("bow", 1)
-    objective = build_objective(LossConfig(name="bce"), TASKS["classification"], LOSSES["bce"](), 2, Counter(), Counter(), model)
+    objective = build_objective(
+        LossConfig(name="bce"), TASKS["classification"], LOSSES["bce"](), 2, Counter(), Counter(), model
+    )
     output = model(batch)
     expected = F.binary_cross_entropy_with_logits(output.sentence[:1, 0], torch.ones(1))
     assert float(objective.main(output, batch).detach()) == pytest.approx(float(expected.detach()))

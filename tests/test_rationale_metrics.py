@@ -9,6 +9,7 @@ from textcls.rationale_metrics import DEFAULT_BINS, evidence, faithfulness, span
 
 # ---------------------------------------------------------------- word polarity
 
+
 def test_binary_ranking_matches_sklearn_with_ties():
     rng = np.random.default_rng(0)
     scores = rng.integers(-3, 4, size=200).astype(float)  # 7 distinct values: many ties
@@ -69,7 +70,8 @@ def test_two_class_roc_auc_equals_binary_on_logit():
     # class 1 score s1 - s0 is the binary logit; class 0 score is its negation, which ranks
     # class-0 words above class-1 words exactly as often, so both one-vs-rest AUCs agree.
     assert word_polarity(scores, targets)["roc_auc"] == pytest.approx(
-        word_polarity(scores[:, 1] - scores[:, 0], targets)["roc_auc"])
+        word_polarity(scores[:, 1] - scores[:, 0], targets)["roc_auc"]
+    )
 
 
 def test_multiclass_one_class_only_is_undefined():
@@ -79,6 +81,7 @@ def test_multiclass_one_class_only_is_undefined():
 
 
 # ---------------------------------------------------------------- evidence
+
 
 def test_spans():
     assert spans(np.array([True, True, False, True, False, True])) == [(0, 2), (3, 4), (5, 6)]
@@ -155,8 +158,7 @@ class FractionPositive:
 
     def __call__(self, token_lists):
         self.calls.append(token_lists)
-        p1 = np.array([sum(t in POSITIVE for t in tokens) / len(tokens) if tokens else 0.0
-                       for tokens in token_lists])
+        p1 = np.array([sum(t in POSITIVE for t in tokens) / len(tokens) if tokens else 0.0 for tokens in token_lists])
         return np.stack([1 - p1, p1], axis=1)
 
 

@@ -17,8 +17,28 @@ from textcls.train import train
 
 torch.set_num_threads(1)
 
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
-         "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+]
 WEIGHTS = dict(zip(WORDS, np.linspace(-1.5, 1.5, len(WORDS)).round(3)))
 LENGTH = 6  # every row has as many words, so the sum of the word weights is a mean times a constant
 
@@ -38,18 +58,26 @@ def additive_rows(n: int, seed: int, outliers: float = 0.0, noise: float = 0.1) 
 
 
 def regression_config(csvs, out, loss: str, epochs: int = 8, **loss_cfg):
-    raw = small_config_dict(csvs, out, task="regression", data={"label_column": "value"},
-                            loss={"name": loss, **loss_cfg}, optim={"lr": 0.05},
-                            train={"epochs": epochs, "batch_size": 16, "monitor": "r2"})
+    raw = small_config_dict(
+        csvs,
+        out,
+        task="regression",
+        data={"label_column": "value"},
+        loss={"name": loss, **loss_cfg},
+        optim={"lr": 0.05},
+        train={"epochs": epochs, "batch_size": 16, "monitor": "r2"},
+    )
     return config_from_dict(raw)
 
 
 @pytest.fixture(scope="module")
 def clean_csvs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("additive")
-    return {"train": write_csv(folder / "train.csv", ["text", "value"], additive_rows(400, 1)),
-            "valid": write_csv(folder / "valid.csv", ["text", "value"], additive_rows(100, 2)),
-            "test": write_csv(folder / "test.csv", ["text", "value"], additive_rows(100, 3))}
+    return {
+        "train": write_csv(folder / "train.csv", ["text", "value"], additive_rows(400, 1)),
+        "valid": write_csv(folder / "valid.csv", ["text", "value"], additive_rows(100, 2)),
+        "test": write_csv(folder / "test.csv", ["text", "value"], additive_rows(100, 3)),
+    }
 
 
 @pytest.mark.slow
@@ -67,9 +95,11 @@ def test_bow_learns_an_additive_target(clean_csvs, tmp_path, loss):
 @pytest.fixture(scope="module")
 def outlier_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("outliers")
-    csvs = {"train": write_csv(folder / "train.csv", ["text", "value"], additive_rows(400, 1, outliers=0.05)),
-            "valid": write_csv(folder / "valid.csv", ["text", "value"], additive_rows(100, 2)),
-            "test": write_csv(folder / "test.csv", ["text", "value"], additive_rows(100, 3))}
+    csvs = {
+        "train": write_csv(folder / "train.csv", ["text", "value"], additive_rows(400, 1, outliers=0.05)),
+        "valid": write_csv(folder / "valid.csv", ["text", "value"], additive_rows(100, 2)),
+        "test": write_csv(folder / "test.csv", ["text", "value"], additive_rows(100, 3)),
+    }
     test = {}
     for loss in ("mse", "huber", "l1"):
         result = train(regression_config(csvs, folder / "runs", loss), out=folder / loss)
@@ -142,8 +172,9 @@ def test_regression_metrics_perfect_and_constant():
 # --- bad labels ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad,split,row", [("lots", "train", 7), ("1,5", "valid", 3), ("nan", "train", 1),
-                                           ("inf", "valid", 12)])
+@pytest.mark.parametrize(
+    "bad,split,row", [("lots", "train", 7), ("1,5", "valid", 3), ("nan", "train", 1), ("inf", "valid", 12)]
+)
 def test_non_numeric_label_names_file_and_row(tmp_path, bad, split, row):
     rows = {"train": additive_rows(30, 1), "valid": additive_rows(15, 2)}
     rows[split][row - 1][1] = bad  # data rows count from 1 after the header
@@ -154,4 +185,3 @@ def test_non_numeric_label_names_file_and_row(tmp_path, bad, split, row):
     assert str(csvs[split]) in message and f"row {row}," in message and "'value'" in message
     assert f"'{bad}'" in message
     assert not (tmp_path / "run").exists()
-

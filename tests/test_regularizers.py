@@ -221,27 +221,47 @@ def test_hooks_hold_nothing_between_steps_and_are_gone_after_training(make_confi
 # --- glob patterns ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("patterns,expected", [
-    (["encoder*"], ["encoder", "encoder.0", "encoder.1"]),
-    (["*.1"], ["encoder.1"]),
-    (["encoder.?"], ["encoder.0", "encoder.1"]),
-    (["*embedding"], ["embedding", "shape_embedding"]),
-    (["encoder*", "encoder.0"], ["encoder", "encoder.0", "encoder.1"]),  # no duplicates
-    (["token_head", "encoder.1"], ["token_head", "encoder.1"]),
-])
+@pytest.mark.parametrize(
+    "patterns,expected",
+    [
+        (["encoder*"], ["encoder", "encoder.0", "encoder.1"]),
+        (["*.1"], ["encoder.1"]),
+        (["encoder.?"], ["encoder.0", "encoder.1"]),
+        (["*embedding"], ["embedding", "shape_embedding"]),
+        (["encoder*", "encoder.0"], ["encoder", "encoder.0", "encoder.1"]),  # no duplicates
+        (["token_head", "encoder.1"], ["token_head", "encoder.1"]),
+    ],
+)
 def test_module_globs_on_window_tagger(patterns, expected):
     net = model("bow", task="tagging", outputs=4)
     assert ActivationL1(reg_cfg("activation_l1", patterns), net).names == expected
 
 
-@pytest.mark.parametrize("patterns,expected", [
-    (["encoder.weight_*"], ["encoder.weight_ih_l0", "encoder.weight_hh_l0", "encoder.weight_ih_l0_reverse",
-                            "encoder.weight_hh_l0_reverse"]),
-    (["*.bias"], ["token_head.bias", "attention.bias"]),
-    (["token_head.*", "attention.weight"], ["token_head.weight", "token_head.bias", "attention.weight"]),
-    (["*_reverse"], ["encoder.weight_ih_l0_reverse", "encoder.weight_hh_l0_reverse", "encoder.bias_ih_l0_reverse",
-                     "encoder.bias_hh_l0_reverse"]),
-])
+@pytest.mark.parametrize(
+    "patterns,expected",
+    [
+        (
+            ["encoder.weight_*"],
+            [
+                "encoder.weight_ih_l0",
+                "encoder.weight_hh_l0",
+                "encoder.weight_ih_l0_reverse",
+                "encoder.weight_hh_l0_reverse",
+            ],
+        ),
+        (["*.bias"], ["token_head.bias", "attention.bias"]),
+        (["token_head.*", "attention.weight"], ["token_head.weight", "token_head.bias", "attention.weight"]),
+        (
+            ["*_reverse"],
+            [
+                "encoder.weight_ih_l0_reverse",
+                "encoder.weight_hh_l0_reverse",
+                "encoder.bias_ih_l0_reverse",
+                "encoder.bias_hh_l0_reverse",
+            ],
+        ),
+    ],
+)
 def test_parameter_globs_on_lstm(patterns, expected):
     net = model("lstm")
     norm = WeightNorm(reg_cfg("weight_l2", patterns), net)
@@ -254,7 +274,9 @@ def test_activation_glob_on_window_tagger_sums_each_matched_module():
     """encoder* = the Sequential, its Linear and its ReLU: mean|L| + 2 mean|relu(L)| (window 0, by hand)."""
     net = model("bow", task="tagging", outputs=4, window=0)
     tags = [np.array([0, 1, 2]), np.array([3, 0])]
-    items = [Encoded(np.array([3, 4, 5][: len(t)], dtype=np.int64), t, shapes=np.array([1, 2, 3][: len(t)])) for t in tags]
+    items = [
+        Encoded(np.array([3, 4, 5][: len(t)], dtype=np.int64), t, shapes=np.array([1, 2, 3][: len(t)])) for t in tags
+    ]
     batch = collate(items, "tagging")
     objective = objective_for(net, [reg_cfg("activation_l1", ["encoder*"])], task="tagging", classes=4)
     objective.attach()
@@ -267,8 +289,14 @@ def test_activation_glob_on_window_tagger_sums_each_matched_module():
     assert float(parts["activation_l1"]) == pytest.approx(float(expected), rel=1e-6)
 
 
-@pytest.mark.parametrize("name,pattern,kind", [("activation_l1", "lstm*", "module"), ("weight_l1", "encoder", "parameter"),
-                                               ("weight_l2", "token_head.weights", "parameter")])
+@pytest.mark.parametrize(
+    "name,pattern,kind",
+    [
+        ("activation_l1", "lstm*", "module"),
+        ("weight_l1", "encoder", "parameter"),
+        ("weight_l2", "token_head.weights", "parameter"),
+    ],
+)
 def test_non_matching_pattern_lists_what_is_available(name, pattern, kind):
     net = model("lstm")
     with pytest.raises(ConfigError) as info:
@@ -300,12 +328,15 @@ def one_step_grads(net, regularizers, batch):
     return grads, parts
 
 
-@pytest.mark.parametrize("name,targets,weight", [
-    ("weight_l1", ["token_head.weight"], 0.05),
-    ("weight_l2", ["encoder.weight_hh*"], 0.3),
-    ("weight_l2", ["token_head.*", "attention.bias"], 0.01),
-    ("weight_l1", ["embedding.weight"], 0.02),
-])
+@pytest.mark.parametrize(
+    "name,targets,weight",
+    [
+        ("weight_l1", ["token_head.weight"], 0.05),
+        ("weight_l2", ["encoder.weight_hh*"], 0.3),
+        ("weight_l2", ["token_head.*", "attention.bias"], 0.01),
+        ("weight_l1", ["embedding.weight"], 0.02),
+    ],
+)
 def test_weight_norm_changes_only_the_named_gradients(name, targets, weight):
     net = model("lstm", sparse=False)
     with torch.no_grad():  # no zero entries, so sign(w) is unambiguous
@@ -316,8 +347,10 @@ def test_weight_norm_changes_only_the_named_gradients(name, targets, weight):
     regular, parts = one_step_grads(net, [reg_cfg(name, targets, weight)], batch)
     chosen = WeightNorm(reg_cfg(name, targets), net).names
     params = dict(net.named_parameters())
-    expected_value = sum(float(params[n].detach().abs().sum() if name == "weight_l1" else (params[n].detach() ** 2).sum())
-                         for n in chosen)
+    expected_value = sum(
+        float(params[n].detach().abs().sum() if name == "weight_l1" else (params[n].detach() ** 2).sum())
+        for n in chosen
+    )
     assert float(parts[name]) == pytest.approx(expected_value, rel=1e-5)
     for n, p in params.items():
         w = p.detach()
@@ -335,8 +368,9 @@ def test_weight_l2_on_dense_params_with_a_sparse_embedding():
     batch = collate(sentence_items(), "classification")
     plain, _ = one_step_grads(net, [], batch)
     regular, _ = one_step_grads(net, [reg_cfg("weight_l2", ["token_head.weight"], 0.2)], batch)
-    assert torch.allclose(regular["token_head.weight"] - plain["token_head.weight"],
-                          0.4 * net.token_head.weight.detach(), atol=1e-6)
+    assert torch.allclose(
+        regular["token_head.weight"] - plain["token_head.weight"], 0.4 * net.token_head.weight.detach(), atol=1e-6
+    )
     assert torch.equal(regular["embedding.weight"], plain["embedding.weight"])
     assert torch.equal(regular["bias"], plain["bias"])
 
@@ -396,8 +430,12 @@ def test_each_regulariser_appears_in_metrics_jsonl(make_config, tmp_path):
         assert line["train_activation_l1"] > 0 and line["train_weight_l2"] > 0
         assert line["train_weight_l1"] >= 0  # the bias starts at zero
         # train_loss is the per-row mean of each step's total: the same weighted sum of the means
-        expected = (line["train_sentence_loss"] + 0.01 * line["train_activation_l1"] + 0.001 * line["train_weight_l2"]
-                    + 0.002 * line["train_weight_l1"])
+        expected = (
+            line["train_sentence_loss"]
+            + 0.01 * line["train_activation_l1"]
+            + 0.001 * line["train_weight_l2"]
+            + 0.002 * line["train_weight_l1"]
+        )
         assert line["train_loss"] == pytest.approx(expected, rel=1e-5)
         assert "valid_activation_l1" not in line  # validation reports the plain loss
     assert lines[1]["train_weight_l1"] > 0  # the bias has moved

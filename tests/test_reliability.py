@@ -40,8 +40,11 @@ NO_SPACE = "No space left on device"
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` (but the lock file), by relative path: what "unchanged" is compared with."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def epochs_logged(run: Path) -> list[int]:
@@ -98,29 +101,50 @@ def _drop_best(run: Path) -> None:
 
 
 DAMAGES = {  # name: (damage(run, marker), fragments of the message beyond "RUN: damaged run folder: ")
-    "model.json not JSON": (lambda run, m: (run / "model.json").write_text('{"task": "classification",'),
-                            ["model.json: not valid JSON"]),
-    "vocab.json not JSON": (lambda run, m: (run / "vocab.json").write_text("{tokens: [}"), ["vocab.json: not valid JSON"]),
-    "labels.json not JSON": (lambda run, m: (run / "labels.json").write_text("['neg', 'pos']"), ["labels.json: not valid JSON"]),
-    "model.json without num_features": (lambda run, m: _edit_json(run, "model.json", lambda d: {k: v for k, v in d.items()
-                                                                                              if k != "num_features"}),
-                                        ["model.json: missing key 'num_features'"]),
+    "model.json not JSON": (
+        lambda run, m: (run / "model.json").write_text('{"task": "classification",'),
+        ["model.json: not valid JSON"],
+    ),
+    "vocab.json not JSON": (
+        lambda run, m: (run / "vocab.json").write_text("{tokens: [}"),
+        ["vocab.json: not valid JSON"],
+    ),
+    "labels.json not JSON": (
+        lambda run, m: (run / "labels.json").write_text("['neg', 'pos']"),
+        ["labels.json: not valid JSON"],
+    ),
+    "model.json without num_features": (
+        lambda run, m: _edit_json(run, "model.json", lambda d: {k: v for k, v in d.items() if k != "num_features"}),
+        ["model.json: missing key 'num_features'"],
+    ),
     "labels.json empty": (lambda run, m: (run / "labels.json").write_text("[]"), ["labels.json: holds no label"]),
     "config.yaml with a python tag": (_poisoned_yaml, ["config.yaml: not a plain YAML config"]),
-    "weights truncated": (lambda run, m: _weights(run).write_bytes(_weights(run).read_bytes()[:-100]),
-                          ["weights.safetensors: ", "truncated or changed"]),
-    "weights with one byte flipped": (lambda run, m: _flip_one_byte(_weights(run)),
-                                      ["weights.safetensors: its sha256 differs from its manifest"]),
+    "weights truncated": (
+        lambda run, m: _weights(run).write_bytes(_weights(run).read_bytes()[:-100]),
+        ["weights.safetensors: ", "truncated or changed"],
+    ),
+    "weights with one byte flipped": (
+        lambda run, m: _flip_one_byte(_weights(run)),
+        ["weights.safetensors: its sha256 differs from its manifest"],
+    ),
     "manifest deleted": (lambda run, m: (_weights(run).parent / "manifest.json").unlink(), ["manifest.json: missing"]),
     "weights deleted": (lambda run, m: _weights(run).unlink(), ["weights.safetensors: missing"]),
-    "vocab.json with a word more": (lambda run, m: _edit_json(run, "vocab.json", lambda d: {**d, "tokens": d["tokens"] + ["extra"]}),
-                                    ["vocab.json: ", "model.json says"]),
-    "task.json temperature a string": (lambda run, m: (run / "task.json").write_text('{"temperature": "abc"}'),
-                                       ["task.json: 'temperature' is 'abc', not a positive number"]),
-    "task.json temperature negative": (lambda run, m: (run / "task.json").write_text('{"temperature": -1.0}'),
-                                       ["task.json: 'temperature' is -1.0, not a positive number"]),
-    "task.json thresholds not one per label": (lambda run, m: (run / "task.json").write_text('{"thresholds": [0.5]}'),
-                                               ["task.json: 'thresholds' must be 2 numbers in [0, 1]"]),
+    "vocab.json with a word more": (
+        lambda run, m: _edit_json(run, "vocab.json", lambda d: {**d, "tokens": d["tokens"] + ["extra"]}),
+        ["vocab.json: ", "model.json says"],
+    ),
+    "task.json temperature a string": (
+        lambda run, m: (run / "task.json").write_text('{"temperature": "abc"}'),
+        ["task.json: 'temperature' is 'abc', not a positive number"],
+    ),
+    "task.json temperature negative": (
+        lambda run, m: (run / "task.json").write_text('{"temperature": -1.0}'),
+        ["task.json: 'temperature' is -1.0, not a positive number"],
+    ),
+    "task.json thresholds not one per label": (
+        lambda run, m: (run / "task.json").write_text('{"thresholds": [0.5]}'),
+        ["task.json: 'thresholds' must be 2 numbers in [0, 1]"],
+    ),
 }
 
 
@@ -153,8 +177,9 @@ def test_an_absurd_feature_count_is_refused_from_the_weight_header_before_alloca
     _edit_json(copy, "model.json", lambda d: {**d, "num_features": 10**12})
     start = time.perf_counter()
     args = [copy, "good film"] if command == "predict" else [copy, trained.csvs["test"]]
-    line = assert_user_error(invoke(command, *args), f"{copy}: damaged run folder: ", "weights.safetensors",
-                             "has shape", str(10**12))
+    line = assert_user_error(
+        invoke(command, *args), f"{copy}: damaged run folder: ", "weights.safetensors", "has shape", str(10**12)
+    )
     assert time.perf_counter() - start < 10  # (10**12 rows of 8 floats would take 32 TB, or an age to fail)
     assert "model.json" in line
 
@@ -188,16 +213,20 @@ def test_resume_refuses_a_state_file_that_would_run_code(copy, tmp_path):
     torch.save({"progress": {"epoch": 1}, "payload": Touch(marker)}, last / "state.pt")
     reseal(last)  # the manifest agrees: only the loader stands between the file and the code
     before = snapshot(copy)
-    assert_user_error(invoke("train", "--resume", copy, "-q"), f"{copy}: damaged run folder: ",
-                      f"{last.relative_to(copy)}/state.pt: refused")
+    assert_user_error(
+        invoke("train", "--resume", copy, "-q"),
+        f"{copy}: damaged run folder: ",
+        f"{last.relative_to(copy)}/state.pt: refused",
+    )
     assert not marker.exists()
     assert snapshot(copy) == before
     torch.load(last / "state.pt", weights_only=False)  # the payload is live: an unsafe load runs it
     assert marker.exists()
 
 
-@pytest.mark.parametrize("state", [{"unrelated": 1}, {"progress": {"epoch": "x"}},
-                                   "another run's"])  # (plain data that loads, but is not this run's state)
+@pytest.mark.parametrize(
+    "state", [{"unrelated": 1}, {"progress": {"epoch": "x"}}, "another run's"]
+)  # (plain data that loads, but is not this run's state)
 def test_resume_refuses_a_state_file_of_the_wrong_shape(copy, tmp_path, state):
     last = checkpoint_dir(copy, "last")
     if state == "another run's":  # a real state, of a model with other parameters
@@ -212,16 +241,23 @@ def test_resume_refuses_a_state_file_of_the_wrong_shape(copy, tmp_path, state):
     assert snapshot(copy) == before
 
 
-@pytest.mark.parametrize("change, fragment", [
-    (lambda data: data + b"\0", "bytes, its manifest says"),
-    (lambda data: data[:-1] + bytes([data[-1] ^ 0x01]), "its sha256 differs from its manifest"),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda data: data + b"\0", "bytes, its manifest says"),
+        (lambda data: data[:-1] + bytes([data[-1] ^ 0x01]), "its sha256 differs from its manifest"),
+    ],
+)
 def test_resume_refuses_a_changed_state_file(copy, change, fragment):
     last = checkpoint_dir(copy, "last")
     (last / "state.pt").write_bytes(change((last / "state.pt").read_bytes()))
     before = snapshot(copy)
-    assert_user_error(invoke("train", "--resume", copy, "-q"), f"{copy}: damaged run folder: ",
-                      f"{last.relative_to(copy)}/state.pt: ", fragment)
+    assert_user_error(
+        invoke("train", "--resume", copy, "-q"),
+        f"{copy}: damaged run folder: ",
+        f"{last.relative_to(copy)}/state.pt: ",
+        fragment,
+    )
     assert snapshot(copy) == before
 
 
@@ -239,7 +275,9 @@ def test_a_full_disk_at_the_second_save_keeps_epoch_one_and_resumes(trained, tmp
 
     monkeypatch.setattr(checkpoint_module, "save_file", save_file)
     run = tmp_path / "run"
-    line = assert_user_error(train_cli(trained.config, run), f"{run / 'checkpoints'}/step-", f"cannot write ({NO_SPACE})")
+    line = assert_user_error(
+        train_cli(trained.config, run), f"{run / 'checkpoints'}/step-", f"cannot write ({NO_SPACE})"
+    )
     named = Path(line.removeprefix("error: ").split(": cannot write")[0])
     assert not named.exists()  # the checkpoint that failed is not there, whole or in part
     assert not [p for p in run.rglob("*") if p.name.startswith(".") and p.name != ".lock" or p.name.endswith(".tmp")]
@@ -325,8 +363,9 @@ def test_eval_json_onto_a_full_disk_keeps_the_earlier_file(trained, tmp_path, mo
     earlier = tmp_path / "m.json"
     earlier.write_text('{"earlier": true}\n')
     monkeypatch.setattr(files_module, "fsync", enospc)
-    assert_user_error(invoke("eval", trained.run, trained.csvs["test"], "--json", earlier),
-                      f"{earlier}: cannot write ({NO_SPACE})")
+    assert_user_error(
+        invoke("eval", trained.run, trained.csvs["test"], "--json", earlier), f"{earlier}: cannot write ({NO_SPACE})"
+    )
     assert earlier.read_text() == '{"earlier": true}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]  # no temporary file left beside it
 
@@ -337,6 +376,7 @@ def test_eval_json_onto_a_full_disk_keeps_the_earlier_file(trained, tmp_path, mo
 @pytest.fixture
 def no_training(monkeypatch):
     """Fails the test if any data is read (the refusal must come first)."""
+
     def load_datasets(config, task):
         raise AssertionError("the data was read before the output folder was checked")
 
@@ -368,8 +408,11 @@ def test_an_unwritable_out_folder_is_refused_before_training(trained, tmp_path, 
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(tempfile, "TemporaryFile", denied)
-    assert_user_error(train_cli(trained.config, parent / "run"), f"{parent / 'run'}: cannot write the run folder there",
-                      "Permission denied")
+    assert_user_error(
+        train_cli(trained.config, parent / "run"),
+        f"{parent / 'run'}: cannot write the run folder there",
+        "Permission denied",
+    )
     assert sorted(p.name for p in parent.iterdir()) == ["keep.txt"]
 
 
@@ -394,7 +437,9 @@ def test_a_locked_run_is_refused_and_overwritable_once_released(trained, copy):
     try:
         assert_user_error(train_cli(trained.config, copy, "--overwrite"), str(copy), "another training")
         assert snapshot(copy) == before
-        assert_user_error(invoke("train", "--resume", copy, "-q", "--set", "train.epochs=4"), str(copy), "another training")
+        assert_user_error(
+            invoke("train", "--resume", copy, "-q", "--set", "train.epochs=4"), str(copy), "another training"
+        )
         assert snapshot(copy) == before
     finally:
         lock.release()
@@ -406,14 +451,26 @@ def test_a_lock_held_by_another_process_refuses_and_dies_with_it(trained, copy):
     """Another process holds RUN/.lock (as RunLock takes it, without importing torch: faster): `textcls
     train` in a third is refused; killing the holder (SIGKILL: no clean-up runs) frees the folder."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
-                               "lock.acquire(timeout=0); print('held', flush=True); sys.stdin.read()", str(copy / ".lock")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+            "lock.acquire(timeout=0); print('held', flush=True); sys.stdin.read()",
+            str(copy / ".lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         before = snapshot(copy)
-        result = subprocess.run([sys.executable, "-m", "textcls", "train", "-c", str(trained.config), "-o", str(copy),
-                                 "--overwrite", "-q"], capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "textcls", "train", "-c", str(trained.config), "-o", str(copy), "--overwrite", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr
         lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -438,12 +495,17 @@ def test_eval_json_creates_missing_folders(trained, tmp_path):
 def test_eval_json_under_a_regular_file_is_one_line(trained, tmp_path):
     blocker = tmp_path / "somefile"
     blocker.write_text("keep me\n")
-    assert_user_error(invoke("eval", trained.run, trained.csvs["test"], "--json", blocker / "m.json"),
-                      str(blocker / "m.json"), "cannot write")
+    assert_user_error(
+        invoke("eval", trained.run, trained.csvs["test"], "--json", blocker / "m.json"),
+        str(blocker / "m.json"),
+        "cannot write",
+    )
     assert blocker.read_text() == "keep me\n"
 
 
-@pytest.mark.parametrize("command", ["eval --json", "eval --predictions", "predict --csv --out", "export --out", "embed --out"])
+@pytest.mark.parametrize(
+    "command", ["eval --json", "eval --predictions", "predict --csv --out", "export --out", "embed --out"]
+)
 def test_output_files_are_checked_before_the_work(trained, tmp_path, monkeypatch, command):
     """An output that cannot be written fails before any scoring (which would fail the test)."""
     from textcls import predict as predict_module
@@ -455,11 +517,13 @@ def test_output_files_are_checked_before_the_work(trained, tmp_path, monkeypatch
         monkeypatch.setattr(predict_module, name, no_work)
     blocker = tmp_path / "somefile"
     blocker.write_text("keep me\n")
-    args = {"export --out": ["export", trained.run, "--out", blocker / "m.onnx"],
-            "embed --out": ["embed", trained.run, "--file", trained.csvs["test"], "--out", blocker / "v.npy"],
-            "eval --json": ["eval", trained.run, trained.csvs["test"], "--json", blocker / "m.json"],
-            "eval --predictions": ["eval", trained.run, trained.csvs["test"], "--predictions", blocker / "p.csv"],
-            "predict --csv --out": ["predict", trained.run, "--csv", trained.csvs["test"], "--out", blocker / "p.csv"]}[command]
+    args = {
+        "export --out": ["export", trained.run, "--out", blocker / "m.onnx"],
+        "embed --out": ["embed", trained.run, "--file", trained.csvs["test"], "--out", blocker / "v.npy"],
+        "eval --json": ["eval", trained.run, trained.csvs["test"], "--json", blocker / "m.json"],
+        "eval --predictions": ["eval", trained.run, trained.csvs["test"], "--predictions", blocker / "p.csv"],
+        "predict --csv --out": ["predict", trained.run, "--csv", trained.csvs["test"], "--out", blocker / "p.csv"],
+    }[command]
     assert_user_error(invoke(*args), str(blocker), "cannot write", f"{command.split()[-1]} ")
     folder = tmp_path / "a-folder"
     folder.mkdir()
@@ -483,8 +547,22 @@ def _no_nan_json(path: Path) -> None:
 def test_divergence_in_the_first_epoch_is_one_line_and_leaves_no_nan(tmp_path, sentiment_csvs):
     config = write_config(tmp_path / "nan.yaml", sentiment_csvs, tmp_path / "runs")
     run = tmp_path / "nan"
-    result = invoke("train", "-c", config, "-o", run, "-q", "--set", "optim.name=sgd", "--set", "model.sparse=false",
-                    "--set", "optim.lr=1e6", "--set", "train.epochs=1")
+    result = invoke(
+        "train",
+        "-c",
+        config,
+        "-o",
+        run,
+        "-q",
+        "--set",
+        "optim.name=sgd",
+        "--set",
+        "model.sparse=false",
+        "--set",
+        "optim.lr=1e6",
+        "--set",
+        "train.epochs=1",
+    )
     assert_user_error(result, "training diverged")
     files = [p for p in run.rglob("*") if p.suffix in (".json", ".jsonl")]
     assert any(p.name == "model.json" for p in files)
@@ -494,10 +572,13 @@ def test_divergence_in_the_first_epoch_is_one_line_and_leaves_no_nan(tmp_path, s
     assert_user_error(invoke("predict", run, "good film"), str(run), "'best'")
 
 
-@pytest.mark.parametrize("content, fragments", [
-    ("text,label\ngood movie,pos,x\nbad movie,neg,y\n", ["row 1", "more fields than the header"]),
-    ("text,label\ngood movie,pos\nbad movie,neg,y\nfine,pos\n", ["row 2", "3 fields"]),
-])
+@pytest.mark.parametrize(
+    "content, fragments",
+    [
+        ("text,label\ngood movie,pos,x\nbad movie,neg,y\n", ["row 1", "more fields than the header"]),
+        ("text,label\ngood movie,pos\nbad movie,neg,y\nfine,pos\n", ["row 2", "3 fields"]),
+    ],
+)
 def test_a_csv_row_longer_than_its_header_is_one_line(tmp_path, sentiment_csvs, content, fragments):
     bad = tmp_path / "long.csv"
     bad.write_text(content)
@@ -516,15 +597,19 @@ def test_a_rare_class_that_a_random_split_would_send_to_validation_trains(tmp_pa
     rows = [[f"word{i} filler", "rare" if i < 2 else ("pos" if i % 2 else "neg")] for i in range(40)]
     train = write_csv(tmp_path / "t.csv", ["text", "label"], rows)
     seed = next(s for s in range(1000) if {0, 1} <= set(np.random.RandomState(s).permutation(40)[:20].tolist()))
-    config = write_config(tmp_path / "c.yaml", {"train": train, "valid": 0.5}, tmp_path / "runs",
-                          train={"epochs": 1, "seed": seed})
+    config = write_config(
+        tmp_path / "c.yaml", {"train": train, "valid": 0.5}, tmp_path / "runs", train={"epochs": 1, "seed": seed}
+    )
     ok(train_cli(config, tmp_path / "run"))
     assert json.loads((tmp_path / "run" / "labels.json").read_text()) == ["neg", "pos", "rare"]
 
 
 def test_a_boolean_for_a_number_is_one_line(trained, tmp_path):
-    assert_user_error(train_cli(trained.config, tmp_path / "run", "--set", "train.epochs=true"), "train.epochs",
-                      "expected a number, got true")
+    assert_user_error(
+        train_cli(trained.config, tmp_path / "run", "--set", "train.epochs=true"),
+        "train.epochs",
+        "expected a number, got true",
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -533,15 +618,23 @@ def test_a_config_run_from_another_folder_says_where_relative_paths_are_read(tmp
     config = tmp_path / "c.yaml"
     config.write_text("data:\n  train: data/train.csv\ntrain:\n  epochs: 1\n")
     monkeypatch.chdir(tmp_path / "elsewhere")
-    assert_user_error(invoke("train", "-c", config, "-q"), "data/train.csv", "relative paths are read from the current folder",
-                      str(tmp_path / "elsewhere"))
+    assert_user_error(
+        invoke("train", "-c", config, "-q"),
+        "data/train.csv",
+        "relative paths are read from the current folder",
+        str(tmp_path / "elsewhere"),
+    )
 
 
 def test_resume_with_a_vocabulary_that_does_not_fit_the_weights_is_one_line(copy):
     _edit_json(copy, "vocab.json", lambda d: {**d, "tokens": d["tokens"] + ["extra"]})
     before = snapshot(copy)
-    assert_user_error(invoke("train", "--resume", copy, "-q"), f"{copy}: damaged run folder: ", "weights.safetensors",
-                      "'embedding.weight' has shape")
+    assert_user_error(
+        invoke("train", "--resume", copy, "-q"),
+        f"{copy}: damaged run folder: ",
+        "weights.safetensors",
+        "'embedding.weight' has shape",
+    )
     assert snapshot(copy) == before
 
 

@@ -47,23 +47,44 @@ def pair_csvs(tmp_path) -> dict:
 
 CASES = {  # name -> (csvs, config sections, pictures besides learning_curves)
     "classification-bow": (None, {}, ["confusion", "per_class_f1", "reliability", "word_scores"]),
-    "classification-lstm": (None, {"model": {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8}},
-                            ["confusion", "per_class_f1", "reliability", "word_scores"]),
-    "tagging-window": ("tagging", {"task": "tagging", "data": {"label_column": "tags"}}, ["confusion", "per_class_f1", "top_confusions"]),
-    "tagging-lstm": ("tagging", {"task": "tagging", "data": {"label_column": "tags"},
-                                 "model": {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "char_encoder": "cnn"}},
-                     ["confusion", "per_class_f1", "top_confusions"]),
+    "classification-lstm": (
+        None,
+        {"model": {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8}},
+        ["confusion", "per_class_f1", "reliability", "word_scores"],
+    ),
+    "tagging-window": (
+        "tagging",
+        {"task": "tagging", "data": {"label_column": "tags"}},
+        ["confusion", "per_class_f1", "top_confusions"],
+    ),
+    "tagging-lstm": (
+        "tagging",
+        {
+            "task": "tagging",
+            "data": {"label_column": "tags"},
+            "model": {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "char_encoder": "cnn"},
+        },
+        ["confusion", "per_class_f1", "top_confusions"],
+    ),
     "regression": ("numeric", {"task": "regression"}, ["predictions", "errors"]),
     "ranking": ("grouped", {"task": "ranking", "data": {"group_column": "group"}}, ["scores"]),
     "embedding-classes": (None, {"task": "embedding", "loss": {"name": "triplet"}}, ["embeddings"]),
-    "embedding-pairs": ("pairs", {"task": "embedding", "data": {"text_pair_column": "other"}, "loss": {"name": "contrastive"}},
-                        ["similarities"]),
+    "embedding-pairs": (
+        "pairs",
+        {"task": "embedding", "data": {"text_pair_column": "other"}, "loss": {"name": "contrastive"}},
+        ["similarities"],
+    ),
 }
 
 
 def csvs_for(kind, tmp_path, tagging_csvs):
-    return {None: None, "tagging": tagging_csvs, "numeric": numeric_csvs(tmp_path), "grouped": numeric_csvs(tmp_path, groups=True),
-            "pairs": pair_csvs(tmp_path)}[kind]
+    return {
+        None: None,
+        "tagging": tagging_csvs,
+        "numeric": numeric_csvs(tmp_path),
+        "grouped": numeric_csvs(tmp_path, groups=True),
+        "pairs": pair_csvs(tmp_path),
+    }[kind]
 
 
 def trained(make_config, tmp_path, tagging_csvs, case: str):
@@ -150,7 +171,9 @@ def test_report_opens_cleanly_in_a_browser(make_config, tmp_path, tagging_csvs):
         run = trained(make_config, tmp_path, tagging_csvs, "classification-bow")
         assert CliRunner().invoke(app, ["report", str(run)]).exit_code == 0
         driver.get((run / "report" / "report.html").as_uri())
-        images = driver.execute_script("return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])")
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
+        )
         assert len(images) == 5 and all(complete and width > 0 for _, complete, width in images), images
         text = driver.find_element("tag name", "body").text
         final = json.loads((run / "metrics.json").read_text())

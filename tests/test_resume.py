@@ -34,6 +34,7 @@ def crash_after_epoch(n: int):
     def after_epoch(epoch: int, record: dict) -> None:
         if epoch == n:
             raise Crash()
+
     return after_epoch
 
 
@@ -55,8 +56,11 @@ def assert_same_run(a: Path, b: Path) -> None:
 @pytest.fixture
 def lstm_config(make_config):
     """Dropout and a decaying (linear) schedule, as the shipped configs: both must resume exactly."""
-    return make_config(model={"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
-                       optim={"name": "adamw", "lr": 0.01, "schedule": "linear"}, train={"epochs": 4})
+    return make_config(
+        model={"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
+        optim={"name": "adamw", "lr": 0.01, "schedule": "linear"},
+        train={"epochs": 4},
+    )
 
 
 def test_resume_after_epoch_two_of_four_is_exact(tmp_path, lstm_config):
@@ -69,12 +73,20 @@ def test_resume_after_epoch_two_of_four_is_exact(tmp_path, lstm_config):
     assert_same_run(straight, tmp_path / "resumed")
 
 
-@pytest.mark.parametrize("model", [{"type": "bow", "embedding_dim": 8, "dropout": 0.3, "word_ngrams": 2, "buckets": 101},
-                                   {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3}])
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"type": "bow", "embedding_dim": 8, "dropout": 0.3, "word_ngrams": 2, "buckets": 101},
+        {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
+    ],
+)
 def test_resume_mid_epoch_with_checkpoint_every_is_exact(tmp_path, make_config, monkeypatch, model):
     """13 batches an epoch, `last` every 5 steps; the crash comes after step 20's checkpoint (in epoch 2)."""
-    config = make_config(model=model, optim={"name": "adamw", "lr": 0.01, "schedule": "linear"},
-                         train={"epochs": 3, "checkpoint_every": 5})
+    config = make_config(
+        model=model,
+        optim={"name": "adamw", "lr": 0.01, "schedule": "linear"},
+        train={"epochs": 3, "checkpoint_every": 5},
+    )
     straight = train(config, out=tmp_path / "straight").run_dir
     real_save, saved_steps = train_module.save_checkpoint, []
 
@@ -96,8 +108,9 @@ def test_resume_mid_epoch_with_checkpoint_every_is_exact(tmp_path, make_config, 
 
 
 def test_constant_schedule_extended_on_resume_equals_the_longer_run(tmp_path, make_config):
-    config = make_config(optim={"name": "adamw", "lr": 0.01, "schedule": "constant"}, model={"dropout": 0.2},
-                         train={"epochs": 2})
+    config = make_config(
+        optim={"name": "adamw", "lr": 0.01, "schedule": "constant"}, model={"dropout": 0.2}, train={"epochs": 2}
+    )
     four = config.model_copy(update={"train": config.train.model_copy(update={"epochs": 4})})
     straight = train(four, out=tmp_path / "straight").run_dir
     train(config, out=tmp_path / "extended")
@@ -162,22 +175,38 @@ def test_resume_refuses_another_config_naming_the_fields(tmp_path, make_config):
     config = make_config(train={"epochs": 2})
     run = train(config, out=tmp_path / "run").run_dir
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config.to_dict()))
-    result = CliRunner().invoke(app, ["train", "--resume", str(run), "-c", str(tmp_path / "c.yaml"),
-                                      "--set", "optim.lr=0.5", "--set", "model.embedding_dim=4"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--resume",
+            str(run),
+            "-c",
+            str(tmp_path / "c.yaml"),
+            "--set",
+            "optim.lr=0.5",
+            "--set",
+            "model.embedding_dim=4",
+        ],
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
-    line, = [l for l in result.output.splitlines() if l.strip()]
+    (line,) = [l for l in result.output.splitlines() if l.strip()]
     assert "model.embedding_dim" in line and "optim.lr" in line and "train.epochs" in line
     # The same config file (relative paths and all) resumes: only the differences count.
-    ok = CliRunner().invoke(app, ["train", "--resume", str(run), "-c", str(tmp_path / "c.yaml"), "--set", "train.epochs=3", "-q"])
+    ok = CliRunner().invoke(
+        app, ["train", "--resume", str(run), "-c", str(tmp_path / "c.yaml"), "--set", "train.epochs=3", "-q"]
+    )
     assert ok.exit_code == 0, ok.output
     assert [r["epoch"] for r in log(run)] == [1, 2, 3]
 
 
 def test_resume_options_that_do_not_apply_are_one_line(tmp_path, make_config):
     run = train(make_config(train={"epochs": 1}), out=tmp_path / "run").run_dir
-    for args, fragment in [(["--resume", str(run), "--out", str(tmp_path / "x")], "--out"),
-                           (["--resume", str(tmp_path)], "not a textcls run folder"),
-                           ([], "--config")]:
+    for args, fragment in [
+        (["--resume", str(run), "--out", str(tmp_path / "x")], "--out"),
+        (["--resume", str(tmp_path)], "not a textcls run folder"),
+        ([], "--config"),
+    ]:
         result = CliRunner().invoke(app, ["train", *args])
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert fragment in result.output
@@ -192,8 +221,10 @@ def on_disk(run: Path) -> list[dict]:
 def indexed_epochs(run: Path) -> set[int]:
     """The epochs whose end a checkpoint named by checkpoints/index.json holds (read from disk here)."""
     index = run / "checkpoints" / "index.json"
-    infos = [json.loads((run / "checkpoints" / folder / "info.json").read_text())
-             for folder in (json.loads(index.read_text()).values() if index.is_file() else [])]
+    infos = [
+        json.loads((run / "checkpoints" / folder / "info.json").read_text())
+        for folder in (json.loads(index.read_text()).values() if index.is_file() else [])
+    ]
     return {info["epoch"] for info in infos if "batch" not in info}
 
 
@@ -220,8 +251,9 @@ def test_each_epoch_is_checkpointed_before_its_line_is_logged(tmp_path, make_con
 
 
 @pytest.mark.parametrize("epoch", [1, 2])
-def test_a_crash_between_checkpoint_and_log_line_resumes_with_the_line_from_the_checkpoint(tmp_path, make_config,
-                                                                                          monkeypatch, epoch):
+def test_a_crash_between_checkpoint_and_log_line_resumes_with_the_line_from_the_checkpoint(
+    tmp_path, make_config, monkeypatch, epoch
+):
     """The process dies while writing epoch `epoch`'s line (half of it is written), its checkpoint
     saved: the run loads, and the resume logs that epoch from its checkpoint, then goes on exactly."""
     config = make_config(train={"epochs": 3})
@@ -310,8 +342,9 @@ def test_a_lost_line_that_no_checkpoint_keeps_is_said_and_training_goes_on(tmp_p
 
     reporter = Notes()
     train(resume=run, reporter=reporter)
-    assert reporter.notes == [f"{run / 'metrics.jsonl'}: no line for epoch(s) 1, and no checkpoint keeps theirs: "
-                              "the log goes on without them"]
+    assert reporter.notes == [
+        f"{run / 'metrics.jsonl'}: no line for epoch(s) 1, and no checkpoint keeps theirs: the log goes on without them"
+    ]
     assert [r["epoch"] for r in log(run)] == [2, 3]
 
 

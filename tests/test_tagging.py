@@ -42,13 +42,22 @@ SEED_TEXT, SEED_TAGS = "The dog ate the apple", "DET NN V DET NN"
 
 def tagging_sections(model: dict | None = None, data: dict | None = None, **sections) -> dict:
     """Config sections of a small tagging run (merged over conftest's small defaults)."""
-    return {"task": "tagging", "data": {"label_column": "tags", **(data or {})}, "model": {"dropout": 0.0, **(model or {})},
-            **sections}
+    return {
+        "task": "tagging",
+        "data": {"label_column": "tags", **(data or {})},
+        "model": {"dropout": 0.0, **(model or {})},
+        **sections,
+    }
 
 
 def one_line_error(path: Path, **data) -> str:
     with pytest.raises(DataError) as info:
-        read_examples(path, DataConfig(train=str(path), label_column="tags", **data), TASKS["tagging"], Tokenizer(whitespace=True, max_length=data.get("max_length")))
+        read_examples(
+            path,
+            DataConfig(train=str(path), label_column="tags", **data),
+            TASKS["tagging"],
+            Tokenizer(whitespace=True, max_length=data.get("max_length")),
+        )
     message = str(info.value)
     assert "\n" not in message and str(path) in message
     return message
@@ -79,12 +88,15 @@ def test_seed_example_gives_aligned_tokens_and_tags_with_case_kept(make_config, 
     assert "The" in cased.vocab and cased.vocab.stoi["The"] != cased.vocab.stoi["the"]
 
 
-@pytest.mark.parametrize("tags, fragment", [
-    ("DET NN V DET", "4 tags for 5 tokens"),
-    ("DET NN V DET NN NN", "6 tags for 5 tokens"),
-    ("", "empty label"),
-    ("   ", "empty label"),
-])
+@pytest.mark.parametrize(
+    "tags, fragment",
+    [
+        ("DET NN V DET", "4 tags for 5 tokens"),
+        ("DET NN V DET NN NN", "6 tags for 5 tokens"),
+        ("", "empty label"),
+        ("   ", "empty label"),
+    ],
+)
 def test_misaligned_or_empty_tag_cell_is_a_one_line_error_naming_file_and_row(tmp_path, tags, fragment):
     path = write_csv(tmp_path / "bad.csv", ["text", "tags"], [[SEED_TEXT, SEED_TAGS], ["a cat saw the bird", tags]])
     message = one_line_error(path)
@@ -111,7 +123,10 @@ def test_max_length_truncates_words_and_tags_together_through_the_pipeline(make_
 TAGSET = ["ADJ", "DET", "NOUN", "VERB"]
 VOCAB_WORDS = ["the", "a", "dog", "cat", "runs", "sees", "big", "red", "."]
 SENTENCES = [  # (surface tokens, tags); unseen words and capitals included
-    (["The", "big", "dog", "sees", "a", "red", "Zorbing", "cat", "."], ["DET", "ADJ", "NOUN", "VERB", "DET", "ADJ", "NOUN", "NOUN", "DET"]),
+    (
+        ["The", "big", "dog", "sees", "a", "red", "Zorbing", "cat", "."],
+        ["DET", "ADJ", "NOUN", "VERB", "DET", "ADJ", "NOUN", "NOUN", "DET"],
+    ),
     (["a", "cat", "runs"], ["DET", "NOUN", "VERB"]),
     (["the", "dog", "sees", "42", "cats"], ["DET", "NOUN", "VERB", "ADJ", "NOUN"]),
 ]
@@ -119,22 +134,32 @@ SENTENCES = [  # (surface tokens, tags); unseen words and capitals included
 
 def tagging_featurizer(model_type: str, **model) -> Featurizer:
     window = {"window": 2} if model_type == "bow" else {}  # the window tagger's neighbours
-    cfg = model_config(type=model_type, embedding_dim=8, hidden_dim=6, buckets=97, char_ngrams=(2, 3), shape=True, **window, **model)
+    cfg = model_config(
+        type=model_type, embedding_dim=8, hidden_dim=6, buckets=97, char_ngrams=(2, 3), shape=True, **window, **model
+    )
     return Featurizer(TASKS["tagging"], cfg, Tokenizer(whitespace=True), Vocabulary.build([VOCAB_WORDS]), TAGSET)
 
 
 def tagging_batch(featurizer: Featurizer, sentences, labelled: bool = True):
-    examples = [Example(list(tokens), list(tags) if labelled else None, i + 1) for i, (tokens, tags) in enumerate(sentences)]
+    examples = [
+        Example(list(tokens), list(tags) if labelled else None, i + 1) for i, (tokens, tags) in enumerate(sentences)
+    ]
     return collate(featurizer.encode_all(examples, "test"), "tagging")
 
 
 def seeded_model(featurizer: Featurizer, log_softmax: bool = False):
     torch.manual_seed(0)
-    return build_model(featurizer.model, TASKS["tagging"], featurizer.num_features, len(TAGSET), log_softmax=log_softmax)
+    return build_model(
+        featurizer.model, TASKS["tagging"], featurizer.num_features, len(TAGSET), log_softmax=log_softmax
+    )
 
 
 def dense_grads(model) -> dict[str, torch.Tensor]:
-    return {n: (p.grad.to_dense() if p.grad.is_sparse else p.grad) for n, p in model.named_parameters() if p.grad is not None}
+    return {
+        n: (p.grad.to_dense() if p.grad.is_sparse else p.grad)
+        for n, p in model.named_parameters()
+        if p.grad is not None
+    }
 
 
 @pytest.mark.parametrize("model_type", ["bow", "lstm"])
@@ -205,7 +230,13 @@ def test_tag_scores_are_the_same_alone_and_padded_in_a_batch(model_type):
 
 def test_unseen_words_get_vectors_from_their_spelling():
     with_chars = tagging_featurizer("bow")
-    without = Featurizer(TASKS["tagging"], with_chars.model.model_copy(update={"char_ngrams": None}), with_chars.tokenizer, with_chars.vocab, TAGSET)
+    without = Featurizer(
+        TASKS["tagging"],
+        with_chars.model.model_copy(update={"char_ngrams": None}),
+        with_chars.tokenizer,
+        with_chars.vocab,
+        TAGSET,
+    )
     words = [(["zorbing", "zorbness"], ["NOUN", "NOUN"])]
     for featurizer, differ in [(with_chars, True), (without, False)]:
         model = seeded_model(featurizer)
@@ -218,7 +249,11 @@ def test_unseen_words_get_vectors_from_their_spelling():
 
 SYLLABLES = [c + v for c in "bdfgklmnprstv" for v in "aeiou"]
 SUFFIX_TAGS = {"ing": "VERB", "ness": "NOUN"}
-SLOT_TEMPLATES = [("we saw {} .", "PRON VERB {} ."), ("{} is fine .", "{} VERB ADJ ."), ("i like {} .", "PRON VERB {} .")]
+SLOT_TEMPLATES = [
+    ("we saw {} .", "PRON VERB {} ."),
+    ("{} is fine .", "{} VERB ADJ ."),
+    ("i like {} .", "PRON VERB {} ."),
+]
 
 
 def suffix_rows(stems: list[str], seed: int, capitalise: bool = False) -> list[list[str]]:
@@ -245,10 +280,13 @@ def suffix_run(tmp_path_factory):
     rng = random.Random(0)
     stems = sorted({rng.choice(SYLLABLES) + rng.choice(SYLLABLES) for _ in range(100)})
     train_stems, valid_stems = stems[: len(stems) - 20], stems[len(stems) - 20 :]
-    csvs = {"train": write_csv(root / "train.csv", ["text", "tags"], suffix_rows(train_stems, 1) * 2),
-            "valid": write_csv(root / "valid.csv", ["text", "tags"], suffix_rows(valid_stems, 2, capitalise=True))}
-    sections = tagging_sections({"type": "bow", "char_ngrams": [2, 4], "buckets": 5000, "window": 1},
-                                optim={"lr": 0.03}, train={"epochs": 6})
+    csvs = {
+        "train": write_csv(root / "train.csv", ["text", "tags"], suffix_rows(train_stems, 1) * 2),
+        "valid": write_csv(root / "valid.csv", ["text", "tags"], suffix_rows(valid_stems, 2, capitalise=True)),
+    }
+    sections = tagging_sections(
+        {"type": "bow", "char_ngrams": [2, 4], "buckets": 5000, "window": 1}, optim={"lr": 0.03}, train={"epochs": 6}
+    )
     config = config_from_dict(small_config_dict(csvs, root / "runs", **sections))
     return csvs, train(config, out=root / "run")
 
@@ -261,7 +299,11 @@ def test_character_ngrams_tag_unseen_words_by_their_ending(suffix_run):
     texts = ["we saw zorbing .", "we saw zorbness .", "i like blickness .", "blicking is fine ."]
     predicted = predict_texts(run, texts)
     assert [p["tags"] for p in predicted] == [
-        ["PRON", "VERB", "VERB", "."], ["PRON", "VERB", "NOUN", "."], ["PRON", "VERB", "NOUN", "."], ["VERB", "VERB", "ADJ", "."]]
+        ["PRON", "VERB", "VERB", "."],
+        ["PRON", "VERB", "NOUN", "."],
+        ["PRON", "VERB", "NOUN", "."],
+        ["VERB", "VERB", "ADJ", "."],
+    ]
     assert result.metrics["valid"]["unseen_accuracy"] >= 0.95
 
 
@@ -320,8 +362,10 @@ def context_rows(n: int, seed: int) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def context_csvs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("context")
-    return {"train": write_csv(root / "train.csv", ["text", "tags"], context_rows(160, 1)),
-            "valid": write_csv(root / "valid.csv", ["text", "tags"], context_rows(50, 2))}
+    return {
+        "train": write_csv(root / "train.csv", ["text", "tags"], context_rows(160, 1)),
+        "valid": write_csv(root / "valid.csv", ["text", "tags"], context_rows(50, 2)),
+    }
 
 
 def ambiguous_pairs(path: Path) -> list[tuple[str, str]]:
@@ -335,14 +379,18 @@ def test_context_set_cannot_be_tagged_word_by_word(context_csvs):
     for row in read_rows(context_csvs["train"]):
         for word, tag in zip(row["text"].split(), row["tags"].split()):
             by_word.setdefault(word, Counter())[tag] += 1
-    pairs = [(w, t) for row in read_rows(context_csvs["valid"]) for w, t in zip(row["text"].split(), row["tags"].split())]
+    pairs = [
+        (w, t) for row in read_rows(context_csvs["valid"]) for w, t in zip(row["text"].split(), row["tags"].split())
+    ]
     assert np.mean([by_word[w].most_common(1)[0][0] == t for w, t in pairs]) < 0.9
     ambiguous = ambiguous_pairs(context_csvs["valid"])
     assert len(ambiguous) > 50 and np.mean([by_word[w].most_common(1)[0][0] == t for w, t in ambiguous]) < 0.7
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model, lr", [({"type": "bow", "window": 1}, 0.03), ({"type": "lstm"}, 0.02)], ids=["window", "lstm"])
+@pytest.mark.parametrize(
+    "model, lr", [({"type": "bow", "window": 1}, 0.03), ({"type": "lstm"}, 0.02)], ids=["window", "lstm"]
+)
 def test_taggers_learn_tags_that_depend_on_the_left_neighbour(make_config, context_csvs, tmp_path, model, lr):
     config = make_config(context_csvs, **tagging_sections(model), optim={"lr": lr}, train={"epochs": 6})
     result = train(config, out=tmp_path / "run")
@@ -351,8 +399,12 @@ def test_taggers_learn_tags_that_depend_on_the_left_neighbour(make_config, conte
     # on the ambiguous words alone, recomputed from predictions
     rows = read_rows(context_csvs["valid"])
     predicted = predict_texts(run, [r["text"] for r in rows])
-    hits = [p == t for r, pr in zip(rows, predicted) for w, t, p in zip(r["text"].split(), r["tags"].split(), pr["tags"])
-            if w in AMBIGUOUS]
+    hits = [
+        p == t
+        for r, pr in zip(rows, predicted)
+        for w, t, p in zip(r["text"].split(), r["tags"].split(), pr["tags"])
+        if w in AMBIGUOUS
+    ]
     assert len(hits) == len(ambiguous_pairs(context_csvs["valid"])) and np.mean(hits) >= 0.95
     predicted = predict_texts(run, ["we fish the fish", "they like to cook a big cook"])
     assert predicted[0]["tags"] == ["PRON", "VERB", "DET", "NOUN"]
@@ -364,9 +416,9 @@ def test_taggers_learn_tags_that_depend_on_the_left_neighbour(make_config, conte
 LABELS = ["ADJ", "DET", "NOUN", "VERB", "X"]  # X never occurs, neither as truth nor as prediction
 A, D, N, V = range(4)
 #                  sentence 0         sentence 1   sentence 2             sentence 3
-Y_TRUE = np.array([D, N, V, D, N,     D, N, V,     D, A, N, V, N, N,     V, N])
-Y_PRED = np.array([D, N, V, D, N,     D, V, V,     D, N, V, V, V, V,     V, N])
-UNSEEN = np.array([0, 0, 0, 0, 1,     0, 1, 0,     0, 1, 1, 0, 0, 1,     0, 0], dtype=bool)
+Y_TRUE = np.array([D, N, V, D, N, D, N, V, D, A, N, V, N, N, V, N])
+Y_PRED = np.array([D, N, V, D, N, D, V, V, D, N, V, V, V, V, V, N])
+UNSEEN = np.array([0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0], dtype=bool)
 SENTENCE = np.repeat(np.arange(4), [5, 3, 6, 2])
 
 
@@ -403,7 +455,9 @@ def test_top_confusions_are_ordered_by_count_and_cut_to_the_limit():
     m = tagging_metrics(y_true, y_pred, np.zeros(len(y_true), bool), np.zeros(len(y_true), int), LABELS)
     counts = [(c["true"], c["predicted"], c["count"]) for c in m["top_confusions"]]
     assert counts == [("NOUN", "VERB", 5), ("ADJ", "NOUN", 3), ("VERB", "NOUN", 1)]
-    top2 = tagging_metrics(y_true, y_pred, np.zeros(len(y_true), bool), np.zeros(len(y_true), int), LABELS, top_confusions=2)
+    top2 = tagging_metrics(
+        y_true, y_pred, np.zeros(len(y_true), bool), np.zeros(len(y_true), int), LABELS, top_confusions=2
+    )
     assert [(c["true"], c["predicted"]) for c in top2["top_confusions"]] == [("NOUN", "VERB"), ("ADJ", "NOUN")]
     assert m["unseen_accuracy"] is None and m["unseen_tokens"] == 0
     assert m["exact_match"] == 0.0  # a single sentence with mistakes
@@ -419,8 +473,13 @@ def test_train_tag_loss_is_the_token_mean_over_the_epoch():
     items = featurizer.encode_all(examples, "test")
     objective = plain_objective(LOSSES["ce"](), TASKS["tagging"], len(TAGSET))
     expected = predict_items(model, items, TASKS["tagging"], 64, torch.device("cpu"), objective).loss  # token-weighted
-    trainer = Trainer(model, objective, OptimConfig(name="sgd", lr=1e-12), TrainConfig(batch_size=1, device="cpu"),
-                      torch.device("cpu"))
+    trainer = Trainer(
+        model,
+        objective,
+        OptimConfig(name="sgd", lr=1e-12),
+        TrainConfig(batch_size=1, device="cpu"),
+        torch.device("cpu"),
+    )
     record = trainer.train_epoch(items, 1)
     assert record["train_tag_loss"] == pytest.approx(expected, rel=1e-5)
 
@@ -434,7 +493,13 @@ def seed_rows(n: int, seed: int, nouns=NOUNS) -> list[list[str]]:
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
-        words = [rng.choice(["the", "a"]), rng.choice(nouns), rng.choice(VERBS), rng.choice(["the", "a"]), rng.choice(nouns)]
+        words = [
+            rng.choice(["the", "a"]),
+            rng.choice(nouns),
+            rng.choice(VERBS),
+            rng.choice(["the", "a"]),
+            rng.choice(nouns),
+        ]
         if rng.random() < 0.5:
             words[0] = words[0].capitalize()
         rows.append([" ".join(words), SEED_TAGS])
@@ -465,11 +530,15 @@ def error_line(result) -> str:
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli_tagging")
-    csvs = {"train": write_csv(root / "train.csv", ["text", "tags"], [[SEED_TEXT, SEED_TAGS]] + seed_rows(60, 1)),
-            "valid": write_csv(root / "valid.csv", ["text", "tags"], seed_rows(15, 2))}
+    csvs = {
+        "train": write_csv(root / "train.csv", ["text", "tags"], [[SEED_TEXT, SEED_TAGS]] + seed_rows(60, 1)),
+        "valid": write_csv(root / "valid.csv", ["text", "tags"], seed_rows(15, 2)),
+    }
     config = root / "tagging.yaml"
     sections = tagging_sections({"type": "bow", "char_ngrams": [2, 4], "buckets": 2000, "window": 1})
-    config.write_text(yaml.safe_dump(small_config_dict(csvs, root / "runs", **sections, train={"epochs": 5}), sort_keys=False))
+    config.write_text(
+        yaml.safe_dump(small_config_dict(csvs, root / "runs", **sections, train={"epochs": 5}), sort_keys=False)
+    )
     run = root / "run"
     ok(invoke("train", "--config", config, "--out", run, "-q"))
     # held-out data with a noun the run never saw
@@ -490,7 +559,9 @@ def test_cli_eval_json_reports_the_tagging_metrics(cli_run, tmp_path):
     # the same accuracy and exact match from the CLI's own predictions
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(r["text"] for r in rows) + "\n")
-    predicted = [json.loads(line) for line in ok(invoke("predict", run, "--file", texts, "-f", "json")).stdout.splitlines()]
+    predicted = [
+        json.loads(line) for line in ok(invoke("predict", run, "--file", texts, "-f", "json")).stdout.splitlines()
+    ]
     pairs = [(p["tags"], r["tags"].split()) for p, r in zip(predicted, rows)]
     assert metrics["accuracy"] == pytest.approx(np.mean([a == b for tags, gold in pairs for a, b in zip(tags, gold)]))
     assert metrics["exact_match"] == pytest.approx(np.mean([tags == gold for tags, gold in pairs]))
@@ -500,7 +571,11 @@ def test_cli_eval_json_reports_the_tagging_metrics(cli_run, tmp_path):
 
 def test_cli_predict_json_gives_one_line_of_aligned_tokens_tags_and_probabilities(cli_run):
     _, run, _ = cli_run
-    lines = [line for line in ok(invoke("predict", run, "The dog ate the book", "-f", "json")).stdout.splitlines() if line.strip()]
+    lines = [
+        line
+        for line in ok(invoke("predict", run, "The dog ate the book", "-f", "json")).stdout.splitlines()
+        if line.strip()
+    ]
     assert len(lines) == 1
     result = json.loads(lines[0])
     assert result["tokens"] == ["The", "dog", "ate", "the", "book"]
@@ -520,7 +595,9 @@ def test_cli_predict_keeps_blank_lines_in_place(cli_run, tmp_path):
     _, run, _ = cli_run
     path = tmp_path / "lines.txt"
     path.write_text(f"{SEED_TEXT}\n \nThe dog ate the book\n")
-    results = [json.loads(line) for line in ok(invoke("predict", run, "--file", path, "-f", "json")).stdout.splitlines()]
+    results = [
+        json.loads(line) for line in ok(invoke("predict", run, "--file", path, "-f", "json")).stdout.splitlines()
+    ]
     assert [r["line"] for r in results] == [1, 2, 3]
     assert results[1] == {"line": 2, "error": "empty line"}
     assert results[0]["tags"] == SEED_TAGS.split() and results[2]["tokens"] == ["The", "dog", "ate", "the", "book"]
@@ -528,10 +605,13 @@ def test_cli_predict_keeps_blank_lines_in_place(cli_run, tmp_path):
     assert table.index("apple") < table.index("line 2: empty line") < table.index("book")
 
 
-@pytest.mark.parametrize("text, tags, fragment", [
-    ("the cat saw a bird", "DET NN ADV DET NN", "tag 'ADV' was never seen in training"),
-    ("the cat saw a bird", "DET NN V DET", "4 tags for 5 tokens"),
-])
+@pytest.mark.parametrize(
+    "text, tags, fragment",
+    [
+        ("the cat saw a bird", "DET NN ADV DET NN", "tag 'ADV' was never seen in training"),
+        ("the cat saw a bird", "DET NN V DET", "4 tags for 5 tokens"),
+    ],
+)
 def test_cli_eval_bad_tags_are_one_line_errors_naming_file_and_row(cli_run, tmp_path, text, tags, fragment):
     _, run, _ = cli_run
     path = write_csv(tmp_path / "bad.csv", ["text", "tags"], [[SEED_TEXT, SEED_TAGS], [text, tags]])

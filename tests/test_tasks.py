@@ -66,7 +66,9 @@ def share_csvs(folder) -> dict:
     paths = {}
     for split, n, seed in [("train", 200, 1), ("valid", 60, 2), ("test", 40, 3)]:
         rows = synthetic_rows(n, seed, {"neg": NEGATIVE, "pos": POSITIVE})
-        paths[split] = write_csv(folder / f"{split}.csv", ["text", "share"], [[t, "1" if y == "pos" else "0"] for t, y in rows])
+        paths[split] = write_csv(
+            folder / f"{split}.csv", ["text", "share"], [[t, "1" if y == "pos" else "0"] for t, y in rows]
+        )
     return paths
 
 
@@ -81,8 +83,9 @@ def test_a_task_defined_outside_the_package_trains_evaluates_and_predicts(share_
     from textcls.train import train
 
     csvs = share_csvs(tmp_path / "share")
-    config = make_config(csvs, task="share", data={"label_column": "share"}, loss={"name": "bce"},
-                         train={"monitor": "mae", "epochs": 6})
+    config = make_config(
+        csvs, task="share", data={"label_column": "share"}, loss={"name": "bce"}, train={"monitor": "mae", "epochs": 6}
+    )
     result = train(config, out=tmp_path / "run")
     assert json.loads((result.run_dir / "model.json").read_text())["outputs"] == 1
     assert set(result.metrics["test"]) == {"mae", "within_0.25", "loss"}
@@ -98,7 +101,9 @@ def test_a_task_defined_outside_the_package_trains_evaluates_and_predicts(share_
     praise, complaint = predict_texts(run, ["a superb and lovely film", "a dull and awful film"])
     assert praise["share"] > 0.5 > complaint["share"]
 
-    assert dataset_stats(config)["label"]["mean"] == pytest.approx(np.mean([share for _, share in rows_of(csvs["train"])]))
+    assert dataset_stats(config)["label"]["mean"] == pytest.approx(
+        np.mean([share for _, share in rows_of(csvs["train"])])
+    )
 
 
 def test_the_toy_task_through_the_cli(share_task, make_config, tmp_path):
@@ -107,7 +112,9 @@ def test_the_toy_task_through_the_cli(share_task, make_config, tmp_path):
     from textcls.cli import app
 
     csvs = share_csvs(tmp_path / "share")
-    raw = make_config(csvs, task="share", data={"label_column": "share"}, loss={"name": "bce"}, train={"epochs": 2}).to_dict()
+    raw = make_config(
+        csvs, task="share", data={"label_column": "share"}, loss={"name": "bce"}, train={"epochs": 2}
+    ).to_dict()
     path = tmp_path / "share.yaml"
     path.write_text(yaml.safe_dump(raw))
     runner = CliRunner()
@@ -127,11 +134,16 @@ def test_the_toy_task_reads_its_own_labels_and_losses(share_task, make_config, t
     with pytest.raises(ConfigError, match="loss.name 'ce' does not fit task 'share' \\(choose one of: bce, mse\\)"):
         train(make_config(csvs, task="share", data={"label_column": "share"}, loss={"name": "ce"}), out=tmp_path / "a")
     with pytest.raises(ConfigError, match="not a metric of task 'share'"):
-        train(make_config(csvs, task="share", data={"label_column": "share"}, train={"monitor": "accuracy"}), out=tmp_path / "b")
+        train(
+            make_config(csvs, task="share", data={"label_column": "share"}, train={"monitor": "accuracy"}),
+            out=tmp_path / "b",
+        )
     bad = write_csv(tmp_path / "bad.csv", ["text", "share"], [["a good film", "0.5"], ["a bad film", "2"]])
     with pytest.raises(DataError, match=r"bad.csv, row 2, column 'share': a share lies in \[0, 1\], got 2"):
-        train(make_config({"train": bad, "valid": csvs["valid"]}, task="share", data={"label_column": "share"}),
-              out=tmp_path / "c")
+        train(
+            make_config({"train": bad, "valid": csvs["valid"]}, task="share", data={"label_column": "share"}),
+            out=tmp_path / "c",
+        )
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
 
 

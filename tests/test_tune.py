@@ -30,8 +30,12 @@ def test_bad_budgets_are_one_line_errors(text, tmp_path, sentiment_csvs):
     assert result.exit_code == 1 and "--budget: expected a duration" in result.output
 
 
-SPACE = {"optim.lr": {"log": [0.005, 0.1]}, "model.embedding_dim": [8, 16], "train.epochs": {"range": [2, 3]},
-         "model.dropout": {"range": [0.0, 0.3]}}
+SPACE = {
+    "optim.lr": {"log": [0.005, 0.1]},
+    "model.embedding_dim": [8, 16],
+    "train.epochs": {"range": [2, 3]},
+    "model.dropout": {"range": [0.0, 0.3]},
+}
 
 
 def rows(path):
@@ -56,13 +60,17 @@ def test_tune_writes_a_best_config_that_trains_as_it_is(tmp_path, sentiment_csvs
     saved = json.loads((out / "best_run" / "metrics.json").read_text())
     assert saved["valid"]["accuracy"] == pytest.approx(float(best["accuracy"]))
     chosen = yaml.safe_load((out / "best.yaml").read_text())
-    assert chosen["model"]["embedding_dim"] == int(best["model.embedding_dim"]) and chosen["train"]["epochs"] == int(best["train.epochs"])
+    assert chosen["model"]["embedding_dim"] == int(best["model.embedding_dim"]) and chosen["train"]["epochs"] == int(
+        best["train.epochs"]
+    )
     assert chosen["optim"]["lr"] == pytest.approx(float(best["optim.lr"]))
     assert not (out / "trials").exists()  # only the best trial's run folder is kept
     trained = CliRunner().invoke(app, ["train", "-c", str(out / "best.yaml"), "-o", str(tmp_path / "again"), "-q"])
     assert trained.exit_code == 0, trained.output
     # resume adds trials to the same study
-    more = CliRunner().invoke(app, ["tune", "-c", str(config), "--budget", "10m", "--trials", "1", "-o", str(out), "--resume"])
+    more = CliRunner().invoke(
+        app, ["tune", "-c", str(config), "--budget", "10m", "--trials", "1", "-o", str(out), "--resume"]
+    )
     assert more.exit_code == 0, more.output
     assert len(rows(out / "trials.csv")) == 4
 
@@ -79,7 +87,9 @@ def test_a_short_budget_still_gives_a_result_or_says_why(tmp_path, sentiment_csv
 
 def test_unknown_fields_in_the_space_and_used_folders_are_one_line_errors(tmp_path, sentiment_csvs):
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(small_config_dict(sentiment_csvs, tmp_path / "runs", tune={"optim.learning_rate": [0.1]})))
+    config.write_text(
+        yaml.safe_dump(small_config_dict(sentiment_csvs, tmp_path / "runs", tune={"optim.learning_rate": [0.1]}))
+    )
     result = CliRunner().invoke(app, ["tune", "-c", str(config), "--trials", "1", "-o", str(tmp_path / "a")])
     assert result.exit_code == 1 and "tune: 'optim.learning_rate' is not a config field" in result.output
     (tmp_path / "used").mkdir()
@@ -115,7 +125,9 @@ def test_a_signal_stops_the_search_with_its_own_resume_command(tmp_path, sentime
     assert "train --resume" not in result.output
     assert not (out / "trials" / "trial-1").exists()  # the stopped trial leaves nothing
     monkeypatch.setattr(train_module, "train", real_train)
-    more = CliRunner().invoke(app, ["tune", "-c", str(config), "--budget", "10m", "--trials", "1", "-o", str(out), "--resume"])
+    more = CliRunner().invoke(
+        app, ["tune", "-c", str(config), "--budget", "10m", "--trials", "1", "-o", str(out), "--resume"]
+    )
     assert more.exit_code == 0, more.output
     assert [t["state"] for t in rows(out / "trials.csv")][:2] == ["complete", "fail"]
 
@@ -125,7 +137,9 @@ def test_a_damaged_study_database_is_one_line(tmp_path, sentiment_csvs):
     config.write_text(yaml.safe_dump(small_config_dict(sentiment_csvs, tmp_path / "runs", tune=SPACE)))
     (tmp_path / "search").mkdir()
     (tmp_path / "search" / "study.db").write_bytes(b"not a database")
-    result = CliRunner().invoke(app, ["tune", "-c", str(config), "--budget", "5s", "-o", str(tmp_path / "search"), "--resume"])
+    result = CliRunner().invoke(
+        app, ["tune", "-c", str(config), "--budget", "5s", "-o", str(tmp_path / "search"), "--resume"]
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = [line for line in result.output.splitlines() if line.strip()]
@@ -142,7 +156,6 @@ def test_an_out_that_is_a_file_is_one_line(tmp_path, sentiment_csvs):
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1
     assert blocker.read_text() == "keep me\n"
-
 
 
 @pytest.mark.parametrize("model_type", sorted(MODEL_TYPES))

@@ -69,8 +69,15 @@ class Batch:
             out[row_of, position] = values
             return torch.from_numpy(out)
 
-        batch = cls(torch.from_numpy(items.ids[flat]), torch.from_numpy(starts[:-1]), torch.from_numpy(lengths),
-                    torch.from_numpy(row_of), torch.from_numpy(position), index=flat, arity=items.arity)
+        batch = cls(
+            torch.from_numpy(items.ids[flat]),
+            torch.from_numpy(starts[:-1]),
+            torch.from_numpy(lengths),
+            torch.from_numpy(row_of),
+            torch.from_numpy(position),
+            index=flat,
+            arity=items.arity,
+        )
         if items.labels is not None:
             if items.token_labels:
                 batch.labels = grid(items.labels[flat], IGNORE)
@@ -140,4 +147,6 @@ class Batch:
     @property
     def mask(self) -> torch.Tensor:
         """(B, T) True on real tokens."""
-        return torch.arange(self.max_length, device=self.ids.device)[None, :] < self.lengths.to(self.ids.device)[:, None]
+        return (
+            torch.arange(self.max_length, device=self.ids.device)[None, :] < self.lengths.to(self.ids.device)[:, None]
+        )

@@ -28,7 +28,9 @@ from textcls.run_folder import RunFiles, damaged, read_run_files, read_task_stat
 from textcls.tasks import Task, task_of
 
 
-def save_checkpoint(run_dir: Path, names: list[str], model: TextModel, info: dict, training_state: dict | None = None) -> None:
+def save_checkpoint(
+    run_dir: Path, names: list[str], model: TextModel, info: dict, training_state: dict | None = None
+) -> None:
     """A checkpoint of `model` (with `info`, and `training_state` when given), becoming `names`
     (e.g. ["best", "last"]) in one step. A failure leaves every earlier checkpoint as it was."""
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -57,7 +59,9 @@ def load_weights(run_dir: Path, name: str = "best", folder: Path | None = None) 
     try:
         return load_file(str(folder / WEIGHTS))
     except Exception as exc:  # safetensors raises its own error type for a damaged file
-        raise damaged(run_dir, str((folder / WEIGHTS).relative_to(run_dir)), f"not a readable weight file ({exc})") from None
+        raise damaged(
+            run_dir, str((folder / WEIGHTS).relative_to(run_dir)), f"not a readable weight file ({exc})"
+        ) from None
 
 
 @dataclass
@@ -93,7 +97,9 @@ def header_shapes(run_dir: Path, folder: Path) -> dict[str, tuple]:
         with safe_open(str(folder / WEIGHTS), framework="pt") as f:
             return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as exc:  # safetensors raises its own error type for a damaged header
-        raise damaged(run_dir, str((folder / WEIGHTS).relative_to(run_dir)), f"not a readable weight file ({exc})") from None
+        raise damaged(
+            run_dir, str((folder / WEIGHTS).relative_to(run_dir)), f"not a readable weight file ({exc})"
+        ) from None
 
 
 def load_checked(model: TextModel, run_dir: Path, folder: Path, shapes: dict[str, tuple]) -> None:
@@ -103,8 +109,11 @@ def load_checked(model: TextModel, run_dir: Path, folder: Path, shapes: dict[str
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     for key in expected.keys() | shapes.keys():
         if expected.get(key) != shapes.get(key):
-            raise damaged(run_dir, rel, f"'{key}' has shape {shapes.get(key)} where model.json and config.yaml "
-                                        f"describe {expected.get(key)}")
+            raise damaged(
+                run_dir,
+                rel,
+                f"'{key}' has shape {shapes.get(key)} where model.json and config.yaml describe {expected.get(key)}",
+            )
     weights = load_weights(run_dir, folder=folder)
     bad = next((k for k, t in weights.items() if t.is_floating_point() and t.numel() and not _finite(t)), None)
     if bad is not None:
@@ -120,15 +129,20 @@ def trained_model(files: RunFiles, task: Task, run_dir: Path, folder: Path) -> T
     info, shapes = files.info, header_shapes(run_dir, folder)
     table = (info["num_features"], files.config.model.embedding_dim)
     if shapes.get("embedding.weight") != table:
-        raise damaged(run_dir, str((folder / WEIGHTS).relative_to(run_dir)),
-                      f"'embedding.weight' has shape {shapes.get('embedding.weight')} where model.json's num_features "
-                      f"and config.yaml's model.embedding_dim describe {table}")
+        raise damaged(
+            run_dir,
+            str((folder / WEIGHTS).relative_to(run_dir)),
+            f"'embedding.weight' has shape {shapes.get('embedding.weight')} where model.json's num_features "
+            f"and config.yaml's model.embedding_dim describe {table}",
+        )
     model = build_model(files.config.model, task, info["num_features"], info["outputs"], info["log_softmax"])
     load_checked(model, run_dir, folder, shapes)
     return model
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", calibrated: bool = True) -> Run:
+def load_run(
+    run_dir: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu", calibrated: bool = True
+) -> Run:
     """The run in `run_dir`, with what its task tuned on validation (e.g. a temperature) unless
     `calibrated` is False."""
     run_dir = Path(run_dir)
@@ -138,11 +152,17 @@ def load_run(run_dir: str | Path, checkpoint: str = "best", device: str | torch.
     if not calibrated:
         state.pop("temperature", None)
     task = task_of(files.config, state)
-    featurizer = Featurizer(task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels)
+    featurizer = Featurizer(
+        task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels
+    )
     model = trained_model(files, task, run_dir, folder)
     if featurizer.num_features != files.info["num_features"]:  # words and hash buckets: one id each
-        raise damaged(run_dir, "vocab.json", f"{len(files.vocab)} words and config.yaml's features make "
-                                             f"{featurizer.num_features} ids, model.json says {files.info['num_features']}")
+        raise damaged(
+            run_dir,
+            "vocab.json",
+            f"{len(files.vocab)} words and config.yaml's features make "
+            f"{featurizer.num_features} ids, model.json says {files.info['num_features']}",
+        )
     device = torch.device(device)
     model.to(device).eval()
     return Run(run_dir, files.config, featurizer, model, options_of(files.config.loss, files.info["loss"]), device)

@@ -42,8 +42,9 @@ def read_index(run_dir: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     index = run_json(run_dir, f"{CHECKPOINTS}/{INDEX}")
-    if not isinstance(index, dict) or not all(isinstance(v, str) and v.startswith("step-") and "/" not in v
-                                              for v in index.values()):
+    if not isinstance(index, dict) or not all(
+        isinstance(v, str) and v.startswith("step-") and "/" not in v for v in index.values()
+    ):
         raise damaged(run_dir, f"{CHECKPOINTS}/{INDEX}", "not a map of checkpoint names to step-N folders")
     return index
 
@@ -69,7 +70,9 @@ def write_checkpoint(run_dir: Path, names: list[str], info: dict, writers: dict[
         for name in files:
             os.chmod(tmp / name, 0o666 & ~UMASK)  # (the usual permissions, whatever the writer chose)
             fsync(tmp / name)
-        (tmp / MANIFEST).write_text(json_text(_manifest(tmp, files)), encoding="utf-8")  # last: its presence means complete
+        (tmp / MANIFEST).write_text(
+            json_text(_manifest(tmp, files)), encoding="utf-8"
+        )  # last: its presence means complete
         fsync(tmp / MANIFEST)
         os.rename(tmp, final)
         tmp = None
@@ -120,7 +123,11 @@ def checkpoint_dir(run_dir: str | Path, name: str = "best", hashed: tuple[str, .
         if not path.is_file():
             raise damaged(run_dir, rel, "missing")
         if not isinstance(entry, dict) or path.stat().st_size != entry.get("bytes"):
-            raise damaged(run_dir, rel, f"{path.stat().st_size} bytes, its manifest says {entry.get('bytes') if isinstance(entry, dict) else '?'} (truncated or changed)")
+            raise damaged(
+                run_dir,
+                rel,
+                f"{path.stat().st_size} bytes, its manifest says {entry.get('bytes') if isinstance(entry, dict) else '?'} (truncated or changed)",
+            )
         if (hashed is None or file in hashed) and sha256(path) != entry.get("sha256"):
             raise damaged(run_dir, rel, "its sha256 differs from its manifest (the file was changed)")
     return folder
@@ -131,5 +138,3 @@ def checkpoint_info(run_dir: str | Path, name: str = "best") -> dict:
     run_dir = Path(run_dir)
     folder = checkpoint_dir(run_dir, name, hashed=(INFO,))
     return run_json(run_dir, str(folder.relative_to(run_dir) / INFO))
-
-

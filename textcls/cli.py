@@ -15,8 +15,13 @@ import typer
 from textcls.errors import Interrupted, TextclsError
 
 # rich_markup_mode=None: click's plain help, which keeps every "[default: ...]" and shows on/off flags as flags.
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="Train, evaluate and explain text classifiers and taggers.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Train, evaluate and explain text classifiers and taggers.",
+)
 
 
 def _version(value: bool) -> None:
@@ -29,7 +34,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ):
     """Train, evaluate and explain text classifiers and taggers."""
 
@@ -88,16 +95,31 @@ def user_errors():
 
 @app.command()
 def train(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file (see configs/); optional with "
-                                          "--resume, where it must match the run's."),
-    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config field, e.g. --set train.epochs=3 (repeatable)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its last checkpoint, "
-                                          "exactly; --set train.epochs=N makes N its new total."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write [default: <output.dir: runs>/<config name>-<timestamp>]."),
+    config: Optional[Path] = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="YAML config file (see configs/); optional with --resume, where it must match the run's.",
+    ),
+    overrides: list[str] = typer.Option(
+        [], "--set", "-s", help="Override a config field, e.g. --set train.epochs=3 (repeatable)."
+    ),
+    resume: Optional[Path] = typer.Option(
+        None,
+        "--resume",
+        help="Continue this run folder from its last checkpoint, exactly; --set train.epochs=N makes N its new total.",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Run folder to write [default: <output.dir: runs>/<config name>-<timestamp>]."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Allow --out to name a non-empty folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
-    log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="Progress on stderr: text (a bar on a terminal, "
-                                         "plain lines otherwise) or json (one JSON object per epoch)."),
+    log_format: LogFormat = typer.Option(
+        LogFormat.text,
+        "--log-format",
+        help="Progress on stderr: text (a bar on a terminal, "
+        "plain lines otherwise) or json (one JSON object per epoch).",
+    ),
 ):
     """Train a model from a CSV and a YAML config; write a run folder."""
     from textcls import reporting
@@ -115,15 +137,21 @@ def train(
             cfg = saved_config(resume, overrides)
         else:
             cfg = None
-        reporter = None if quiet else reporting.JsonReporter() if log_format == LogFormat.json else reporting.RichReporter()
-        result = run_training(cfg, out, overwrite, name=config.stem if config else "run", reporter=reporter, resume=resume)
+        reporter = (
+            None if quiet else reporting.JsonReporter() if log_format == LogFormat.json else reporting.RichReporter()
+        )
+        result = run_training(
+            cfg, out, overwrite, name=config.stem if config else "run", reporter=reporter, resume=resume
+        )
     if result.run_dir is None:  # one of torchrun's processes besides rank 0: rank 0 reports
         return
     if not quiet and log_format == LogFormat.text:
         labels = json.loads((result.run_dir / "labels.json").read_text())
         for split in ("valid", "test"):
             if split in result.metrics:
-                reporting.print_metrics(result.metrics[split], labels, f"{split} (best epoch {result.best_epoch})", reporting.console)
+                reporting.print_metrics(
+                    result.metrics[split], labels, f"{split} (best epoch {result.best_epoch})", reporting.console
+                )
     typer.echo(str(result.run_dir))
 
 
@@ -131,15 +159,29 @@ def train(
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
     data: Path = typer.Argument(..., help="Labelled CSV with the columns the run was trained on."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: rich tables; json: metrics as JSON on stdout."),
+    fmt: Format = typer.Option(
+        Format.table, "--format", "-f", help="table: rich tables; json: metrics as JSON on stdout."
+    ),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON to this file."),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
-    lexicon: Optional[Path] = typer.Option(None, help="Score word scores against this lexicon (CSV word,label or word,score) instead of the run's."),
-    lexicon_threshold: Optional[float] = typer.Option(None, help="With a word,score lexicon: |score| >= this labels a word [default: the run's]."),
-    lexicon_words: str = typer.Option("all", help="all, or heldout: only the lexicon words the run withheld from training."),
-    faithfulness: bool = typer.Option(False, help="Also measure comprehensiveness/sufficiency of the word scores (11 extra passes)."),
-    calibration: bool = typer.Option(True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."),
-    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Also write each row's gold label, prediction and probabilities to this CSV."),
+    lexicon: Optional[Path] = typer.Option(
+        None, help="Score word scores against this lexicon (CSV word,label or word,score) instead of the run's."
+    ),
+    lexicon_threshold: Optional[float] = typer.Option(
+        None, help="With a word,score lexicon: |score| >= this labels a word [default: the run's]."
+    ),
+    lexicon_words: str = typer.Option(
+        "all", help="all, or heldout: only the lexicon words the run withheld from training."
+    ),
+    faithfulness: bool = typer.Option(
+        False, help="Also measure comprehensiveness/sufficiency of the word scores (11 extra passes)."
+    ),
+    calibration: bool = typer.Option(
+        True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."
+    ),
+    predictions: Optional[Path] = typer.Option(
+        None, "--predictions", help="Also write each row's gold label, prediction and probabilities to this CSV."
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
 ):
     """Score a held-out CSV with a trained run."""
@@ -155,8 +197,14 @@ def evaluate(
         run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
         if lexicon_words not in ("all", "heldout"):
             raise TextclsError(f"--lexicon-words must be 'all' or 'heldout', got '{lexicon_words}'")
-        metrics = evaluate_file(run, data, lexicon=lexicon, lexicon_threshold=lexicon_threshold,
-                                lexicon_words=lexicon_words, with_faithfulness=faithfulness)
+        metrics = evaluate_file(
+            run,
+            data,
+            lexicon=lexicon,
+            lexicon_threshold=lexicon_threshold,
+            lexicon_words=lexicon_words,
+            with_faithfulness=faithfulness,
+        )
         if predictions is not None:
             from textcls.predict import write_predictions
 
@@ -174,7 +222,9 @@ def export(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
     fmt: str = typer.Option("onnx", "--format", help="Export format (onnx)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="The file to write [default: RUN/export/model.onnx]."),
-    quantize: Quantize = typer.Option(Quantize.none, "--quantize", help="int8: also write a dynamically quantised copy (<name>.int8.onnx)."),
+    quantize: Quantize = typer.Option(
+        Quantize.none, "--quantize", help="int8: also write a dynamically quantised copy (<name>.int8.onnx)."
+    ),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
 ):
     """Export a run's model to ONNX (ids in, logits and token scores out; see the README's Export section)."""
@@ -196,11 +246,17 @@ def export(
 
 @app.command()
 def tune(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config to tune (its tune: section is the search space)."),
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="YAML config to tune (its tune: section is the search space)."
+    ),
     budget: str = typer.Option("60s", "--budget", help="Wall-clock budget of the whole search: 30s, 5m, 1h."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for best.yaml, trials.csv, study.db and best_run/."),
-    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Stop after this many trials (within the budget)."),
-    metric: Optional[str] = typer.Option(None, "--metric", help="Validation metric to optimise [default: the config's train.monitor]."),
+    trials: Optional[int] = typer.Option(
+        None, "--trials", min=1, help="Stop after this many trials (within the budget)."
+    ),
+    metric: Optional[str] = typer.Option(
+        None, "--metric", help="Validation metric to optimise [default: the config's train.monitor]."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the search stored in --out/study.db."),
     overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config field (repeatable)."),
 ):
@@ -224,7 +280,9 @@ def tune(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for report.html and the pictures [default: RUN/report]."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Folder for report.html and the pictures [default: RUN/report]."
+    ),
 ):
     """Draw a run's learning curves and its validation predictions: PNG files and one self-contained HTML page."""
     from textcls.report import build_report
@@ -237,7 +295,9 @@ def report(
 ENCODING_ADVICE = "give its encoding, e.g. --encoding latin-1"
 
 
-def _lines(texts: list[str], file: Optional[Path], encoding: str = "utf-8", advice: str = ENCODING_ADVICE) -> Iterator[str]:
+def _lines(
+    texts: list[str], file: Optional[Path], encoding: str = "utf-8", advice: str = ENCODING_ADVICE
+) -> Iterator[str]:
     """Sentences from the arguments, then --file, then stdin (when '-' is given, or nothing at all),
     read as they are needed; every line, blank ones included, without its line ending.
     `advice` ends the message about text that is not in `encoding`."""
@@ -301,8 +361,10 @@ def _decoded_lines(lines, source: str, encoding: str, advice: str) -> Iterator[s
     except UnicodeDecodeError as exc:  # exc.object: the bytes of a character begun before (held), then raw
         held = len(decoder.getstate()[0])  # (a failed call leaves them held)
         line = done + (partial + exc.object[: exc.start].decode(exc.encoding, "replace")).count("\n") + 1
-        raise TextclsError(f"{source}, line {line}, byte offset {offset - held + exc.start}: byte "
-                           f"0x{exc.object[exc.start]:02x} is not {encoding} text ({advice})") from None
+        raise TextclsError(
+            f"{source}, line {line}, byte offset {offset - held + exc.start}: byte "
+            f"0x{exc.object[exc.start]:02x} is not {encoding} text ({advice})"
+        ) from None
 
 
 def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -319,21 +381,46 @@ def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
 @app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
-    texts: Optional[list[str]] = typer.Argument(None, help="Sentences to predict; '-' (or nothing) reads lines from stdin."),
+    texts: Optional[list[str]] = typer.Argument(
+        None, help="Sentences to predict; '-' (or nothing) reads lines from stdin."
+    ),
     file: Optional[Path] = typer.Option(None, "--file", help="A text file with one sentence per line."),
-    encoding: str = typer.Option("utf-8", "--encoding", help="The text encoding of --file and stdin (latin-1, cp1252, utf-16, ...)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table: coloured words; json: one JSON object per line, aligned with the input lines."),
-    batch_size: int = typer.Option(8192, min=1, help="Sentences per batch; input is read, predicted and written one batch at a time."),
+    encoding: str = typer.Option(
+        "utf-8", "--encoding", help="The text encoding of --file and stdin (latin-1, cp1252, utf-16, ...)."
+    ),
+    fmt: Format = typer.Option(
+        Format.table,
+        "--format",
+        "-f",
+        help="table: coloured words; json: one JSON object per line, aligned with the input lines.",
+    ),
+    batch_size: int = typer.Option(
+        8192, min=1, help="Sentences per batch; input is read, predicted and written one batch at a time."
+    ),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
-    sort: bool = typer.Option(False, "--sort", help="Ranking (or regression): print all results ordered by score, highest first."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Classification, multi-label: also list the K most probable classes."),
-    calibration: bool = typer.Option(True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="Predict a column of this CSV and write the CSV back with prediction columns."),
+    sort: bool = typer.Option(
+        False, "--sort", help="Ranking (or regression): print all results ordered by score, highest first."
+    ),
+    top_k: Optional[int] = typer.Option(
+        None, "--top-k", min=1, help="Classification, multi-label: also list the K most probable classes."
+    ),
+    calibration: bool = typer.Option(
+        True, help="Apply the temperature fitted on validation (--no-calibration: raw probabilities)."
+    ),
+    csv: Optional[Path] = typer.Option(
+        None, "--csv", help="Predict a column of this CSV and write the CSV back with prediction columns."
+    ),
     column: str = typer.Option("text", "--column", help="With --csv: the column holding the texts."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="With --csv: the CSV to write [default: stdout]."),
-    word_scores: bool = typer.Option(False, "--word-scores", help="With --csv: add a word_scores column of word:score pairs."),
-    backend: Backend = typer.Option(Backend.torch, "--backend", help="torch, or onnx: the exported model through onnxruntime."),
-    onnx: Optional[Path] = typer.Option(None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."),
+    word_scores: bool = typer.Option(
+        False, "--word-scores", help="With --csv: add a word_scores column of word:score pairs."
+    ),
+    backend: Backend = typer.Option(
+        Backend.torch, "--backend", help="torch, or onnx: the exported model through onnxruntime."
+    ),
+    onnx: Optional[Path] = typer.Option(
+        None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (torch backend)."),
 ):
     """Predict labels (or tags, values, scores) with each word's score: one result per input line,
@@ -359,7 +446,9 @@ def predict(
         if out is not None or word_scores:
             raise TextclsError("--out and --word-scores go with --csv")
         if sort and run.task.sort_by is None:
-            raise TextclsError(f"--sort orders by a score; task '{run.task.name}' gives none (ranking and regression do)")
+            raise TextclsError(
+                f"--sort orders by a score; task '{run.task.name}' gives none (ranking and regression do)"
+            )
         seen, held = 0, []
         for chunk in _chunks(_lines(list(texts or []), file, encoding), batch_size):
             results = predict_texts(run, chunk, batch_size, first_line=seen + 1, top_k=top_k)
@@ -372,10 +461,16 @@ def predict(
             raise TextclsError("no text to predict (give sentences, --file, or lines on stdin)")
         if sort:  # blank lines (no score) after the rest, in input order
             key = run.task.sort_by
-            _emit(sorted((r for r in held if key in r), key=lambda r: -r[key]) + [r for r in held if key not in r], fmt, run.task)
+            _emit(
+                sorted((r for r in held if key in r), key=lambda r: -r[key]) + [r for r in held if key not in r],
+                fmt,
+                run.task,
+            )
 
 
-def _predict_csv(run, csv: Path, column: str, out: Optional[Path], word_scores: bool, batch_size: int, texts, file) -> None:
+def _predict_csv(
+    run, csv: Path, column: str, out: Optional[Path], word_scores: bool, batch_size: int, texts, file
+) -> None:
     from textcls.data import read_csv
     from textcls.files import atomic_write, check_output_file
     from textcls.predict import predict_frame
@@ -418,7 +513,9 @@ def embed(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
     file: Path = typer.Option(..., "--file", help="A text file with one sentence per line ('-': stdin)."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the vectors."),
-    fmt: VectorFormat = typer.Option(VectorFormat.npy, "--format", "-f", help="npy: one (n, D) float32 array; jsonl: {\"text\", \"embedding\"} per line."),
+    fmt: VectorFormat = typer.Option(
+        VectorFormat.npy, "--format", "-f", help='npy: one (n, D) float32 array; jsonl: {"text", "embedding"} per line.'
+    ),
     batch_size: int = typer.Option(8192, min=1, help="Sentences per batch."),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
 ):
@@ -437,6 +534,7 @@ def embed(
             raise TextclsError(f"{file}: no text to embed")
         vectors = embed_texts(run, texts, batch_size)
         if fmt == VectorFormat.npy:
+
             def write_npy(path: Path) -> None:
                 with open(path, "wb") as f:  # a file, not a name: np.save would add ".npy" to the name
                     np.save(f, vectors)
@@ -445,8 +543,10 @@ def embed(
         else:
             import orjson
 
-            rows = (orjson.dumps({"text": t, "embedding": v}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-                    for t, v in zip(texts, vectors.round(6)))
+            rows = (
+                orjson.dumps({"text": t, "embedding": v}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+                for t, v in zip(texts, vectors.round(6))
+            )
             atomic_write(out, lambda p: p.write_bytes(b"".join(rows)))
     typer.echo(f"{len(texts)} vectors of {vectors.shape[1]} dimensions -> {out}", err=True)
 
@@ -455,8 +555,12 @@ def embed(
 def similarity(
     run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
     texts: Optional[list[str]] = typer.Argument(None, help="Two sentences to compare."),
-    pairs: Optional[Path] = typer.Option(None, "--pairs", help="A CSV whose first two columns hold the pairs (with a header row)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, or json: one {\"a\", \"b\", \"similarity\"} per line."),
+    pairs: Optional[Path] = typer.Option(
+        None, "--pairs", help="A CSV whose first two columns hold the pairs (with a header row)."
+    ),
+    fmt: Format = typer.Option(
+        Format.table, "--format", "-f", help='table, or json: one {"a", "b", "similarity"} per line.'
+    ),
     checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
 ):
     """How similar two sentences are (the cosine, or minus the euclidean distance, as the run was trained)."""

@@ -30,7 +30,9 @@ class DataConfig(Section):
     test: str | None = None  # evaluated once at the end, if given
     delimiter: str = ","  # between the fields of train, valid and test (one character; a tab: "\t", in double quotes)
     text_column: str = "text"
-    label_column: str = "label"  # a class; tagging: space-separated tags; regression, ranking: a number; multilabel: "a|b"
+    label_column: str = (
+        "label"  # a class; tagging: space-separated tags; regression, ranking: a number; multilabel: "a|b"
+    )
     rationale_column: str | None = None  # "word:target word:target ..." per row
     group_column: str | None = None  # ranking: rows are ranked only against rows of the same group (e.g. a query)
     text_pair_column: str | None = None  # embedding: a second text per row; the label says if the two are similar
@@ -38,8 +40,12 @@ class DataConfig(Section):
     anchor_column: str | None = None  # embedding triplets: anchor, positive and negative text columns
     positive_column: str | None = None
     negative_column: str | None = None
-    label_separator: str = Field("|", min_length=1)  # multilabel: between the labels of a cell ("joy|trust"; empty: none)
-    tag_scheme: Literal["auto", "none", "io", "bio", "bioes"] = "auto"  # tagging: entity tags (auto: read from the tag set)
+    label_separator: str = Field(
+        "|", min_length=1
+    )  # multilabel: between the labels of a cell ("joy|trust"; empty: none)
+    tag_scheme: Literal["auto", "none", "io", "bio", "bioes"] = (
+        "auto"  # tagging: entity tags (auto: read from the tag set)
+    )
     lexicon: str | None = None  # CSV `word,label` or `word,score`
     lexicon_threshold: float = Field(0.0, ge=0)  # with `word,score`: score >= t -> positive, <= -t -> negative
     lexicon_holdout: float = Field(0.0, ge=0, lt=1)  # share of lexicon words withheld from training
@@ -67,7 +73,9 @@ def _model_type(value: Any) -> str | None:
 
 def _model_union():
     """The `model` section: one config class per model type, chosen by `type`."""
-    return Annotated[Union[tuple(Annotated[c, Tag(name)] for name, c in MODEL_TYPES.items())], Discriminator(_model_type)]
+    return Annotated[
+        Union[tuple(Annotated[c, Tag(name)] for name, c in MODEL_TYPES.items())], Discriminator(_model_type)
+    ]
 
 
 ModelConfig = _model_union()
@@ -109,7 +117,9 @@ class LossBase(Section):
     """The `loss` section's own fields; the options of every loss are added from its class (below)."""
 
     name: str = "auto"  # a name in textcls.losses.LOSSES, or auto: the task's default
-    threshold: Union[Literal["global", "per_label"], Annotated[float, Field(gt=0, lt=1)]] = "global"  # multilabel decisions: tuned on validation, or fixed
+    threshold: Union[Literal["global", "per_label"], Annotated[float, Field(gt=0, lt=1)]] = (
+        "global"  # multilabel decisions: tuned on validation, or fixed
+    )
     rationale: RationaleConfig = RationaleConfig()
     regularizers: list[RegularizerConfig] = []
 
@@ -154,14 +164,22 @@ class TrainConfig(Section):
     eval_batch_size: int = Field(512, ge=1)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # forward passes under autocast; fp16 (CUDA only) with loss scaling
-    threads: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"  # torch CPU threads; auto = the cores this process may use
+    precision: Literal["fp32", "bf16", "fp16"] = (
+        "fp32"  # forward passes under autocast; fp16 (CUDA only) with loss scaling
+    )
+    threads: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = (
+        "auto"  # torch CPU threads; auto = the cores this process may use
+    )
     faithfulness: bool = False  # final evaluation also measures comprehensiveness/sufficiency (11 extra passes)
-    hogwild: bool = False  # CPU, optim sgd_linear: one process per thread sharing the weights, lock-free (not reproducible)
+    hogwild: bool = (
+        False  # CPU, optim sgd_linear: one process per thread sharing the weights, lock-free (not reproducible)
+    )
     classes_per_batch: int | None = Field(None, ge=2)  # embedding with class labels: P classes per batch ...
     per_class: int | None = Field(None, ge=2)  # ... and K sentences of each (replaces batch_size and length buckets)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
-    checkpoint_every: int | None = Field(None, ge=1)  # also save `last` every this many steps (long epochs: a resume loses fewer)
+    checkpoint_every: int | None = Field(
+        None, ge=1
+    )  # also save `last` every this many steps (long epochs: a resume loses fewer)
     monitor: str = "auto"  # a metric of the task (accuracy, r2, kendall_tau, ...); auto = the task's first
 
 
@@ -176,7 +194,9 @@ def resolve_threads(threads: int | str) -> int:
 
 
 class CalibrationConfig(Section):
-    temperature: bool = True  # classification, multilabel: fit a temperature on validation (after training) and apply it
+    temperature: bool = (
+        True  # classification, multilabel: fit a temperature on validation (after training) and apply it
+    )
 
 
 class OutputConfig(Section):
@@ -219,8 +239,10 @@ class Config(Section):
                 except ValidationError as exc:
                     raise ValueError(f"'{field}': {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
             else:
-                raise ValueError(f"'{field}': expected a list of choices, {{log: [low, high]}} or {{range: [low, high]}}, "
-                                 f"got {choice!r}")
+                raise ValueError(
+                    f"'{field}': expected a list of choices, {{log: [low, high]}} or {{range: [low, high]}}, "
+                    f"got {choice!r}"
+                )
         return parsed
 
     @field_validator("task")
@@ -235,7 +257,9 @@ class Config(Section):
         """This config with its file paths (read from the current folder) made absolute, as a run
         folder saves it: the run can then be resumed or reported on from any folder."""
         absolute = lambda path: path if path is None or isinstance(path, float) else str(Path(path).absolute())
-        data = self.data.model_copy(update={k: absolute(getattr(self.data, k)) for k in ("train", "valid", "test", "lexicon")})
+        data = self.data.model_copy(
+            update={k: absolute(getattr(self.data, k)) for k in ("train", "valid", "test", "lexicon")}
+        )
         model = self.model.model_copy(update={"pretrained": absolute(self.model.pretrained)})
         return self.model_copy(update={"data": data, "model": model})
 
@@ -310,7 +334,9 @@ def _fields_at(loc: tuple) -> list[str]:
             return []
         annotation = field.annotation
         candidates = [annotation, *getattr(annotation, "__args__", ())]
-        sub = [c for c in candidates if isinstance(c, type) and not hasattr(c, "__origin__") and issubclass(c, BaseModel)]
+        sub = [
+            c for c in candidates if isinstance(c, type) and not hasattr(c, "__origin__") and issubclass(c, BaseModel)
+        ]
         if not sub:
             return []
         model = sub[0]
@@ -322,8 +348,11 @@ _TYPE_TAGS = {"str", "float", "int", "bool", "list", "dict", "tuple", "none"}
 
 def _user_loc(loc: tuple) -> tuple:
     """Drop the union-member tags pydantic adds to a location (e.g. 'float', "literal['auto']", the model type)."""
-    return tuple(p for i, p in enumerate(loc) if isinstance(p, int)
-                 or (p.isidentifier() and p not in _TYPE_TAGS and not _is_model_tag(loc, i)))
+    return tuple(
+        p
+        for i, p in enumerate(loc)
+        if isinstance(p, int) or (p.isidentifier() and p not in _TYPE_TAGS and not _is_model_tag(loc, i))
+    )
 
 
 def describe_validation_error(error: ValidationError, source: str, within: tuple = ()) -> str:
@@ -352,7 +381,9 @@ def describe_validation_error(error: ValidationError, source: str, within: tuple
     if first["type"] == "union_tag_not_found":  # the model section is not a mapping
         return f"{source}: invalid value {first.get('input')!r} for '{key}': a mapping of model fields (e.g. type: bow)"
     if first["type"] == "union_tag_invalid":  # an unknown model type
-        return f"{source}: invalid value {first['ctx']['tag']!r} for '{key}.type': choose one of: {', '.join(MODEL_TYPES)}"
+        return (
+            f"{source}: invalid value {first['ctx']['tag']!r} for '{key}.type': choose one of: {', '.join(MODEL_TYPES)}"
+        )
     # A union (e.g. 'auto' or a number) reports one error per member: join them.
     messages = dict.fromkeys(e["msg"].removeprefix("Value error, ") for e in errors if _user_loc(e["loc"]) == loc)
     return f"{source}: invalid value {first.get('input')!r} for '{key}': {' or '.join(messages)}"

@@ -46,7 +46,9 @@ class Dataset:
     source: str  # file name for error messages
     tokens: Tokens  # surface tokens (case kept: shape features need it)
     rows: np.ndarray  # (R,) row numbers in the source, from 1
-    labels: np.ndarray | Tokens | None = None  # (R,) class names (None: unlabelled) or float values; tagging: tags aligned with `tokens`
+    labels: np.ndarray | Tokens | None = (
+        None  # (R,) class names (None: unlabelled) or float values; tagging: tags aligned with `tokens`
+    )
     targets: np.ndarray | None = None  # (N,) index into `target_names` per token, NO_TARGET where none
     target_names: list[str] = field(default_factory=list)
     groups: np.ndarray | None = None  # (R,) group of each row (ranking within groups), -1 for none
@@ -139,26 +141,42 @@ class Dataset:
         tokens = _concat_tokens(first.tokens, second.tokens)
         labels = first.labels
         if isinstance(first.labels, Tokens):
-            second_tags = second.labels if second.labels is not None else Tokens(np.zeros(len(second.tokens.codes), np.int64) - 1, second.tokens.offsets, [])
+            second_tags = (
+                second.labels
+                if second.labels is not None
+                else Tokens(np.zeros(len(second.tokens.codes), np.int64) - 1, second.tokens.offsets, [])
+            )
             labels = _concat_tokens(first.labels, second_tags)
         elif first.labels is not None:
-            labels = np.concatenate([first.labels, second.labels if second.labels is not None
-                                     else np.full(len(second), None, dtype=object)])
+            labels = np.concatenate(
+                [first.labels, second.labels if second.labels is not None else np.full(len(second), None, dtype=object)]
+            )
         index = {t: i for i, t in enumerate(first.target_names)}
         remap = np.array([index.setdefault(t, len(index)) for t in second.target_names] + [NO_TARGET], dtype=np.int64)
         targets = None
         if first.targets is not None or second.targets is not None:
             none = lambda d: np.full(len(d.tokens.codes), NO_TARGET, dtype=np.int64)
-            targets = np.concatenate([first.targets if first.targets is not None else none(first),
-                                      remap[second.targets] if second.targets is not None else none(second)])
+            targets = np.concatenate(
+                [
+                    first.targets if first.targets is not None else none(first),
+                    remap[second.targets] if second.targets is not None else none(second),
+                ]
+            )
         groups = None
         if first.groups is not None or second.groups is not None:  # `second`'s groups are new ones
             no_groups = lambda d: np.full(len(d), -1, dtype=np.int64)
             base = int(first.groups.max(initial=-1)) + 1 if first.groups is not None else 0
-            groups = np.concatenate([first.groups if first.groups is not None else no_groups(first),
-                                     np.where(second.groups >= 0, second.groups + base, -1) if second.groups is not None
-                                     else no_groups(second)])
-        return cls(first.source, tokens, np.concatenate([first.rows, second.rows]), labels, targets, list(index), groups)
+            groups = np.concatenate(
+                [
+                    first.groups if first.groups is not None else no_groups(first),
+                    np.where(second.groups >= 0, second.groups + base, -1)
+                    if second.groups is not None
+                    else no_groups(second),
+                ]
+            )
+        return cls(
+            first.source, tokens, np.concatenate([first.rows, second.rows]), labels, targets, list(index), groups
+        )
 
 
 def _concat_tokens(a: Tokens, b: Tokens) -> Tokens:
@@ -195,8 +213,18 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
         row = _first_row(path, delimiter, longer=True)
         hint = _delimiter_hint(path, delimiter, setting)
         raise DataError(f"{path}, row {row[0] if row else 1}: more fields than the header has columns{hint}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError, ValueError,
-            zipfile.BadZipFile, tarfile.TarError, lzma.LZMAError, ImportError) as exc:
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        OSError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        lzma.LZMAError,
+        ImportError,
+    ) as exc:
         # (ValueError: a zip file of several files or none; ImportError: .zst without its package)
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
@@ -207,8 +235,10 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
             raise DataError(f"{path}, row {row}: {saw} fields, but the header has {expected} columns{hint}") from None
         if isinstance(exc, UnicodeDecodeError) and (bad := _first_bad_utf8(path)):
             line, offset, byte = bad
-            raise DataError(f"{path}, line {line}: not UTF-8 text (byte 0x{byte:02x} at byte offset {offset}); "
-                            "save the file as UTF-8") from None
+            raise DataError(
+                f"{path}, line {line}: not UTF-8 text (byte 0x{byte:02x} at byte offset {offset}); "
+                "save the file as UTF-8"
+            ) from None
         raise DataError(f"{path}: cannot read as CSV: {message}") from None
     width = len(frame.columns)
     # pandas fills the fields missing at the end of a short row with "": only then is the file read
@@ -222,7 +252,9 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
         if column not in frame.columns:
             close = difflib.get_close_matches(column, list(frame.columns), n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"columns: {', '.join(map(str, frame.columns))}"
-            raise DataError(f"{path}: no column '{column}' ({hint}){_delimiter_hint(path, delimiter, setting, frame.columns)}")
+            raise DataError(
+                f"{path}: no column '{column}' ({hint}){_delimiter_hint(path, delimiter, setting, frame.columns)}"
+            )
     if frame.empty:
         raise DataError(f"{path}: no data rows")
     return frame
@@ -309,7 +341,11 @@ def _delimiter_hint(path: Path, delimiter: str, setting: str | None, header=None
     if found is None:
         return ""
     name = "tab" if found == "\t" else _SHOWN[found]
-    advice = f": set {setting}: {_SHOWN[found]}" if setting else f", but it is read as {_SHOWN.get(delimiter, repr(delimiter))}-separated"
+    advice = (
+        f": set {setting}: {_SHOWN[found]}"
+        if setting
+        else f", but it is read as {_SHOWN.get(delimiter, repr(delimiter))}-separated"
+    )
     return f" (the header looks {name}-separated{advice})"
 
 
@@ -323,7 +359,9 @@ def make_tokenizer(cfg: DataConfig, task: Task) -> Tokenizer:
     return Tokenizer(cfg.lowercase, whitespace=task.per_token, max_length=cfg.max_length)
 
 
-def read_examples(path: str | Path, cfg: DataConfig, task: Task, tokenizer: Tokenizer, labelled: bool = True) -> Dataset:
+def read_examples(
+    path: str | Path, cfg: DataConfig, task: Task, tokenizer: Tokenizer, labelled: bool = True
+) -> Dataset:
     """The rows of a CSV as a Dataset, with the text columns and labels `task` reads (a pair or a
     triplet of texts per row makes examples of two or three texts). With `labelled=False`
     (predicting) only the text column is read."""
@@ -479,8 +517,14 @@ def apply_lexicon(dataset: Dataset, lexicon: dict[str, str], tokenizer: Tokenize
     if not lexicon:
         return
     names = {t: i for i, t in enumerate(dataset.target_names)}
-    per_type = np.array([names.setdefault(lexicon[w], len(names)) if (w := tokenizer.normalize(t)) in lexicon else NO_TARGET
-                         for t in dataset.tokens.types] + [NO_TARGET], dtype=np.int64)
+    per_type = np.array(
+        [
+            names.setdefault(lexicon[w], len(names)) if (w := tokenizer.normalize(t)) in lexicon else NO_TARGET
+            for t in dataset.tokens.types
+        ]
+        + [NO_TARGET],
+        dtype=np.int64,
+    )
     from_lexicon = per_type[dataset.tokens.codes]
     if dataset.targets is None:
         dataset.targets = from_lexicon
@@ -503,12 +547,16 @@ def load_datasets(config: Config, task: Task) -> Datasets:
     before training starts."""
     data = config.data
     if config.train.faithfulness and not task.explains:
-        raise ConfigError(f"train.faithfulness measures word scores as evidence for a class; task '{task.name}' has none "
-                          "(classification has)")
+        raise ConfigError(
+            f"train.faithfulness measures word scores as evidence for a class; task '{task.name}' has none "
+            "(classification has)"
+        )
     if (data.lexicon or data.rationale_column) and not task.explains:
         key = "data.lexicon" if data.lexicon else "data.rationale_column"
-        raise ConfigError(f"{key}: word targets name the class a word supports; task '{task.name}' has no such scores "
-                          "(classification has)")
+        raise ConfigError(
+            f"{key}: word targets name the class a word supports; task '{task.name}' has no such scores "
+            "(classification has)"
+        )
     tokenizer = make_tokenizer(data, task)
     train = read_examples(data.train, data, task, tokenizer)
     if isinstance(data.valid, str):
@@ -534,8 +582,11 @@ def load_datasets(config: Config, task: Task) -> Datasets:
         if data.lexicon_examples:
             # Each lexicon word alone, with its word target and no sentence label: words that the
             # training sentences never use still learn their polarity (and join the vocabulary).
-            words = [Example(tokens, None, 0, {0: target}) for word, target in training_lexicon.items()
-                     if len(tokens := tokenizer.split(word)) == 1]  # entries the tokenizer splits can never match a token
+            words = [
+                Example(tokens, None, 0, {0: target})
+                for word, target in training_lexicon.items()
+                if len(tokens := tokenizer.split(word)) == 1
+            ]  # entries the tokenizer splits can never match a token
             if words:
                 train = Dataset.concat(train, Dataset.from_examples(words, str(data.lexicon)))
         for examples in (valid, test):

@@ -50,7 +50,9 @@ class Group:
             dist.all_reduce(p.grad)
         for p in sparse:
             if p.grad is None:
-                p.grad = torch.sparse_coo_tensor(torch.zeros((1, 0), dtype=torch.long), torch.zeros((0, *p.shape[1:])), p.shape)
+                p.grad = torch.sparse_coo_tensor(
+                    torch.zeros((1, 0), dtype=torch.long), torch.zeros((0, *p.shape[1:])), p.shape
+                )
             p.grad = p.grad.coalesce()
             dist.all_reduce(p.grad)
 

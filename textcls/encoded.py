@@ -87,7 +87,10 @@ class Encoded:
         label = None if self.labels is None else self.labels[span] if self.token_labels else self.labels[r]
         subwords = None
         if self.subwords is not None:
-            subwords = [self.subwords.values[self.subwords.offsets[t] : self.subwords.offsets[t + 1]] for t in self.word_types[span]]
+            subwords = [
+                self.subwords.values[self.subwords.offsets[t] : self.subwords.offsets[t + 1]]
+                for t in self.word_types[span]
+            ]
         return EncodedRow(self.ids[span], label, cut(self.targets), cut(self.ngrams), subwords, cut(self.shapes))
 
     def __iter__(self):
@@ -98,7 +101,9 @@ class Encoded:
         """Flat arrays from per-row ones (rows without a label get IGNORE)."""
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(r.ids) for r in rows], out=offsets[1:])
-        flat = lambda arrays, fill: np.concatenate([np.full(len(r.ids), fill) if a is None else np.asarray(a) for r, a in zip(rows, arrays)])
+        flat = lambda arrays, fill: np.concatenate(
+            [np.full(len(r.ids), fill) if a is None else np.asarray(a) for r, a in zip(rows, arrays)]
+        )
         encoded = cls(offsets, flat([r.ids for r in rows], 0).astype(np.int64), token_labels=token_labels)
         labels = [r.label for r in rows]
         if any(label is not None for label in labels):

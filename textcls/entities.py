@@ -34,12 +34,16 @@ def _split(tag: str) -> tuple[str, str]:
 
 def _ends(prev: str, tag: str, prev_kind: str, kind: str) -> bool:
     """Whether a chunk ends before `tag` (conlleval's rules, as seqeval applies them)."""
-    return (prev in ("E", "S") or (prev == "B" and tag in ("B", "S", "O")) or (prev == "I" and tag in ("B", "S", "O"))
-            or (prev != "O" and prev_kind != kind))
+    return (
+        prev in ("E", "S")
+        or (prev == "B" and tag in ("B", "S", "O"))
+        or (prev == "I" and tag in ("B", "S", "O"))
+        or (prev != "O" and prev_kind != kind)
+    )
 
 
 def _starts(prev: str, tag: str, prev_kind: str, kind: str) -> bool:
-    return (tag in ("B", "S") or (prev in ("E", "S", "O") and tag in ("E", "I")) or (tag != "O" and prev_kind != kind))
+    return tag in ("B", "S") or (prev in ("E", "S", "O") and tag in ("E", "I")) or (tag != "O" and prev_kind != kind)
 
 
 def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
@@ -70,8 +74,12 @@ def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     overall = prf(gold_spans, found)
     kinds = sorted({s[1] for s in gold_spans | found})
     per_type = {k: prf({s for s in gold_spans if s[1] == k}, {s for s in found if s[1] == k}) for k in kinds}
-    return {"entity_precision": overall["precision"], "entity_recall": overall["recall"], "entity_f1": overall["f1"],
-            "entities": per_type}
+    return {
+        "entity_precision": overall["precision"],
+        "entity_recall": overall["recall"],
+        "entity_f1": overall["f1"],
+        "entities": per_type,
+    }
 
 
 def allowed_transitions(tags: list[str], scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,8 +103,13 @@ def allowed_transitions(tags: list[str], scheme: str) -> tuple[np.ndarray, np.nd
     return follows, starts, ends
 
 
-def viterbi(log_probs: np.ndarray, follows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-            scores: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def viterbi(
+    log_probs: np.ndarray,
+    follows: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    scores: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """(T, C) log-probabilities -> (T,) the most probable tag sequence among the allowed ones;
     `scores`: a CRF's (transitions (C, C), start (C,), end (C,)) scores, added to the sequence's."""
     T, C = log_probs.shape

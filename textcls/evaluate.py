@@ -17,8 +17,15 @@ from textcls.sampling import batch_order
 from textcls.tasks import Task
 
 
-def predict_items(model: TextModel, items: Encoded, task: Task, batch_size: int, device: torch.device,
-                  objective: Objective | None = None, with_tokens: bool = True) -> Predictions:
+def predict_items(
+    model: TextModel,
+    items: Encoded,
+    task: Task,
+    batch_size: int,
+    device: torch.device,
+    objective: Objective | None = None,
+    with_tokens: bool = True,
+) -> Predictions:
     """Runs the model over every row. Token outputs are computed only `with_tokens` (always for a
     task labelled per token); the mean loss only with an `objective`, for labelled rows."""
     model.eval()
@@ -48,11 +55,14 @@ def predict_items(model: TextModel, items: Encoded, task: Task, batch_size: int,
                 if sentence_out is None:
                     sentence_out = np.zeros((len(items), *sentence.shape[1:]), dtype=np.float32)
                 sentence_out[rows] = sentence
-    return Predictions(sentence_out, token_out, items.offsets, loss_sum / loss_weight if loss_weight else None, transitions)
+    return Predictions(
+        sentence_out, token_out, items.offsets, loss_sum / loss_weight if loss_weight else None, transitions
+    )
 
 
-def faithfulness_scores(model: TextModel, featurizer: Featurizer, examples, predictions: Predictions,
-                        batch_size: int, device: torch.device) -> dict:
+def faithfulness_scores(
+    model: TextModel, featurizer: Featurizer, examples, predictions: Predictions, batch_size: int, device: torch.device
+) -> dict:
     """ERASER comprehensiveness and sufficiency (AOPC) of the token scores as explanations: how much
     the predicted class's probability drops when the top-scored words are removed, or kept alone.
     Costs 11 extra passes over the data, so it runs only when asked for. A text left with no words
@@ -60,19 +70,34 @@ def faithfulness_scores(model: TextModel, featurizer: Featurizer, examples, pred
 
     def predict_proba(token_lists: list[list[str]]) -> np.ndarray:
         texts = [Example(tokens or [featurizer.vocab.itos[featurizer.vocab.unk_id]], None) for tokens in token_lists]
-        return predict_items(model, featurizer.encode_all(texts, "faithfulness"), featurizer.task, batch_size, device,
-                             with_tokens=False).sentence
+        return predict_items(
+            model, featurizer.encode_all(texts, "faithfulness"), featurizer.task, batch_size, device, with_tokens=False
+        ).sentence
 
     rows = []
     for i, example in enumerate(examples):
         predicted = int(predictions.sentence[i].argmax())
-        rows.append({"tokens": example.tokens, "importance": importance_for(predictions.row_tokens(i), predicted), "label": predicted})
+        rows.append(
+            {
+                "tokens": example.tokens,
+                "importance": importance_for(predictions.row_tokens(i), predicted),
+                "label": predicted,
+            }
+        )
     return faithfulness(predict_proba, rows)
 
 
-def evaluate_examples(model: TextModel, featurizer: Featurizer, examples, items: Encoded, batch_size: int,
-                      device: torch.device, objective: Objective | None = None, with_faithfulness: bool = False,
-                      reference: Encoded | None = None) -> dict:
+def evaluate_examples(
+    model: TextModel,
+    featurizer: Featurizer,
+    examples,
+    items: Encoded,
+    batch_size: int,
+    device: torch.device,
+    objective: Objective | None = None,
+    with_faithfulness: bool = False,
+    reference: Encoded | None = None,
+) -> dict:
     """All metrics of `model` on labelled rows (a Dataset, and its encoded form). `reference`: the
     encoded rows of the task's reference split, when it has one."""
     task = featurizer.task

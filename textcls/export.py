@@ -99,7 +99,9 @@ class PaddedModel(nn.Module):
     def __init__(self, model: TextModel, inputs: list[str] = INPUTS):
         super().__init__()
         if not isinstance(model, (BagOfWords, WindowTagger, LSTMModel, CNNModel)):
-            raise RunError(f"export: {type(model).__name__} has no padded forward for ONNX (the bow, lstm and cnn types have)")
+            raise RunError(
+                f"export: {type(model).__name__} has no padded forward for ONNX (the bow, lstm and cnn types have)"
+            )
         self.model, self.inputs = model, list(inputs)  # the inputs `forward` takes, in that order
         self.lstm = PaddedLSTM(model.encoder) if isinstance(model, LSTMModel) else None
         enc = model.char_encoder
@@ -198,7 +200,10 @@ def padded_inputs(batch: Batch, model: TextModel) -> dict[str, np.ndarray]:
     if batch.subwords is not None:
         counts = np.diff(np.append(batch.subword_offsets.numpy(), batch.subwords.numel()))
         grid = np.zeros((batch.num_tokens, max(int(counts.max(initial=0)), 1)), dtype=np.int64)
-        grid[np.repeat(np.arange(batch.num_tokens), counts), np.arange(counts.sum()) - np.repeat(batch.subword_offsets.numpy(), counts)] = batch.subwords.numpy()
+        grid[
+            np.repeat(np.arange(batch.num_tokens), counts),
+            np.arange(counts.sum()) - np.repeat(batch.subword_offsets.numpy(), counts),
+        ] = batch.subwords.numpy()
         out["subwords"] = batch.pad(torch.from_numpy(grid)).numpy()
     if batch.ngrams is not None and isinstance(model, BagOfWords):
         out["ngrams"] = batch.pad(batch.ngrams).numpy()
@@ -220,21 +225,38 @@ def export_onnx(run, out: str | Path | None = None, example: Batch | None = None
         raise RunError(f"export: task '{run.task.name}' is not exported ({exported} are)")
     out = Path(out) if out is not None else run.dir / "export" / "model.onnx"
     if example is None:
-        example = Batch.of(run.featurizer.encode_all([Example("a short example .".split(), None),
-                                                      Example("and another one".split(), None)]))
+        example = Batch.of(
+            run.featurizer.encode_all(
+                [Example("a short example .".split(), None), Example("and another one".split(), None)]
+            )
+        )
     names, outputs = export_model(run.model, example, run.task.per_token, out)
-    description = {"inputs": names, "outputs": outputs, "labels": run.labels, "task": run.task.name,
-                   "run": str(run.dir), "tokenizer": run.config.data.model_dump(include={"lowercase", "max_length"}),
-                   "model": run.config.model.model_dump(include={"type", "word_ngrams", "char_ngrams", "buckets", "char_encoder",
-                                                                  "char_max_length", "shape"}),
-                   "vocabulary": "vocab.json of the run (id = position)"}
+    description = {
+        "inputs": names,
+        "outputs": outputs,
+        "labels": run.labels,
+        "task": run.task.name,
+        "run": str(run.dir),
+        "tokenizer": run.config.data.model_dump(include={"lowercase", "max_length"}),
+        "model": run.config.model.model_dump(
+            include={"type", "word_ngrams", "char_ngrams", "buckets", "char_encoder", "char_max_length", "shape"}
+        ),
+        "vocabulary": "vocab.json of the run (id = position)",
+    }
     write_json(out.with_suffix(".json"), description)
     return out
 
 
-AXES = {"ids": {0: "batch", 1: "length"}, "lengths": {0: "batch"}, "subwords": {0: "batch", 1: "length", 2: "subwords"},
-        "ngrams": {0: "batch", 1: "length"}, "shapes": {0: "batch", 1: "length"}, "chars": {0: "batch", 1: "length", 2: "characters"},
-        "sentence": {0: "batch"}, "tokens": {0: "batch", 1: "length"}}  # every size may change from call to call
+AXES = {
+    "ids": {0: "batch", 1: "length"},
+    "lengths": {0: "batch"},
+    "subwords": {0: "batch", 1: "length", 2: "subwords"},
+    "ngrams": {0: "batch", 1: "length"},
+    "shapes": {0: "batch", 1: "length"},
+    "chars": {0: "batch", 1: "length", 2: "characters"},
+    "sentence": {0: "batch"},
+    "tokens": {0: "batch", 1: "length"},
+}  # every size may change from call to call
 
 
 def export_model(model: TextModel, example: Batch, per_token: bool, out: Path) -> tuple[list[str], list[str]]:
@@ -251,9 +273,16 @@ def export_model(model: TextModel, example: Batch, per_token: bool, out: Path) -
     def write(path: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the tracer's notes on shapes read as Python numbers: they stay symbolic
-            torch.onnx.export(wrapper, tuple(torch.from_numpy(inputs[n]) for n in names), str(path), input_names=names,
-                              output_names=outputs, dynamic_axes={k: v for k, v in AXES.items() if k in names + outputs},
-                              opset_version=17, dynamo=False)
+            torch.onnx.export(
+                wrapper,
+                tuple(torch.from_numpy(inputs[n]) for n in names),
+                str(path),
+                input_names=names,
+                output_names=outputs,
+                dynamic_axes={k: v for k, v in AXES.items() if k in names + outputs},
+                opset_version=17,
+                dynamo=False,
+            )
 
     atomic_write(out, write)  # a whole file or none
     return names, outputs
@@ -286,12 +315,15 @@ class OnnxModel:
         inputs = padded_inputs(batch, self.model)
         missing = [n for n in self.names if n not in inputs]
         if missing:
-            raise RunError(f"{self.path}: the exported model reads {missing}, which this run's inputs lack: export this run again")
+            raise RunError(
+                f"{self.path}: the exported model reads {missing}, which this run's inputs lack: export this run again"
+            )
         try:
             results = self.session.run(None, {n: inputs[n] for n in self.names})
         except Exception as exc:  # e.g. a model exported from another run: ids beyond its tables
-            raise RunError(f"{self.path}: the exported model fails on this run's input ({first_line(exc)}): "
-                           "export this run again") from None
+            raise RunError(
+                f"{self.path}: the exported model fails on this run's input ({first_line(exc)}): export this run again"
+            ) from None
         if self.per_token:
             return ModelOutput(None, torch.from_numpy(results[0]), batch, crf=getattr(self.model, "crf", None))
         return ModelOutput(torch.from_numpy(results[0]), torch.from_numpy(results[1]), batch)
@@ -309,8 +341,12 @@ def quantize_int8(path: str | Path) -> Path:
     import logging
 
     logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process applies to image models
-    atomic_write(out, lambda p: quantize_dynamic(str(path), str(p), weight_type=QuantType.QInt8,
-                                                 op_types_to_quantize=["Gather", "MatMul", "Gemm", "LSTM"]))
+    atomic_write(
+        out,
+        lambda p: quantize_dynamic(
+            str(path), str(p), weight_type=QuantType.QInt8, op_types_to_quantize=["Gather", "MatMul", "Gemm", "LSTM"]
+        ),
+    )
     description = path.with_suffix(".json")
     if description.is_file():
         atomic_write(out.with_suffix(".json"), lambda p: shutil.copyfile(description, p))

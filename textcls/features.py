@@ -24,14 +24,16 @@ if TYPE_CHECKING:
 _PRIME = 116_049_371
 _MOD = 2**31 - 1
 NUM_SHAPES = 8  # 0 is padding
-CHAR_BUCKETS = 1024  # character ids: 1 + code point mod 1023 (distinct below 1023: Latin and Greek letters); 0 is padding
+CHAR_BUCKETS = (
+    1024  # character ids: 1 + code point mod 1023 (distinct below 1023: Latin and Greek letters); 0 is padding
+)
 
 
 def char_ids(word: str, max_length: int) -> list[int]:
     """A word's character ids as written (case kept). A word longer than `max_length` keeps its
     first and last halves: prefixes and suffixes are what tell unknown words apart."""
     if len(word) > max_length:
-        word = word[: max_length // 2] + word[len(word) - (max_length - max_length // 2):]
+        word = word[: max_length // 2] + word[len(word) - (max_length - max_length // 2) :]
     return [1 + ord(c) % (CHAR_BUCKETS - 1) for c in word]
 
 
@@ -68,7 +70,10 @@ class Featurizer:
         (predicting streams many chunks that share most of their words)."""
         found = self._word_cache.get(word)
         if found is None:
-            found = self._word_cache[word] = (self.vocab.stoi.get(word, Vocabulary.unk_id), zlib.crc32(word.encode("utf-8")))
+            found = self._word_cache[word] = (
+                self.vocab.stoi.get(word, Vocabulary.unk_id),
+                zlib.crc32(word.encode("utf-8")),
+            )
         return found
 
     def _subwords(self, word: str) -> np.ndarray:
@@ -78,7 +83,9 @@ class Featurizer:
             marked = f"<{word}>"
             grams = {marked[i : i + n] for n in range(lo, hi + 1) for i in range(len(marked) - n + 1)}
             offset = len(self.vocab)
-            ids = np.array(sorted(offset + zlib.crc32(g.encode("utf-8")) % self.model.buckets for g in grams), dtype=np.int64)
+            ids = np.array(
+                sorted(offset + zlib.crc32(g.encode("utf-8")) % self.model.buckets for g in grams), dtype=np.int64
+            )
             self._subword_cache[word] = ids
         return ids
 
@@ -112,8 +119,11 @@ class Featurizer:
         tokens = dataset.tokens
         words = tokens.map_types([self.tokenizer.normalize(t) for t in tokens.types])  # normalised, equal ones merged
         looked_up = [self._word(w) for w in words.types]
-        encoded = Encoded(tokens.offsets, np.array([i for i, _ in looked_up], dtype=np.int64)[words.codes],
-                          trained_words=self.vocab.trained)
+        encoded = Encoded(
+            tokens.offsets,
+            np.array([i for i, _ in looked_up], dtype=np.int64)[words.codes],
+            trained_words=self.vocab.trained,
+        )
         if self.model.hashed_word_ngrams() > 1:
             hashes = np.array([h for _, h in looked_up], dtype=np.int64)
             encoded.ngrams = self._ngrams(hashes[words.codes], tokens.offsets)
@@ -133,7 +143,9 @@ class Featurizer:
             encoded.token_labels = self.task.per_token
         encoded.groups, encoded.arity = dataset.groups, dataset.arity
         if dataset.targets is not None:
-            classes = np.array([self._target_class(dataset, i) for i in range(len(dataset.target_names))] + [IGNORE], dtype=np.int64)
+            classes = np.array(
+                [self._target_class(dataset, i) for i in range(len(dataset.target_names))] + [IGNORE], dtype=np.int64
+            )
             encoded.targets = classes[dataset.targets]  # NO_TARGET (-1) picks the last entry: IGNORE
         return encoded
 

@@ -107,8 +107,6 @@ def check_output_file(path: Path, option: str) -> None:
     _check_creatable(path.parent, f"{option} {path}: cannot write", f"{option} {path}: cannot write there")
 
 
-
-
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -17,7 +17,12 @@ def per_class_scores(confusion: np.ndarray, labels: list[str]) -> dict[str, dict
     recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
     return {
-        label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(actual[i])}
+        label: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(actual[i]),
+        }
         for i, label in enumerate(labels)
     }
 
@@ -42,11 +47,17 @@ def calibration_metrics(probabilities: np.ndarray, y_true: np.ndarray, bins: int
     confidence, predicted = probabilities.max(1), probabilities.argmax(1)
     right = predicted == y_true
     which = np.minimum((confidence * bins).astype(int), bins - 1)  # bin i holds [i/bins, (i+1)/bins), the last 1 too
-    ece = sum(abs(right[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
-              for b in range(bins) if (which == b).any())
+    ece = sum(
+        abs(right[which == b].mean() - confidence[which == b].mean()) * (which == b).mean()
+        for b in range(bins)
+        if (which == b).any()
+    )
     truth = np.eye(probabilities.shape[1])[y_true]
-    return {"ece": float(ece), "brier": float(((probabilities - truth) ** 2).sum(1).mean()),
-            "nll": float(-np.log(np.maximum(probabilities[np.arange(len(y_true)), y_true], 1e-12)).mean())}
+    return {
+        "ece": float(ece),
+        "brier": float(((probabilities - truth) ** 2).sum(1).mean()),
+        "nll": float(-np.log(np.maximum(probabilities[np.arange(len(y_true)), y_true], 1e-12)).mean()),
+    }
 
 
 def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray, multilabel: bool = False) -> float:
@@ -125,8 +136,15 @@ def multilabel_metrics(y_true: np.ndarray, scores: np.ndarray, thresholds: np.nd
         "subset_accuracy": float((predicted == y).all(1).mean()),
         "hamming_loss": float((predicted != y).mean()),
         "lrap": label_ranking_average_precision(y, scores),
-        "per_class": {label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                              "support": int(y[:, i].sum())} for i, label in enumerate(labels)},
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(y[:, i].sum()),
+            }
+            for i, label in enumerate(labels)
+        },
     }
 
 
@@ -220,8 +238,14 @@ def ranking_metrics(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray |
     return metrics
 
 
-def tagging_metrics(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray, sentence_ids: np.ndarray,
-                    labels: list[str], top_confusions: int = 10) -> dict:
+def tagging_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    unseen: np.ndarray,
+    sentence_ids: np.ndarray,
+    labels: list[str],
+    top_confusions: int = 10,
+) -> dict:
     """Token-level metrics over all real tokens (flattened), plus accuracy on words unseen in
     training and whole-sentence exact match."""
     metrics = classification_metrics(y_true, y_pred, labels)
@@ -235,7 +259,8 @@ def tagging_metrics(y_true: np.ndarray, y_pred: np.ndarray, unseen: np.ndarray, 
     pairs = np.argsort(confusion, axis=None)[::-1][:top_confusions]
     metrics["top_confusions"] = [
         {"true": labels[i // len(labels)], "predicted": labels[i % len(labels)], "count": int(confusion.flat[i])}
-        for i in pairs if confusion.flat[i] > 0
+        for i in pairs
+        if confusion.flat[i] > 0
     ]
     return metrics
 

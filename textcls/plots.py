@@ -30,7 +30,9 @@ def learning_curves(history: list[dict]):
     numeric = lambda k: all(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) for r in history)
     keys = [k for k in history[0] if numeric(k)] if history else []
     losses = [k for k in keys if k.startswith("train_") or k == "valid_loss"]
-    metrics = [k for k in keys if k.startswith("valid_") and k != "valid_loss" and "." not in k and not k.endswith("_tokens")]
+    metrics = [
+        k for k in keys if k.startswith("valid_") and k != "valid_loss" and "." not in k and not k.endswith("_tokens")
+    ]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for k in losses:
         left.plot(epochs, [r[k] for r in history], marker="o", label=k)
@@ -63,8 +65,15 @@ def confusion(matrix: np.ndarray, labels: list[str], title: str = "confusion mat
         top = matrix.max() if matrix.size else 0
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=8,
-                        color="white" if matrix[i, j] > top / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(int(matrix[i, j])),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if matrix[i, j] > top / 2 else "black",
+                )
     fig.colorbar(image, ax=ax, fraction=0.046)
     ax.set_title(title)
     fig.tight_layout()
@@ -95,8 +104,13 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = 15, tit
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
     filled = [b for b in range(bins) if (which == b).any()]
-    ax.plot([confidence[which == b].mean() for b in filled], [correct[which == b].mean() for b in filled],
-            marker="o", color="#4575b4", label="model")
+    ax.plot(
+        [confidence[which == b].mean() for b in filled],
+        [correct[which == b].mean() for b in filled],
+        marker="o",
+        color="#4575b4",
+        label="model",
+    )
     counts = np.bincount(which, minlength=bins) / max(len(which), 1)
     ax.bar(edges[:-1] + 0.5 / bins, counts, width=1 / bins, alpha=0.2, color="grey", label="share of rows")
     ax.set_xlim(0, 1)
@@ -124,7 +138,13 @@ def word_scores(sentences: list[tuple[list[str], list[float], str]]):
         fig.text(0.01, y + 0.35 * height, caption, fontsize=8, color="#444444")
         x = 0.01
         for word, score in zip(words, scores):
-            text = fig.text(x, y, word, fontsize=10, bbox={"facecolor": cmap(0.5 + 0.5 * score / scale), "edgecolor": "none", "pad": 1.5})
+            text = fig.text(
+                x,
+                y,
+                word,
+                fontsize=10,
+                bbox={"facecolor": cmap(0.5 + 0.5 * score / scale), "edgecolor": "none", "pad": 1.5},
+            )
             x += text.get_window_extent(renderer).width / fig.bbox.width + 0.006
             if x > 0.95:
                 text.set_text("…")
@@ -135,7 +155,14 @@ def word_scores(sentences: list[tuple[list[str], list[float], str]]):
 def scatter(x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str, colours=None, diagonal: bool = False):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.scatter(x, y, s=8, alpha=0.5, c=colours if colours is not None else "#4575b4", cmap="tab10" if colours is not None else None)
+    ax.scatter(
+        x,
+        y,
+        s=8,
+        alpha=0.5,
+        c=colours if colours is not None else "#4575b4",
+        cmap="tab10" if colours is not None else None,
+    )
     if diagonal and len(x):
         lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
         ax.plot([lo, hi], [lo, hi], "--", color="grey")

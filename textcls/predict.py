@@ -19,8 +19,15 @@ from textcls.tasks.embedding import similarity
 from textcls.tokenize import Tokens, tokenize_column
 
 
-def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lexicon: str | Path | None = None,
-                  lexicon_threshold: float | None = None, lexicon_words: str = "all", with_faithfulness: bool = False) -> dict:
+def evaluate_file(
+    run: Run,
+    path: str | Path,
+    batch_size: int | None = None,
+    lexicon: str | Path | None = None,
+    lexicon_threshold: float | None = None,
+    lexicon_words: str = "all",
+    with_faithfulness: bool = False,
+) -> dict:
     """Metrics of a run's model on a labelled CSV with the columns it was trained on.
 
     Word targets come from the CSV's rationale column and from a lexicon: the run's own, or another
@@ -43,8 +50,17 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
     reference = None
     if task.reference_split:  # e.g. the training sentences whose neighbours are counted: read as training read them
         reference = run.featurizer.encode(getattr(load_datasets(config, task), task.reference_split))
-    metrics = evaluate_examples(run.model, run.featurizer, examples, items, batch_size or config.train.eval_batch_size,
-                                run.device, objective, with_faithfulness, reference)
+    metrics = evaluate_examples(
+        run.model,
+        run.featurizer,
+        examples,
+        items,
+        batch_size or config.train.eval_batch_size,
+        run.device,
+        objective,
+        with_faithfulness,
+        reference,
+    )
     metrics["rows"] = len(items) // items.arity  # examples (a pair or a triplet counts once)
     return metrics
 
@@ -52,7 +68,9 @@ def evaluate_file(run: Run, path: str | Path, batch_size: int | None = None, lex
 EMPTY_LINE = "empty line"  # the error of a blank (or whitespace-only) input line
 
 
-def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1, top_k: int | None = None) -> list[dict]:
+def predict_texts(
+    run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1, top_k: int | None = None
+) -> list[dict]:
     """One result per text, in order, as the run's task gives it (a label and probabilities, a value,
     or tags) with each token's score, and its input line number: `"line"`, from `first_line` on.
     A blank (or whitespace-only) text gives `{"line": n, "error": "empty line"}`, so results stay
@@ -77,12 +95,15 @@ def predict_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line
     return results
 
 
-def _predict_tokens(run: Run, texts: list[str], tokens: Tokens, lines: np.ndarray, batch_size: int, top_k: int | None) -> list[dict]:
+def _predict_tokens(
+    run: Run, texts: list[str], tokens: Tokens, lines: np.ndarray, batch_size: int, top_k: int | None
+) -> list[dict]:
     """predict_texts for texts that all have tokens; `lines`: (n,) each text's line number."""
     task = run.task
     dataset = Dataset("input", tokens, lines)
-    predictions = predict_items(run.model, run.featurizer.encode(dataset), task, batch_size, run.device,
-                                with_tokens=task.token_scores)
+    predictions = predict_items(
+        run.model, run.featurizer.encode(dataset), task, batch_size, run.device, with_tokens=task.token_scores
+    )
     # Whole arrays become Python lists once; each row is then a slice (no NumPy call per row).
     words = np.asarray(tokens.types, dtype=object)[tokens.codes].tolist()
     cuts = tokens.offsets.tolist()
@@ -174,4 +195,6 @@ def similarities(run: Run, first: list[str], second: list[str], batch_size: int 
     """(n,) how similar first[i] and second[i] are, by the run's loss.distance: the cosine, or
     minus the euclidean distance (higher is more similar either way)."""
     vectors = embed_texts(run, first + second, batch_size)
-    return similarity(vectors[: len(first)].astype(np.float64), vectors[len(first) :].astype(np.float64), run.config.loss.distance)
+    return similarity(
+        vectors[: len(first)].astype(np.float64), vectors[len(first) :].astype(np.float64), run.config.loss.distance
+    )

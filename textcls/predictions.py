@@ -21,7 +21,9 @@ class Predictions:
     """Outputs in the order of the input rows; token outputs flat, row after row."""
 
     sentence: np.ndarray | None  # (R, ...) the task's sentence outputs (e.g. class probabilities); None for token tasks
-    tokens: np.ndarray | None  # (N, outputs) the task's token outputs (token scores, tag probabilities); None if not asked for
+    tokens: (
+        np.ndarray | None
+    )  # (N, outputs) the task's token outputs (token scores, tag probabilities); None if not asked for
     offsets: np.ndarray  # (R + 1,) where each row's tokens start
     loss: float | None  # mean main loss, when the rows carry labels
     transitions: tuple[np.ndarray, ...] | None = None  # a CRF tagger's (transitions, start, end) scores
@@ -62,8 +64,13 @@ def rationale_scores(predictions: Predictions, items: Encoded) -> dict | None:
     }
 
 
-def score(predictions: Predictions, items: Encoded, task: Task, labels: list[str],
-          reference: tuple[Predictions, Encoded] | None = None) -> dict:
+def score(
+    predictions: Predictions,
+    items: Encoded,
+    task: Task,
+    labels: list[str],
+    reference: tuple[Predictions, Encoded] | None = None,
+) -> dict:
     """Metrics of `predictions` against the labels (and word targets) carried by `items`."""
     metrics = task.metrics(predictions, items, labels, reference)
     if predictions.loss is not None:

@@ -82,9 +82,13 @@ def _read_text(path: Path, dim: int, wanted: set[str] | None) -> dict[str, np.nd
                 seen += 1
                 if len(parts) != dim + 1:
                     if seen == 1 and len(parts) > 2:
-                        raise DataError(f"{path} line {line_no}: vectors have {len(parts) - 1} dimensions, "
-                                        f"model.embedding_dim is {dim}")
-                    raise DataError(f"{path} line {line_no}: expected a word and {dim} numbers, found {len(parts) - 1} fields after the word")
+                        raise DataError(
+                            f"{path} line {line_no}: vectors have {len(parts) - 1} dimensions, "
+                            f"model.embedding_dim is {dim}"
+                        )
+                    raise DataError(
+                        f"{path} line {line_no}: expected a word and {dim} numbers, found {len(parts) - 1} fields after the word"
+                    )
                 if wanted is not None and parts[0] not in wanted:
                     continue
                 try:
@@ -113,7 +117,9 @@ def vocabulary_words(vocab: Vocabulary) -> set[str]:
     return set(words) | {w.lower() for w in words}
 
 
-def load_pretrained(weight: torch.Tensor, vocab: Vocabulary, vectors: dict[str, np.ndarray]) -> tuple[Coverage, torch.Tensor]:
+def load_pretrained(
+    weight: torch.Tensor, vocab: Vocabulary, vectors: dict[str, np.ndarray]
+) -> tuple[Coverage, torch.Tensor]:
     """Copy `vectors` into the rows of `vocab`'s words in `weight` (num_features, D), in place.
     Returns the coverage of the training words and the (num_features,) mask of the rows that got a vector."""
     rows = torch.zeros(weight.shape[0], dtype=torch.bool)

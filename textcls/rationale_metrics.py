@@ -46,6 +46,7 @@ def _ranking(scores: np.ndarray, targets: np.ndarray) -> tuple[float | None, flo
 # 1. Word polarity: does each labelled word's score point at the class its target says?
 # --------------------------------------------------------------------------------------------
 
+
 def word_polarity(scores: np.ndarray, targets: np.ndarray) -> dict:
     """Agreement of per-word scores with word-level class targets, all labelled words pooled.
 
@@ -80,10 +81,14 @@ def word_polarity(scores: np.ndarray, targets: np.ndarray) -> dict:
             raise ValueError("binary targets must be 0 or 1")
         auc, ap = _ranking(scores, targets)
         both = positive.any() and negative.any()
-        balanced = (float(((scores[positive] > 0).mean() + (scores[negative] < 0).mean()) / 2)
-                    if both else None)
-        return {"roc_auc": auc, "auprc": ap, "balanced_sign_accuracy": balanced,
-                "words": int(len(targets)), "positives": int(positive.sum())}
+        balanced = float(((scores[positive] > 0).mean() + (scores[negative] < 0).mean()) / 2) if both else None
+        return {
+            "roc_auc": auc,
+            "auprc": ap,
+            "balanced_sign_accuracy": balanced,
+            "words": int(len(targets)),
+            "positives": int(positive.sum()),
+        }
 
     if scores.ndim != 2 or scores.shape[1] < 2:
         raise ValueError(f"scores must be (N,) or (N, C) with C >= 2, got {scores.shape}")
@@ -108,6 +113,7 @@ def word_polarity(scores: np.ndarray, targets: np.ndarray) -> dict:
 # 2. Evidence: agreement of predicted rationales with gold rationales (ERASER plausibility).
 # --------------------------------------------------------------------------------------------
 
+
 def spans(mask: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs of True in a (T,) bool mask, as half-open (start, end) token ranges."""
     padded = np.r_[False, np.asarray(mask, dtype=bool), False].astype(int)
@@ -117,9 +123,11 @@ def spans(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def _matched(spans_a: list[tuple[int, int]], spans_b: list[tuple[int, int]], threshold: float) -> int:
     """How many spans of `spans_a` have IOU >= threshold with some span of `spans_b`."""
+
     def iou(a, b):
         overlap = max(0, min(a[1], b[1]) - max(a[0], b[0]))
         return overlap / (a[1] - a[0] + b[1] - b[0] - overlap)
+
     return sum(any(iou(a, b) >= threshold for b in spans_b) for a in spans_a)
 
 
@@ -150,7 +158,7 @@ def evidence(rows: Iterable[Mapping], iou_threshold: float = 0.5) -> dict:
     Precision (recall) is 0 when nothing is predicted (no gold), and F1 is 0 when both are 0.
     """
     totals = np.zeros(7)  # tp tokens, predicted tokens, gold tokens, matched pred spans, pred spans,
-                          # matched gold spans, gold spans
+    # matched gold spans, gold spans
     per_row = {"p": [], "r": [], "f1": [], "iou_f1": [], "auprc": []}
     pooled_importance, pooled_gold = [], []
     for row in rows:
@@ -162,9 +170,18 @@ def evidence(rows: Iterable[Mapping], iou_threshold: float = 0.5) -> dict:
             continue
         predicted = importance > 0
         pred_spans, gold_spans = spans(predicted), spans(gold)
-        counts = np.array([(predicted & gold).sum(), predicted.sum(), gold.sum(),
-                           _matched(pred_spans, gold_spans, iou_threshold), len(pred_spans),
-                           _matched(gold_spans, pred_spans, iou_threshold), len(gold_spans)], dtype=float)
+        counts = np.array(
+            [
+                (predicted & gold).sum(),
+                predicted.sum(),
+                gold.sum(),
+                _matched(pred_spans, gold_spans, iou_threshold),
+                len(pred_spans),
+                _matched(gold_spans, pred_spans, iou_threshold),
+                len(gold_spans),
+            ],
+            dtype=float,
+        )
         totals += counts
         precision, recall = _ratio(counts[0], counts[1]), _ratio(counts[0], counts[2])
         per_row["p"].append(precision)
@@ -176,9 +193,18 @@ def evidence(rows: Iterable[Mapping], iou_threshold: float = 0.5) -> dict:
         pooled_gold.append(gold)
 
     n = len(per_row["p"])
-    keys = ["token_precision_micro", "token_recall_micro", "token_f1_micro", "token_precision_macro",
-            "token_recall_macro", "token_f1_macro", "iou_f1_micro", "iou_f1_macro", "auprc_micro",
-            "auprc_macro"]
+    keys = [
+        "token_precision_micro",
+        "token_recall_micro",
+        "token_f1_micro",
+        "token_precision_macro",
+        "token_recall_macro",
+        "token_f1_macro",
+        "iou_f1_micro",
+        "iou_f1_macro",
+        "auprc_micro",
+        "auprc_macro",
+    ]
     if n == 0:
         return {**dict.fromkeys(keys), "rows": 0}
     precision, recall = _ratio(totals[0], totals[1]), _ratio(totals[0], totals[2])
@@ -192,8 +218,7 @@ def evidence(rows: Iterable[Mapping], iou_threshold: float = 0.5) -> dict:
         "token_f1_macro": _mean(per_row["f1"]),
         "iou_f1_micro": _f1(_ratio(totals[3], totals[4]), _ratio(totals[5], totals[6])),
         "iou_f1_macro": _mean(per_row["iou_f1"]),
-        "auprc_micro": average_precision(np.concatenate(pooled_importance), gold_all)
-                       if gold_all.min() == 0 else None,
+        "auprc_micro": average_precision(np.concatenate(pooled_importance), gold_all) if gold_all.min() == 0 else None,
         "auprc_macro": _mean(per_row["auprc"]),
         "rows": n,
     }
@@ -203,6 +228,7 @@ def evidence(rows: Iterable[Mapping], iou_threshold: float = 0.5) -> dict:
 # 3. Faithfulness: comprehensiveness and sufficiency (ERASER), as AOPC over rationale sizes.
 # --------------------------------------------------------------------------------------------
 
+
 def top_k(importance: np.ndarray, fraction: float) -> np.ndarray:
     """Positions of the k most important tokens, k = max(1, round(fraction * T)) with halves
     rounded up, at most T; ties go to the earlier position. Returned sorted by position."""
@@ -211,8 +237,11 @@ def top_k(importance: np.ndarray, fraction: float) -> np.ndarray:
     return np.sort(np.argsort(-importance, kind="stable")[:k])
 
 
-def faithfulness(predict_proba: Callable[[list[list[str]]], np.ndarray], rows: Sequence[Mapping],
-                 bins: Sequence[float] = DEFAULT_BINS) -> dict:
+def faithfulness(
+    predict_proba: Callable[[list[list[str]]], np.ndarray],
+    rows: Sequence[Mapping],
+    bins: Sequence[float] = DEFAULT_BINS,
+) -> dict:
     """Comprehensiveness and sufficiency of importance scores (ERASER), averaged over rationale sizes.
 
     Each row is a mapping with
@@ -244,9 +273,14 @@ def faithfulness(predict_proba: Callable[[list[list[str]]], np.ndarray], rows: S
         if len(row["importance"]) != len(row["tokens"]):
             raise ValueError(f"{len(row['tokens'])} tokens but {len(row['importance'])} importance scores")
     if not rows:
-        return {"comprehensiveness_aopc": None, "sufficiency_aopc": None, "bins": bins,
-                "comprehensiveness_per_bin": [None] * len(bins), "sufficiency_per_bin": [None] * len(bins),
-                "rows": 0}
+        return {
+            "comprehensiveness_aopc": None,
+            "sufficiency_aopc": None,
+            "bins": bins,
+            "comprehensiveness_per_bin": [None] * len(bins),
+            "sufficiency_per_bin": [None] * len(bins),
+            "rows": 0,
+        }
 
     labels = np.array([int(row["label"]) for row in rows])
 

@@ -1,8 +1,8 @@
 """A run's report: its pictures as PNG files and one self-contained HTML page that embeds them.
 
-    build_report(run_dir) -> RUN/report/report.html, learning_curves.png, and the task's own
-    pictures of its validation predictions (confusion.png, per_class_f1.png, reliability.png,
-    word_scores.png for a classifier; see each task's `figures`).
+build_report(run_dir) -> RUN/report/report.html, learning_curves.png, and the task's own
+pictures of its validation predictions (confusion.png, per_class_f1.png, reliability.png,
+word_scores.png for a classifier; see each task's `figures`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ CAPTIONS = {
     "confusion": "Validation confusions: gold rows against predicted columns.",
     "per_class_f1": "Validation F1 of each class.",
     "reliability": "Confidence against accuracy on validation, in 15 equal-width bins: the closer to the diagonal, "
-                   "the better the probabilities can be read as chances.",
+    "the better the probabilities can be read as chances.",
     "word_scores": "A few validation sentences, each word coloured by its score: green for the predicted class, red against.",
     "top_confusions": "The most frequent tag confusions on validation.",
 }
@@ -72,8 +72,14 @@ def validation_figures(run, batch_size: int | None) -> dict:
     else:
         valid = load_datasets(run.config, task).valid
     items = run.featurizer.encode(valid)
-    predictions = predict_items(run.model, items, task, batch_size or run.config.train.eval_batch_size, run.device,
-                                with_tokens=task.token_scores)
+    predictions = predict_items(
+        run.model,
+        items,
+        task,
+        batch_size or run.config.train.eval_batch_size,
+        run.device,
+        with_tokens=task.token_scores,
+    )
     words = [valid.tokens.row(r) for r in range(len(valid))]
     return task.figures(predictions, items, run.labels, words)
 
@@ -87,17 +93,31 @@ def render(run, history: list[dict], final: dict, images: dict[str, bytes], note
     esc = html.escape
     splits = {name: headline(final[name]) for name in ("valid", "test") if isinstance(final.get(name), dict)}
     keys = list(dict.fromkeys(k for values in splits.values() for k in values))
-    rows = "".join(f"<tr><th>{esc(k)}</th>" + "".join(f"<td>{splits[s][k]:.4g}</td>" if k in splits[s] else "<td></td>"
-                                                    for s in splits) + "</tr>" for k in keys)
-    table = (f"<table class=metrics><tr><th></th>{''.join(f'<th>{s}</th>' for s in splits)}</tr>{rows}</table>"
-             if splits else "<p>No final metrics yet (metrics.json is written when training ends).</p>")
-    about = {"task": run.task.name, "model": run.config.model.type, "loss": run.loss.name, "epochs trained": len(history),
-             "best epoch": final.get("best_epoch", "?"), "monitor": final.get("monitor", run.config.train.monitor)}
+    rows = "".join(
+        f"<tr><th>{esc(k)}</th>"
+        + "".join(f"<td>{splits[s][k]:.4g}</td>" if k in splits[s] else "<td></td>" for s in splits)
+        + "</tr>"
+        for k in keys
+    )
+    table = (
+        f"<table class=metrics><tr><th></th>{''.join(f'<th>{s}</th>' for s in splits)}</tr>{rows}</table>"
+        if splits
+        else "<p>No final metrics yet (metrics.json is written when training ends).</p>"
+    )
+    about = {
+        "task": run.task.name,
+        "model": run.config.model.type,
+        "loss": run.loss.name,
+        "epochs trained": len(history),
+        "best epoch": final.get("best_epoch", "?"),
+        "monitor": final.get("monitor", run.config.train.monitor),
+    }
     facts = "".join(f"<li><b>{esc(k)}</b>: {esc(str(v))}</li>" for k, v in about.items())
     pictures = "".join(
         f"<figure><img alt='{esc(name)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
         f"<figcaption><b>{esc(name)}</b>. {esc(CAPTIONS.get(name, ''))}</figcaption></figure>"
-        for name, data in images.items())
+        for name, data in images.items()
+    )
     warnings = "".join(f"<p class=note>{esc(n)}</p>" for n in notes)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>textcls report: {esc(run.dir.name)}</title>

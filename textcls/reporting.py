@@ -40,9 +40,15 @@ class RichReporter:
         if not self.console.is_terminal:
             return
         self.progress = Progress(
-            TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[speed]:,.0f} tok/s"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=True,
+            TextColumn(f"epoch {epoch}/{epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TextColumn("{task.fields[speed]:,.0f} tok/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
         )
         self.progress.start()
         self.task = self.progress.add_task("train", total=steps, loss=0.0, speed=0.0)
@@ -62,17 +68,25 @@ class RichReporter:
             self.progress.stop()
             self.progress = None
         headline = ("valid_rationale.word_polarity.auprc",)
-        shown = {k: v for k, v in record.items()
-                 if isinstance(v, float) and (k.startswith("train_") or (k.startswith("valid_") and "." not in k) or k in headline)}
+        shown = {
+            k: v
+            for k, v in record.items()
+            if isinstance(v, float)
+            and (k.startswith("train_") or (k.startswith("valid_") and "." not in k) or k in headline)
+        }
         text = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
-        self._line(f"epoch {record['epoch']}: {text}  ({record['seconds']:.1f} s, {record['tokens_per_second'] or 0:,.0f} tok/s)")
+        self._line(
+            f"epoch {record['epoch']}: {text}  ({record['seconds']:.1f} s, {record['tokens_per_second'] or 0:,.0f} tok/s)"
+        )
 
 
 class JsonReporter:
     """One JSON object per line on stderr: each finished epoch's record, and notes as {"note": ...}."""
 
     def _write(self, data: dict) -> None:
-        sys.stderr.write(json.dumps(finite(data), ensure_ascii=False, allow_nan=False) + "\n")  # as metrics.jsonl: null, never NaN
+        sys.stderr.write(
+            json.dumps(finite(data), ensure_ascii=False, allow_nan=False) + "\n"
+        )  # as metrics.jsonl: null, never NaN
         sys.stderr.flush()
 
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
@@ -138,8 +152,9 @@ def score_style(score: float, scale: float = 3.0) -> str:
     return f"rgb(0,{level},0)" if score > 0 else f"rgb({level},0,0)"
 
 
-def print_class(label: str, probabilities: dict[str, float], tokens: list[str], scores: list[float],
-                console: Console = out) -> None:
+def print_class(
+    label: str, probabilities: dict[str, float], tokens: list[str], scores: list[float], console: Console = out
+) -> None:
     """A predicted class with the probabilities, then the words coloured by their evidence."""
     shown = "  ".join(f"{k} {v:.3f}" for k, v in probabilities.items())
     console.print(f"[bold]{escape(label)}[/] ({escape(shown)})")
@@ -165,7 +180,9 @@ def print_vector(text: str, vector: list[float], console: Console = out, shown: 
     """A sentence embedding: its size, norm and first values."""
     norm = sum(v * v for v in vector) ** 0.5
     head = "  ".join(f"{v:+.3f}" for v in vector[:shown])
-    console.print(f"[bold]{escape(text)}[/]\n  {len(vector)} dimensions, norm {norm:.3f}: {head}{' ...' if len(vector) > shown else ''}")
+    console.print(
+        f"[bold]{escape(text)}[/]\n  {len(vector)} dimensions, norm {norm:.3f}: {head}{' ...' if len(vector) > shown else ''}"
+    )
 
 
 def print_similarities(first: list[str], second: list[str], scores: list[float], console: Console = out) -> None:
@@ -180,13 +197,25 @@ def print_similarities(first: list[str], second: list[str], scores: list[float],
 def print_labels(text: str, labels: list[str], probabilities: dict[str, float], console: Console = out) -> None:
     """The labels chosen for a sentence (bold), then every label's probability."""
     console.print(f"[bold]{escape(', '.join(labels)) or '(none)'}[/]  {escape(text)}")
-    console.print(escape("  " + "  ".join(f"{k} {v:.3f}" for k, v in sorted(probabilities.items(), key=lambda kv: -kv[1]))))
+    console.print(
+        escape("  " + "  ".join(f"{k} {v:.3f}" for k, v in sorted(probabilities.items(), key=lambda kv: -kv[1])))
+    )
 
 
-def print_tags(text: str, tokens: list[str], tags: list[str], probabilities: list[float], console: Console = out,
-               entities: list[dict] | None = None) -> None:
+def print_tags(
+    text: str,
+    tokens: list[str],
+    tags: list[str],
+    probabilities: list[float],
+    console: Console = out,
+    entities: list[dict] | None = None,
+) -> None:
     """A table of token, tag, probability; then the entities found, when the tags name entities."""
-    caption = None if entities is None else "entities: " + ("; ".join(f"{e['text']} ({e['type']})" for e in entities) or "none")
+    caption = (
+        None
+        if entities is None
+        else "entities: " + ("; ".join(f"{e['text']} ({e['type']})" for e in entities) or "none")
+    )
     table = Table(title=escape(text), caption=None if caption is None else escape(caption))
     for column in ["token", "tag", "probability"]:
         table.add_column(column)

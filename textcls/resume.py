@@ -23,7 +23,11 @@ RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.threads"}
 def saved_config(run_dir: str | Path, overrides: list[str] = ()) -> Config:
     """The run's own config, with `--set` overrides applied (checked by `resumed_config`)."""
     config = read_run_files(run_dir).config
-    return config_from_dict(apply_overrides(config.to_dict(), list(overrides)), f"{run_dir}/config.yaml") if overrides else config
+    return (
+        config_from_dict(apply_overrides(config.to_dict(), list(overrides)), f"{run_dir}/config.yaml")
+        if overrides
+        else config
+    )
 
 
 def _flat(data: dict, prefix: str = "") -> dict:
@@ -43,12 +47,16 @@ def resumed_config(run_dir: str | Path, saved: Config, config: Config | None) ->
         return saved
     config = config.with_absolute_paths()
     ours, theirs = _flat(config.to_dict()), _flat(saved.to_dict())
-    changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k) and k not in RESUMABLE_CHANGES)
+    changed = sorted(
+        k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k) and k not in RESUMABLE_CHANGES
+    )
     if changed:
         shown = ", ".join(f"{k} ({theirs.get(k)!r} in the run, {ours.get(k)!r} now)" for k in changed[:4])
         more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
-        raise ConfigError(f"--resume {run_dir}: the config differs from the run's in {shown}{more}; "
-                          f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change on resume")
+        raise ConfigError(
+            f"--resume {run_dir}: the config differs from the run's in {shown}{more}; "
+            f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change on resume"
+        )
     return config
 
 
@@ -59,8 +67,11 @@ def trim_log(run_dir: Path, epochs: int, record: dict | None = None) -> list[int
     before the line was written, it restores a line a crash lost between the two. Returns the
     epochs that still have no line (lost with no checkpoint keeping them), for the caller to say."""
     path = run_dir / "metrics.jsonl"
-    kept = {r["epoch"]: r for r in (read_log(run_dir) if path.is_file() else [])
-            if isinstance(r.get("epoch"), int) and 1 <= r["epoch"] <= epochs}
+    kept = {
+        r["epoch"]: r
+        for r in (read_log(run_dir) if path.is_file() else [])
+        if isinstance(r.get("epoch"), int) and 1 <= r["epoch"] <= epochs
+    }
     if record is not None and record.get("epoch") == epochs:
         kept.setdefault(epochs, record)
     if kept or path.is_file():  # (a run resumed within its first epoch has logged nothing yet)

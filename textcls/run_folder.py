@@ -63,7 +63,9 @@ class RunLock:
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
-            raise RunError(f"{run_dir}: another training is writing to this folder (wait for it, or choose another --out)") from None
+            raise RunError(
+                f"{run_dir}: another training is writing to this folder (wait for it, or choose another --out)"
+            ) from None
         except OSError as exc:
             raise cannot_write(run_dir / ".lock", exc) from None
 
@@ -90,7 +92,15 @@ def new_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: str)
         raise cannot_write(out, exc) from None
     lock = RunLock(out)
     # Nothing of the earlier run may mix with the new one (a stale checkpoint could be loaded).
-    for stale in ["metrics.jsonl", "metrics.json", "model.json", "config.yaml", "vocab.json", "labels.json", "task.json"]:
+    for stale in [
+        "metrics.jsonl",
+        "metrics.json",
+        "model.json",
+        "config.yaml",
+        "vocab.json",
+        "labels.json",
+        "task.json",
+    ]:
         (out / stale).unlink(missing_ok=True)
     for folder in (CHECKPOINTS, "export", "report"):  # (an old export would be served for the new weights)
         shutil.rmtree(out / folder, ignore_errors=True)
@@ -184,15 +194,23 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
     if not isinstance(info, dict):
         raise damaged(run_dir, "model.json", "not a JSON object")
     if info.get("format_version") != FORMAT_VERSION:
-        raise RunError(f"{run_dir}: written by another textcls version (run format {info.get('format_version', 1)}, this "
-                       f"version reads {FORMAT_VERSION}); train it again with `textcls train`")
+        raise RunError(
+            f"{run_dir}: written by another textcls version (run format {info.get('format_version', 1)}, this "
+            f"version reads {FORMAT_VERSION}); train it again with `textcls train`"
+        )
     for key, kind in [("task", str), ("loss", str), ("outputs", int), ("log_softmax", bool), ("num_features", int)]:
         if key not in info:
             raise damaged(run_dir, "model.json", f"missing key '{key}'")
         if not isinstance(info[key], kind) or (kind is int and (isinstance(info[key], bool) or info[key] < 1)):
-            raise damaged(run_dir, "model.json", f"'{key}' is {info[key]!r}, not a {'positive whole number' if kind is int else kind.__name__}")
+            raise damaged(
+                run_dir,
+                "model.json",
+                f"'{key}' is {info[key]!r}, not a {'positive whole number' if kind is int else kind.__name__}",
+            )
     if info["loss"] not in LOSSES:
-        raise damaged(run_dir, "model.json", f"'loss' is {info['loss']!r}, not a loss this version knows ({', '.join(LOSSES)})")
+        raise damaged(
+            run_dir, "model.json", f"'loss' is {info['loss']!r}, not a loss this version knows ({', '.join(LOSSES)})"
+        )
     try:
         saved = read_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -232,7 +250,9 @@ def _check_tuned(run_dir: Path, state: dict, labels: list[str]) -> None:
         raise damaged(run_dir, "task.json", f"'threshold' is {state['threshold']!r}, not a number")
     if "thresholds" in state:
         values = state["thresholds"]
-        if not (isinstance(values, list) and len(values) == len(labels) and all(number(v) and 0 <= v <= 1 for v in values)):
+        if not (
+            isinstance(values, list) and len(values) == len(labels) and all(number(v) and 0 <= v <= 1 for v in values)
+        ):
             raise damaged(run_dir, "task.json", f"'thresholds' must be {len(labels)} numbers in [0, 1], one per label")
 
 

@@ -18,8 +18,9 @@ class Shuffler(Protocol):
         """(size,) int64: uniform in [0, high), with replacement."""
 
 
-def batch_order(lengths: np.ndarray, batch_size: int, shuffler: Shuffler | None, bucket: bool,
-                arity: int = 1) -> list[np.ndarray]:
+def batch_order(
+    lengths: np.ndarray, batch_size: int, shuffler: Shuffler | None, bucket: bool, arity: int = 1
+) -> list[np.ndarray]:
     """Row indices of each batch for one epoch. Shuffled when a shuffler is given; with `bucket`,
     rows of similar length share a batch (little padding, so little wasted work) while the batch
     order stays random. With `arity` k > 1, `batch_size` examples of k consecutive rows each are

@@ -176,7 +176,10 @@ def _identify(joined: bytes, data: np.ndarray, starts: np.ndarray, ends: np.ndar
     if long.any():
         index = {t: i for i, t in enumerate(types)}
         at = np.flatnonzero(long)
-        codes[at] = [index.setdefault(joined[s:e].decode("ascii"), len(index)) for s, e in zip(starts[at].tolist(), ends[at].tolist())]
+        codes[at] = [
+            index.setdefault(joined[s:e].decode("ascii"), len(index))
+            for s, e in zip(starts[at].tolist(), ends[at].tolist())
+        ]
         types = list(index)
     return codes.astype(np.int64), types
 

@@ -97,9 +97,15 @@ class TrainResult:
     best_epoch: int
 
 
-def train(config: Config | None = None, out: str | Path | None = None, overwrite: bool = False, name: str = "run",
-          reporter: Reporter | None = None, after_epoch: Callable[[int, dict], None] | None = None,
-          resume: str | Path | None = None) -> TrainResult:
+def train(
+    config: Config | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    name: str = "run",
+    reporter: Reporter | None = None,
+    after_epoch: Callable[[int, dict], None] | None = None,
+    resume: str | Path | None = None,
+) -> TrainResult:
     """Trains a model as `config` says and writes a run folder; returns its path and final metrics.
     `after_epoch(epoch, record)` is called once each epoch is logged (an exception there stops training).
 
@@ -119,16 +125,35 @@ def train(config: Config | None = None, out: str | Path | None = None, overwrite
     group = join(resolve_device(config.train.device))  # (under torchrun: one process of several)
     try:
         with StopOnSignal() as stop:
-            return _train(config, out, overwrite, name, reporter if group is None or group.main else None, after_epoch,
-                          group, None if resume is None else Path(resume), files if resume is not None else None, stop)
+            return _train(
+                config,
+                out,
+                overwrite,
+                name,
+                reporter if group is None or group.main else None,
+                after_epoch,
+                group,
+                None if resume is None else Path(resume),
+                files if resume is not None else None,
+                stop,
+            )
     finally:
         torch.set_num_threads(threads)  # the caller's setting, as it was
         leave(group)
 
 
-def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, reporter: Reporter | None,
-           after_epoch: Callable[[int, dict], None] | None, group: Group | None, resume: Path | None,
-           files: RunFiles | None, stop: StopOnSignal) -> TrainResult:
+def _train(
+    config: Config,
+    out: str | Path | None,
+    overwrite: bool,
+    name: str,
+    reporter: Reporter | None,
+    after_epoch: Callable[[int, dict], None] | None,
+    group: Group | None,
+    resume: Path | None,
+    files: RunFiles | None,
+    stop: StopOnSignal,
+) -> TrainResult:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
@@ -136,13 +161,17 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
     if config.train.precision == "fp16" and device.type != "cuda":
         raise ConfigError("train.precision fp16 needs a CUDA device (on the CPU, use bf16)")
     if group is not None and device.type == "cuda" and config.model.sparse:
-        (reporter or NullReporter()).note("model.sparse: nccl sums dense gradients only, so embeddings are dense in this run")
+        (reporter or NullReporter()).note(
+            "model.sparse: nccl sums dense gradients only, so embeddings are dense in this run"
+        )
         config = config.model_copy(update={"model": config.model.model_copy(update={"sparse": False})})
     if config.train.hogwild and group is not None:
         raise ConfigError("train.hogwild and torchrun's processes are two ways of sharing the work: use one")
     if config.train.checkpoint_every and (config.train.hogwild or group is not None):
-        raise ConfigError("train.checkpoint_every saves within an epoch, which needs one process training every step "
-                          "(not train.hogwild or torchrun: they save at the end of each epoch)")
+        raise ConfigError(
+            "train.checkpoint_every saves within an epoch, which needs one process training every step "
+            "(not train.hogwild or torchrun: they save at the end of each epoch)"
+        )
     main = group is None or group.main  # the one process that writes the run folder
 
     with ExitStack() as held:  # (the run folder's lock, released however this ends)
@@ -164,9 +193,17 @@ def _train(config: Config, out: str | Path | None, overwrite: bool, name: str, r
         elif resumed is None and main:
             run_dir, lock = new_run_dir(out, overwrite, name, config.output.dir)
             held.callback(lock.release)
-            save_run_files(run_dir, config.with_absolute_paths(), setup.featurizer, {
-                **setup.model_info, "command": sys.argv, "format_version": FORMAT_VERSION,
-                **({"processes": group.world} if group is not None else {})})
+            save_run_files(
+                run_dir,
+                config.with_absolute_paths(),
+                setup.featurizer,
+                {
+                    **setup.model_info,
+                    "command": sys.argv,
+                    "format_version": FORMAT_VERSION,
+                    **({"processes": group.world} if group is not None else {}),
+                },
+            )
         return fit_and_score(config, setup, run_dir, device, group, reporter, after_epoch, stop, resumed)
 
 
@@ -186,15 +223,19 @@ class Resumed:
     def read(cls, run_dir: Path, files: RunFiles, group: Group | None) -> "Resumed":
         processes, now = files.info.get("processes", 1), group.world if group is not None else 1
         if processes != now:
-            raise RunError(f"{run_dir}: trained by {processes} process(es); resume it with as many "
-                           f"(not {now}): the batches they share would differ")
+            raise RunError(
+                f"{run_dir}: trained by {processes} process(es); resume it with as many "
+                f"(not {now}): the batches they share would differ"
+            )
         folder = checkpoint_dir(run_dir, "last", hashed=(STATE, WEIGHTS, INFO))  # (all read: all hashed, once)
         state = load_training_state(run_dir, folder=folder)
         progress = state.get("progress") if isinstance(state, dict) else None
         missing = sorted(STATE_KEYS - set(state)) if isinstance(state, dict) else ["everything"]
         if missing or not isinstance(progress, dict) or not isinstance(progress.get("epoch"), int):
-            raise RunError(f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold a training state "
-                           f"(missing or wrong: {', '.join(missing) or 'progress'})")
+            raise RunError(
+                f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold a training state "
+                f"(missing or wrong: {', '.join(missing) or 'progress'})"
+            )
         info = run_json(run_dir, str(folder.relative_to(run_dir) / INFO))
         record = info.get("record") if isinstance(info, dict) else None
         return cls(run_dir, files, state, folder, record if isinstance(record, dict) else None)
@@ -227,9 +268,13 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
     if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim)
     if resumed is not None:
-        featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), resumed.files.vocab, resumed.files.labels)
+        featurizer = Featurizer(
+            task, config.model, make_tokenizer(config.data, task), resumed.files.vocab, resumed.files.labels
+        )
     else:
-        featurizer = build_featurizer(config, task, datasets.train, list(vectors or ()))  # (extra words in the file's order)
+        featurizer = build_featurizer(
+            config, task, datasets.train, list(vectors or ())
+        )  # (extra words in the file's order)
     if config.model.pretrained is not None and not every_word:  # the vocabulary's words only
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim, vocabulary_words(featurizer.vocab))
     task.check_monitor(monitor, featurizer.labels)
@@ -252,47 +297,98 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
     if resumed is not None:
         load_checked(model, resumed.run_dir, resumed.folder, header_shapes(resumed.run_dir, resumed.folder))
     model = model.to(device)
-    objective = build_objective(config.loss, task, loss, len(featurizer.labels), task.label_counts(train_items),
-                                count_targets(train_items), model)
+    objective = build_objective(
+        config.loss,
+        task,
+        loss,
+        len(featurizer.labels),
+        task.label_counts(train_items),
+        count_targets(train_items),
+        model,
+    )
     model_info = {
-        "task": config.task, "loss": loss.name, "outputs": outputs, "log_softmax": log_softmax,
-        "num_features": featurizer.num_features, "monitor": monitor, "rationale_pos_weight": objective.rationale_pos_weight,
-        **({"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}} if coverage else {}),
+        "task": config.task,
+        "loss": loss.name,
+        "outputs": outputs,
+        "log_softmax": log_softmax,
+        "num_features": featurizer.num_features,
+        "monitor": monitor,
+        "rationale_pos_weight": objective.rationale_pos_weight,
+        **(
+            {"pretrained": {"found": coverage.found, "words": coverage.words, "added": coverage.added}}
+            if coverage
+            else {}
+        ),
     }
-    return Setup(task, monitor, datasets, featurizer, train_items, valid_items, test_items, model, objective, loss,
-                 model_info)
+    return Setup(
+        task, monitor, datasets, featurizer, train_items, valid_items, test_items, model, objective, loss, model_info
+    )
 
 
-def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: torch.device, group: Group | None,
-                  reporter: Reporter | None, after_epoch: Callable[[int, dict], None] | None, stop: StopOnSignal,
-                  resumed: Resumed | None) -> TrainResult:
+def fit_and_score(
+    config: Config,
+    setup: Setup,
+    run_dir: Path | None,
+    device: torch.device,
+    group: Group | None,
+    reporter: Reporter | None,
+    after_epoch: Callable[[int, dict], None] | None,
+    stop: StopOnSignal,
+    resumed: Resumed | None,
+) -> TrainResult:
     """Trains (from `resumed`'s state, when given), checkpointing then logging each epoch into
     `run_dir` (None: a process that writes nothing), then tunes the task on validation and scores
     the best checkpoint."""
     main = run_dir is not None
     task, monitor, model, featurizer = setup.task, setup.monitor, setup.model, setup.featurizer
-    trainer = Trainer(model, setup.objective, config.optim, config.train, device, reporter,
-                      batches=lambda items, shuffler: task.batches(items, config.train, shuffler), group=group)
+    trainer = Trainer(
+        model,
+        setup.objective,
+        config.optim,
+        config.train,
+        device,
+        reporter,
+        batches=lambda items, shuffler: task.batches(items, config.train, shuffler),
+        group=group,
+    )
     if resumed is not None:
         try:
             trainer.restore(resumed.state)
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:  # plain data, but not this run's state
-            raise RunError(f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold this run's "
-                           f"training state ({type(exc).__name__}: {first_line(exc)})") from None
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            IndexError,
+            RuntimeError,
+        ) as exc:  # plain data, but not this run's state
+            raise RunError(
+                f"{run_dir}: damaged run folder: the last checkpoint's state.pt does not hold this run's "
+                f"training state ({type(exc).__name__}: {first_line(exc)})"
+            ) from None
         if main:  # the resumed run's folder, as of its last checkpoint (nothing was changed before this point)
             lost = trim_log(run_dir, trainer.progress.epoch, resumed.record)
             if lost:
-                (reporter or NullReporter()).note(f"{run_dir / 'metrics.jsonl'}: no line for epoch(s) "
-                                                  f"{', '.join(map(str, lost))}, and no checkpoint keeps theirs: "
-                                                  "the log goes on without them")
+                (reporter or NullReporter()).note(
+                    f"{run_dir / 'metrics.jsonl'}: no line for epoch(s) "
+                    f"{', '.join(map(str, lost))}, and no checkpoint keeps theirs: "
+                    "the log goes on without them"
+                )
             save_config(run_dir, config)  # (train.epochs may have changed)
     reference = {"train": setup.train_items, "valid": setup.valid_items}.get(task.reference_split)
     validation_loss = plain_objective(setup.loss, task, len(featurizer.labels))
 
     def evaluate(examples, items, final: bool = False) -> dict:
-        return evaluate_examples(model, featurizer, examples, items, config.train.eval_batch_size, device,
-                                 validation_loss, with_faithfulness=final and config.train.faithfulness,
-                                 reference=None if reference is items else reference)
+        return evaluate_examples(
+            model,
+            featurizer,
+            examples,
+            items,
+            config.train.eval_batch_size,
+            device,
+            validation_loss,
+            with_faithfulness=final and config.train.faithfulness,
+            reference=None if reference is items else reference,
+        )
 
     def on_epoch(epoch: int, record: dict, improved: bool) -> None:
         if not main:
@@ -300,8 +396,13 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
         # The checkpoint first, keeping the epoch's record: no line is logged before its epoch's
         # weights are on disk, and a crash before the line is written loses nothing (a resume
         # appends it from `last`; see trim_log).
-        info = {"epoch": epoch, "step": trainer.step_count, "monitor": monitor, "score": record.get(f"valid_{monitor}"),
-                "record": record}
+        info = {
+            "epoch": epoch,
+            "step": trainer.step_count,
+            "monitor": monitor,
+            "score": record.get(f"valid_{monitor}"),
+            "record": record,
+        }
         # Only `last` carries the training state: resuming starts there.
         names = (["best"] if improved else []) + (["last"] if config.output.save_last else [])
         if names:
@@ -312,18 +413,28 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
 
     def save_last() -> None:  # within an epoch: on a signal, or every train.checkpoint_every steps
         progress = trainer.progress
-        save_checkpoint(run_dir, ["last"], model, {"epoch": progress.epoch, "batch": progress.batch,
-                                                   "step": trainer.step_count}, trainer.state())
+        save_checkpoint(
+            run_dir,
+            ["last"],
+            model,
+            {"epoch": progress.epoch, "batch": progress.batch, "step": trainer.step_count},
+            trainer.state(),
+        )
 
     if main and group is None and config.output.save_last:
         trainer.checkpoint = save_last
         stop.trainer = trainer  # a signal now stops training after the step, saving `last`
     resume_hint = f"continue with `textcls train --resume {run_dir}`"
     try:
-        result = trainer.fit(setup.train_items, lambda: evaluate(setup.datasets.valid, setup.valid_items), monitor, on_epoch)
+        result = trainer.fit(
+            setup.train_items, lambda: evaluate(setup.datasets.valid, setup.valid_items), monitor, on_epoch
+        )
     except Stopped:
-        raise Interrupted(stop.signum, f"stopped after step {trainer.step_count} (epoch {trainer.progress.epoch} "
-                                       f"complete); `last` is saved: {resume_hint}") from None
+        raise Interrupted(
+            stop.signum,
+            f"stopped after step {trainer.step_count} (epoch {trainer.progress.epoch} "
+            f"complete); `last` is saved: {resume_hint}",
+        ) from None
     except Interrupted as exc:  # under torchrun, or a second signal: `last` is the last one saved
         raise Interrupted(exc.signum, f"stopped; the run keeps its last saved checkpoint: {resume_hint}") from None
     finally:
@@ -331,17 +442,27 @@ def fit_and_score(config: Config, setup: Setup, run_dir: Path | None, device: to
     if not main:  # the others' work ends with training; rank 0 scores and writes the rest
         return TrainResult(None, {}, result.best_epoch)
     if not result.history and (run_dir / "metrics.json").is_file():
-        why = "it stopped early (train.patience)" if trainer.stopped_early else f"it trained its {trainer.epochs} epochs"
-        (reporter or NullReporter()).note(f"{run_dir}: nothing to do, {why}; pass --set train.epochs=N to train it further")
+        why = (
+            "it stopped early (train.patience)" if trainer.stopped_early else f"it trained its {trainer.epochs} epochs"
+        )
+        (reporter or NullReporter()).note(
+            f"{run_dir}: nothing to do, {why}; pass --set train.epochs=N to train it further"
+        )
         return TrainResult(run_dir, run_json(run_dir, "metrics.json"), result.best_epoch)
 
     model.load_state_dict(load_weights(run_dir, "best"))
     valid_items = setup.valid_items
-    tuned = task.tune(predict_items(model, valid_items, task, config.train.eval_batch_size, device, with_tokens=False), valid_items)
+    tuned = task.tune(
+        predict_items(model, valid_items, task, config.train.eval_batch_size, device, with_tokens=False), valid_items
+    )
     if tuned:  # e.g. decision thresholds, fixed on validation and used from now on
         write_json(run_dir / "task.json", tuned)
         featurizer.task = task_of(config, tuned)
-    final = {"best_epoch": result.best_epoch, "monitor": monitor, "valid": evaluate(setup.datasets.valid, valid_items, final=True)}
+    final = {
+        "best_epoch": result.best_epoch,
+        "monitor": monitor,
+        "valid": evaluate(setup.datasets.valid, valid_items, final=True),
+    }
     if setup.test_items is not None:
         final["test"] = evaluate(setup.datasets.test, setup.test_items, final=True)
     write_json(run_dir / "metrics.json", final)

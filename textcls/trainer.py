@@ -25,7 +25,15 @@ from textcls.metrics import flatten, is_better
 from textcls.models.base import TextModel
 from textcls.sampling import Shuffler, batch_order
 
-STATE_KEYS = {"progress", "step", "optimizer", "scaler", "epoch_generator", "partial", "rng"}  # what Trainer.state() holds
+STATE_KEYS = {
+    "progress",
+    "step",
+    "optimizer",
+    "scaler",
+    "epoch_generator",
+    "partial",
+    "rng",
+}  # what Trainer.state() holds
 REPORT_EVERY = 25  # steps between progress reports (each one reads the running loss off the device)
 
 
@@ -50,8 +58,10 @@ def _sparse_params(model: torch.nn.Module) -> list[torch.nn.Parameter]:
 def diverged(sums: dict, step: int) -> RunError:
     """The error for a loss that stopped being finite, naming the first such part and the step."""
     part = next((k for k, v in sums.items() if not math.isfinite(float(v))), "loss")
-    return RunError(f"training diverged: loss part '{part.removesuffix('_loss') or part}' is not finite by step {step} "
-                    "(lower optim.lr or set optim.grad_clip); the checkpoints of earlier epochs are kept as they were")
+    return RunError(
+        f"training diverged: loss part '{part.removesuffix('_loss') or part}' is not finite by step {step} "
+        "(lower optim.lr or set optim.grad_clip); the checkpoints of earlier epochs are kept as they were"
+    )
 
 
 class Optimizer:
@@ -73,13 +83,17 @@ class Optimizer:
         dense = [p for p in model.parameters() if p.requires_grad and all(p is not s for s in sparse)]
         self.dense, self.sparse, self.weight_decay = dense, sparse, cfg.weight_decay
         if cfg.name == "sgd_linear":
-            groups = [{"params": dense, "weight_decay": cfg.weight_decay}] + ([{"params": sparse, "weight_decay": 0.0}] if sparse else [])
+            groups = [{"params": dense, "weight_decay": cfg.weight_decay}] + (
+                [{"params": sparse, "weight_decay": 0.0}] if sparse else []
+            )
             self.optimizers = [torch.optim.SGD(groups, lr=cfg.lr * batch_size)]
         else:
             if cfg.name == "sgd":
                 main = torch.optim.SGD(dense, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
             else:
-                main = (torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam)(dense, lr=cfg.lr, weight_decay=cfg.weight_decay)
+                main = (torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam)(
+                    dense, lr=cfg.lr, weight_decay=cfg.weight_decay
+                )
             self.optimizers = [main] + ([torch.optim.SparseAdam(sparse, lr=cfg.lr)] if sparse else [])
         self.base_lrs = [g["lr"] for o in self.optimizers for g in o.param_groups]
 
@@ -166,11 +180,17 @@ def rng_states() -> dict:
     """torch's (and CUDA's), numpy's and Python's global random-number states, as tensors and plain data."""
     version, keys, gauss = random.getstate()
     name, np_keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
-            "numpy": {"keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached": float(cached)},
-            "python": {"version": version, "keys": list(keys), "gauss": gauss}}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "numpy": {
+            "keys": torch.from_numpy(np_keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "python": {"version": version, "keys": list(keys), "gauss": gauss},
+    }
 
 
 def set_rng_states(states: dict) -> None:
@@ -184,19 +204,30 @@ def set_rng_states(states: dict) -> None:
 
 
 class Trainer:
-    def __init__(self, model: TextModel, objective: Objective, optim: OptimConfig, cfg: TrainConfig,
-                 device: torch.device, reporter: Reporter | None = None,
-                 batches: Callable[[Encoded, Shuffler], list[np.ndarray]] | None = None, group: Group | None = None):
+    def __init__(
+        self,
+        model: TextModel,
+        objective: Objective,
+        optim: OptimConfig,
+        cfg: TrainConfig,
+        device: torch.device,
+        reporter: Reporter | None = None,
+        batches: Callable[[Encoded, Shuffler], list[np.ndarray]] | None = None,
+        group: Group | None = None,
+    ):
         """`batches(items, shuffler)`: the rows of each batch of an epoch (default: `batch_order`,
         rows of similar length together, in random order), drawn from the trainer's generator.
         `group`: the processes that share each batch (see `distributed.py`)."""
         self.model, self.objective, self.cfg, self.device, self.group = model, objective, cfg, device, group
-        self.batches = batches or (lambda items, shuffler: batch_order(items.lengths, cfg.batch_size, shuffler,
-                                                                       bucket=True, arity=items.arity))
+        self.batches = batches or (
+            lambda items, shuffler: batch_order(items.lengths, cfg.batch_size, shuffler, bucket=True, arity=items.arity)
+        )
         self.optim_cfg = optim
         self.optimizer = Optimizer(optim, model, cfg.batch_size)
         self.autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
-        self.scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None  # fp16 gradients underflow unscaled
+        self.scaler = (
+            torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
+        )  # fp16 gradients underflow unscaled
         self.step_count, self.total_steps, self.epochs = 0, 1, cfg.epochs
         self.reporter = reporter or NullReporter()
         self.generator = torch.Generator().manual_seed(cfg.seed)  # batch order; the model's RNG is torch's global one
@@ -204,7 +235,9 @@ class Trainer:
         self.epoch_generator = self.generator.get_state()  # the batch-order state the current epoch drew from
         self.partial: dict | None = None  # loss sums of a partly trained epoch (restored mid-epoch, or being trained)
         self.stop_requested = False  # set (e.g. by a signal handler): stop after the current step, saving `last`
-        self.checkpoint: Callable[[], None] | None = None  # saves `last` from inside an epoch (interrupts, checkpoint_every)
+        self.checkpoint: Callable[[], None] | None = (
+            None  # saves `last` from inside an epoch (interrupts, checkpoint_every)
+        )
 
     def state(self) -> dict:
         """Everything besides the weights that an exact resume needs (tensors and plain data only)."""
@@ -248,12 +281,23 @@ class Trainer:
             self.step_count = first + len(batches)
         seconds = time.perf_counter() - start
         record = {f"train_{k}": v / weight_total for k, v in sums.items()}
-        record.update(seconds=seconds, tokens_per_second=tokens / seconds if seconds > 0 else None,
-                      lr=self.optimizer.param_groups[0]["lr"])
+        record.update(
+            seconds=seconds,
+            tokens_per_second=tokens / seconds if seconds > 0 else None,
+            lr=self.optimizer.param_groups[0]["lr"],
+        )
         return record
 
-    def _steps(self, items: Encoded, batches: list, first_step: int, stride: int, reporter: Reporter,
-               done: int = 0, partial: dict | None = None) -> tuple[dict[str, float], float, int]:
+    def _steps(
+        self,
+        items: Encoded,
+        batches: list,
+        first_step: int,
+        stride: int,
+        reporter: Reporter,
+        done: int = 0,
+        partial: dict | None = None,
+    ) -> tuple[dict[str, float], float, int]:
         """One optimiser step per batch; batch i is global step first_step + i * stride (for the
         learning-rate schedule). Returns the weighted sums of the loss parts, their weight, tokens.
         `done` batches were trained before a resume, with the sums in `partial`.
@@ -273,7 +317,9 @@ class Trainer:
                 if self.group is not None:
                     rows = self.group.share(rows)
                 batch = Batch.of(items, rows).to(self.device)
-                with torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
+                with torch.autocast(
+                    self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None
+                ):
                     total, parts = self.objective(self.model(batch), batch)
                 weight = self.objective.weight(batch)  # what the loss is a mean over (rows, or tagged tokens)
                 if self.group is not None:  # this share's part of the global batch's mean; gradients are summed
@@ -300,7 +346,11 @@ class Trainer:
                         raise diverged(sums, first_step + i * stride + 1)
                     reporter.step(i + 1 - reported, mean_loss, tokens)
                     reported = i + 1
-                if resumable and i + 1 < len(batches) and (self.stop_requested or (every and (first_step + i + 1) % every == 0)):
+                if (
+                    resumable
+                    and i + 1 < len(batches)
+                    and (self.stop_requested or (every and (first_step + i + 1) % every == 0))
+                ):
                     self.step_count, self.progress.batch = first_step + i + 1, i + 1
                     self.partial = {"sums": sums, "weight": weight_total, "tokens": tokens}
                     if not all(math.isfinite(float(v)) for v in sums.values()):  # never save a diverged state
@@ -313,7 +363,9 @@ class Trainer:
             self.objective.detach()
         if self.group is not None:  # the whole global batches' sums, for the log
             names = list(sums)
-            *values, weight_total, tokens = self.group.sum_all([float(sums[k]) for k in names] + [float(weight_total), tokens])
+            *values, weight_total, tokens = self.group.sum_all(
+                [float(sums[k]) for k in names] + [float(weight_total), tokens]
+            )
             return dict(zip(names, values)), weight_total, int(tokens)
         return {k: float(v) for k, v in sums.items()}, float(weight_total), tokens
 
@@ -328,8 +380,10 @@ class Trainer:
         self.model.share_memory()  # weights in shared memory: every process updates the same ones
         context = multiprocessing.get_context("fork")  # the children share the weights and the data as they are
         results = context.Queue()
-        workers = [context.Process(target=self._hogwild_worker, args=(items, batches[w::P], w, P, epoch, results))
-                   for w in range(1, P)]
+        workers = [
+            context.Process(target=self._hogwild_worker, args=(items, batches[w::P], w, P, epoch, results))
+            for w in range(1, P)
+        ]
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         for worker in workers:
@@ -365,12 +419,15 @@ class Trainer:
         except BaseException as exc:  # the parent reports it; a child must never hang the parent
             results.put(f"{type(exc).__name__}: {exc}")
 
-    def fit(self, items: Encoded, evaluate: Callable[[], dict], monitor: str,
-            on_epoch: Callable[[int, dict, bool], None]) -> FitResult:
+    def fit(
+        self, items: Encoded, evaluate: Callable[[], dict], monitor: str, on_epoch: Callable[[int, dict, bool], None]
+    ) -> FitResult:
         """Trains for `cfg.epochs` (more while they take fewer than `cfg.min_steps` steps; fewer with
         `patience`), from `self.progress` on (a resumed run's). After each epoch: `evaluate()` gives
         validation metrics, then `on_epoch(epoch, record, improved)` checkpoints and logs."""
-        per_epoch = len(self.batches(items, TorchShuffler(torch.Generator().manual_seed(self.cfg.seed))))  # (a throwaway draw)
+        per_epoch = len(
+            self.batches(items, TorchShuffler(torch.Generator().manual_seed(self.cfg.seed)))
+        )  # (a throwaway draw)
         self.epochs = max(self.cfg.epochs, math.ceil((self.cfg.min_steps or 0) / max(per_epoch, 1)))
         self.total_steps = per_epoch * self.epochs  # (extended on resume: the schedule then spans the new total)
         p, history = self.progress, []

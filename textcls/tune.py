@@ -62,8 +62,10 @@ def trial_config(config: Config, values: dict[str, Any]) -> Config:
     """The config with a trial's values, validated (a bad combination is an error of that trial)."""
     raw = config.to_dict()
     raw["tune"] = {}
-    overrides = [f"{path}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
-                 for path, value in values.items()]
+    overrides = [
+        f"{path}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}"
+        for path, value in values.items()
+    ]
     return config_from_dict(apply_overrides(raw, overrides), "tune trial")
 
 
@@ -80,8 +82,15 @@ class OutOfTime(Exception):
     """The budget ran out during a trial."""
 
 
-def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | None = None, metric: str | None = None,
-         resume: bool = False, progress: Callable[[int, str, float], None] | None = None) -> TuneResult:
+def tune(
+    config: Config,
+    budget_seconds: float,
+    out: str | Path,
+    trials: int | None = None,
+    metric: str | None = None,
+    resume: bool = False,
+    progress: Callable[[int, str, float], None] | None = None,
+) -> TuneResult:
     """Searches `config`'s space for `budget_seconds` (and at most `trials` trials); `progress(trials
     done, metric, best score)` after each finished trial."""
     try:
@@ -106,10 +115,14 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # errors reach the user as one line; trials as progress
     try:
-        study = optuna.create_study(study_name="textcls", storage=f"sqlite:///{out / 'study.db'}", load_if_exists=resume,
-                                    direction="maximize" if maximize else "minimize",
-                                    sampler=optuna.samplers.TPESampler(seed=config.train.seed),
-                                    pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+        study = optuna.create_study(
+            study_name="textcls",
+            storage=f"sqlite:///{out / 'study.db'}",
+            load_if_exists=resume,
+            direction="maximize" if maximize else "minimize",
+            sampler=optuna.samplers.TPESampler(seed=config.train.seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+        )
     except Exception as exc:  # SQLAlchemy's and Optuna's errors about the file: a damaged or foreign study.db
         cause = getattr(exc, "orig", None) or exc  # (the database's own message, without the SQL)
         raise RunError(f"{out / 'study.db'}: cannot open the search's database ({first_line(cause)})") from None
@@ -137,11 +150,16 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
             raise optuna.TrialPruned()  # a trial cut short by the budget counts as pruned
         except Interrupted as exc:  # Ctrl-C or SIGTERM: the search stops; the trials finished are in study.db
             shutil.rmtree(run_dir, ignore_errors=True)
-            raise Interrupted(exc.signum, f"tune stopped during trial {trial.number}; the trials finished "
-                                                   f"are kept: continue the search with `textcls tune ... --out {out} --resume`") from None
+            raise Interrupted(
+                exc.signum,
+                f"tune stopped during trial {trial.number}; the trials finished "
+                f"are kept: continue the search with `textcls tune ... --out {out} --resume`",
+            ) from None
         score = result.metrics["valid"][metric]
         prior = _best_value(study)
-        improved = prior is None or (score > prior if maximize else score < prior)  # ties: the first one stays best, as Optuna's
+        improved = prior is None or (
+            score > prior if maximize else score < prior
+        )  # ties: the first one stays best, as Optuna's
         if improved:  # the best so far keeps its run folder, and only it
             for old in (out / "trials").glob("trial-*"):
                 if old != run_dir:
@@ -173,9 +191,20 @@ def tune(config: Config, budget_seconds: float, out: str | Path, trials: int | N
         writer = csv.writer(f)
         writer.writerow(["number", "state", metric, "seconds", *space])
         for t in study.trials:
-            seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else ""
-            writer.writerow([t.number, t.state.name.lower(), "" if t.value is None else t.value, seconds,
-                             *[t.params.get(p, "") for p in space]])
+            seconds = (
+                (t.datetime_complete - t.datetime_start).total_seconds()
+                if t.datetime_complete and t.datetime_start
+                else ""
+            )
+            writer.writerow(
+                [
+                    t.number,
+                    t.state.name.lower(),
+                    "" if t.value is None else t.value,
+                    seconds,
+                    *[t.params.get(p, "") for p in space],
+                ]
+            )
     return TuneResult(out / "best.yaml", best_run, best.value, metric, len(study.trials))
 
 

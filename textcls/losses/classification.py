@@ -62,7 +62,9 @@ class BCE(LossOptions):
         import torch.nn.functional as F
 
         if self.pos_weight == "auto" and _multilabel(counts):  # one weight per label
-            weight = torch.tensor([auto_pos_weight(counts[(label, 1)], counts[(label, 0)]) for label in range(num_classes)])
+            weight = torch.tensor(
+                [auto_pos_weight(counts[(label, 1)], counts[(label, 0)]) for label in range(num_classes)]
+            )
         elif self.pos_weight == "auto":
             weight = torch.tensor(auto_pos_weight(counts.get(1, 0), counts.get(0, 0)))
         else:
@@ -86,7 +88,9 @@ class CE(LossOptions):
         import torch.nn.functional as F
 
         weight = _class_weights(self.class_weights, counts, num_classes)
-        return lambda logits, y: F.cross_entropy(logits, y, weight=_on(weight, logits), label_smoothing=self.label_smoothing)
+        return lambda logits, y: F.cross_entropy(
+            logits, y, weight=_on(weight, logits), label_smoothing=self.label_smoothing
+        )
 
 
 class NLL(LossOptions):
@@ -124,8 +128,14 @@ class Focal(LossOptions):
         import torch.nn.functional as F
 
         if _multilabel(counts) and self.class_weights is not None:
-            raise ConfigError("loss.class_weights does not apply to multi-label focal (use loss.alpha, one weight per label)")
-        alpha = torch.tensor(self.alpha) if self.alpha is not None else _class_weights(self.class_weights, counts, num_classes)
+            raise ConfigError(
+                "loss.class_weights does not apply to multi-label focal (use loss.alpha, one weight per label)"
+            )
+        alpha = (
+            torch.tensor(self.alpha)
+            if self.alpha is not None
+            else _class_weights(self.class_weights, counts, num_classes)
+        )
         if alpha is not None and len(alpha) != num_classes:
             raise ConfigError(f"loss.alpha has {len(alpha)} values for {num_classes} classes")
         gamma = self.gamma

@@ -27,8 +27,14 @@ if TYPE_CHECKING:
 class Objective:
     """total = main loss + rationale.weight * rationale_loss + sum of weighted regularisers."""
 
-    def __init__(self, task: Task, main_loss: LossFn, rationale: RationaleConfig, rationale_pos_weight: float | None,
-                 regularizers: list[tuple[str, float, object]]):
+    def __init__(
+        self,
+        task: Task,
+        main_loss: LossFn,
+        rationale: RationaleConfig,
+        rationale_pos_weight: float | None,
+        regularizers: list[tuple[str, float, object]],
+    ):
         self.task, self.main_loss = task, main_loss
         self.rationale, self.rationale_pos_weight = rationale, rationale_pos_weight
         self.regularizers = regularizers
@@ -81,8 +87,15 @@ def plain_objective(loss: LossOptions, task: Task, num_classes: int) -> Objectiv
     return Objective(task, loss.unweighted().build(Counter(), num_classes), RationaleConfig(), None, [])
 
 
-def build_objective(cfg: LossConfig, task: Task, loss: LossOptions, num_classes: int, label_counts: Counter,
-                    target_counts: Counter, model: nn.Module) -> Objective:
+def build_objective(
+    cfg: LossConfig,
+    task: Task,
+    loss: LossOptions,
+    num_classes: int,
+    label_counts: Counter,
+    target_counts: Counter,
+    model: nn.Module,
+) -> Objective:
     """`loss` (resolved from `cfg`, which gives the rationale loss and regularisers) as the main loss.
     label_counts: class index -> training rows (tokens for tagging); target_counts: word targets."""
     main = loss.build(label_counts, num_classes)

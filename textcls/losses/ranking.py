@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     import torch
 
 
-def ranking_pairs(gold: torch.Tensor, groups: torch.Tensor | None = None, ties: str = "skip",
-                  per_item: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def ranking_pairs(
+    gold: torch.Tensor, groups: torch.Tensor | None = None, ties: str = "skip", per_item: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(i, j, q): the pairs of rows to compare and the target P(i above j) of each.
 
     gold: (B,) gold scores; groups: (B,) or None (one group). Without `per_item` every unordered

@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from textcls.encoded import IGNORE
 
 
-def rationale_loss(token_scores: torch.Tensor, targets: torch.Tensor, pos_weight: float | None = None,
-                   normalize: str = "sentence") -> torch.Tensor:
+def rationale_loss(
+    token_scores: torch.Tensor, targets: torch.Tensor, pos_weight: float | None = None, normalize: str = "sentence"
+) -> torch.Tensor:
     """Per-word loss between token scores and word targets, averaged over the labelled words.
 
     token_scores: (B, T, C) logits; targets: (B, T) class a word supports, IGNORE where unlabelled
@@ -24,7 +25,9 @@ def rationale_loss(token_scores: torch.Tensor, targets: torch.Tensor, pos_weight
     safe = targets.clamp(min=0)
     if token_scores.shape[-1] == 1:
         weight = None if pos_weight is None else token_scores.new_tensor(pos_weight)
-        per_word = F.binary_cross_entropy_with_logits(token_scores[..., 0], safe.to(token_scores.dtype), pos_weight=weight, reduction="none")
+        per_word = F.binary_cross_entropy_with_logits(
+            token_scores[..., 0], safe.to(token_scores.dtype), pos_weight=weight, reduction="none"
+        )
     else:
         per_word = F.cross_entropy(token_scores.transpose(1, 2), safe, reduction="none")  # (B, T)
     per_word = per_word * labelled

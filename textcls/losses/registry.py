@@ -23,7 +23,9 @@ def check_options(cfg: LossConfig, name: str) -> None:
     """A loss option set (to other than its default) for a loss that does not read it is an error, not a no-op."""
     for option in (f for f in type(cfg).model_fields if f not in LossBase.model_fields):
         if getattr(cfg, option) != type(cfg).model_fields[option].default and option not in LOSSES[name].model_fields:
-            raise ConfigError(f"loss.{option} does not apply to loss '{name}' (it is read by: {', '.join(sorted(readers(option)))})")
+            raise ConfigError(
+                f"loss.{option} does not apply to loss '{name}' (it is read by: {', '.join(sorted(readers(option)))})"
+            )
 
 
 def options_of(cfg: LossConfig, name: str) -> LossOptions:

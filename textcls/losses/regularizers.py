@@ -49,8 +49,10 @@ class ActivationL1:
 
     def value(self) -> torch.Tensor:
         if not self.captured:
-            raise ConfigError(f"loss.regularizers.activation_l1: {', '.join(self.names)} produced no output "
-                              "in this step (is the module used by this model?)")
+            raise ConfigError(
+                f"loss.regularizers.activation_l1: {', '.join(self.names)} produced no output "
+                "in this step (is the module used by this model?)"
+            )
         return sum(t.abs().mean() for t in self.captured)
 
     def clear(self) -> None:
@@ -71,8 +73,10 @@ class WeightNorm:
         self.params = [params[n] for n in self.names]
         sparse = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse}
         if any(id(p) in sparse for p in self.params):
-            raise ConfigError(f"loss.regularizers.{cfg.name}: a norm of a sparse embedding touches every row each "
-                              "step; set model.sparse: false to regularise it")
+            raise ConfigError(
+                f"loss.regularizers.{cfg.name}: a norm of a sparse embedding touches every row each "
+                "step; set model.sparse: false to regularise it"
+            )
         self.power = 1 if cfg.name == "weight_l1" else 2
 
     def value(self) -> torch.Tensor:

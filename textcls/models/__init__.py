@@ -16,11 +16,7 @@ if TYPE_CHECKING:
     from textcls.tasks import Task
 
 # model.type -> its config class, which builds its network
-MODEL_TYPES: dict[str, type[ModelBase]] = {
-    "bow": BowConfig,
-    "lstm": LSTMConfig,
-    "cnn": CNNConfig,
-}
+MODEL_TYPES: dict[str, type[ModelBase]] = {"bow": BowConfig, "lstm": LSTMConfig, "cnn": CNNConfig}
 
 
 def build_model(cfg: ModelBase, task: Task, num_features: int, outputs: int, log_softmax: bool = False) -> TextModel:

@@ -38,8 +38,15 @@ class ModelOutput:
     crf:         a tagger's CRF layer (tag transition scores), None without one.
     """
 
-    def __init__(self, sentence: torch.Tensor | None, tokens: torch.Tensor | None = None, batch: Batch | None = None,
-                 flat_tokens: Callable[[], torch.Tensor] | None = None, embedding: Lazy = None, crf: nn.Module | None = None):
+    def __init__(
+        self,
+        sentence: torch.Tensor | None,
+        tokens: torch.Tensor | None = None,
+        batch: Batch | None = None,
+        flat_tokens: Callable[[], torch.Tensor] | None = None,
+        embedding: Lazy = None,
+        crf: nn.Module | None = None,
+    ):
         self.batch, self.sentence, self.crf = batch, sentence, crf
         self._tokens, self._flat, self._flat_fn = tokens, None, flat_tokens
         self._embedding = embedding
@@ -97,8 +104,9 @@ class TextModel(nn.Module):
             if grad.is_sparse:
                 grad = grad.coalesce()
                 keep = ~frozen[grad.indices()[0]]
-                return torch.sparse_coo_tensor(grad.indices()[:, keep], grad.values()[keep], grad.shape, is_coalesced=True,
-                                               check_invariants=False)
+                return torch.sparse_coo_tensor(
+                    grad.indices()[:, keep], grad.values()[keep], grad.shape, is_coalesced=True, check_invariants=False
+                )
             return grad.masked_fill(frozen.unsqueeze(1), 0.0)
 
         self.embedding.weight.register_hook(drop_frozen)
@@ -142,13 +150,16 @@ def subword_counts(batch: Batch) -> torch.Tensor:
     return ends - batch.subword_offsets
 
 
-def embed_words(embedding: nn.Embedding, batch: Batch, word_dropout: float = 0.0, ids: torch.Tensor | None = None) -> torch.Tensor:
+def embed_words(
+    embedding: nn.Embedding, batch: Batch, word_dropout: float = 0.0, ids: torch.Tensor | None = None
+) -> torch.Tensor:
     """(N, D) word vectors: the word's own vector averaged with its character n-grams' (fastText's
     subword scheme), so unknown words still get a vector from their spelling. `ids` replaces the
     batch's word ids (already word-dropped)."""
     words = embedding(drop_words(batch.ids if ids is None else ids, word_dropout))
     if batch.subwords is None:
         return words
-    sub = F.embedding_bag(batch.subwords, embedding.weight, batch.subword_offsets, mode="sum",
-                          sparse=embedding.sparse)  # (N, D); no id here is 0 (padding)
+    sub = F.embedding_bag(
+        batch.subwords, embedding.weight, batch.subword_offsets, mode="sum", sparse=embedding.sparse
+    )  # (N, D); no id here is 0 (padding)
     return (words + sub) / (1 + subword_counts(batch)).unsqueeze(1).to(words.dtype)

@@ -36,7 +36,9 @@ class CharEncoder(nn.Module):
         if self.kind == "cnn":
             h = self.cnn(x.transpose(1, 2)).transpose(1, 2)  # (U, L, H); windows past the end read zeros
             real = chars != 0
-            return h.masked_fill(~real.unsqueeze(-1), float("-inf")).amax(1).masked_fill(~real.any(1, keepdim=True), 0.0)
+            return (
+                h.masked_fill(~real.unsqueeze(-1), float("-inf")).amax(1).masked_fill(~real.any(1, keepdim=True), 0.0)
+            )
         packed = pack_padded_sequence(x, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(packed)  # h: (2, U, H / 2), the last state of each direction
         return torch.cat([h[0], h[1]], dim=-1)  # (U, H)

@@ -27,9 +27,13 @@ class ModelBase(Section):
     dropout: float = Field(0.0, ge=0, lt=1)
     word_dropout: float = Field(0.0, ge=0, lt=1)  # training: share of words read as unknown (their n-grams kept)
     char_ngrams: tuple[int, int] | None = None  # (min, max) hashed character n-grams of each word
-    char_encoder: Literal["none", "cnn", "lstm"] = "none"  # a vector from each word's characters, beside its word vector
+    char_encoder: Literal["none", "cnn", "lstm"] = (
+        "none"  # a vector from each word's characters, beside its word vector
+    )
     char_dim: int = Field(32, ge=1)  # char_encoder: size of a character's vector
-    char_hidden: int = Field(64, ge=2)  # char_encoder: size of the word vector it makes (CNN filters; LSTM: both directions)
+    char_hidden: int = Field(
+        64, ge=2
+    )  # char_encoder: size of the word vector it makes (CNN filters; LSTM: both directions)
     char_max_length: int = Field(20, ge=1)  # char_encoder: characters read per word (longer: its first and last halves)
     buckets: int = Field(200_000, ge=1)  # hash buckets shared by word and character n-grams
     pretrained: str | None = None  # word vectors (GloVe/word2vec text, or .npy + .vocab) for the vocabulary's words

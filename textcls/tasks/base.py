@@ -76,8 +76,9 @@ class Task:
         """The text columns of an example (one, or a pair, a triplet) and the label column, if any."""
         return [data.text_column], data.label_column
 
-    def read_labels(self, cells: list[str], texts: list[str], tokens: Tokens, tokenizer: Tokenizer, where: Where,
-                    data: DataConfig):
+    def read_labels(
+        self, cells: list[str], texts: list[str], tokens: Tokens, tokenizer: Tokenizer, where: Where, data: DataConfig
+    ):
         """The label column (cells already checked non-empty) as the Dataset holds it; the first bad
         cell is a DataError naming its row and column. `texts` and `tokens` are the first text column's."""
         raise NotImplementedError
@@ -124,8 +125,10 @@ class Task:
 
     def check_loss(self, loss: type[LossOptions], num_labels: int) -> None:
         if loss.loss_name() not in self.loss_names():
-            raise ConfigError(f"loss.name '{loss.loss_name()}' does not fit task '{self.name}' "
-                              f"(choose one of: {', '.join(self.loss_names())})")
+            raise ConfigError(
+                f"loss.name '{loss.loss_name()}' does not fit task '{self.name}' "
+                f"(choose one of: {', '.join(self.loss_names())})"
+            )
 
     def num_outputs(self, loss: type[LossOptions], num_labels: int) -> int:
         """Model outputs per sentence (or token): one score per class by default."""
@@ -151,8 +154,13 @@ class Task:
         """(N, outputs) token outputs -> what Predictions.tokens holds: raw scores by default."""
         return tokens
 
-    def metrics(self, predictions: Predictions, items: Encoded, labels: list[str],
-                reference: tuple[Predictions, Encoded] | None = None) -> dict:
+    def metrics(
+        self,
+        predictions: Predictions,
+        items: Encoded,
+        labels: list[str],
+        reference: tuple[Predictions, Encoded] | None = None,
+    ) -> dict:
         """Metrics of `predictions` against the labels `items` carry. `reference`: the predictions
         and items of `reference_split`, for tasks that set it (e.g. neighbours among training rows)."""
         raise NotImplementedError
@@ -162,8 +170,15 @@ class Task:
         (`words`: each row's tokens). Drawn with `textcls.plots`."""
         return {}
 
-    def predict_results(self, predictions: Predictions, texts: list[str], words: list[str], spans: list[slice],
-                        tokens: Tokens, labels: list[str]) -> list[dict]:
+    def predict_results(
+        self,
+        predictions: Predictions,
+        texts: list[str],
+        words: list[str],
+        spans: list[slice],
+        tokens: Tokens,
+        labels: list[str],
+    ) -> list[dict]:
         """One JSON-ready result per text. `words[spans[i]]` are text i's tokens; token outputs are
         flat, row after row, as `words` is."""
         raise NotImplementedError
@@ -189,7 +204,9 @@ def class_stats(counts: Counter) -> dict:
 def encode_classes(dataset: Dataset, label_index: dict[str, int]) -> np.ndarray:
     """(R,) each row's class index, IGNORE for a row without a label; a label never seen in
     training is an error naming its row."""
-    ids = np.array([IGNORE if label is None else label_index.get(label, -1) for label in dataset.labels], dtype=np.int64)
+    ids = np.array(
+        [IGNORE if label is None else label_index.get(label, -1) for label in dataset.labels], dtype=np.int64
+    )
     unknown = np.flatnonzero(ids == -1)
     if len(unknown):
         raise unknown_label("label", dataset.labels[unknown[0]], list(label_index), dataset.where(unknown[0]))

@@ -75,7 +75,9 @@ class Classification(Task):
     def check_loss(self, loss, num_labels):
         super().check_loss(loss, num_labels)
         if loss.one_logit and num_labels != 2:
-            raise ConfigError(f"loss.name '{loss.loss_name()}' needs two labels, the training data has {num_labels} (use 'ce')")
+            raise ConfigError(
+                f"loss.name '{loss.loss_name()}' needs two labels, the training data has {num_labels} (use 'ce')"
+            )
 
     def num_outputs(self, loss, num_labels):
         return 1 if loss.one_logit else num_labels  # one logit: the positive class's
@@ -89,7 +91,10 @@ class Classification(Task):
         metrics.update(calibration_metrics(probs, items.labels))
         if self.temperature is not None:  # the same without it: softmax(T log p) undoes softmax(logits / T)
             raw = np.exp(self.temperature * np.log(np.maximum(probs, 1e-300)))
-            metrics.update(temperature=self.temperature, ece_uncalibrated=calibration_metrics(raw / raw.sum(1, keepdims=True), items.labels)["ece"])
+            metrics.update(
+                temperature=self.temperature,
+                ece_uncalibrated=calibration_metrics(raw / raw.sum(1, keepdims=True), items.labels)["ece"],
+            )
         return metrics
 
     def figures(self, predictions, items, labels, words):
@@ -98,16 +103,26 @@ class Classification(Task):
         probs, gold = predictions.sentence, items.labels
         predicted, confidence = probs.argmax(1), probs.max(1)
         matrix = confusion_matrix(gold, predicted, len(labels))
-        figures = {"confusion": plots.confusion(matrix, labels),
-                   "per_class_f1": plots.bars(labels, [s["f1"] for s in per_class_scores(matrix, labels).values()],
-                                              "F1 per class", "F1"),
-                   "reliability": plots.reliability(confidence, predicted == gold, title="confidence against accuracy")}
+        figures = {
+            "confusion": plots.confusion(matrix, labels),
+            "per_class_f1": plots.bars(
+                labels, [s["f1"] for s in per_class_scores(matrix, labels).values()], "F1 per class", "F1"
+            ),
+            "reliability": plots.reliability(confidence, predicted == gold, title="confidence against accuracy"),
+        }
         if predictions.tokens is not None:
             shown = [r for r in range(len(words)) if 3 <= len(words[r]) <= 16][:8]
-            figures["word_scores"] = plots.word_scores([
-                (words[r], importance_for(predictions.row_tokens(r), int(predicted[r])).tolist(),
-                 f"gold {labels[gold[r]]} · predicted {labels[predicted[r]]} ({confidence[r]:.2f}); "
-                 "green: evidence for the predicted class, red: against") for r in shown])
+            figures["word_scores"] = plots.word_scores(
+                [
+                    (
+                        words[r],
+                        importance_for(predictions.row_tokens(r), int(predicted[r])).tolist(),
+                        f"gold {labels[gold[r]]} · predicted {labels[predicted[r]]} ({confidence[r]:.2f}); "
+                        "green: evidence for the predicted class, red: against",
+                    )
+                    for r in shown
+                ]
+            )
         return figures
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
@@ -121,8 +136,16 @@ class Classification(Task):
         scores = evidence.astype(float).round(4).tolist()
         names = np.asarray(labels, dtype=object)[label].tolist()
         rounded = probs.astype(float).round(6).tolist()
-        return [{"text": text, "tokens": words[s], "label": name, "probabilities": dict(zip(labels, p)), "token_scores": scores[s]}
-                for text, s, name, p in zip(texts, spans, names, rounded)]
+        return [
+            {
+                "text": text,
+                "tokens": words[s],
+                "label": name,
+                "probabilities": dict(zip(labels, p)),
+                "token_scores": scores[s],
+            }
+            for text, s, name, p in zip(texts, spans, names, rounded)
+        ]
 
     def show(self, result, console):
         from textcls.reporting import print_class

@@ -30,8 +30,16 @@ class Embedding(Task):
     name = "embedding"
     token_scores = False
     exports = False  # its output is a vector per sentence, which the exported model's outputs do not carry
-    reads = ("data.text_pair_column", "data.similar_label", "data.anchor_column", "data.positive_column",
-             "data.negative_column", "train.classes_per_batch", "train.per_class", "model.normalize")
+    reads = (
+        "data.text_pair_column",
+        "data.similar_label",
+        "data.anchor_column",
+        "data.positive_column",
+        "data.negative_column",
+        "train.classes_per_batch",
+        "train.per_class",
+        "model.normalize",
+    )
     kind, similar_label = "classes", "1"  # pairs, triplets or classes: set by `bind`
     distance = "euclidean"
 
@@ -43,15 +51,22 @@ class Embedding(Task):
         bound.kind = "pairs" if data.text_pair_column else "triplets" if data.anchor_column else "classes"
         bound.has_classes = bound.kind == "classes"  # pairs and triplets have a similarity, or nothing, per row
         bound.distance, bound.per_batch = config.loss.distance, (config.train.classes_per_batch, config.train.per_class)
-        bound.monitors = {"pairs": ("roc_auc", "accuracy", "loss"), "triplets": ("triplet_accuracy", "loss"),
-                          "classes": ("recall_at_1", "knn_accuracy", "recall_at_5", "loss")}[bound.kind]
+        bound.monitors = {
+            "pairs": ("roc_auc", "accuracy", "loss"),
+            "triplets": ("triplet_accuracy", "loss"),
+            "classes": ("recall_at_1", "knn_accuracy", "recall_at_5", "loss"),
+        }[bound.kind]
         bound.reference_split = "train" if bound.kind == "classes" else None
         if bound.kind == "triplets" and not (data.positive_column and data.negative_column):
             raise ConfigError("data.anchor_column needs data.positive_column and data.negative_column")
         if bound.kind == "triplets" and config.loss.mining != type(config.loss).model_fields["mining"].default:
-            raise ConfigError("loss.mining chooses triplets among class labels; with given triplets there is nothing to mine")
+            raise ConfigError(
+                "loss.mining chooses triplets among class labels; with given triplets there is nothing to mine"
+            )
         if any(bound.per_batch) and (bound.kind != "classes" or not all(bound.per_batch)):
-            raise ConfigError("train.classes_per_batch and train.per_class go together, with class labels (not pairs or triplets)")
+            raise ConfigError(
+                "train.classes_per_batch and train.per_class go together, with class labels (not pairs or triplets)"
+            )
         return bound
 
     # --- data ------------------------------------------------------------------------------------
@@ -74,8 +89,10 @@ class Embedding(Task):
             return []
         labels = build_labels(label for label in set(train.labels.tolist()) if label is not None)
         if self.kind == "pairs" and SIMILAR not in labels:
-            raise DataError(f"{train.source}: no row of column '{label_column}' says similar (data.similar_label: "
-                            f"'{self.similar_label}')")
+            raise DataError(
+                f"{train.source}: no row of column '{label_column}' says similar (data.similar_label: "
+                f"'{self.similar_label}')"
+            )
         if self.kind == "classes" and len(labels) < 2:
             raise DataError(f"{train.source}: needs at least two classes in column '{label_column}', found {labels}")
         return [DISSIMILAR, SIMILAR] if self.kind == "pairs" else labels
@@ -104,7 +121,9 @@ class Embedding(Task):
         super().check_loss(loss, num_labels)
         if loss.loss_name() != self.default_loss(num_labels):  # each form of data takes one loss
             data = "pairs (data.text_pair_column)" if self.kind == "pairs" else "triplets or class labels"
-            raise ConfigError(f"loss.name '{loss.loss_name()}' does not fit {data}; use '{self.default_loss(num_labels)}'")
+            raise ConfigError(
+                f"loss.name '{loss.loss_name()}' does not fit {data}; use '{self.default_loss(num_labels)}'"
+            )
 
     def num_outputs(self, loss, num_labels):
         return 1  # the sentence scores are not used; the embedding is
@@ -135,11 +154,17 @@ class Embedding(Task):
             sims = similarity(x[0::2], x[1::2], self.distance)
             # the threshold tuned on validation; before it is (while training), the best on these pairs
             threshold = self.threshold if self.threshold is not None else best_threshold(sims, similar)
-            return {"roc_auc": roc_auc(sims, similar.astype(float)), "accuracy": float(((sims >= threshold) == similar).mean()),
-                    "threshold": threshold}
-        reference_x, reference_labels = (x, items.labels) if reference is None else \
-            (reference[0].sentence.astype(np.float64), reference[1].labels)
-        return neighbour_metrics(x, items.labels, reference_x, reference_labels, self.distance, same_set=reference is None)
+            return {
+                "roc_auc": roc_auc(sims, similar.astype(float)),
+                "accuracy": float(((sims >= threshold) == similar).mean()),
+                "threshold": threshold,
+            }
+        reference_x, reference_labels = (
+            (x, items.labels) if reference is None else (reference[0].sentence.astype(np.float64), reference[1].labels)
+        )
+        return neighbour_metrics(
+            x, items.labels, reference_x, reference_labels, self.distance, same_set=reference is None
+        )
 
     def tune(self, predictions, items):
         if self.kind != "pairs":
@@ -153,17 +178,35 @@ class Embedding(Task):
         x = predictions.sentence.astype(np.float64)
         if self.kind == "pairs":
             sims, similar = similarity(x[0::2], x[1::2], self.distance), items.labels[0::2] == 1
-            return {"similarities": plots.histograms({"similar pairs": sims[similar], "dissimilar pairs": sims[~similar]},
-                                                     f"similarity ({self.distance})", "similarity of validation pairs")}
+            return {
+                "similarities": plots.histograms(
+                    {"similar pairs": sims[similar], "dissimilar pairs": sims[~similar]},
+                    f"similarity ({self.distance})",
+                    "similarity of validation pairs",
+                )
+            }
         if self.kind == "triplets":
             margin = similarity(x[0::3], x[1::3], self.distance) - similarity(x[0::3], x[2::3], self.distance)
-            return {"margins": plots.histograms({"triplets": margin}, "similarity to the positive - to the negative",
-                                                "triplet margins (right when > 0)")}
+            return {
+                "margins": plots.histograms(
+                    {"triplets": margin},
+                    "similarity to the positive - to the negative",
+                    "triplet margins (right when > 0)",
+                )
+            }
         centred = x - x.mean(0)
         axes = np.linalg.svd(centred, full_matrices=False)[2][:2]  # the two principal directions
         xy = centred @ axes.T
-        return {"embeddings": plots.scatter(xy[:, 0], xy[:, 1], "first principal component", "second principal component",
-                                            "validation sentences, coloured by class", colours=items.labels)}
+        return {
+            "embeddings": plots.scatter(
+                xy[:, 0],
+                xy[:, 1],
+                "first principal component",
+                "second principal component",
+                "validation sentences, coloured by class",
+                colours=items.labels,
+            )
+        }
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         vectors = predictions.sentence.astype(float).round(6).tolist()
@@ -196,8 +239,9 @@ def best_threshold(similarity: np.ndarray, similar: np.ndarray) -> float:
     return float(candidates[np.argmax(dissimilar_below + similar_above)])
 
 
-def neighbour_metrics(x: np.ndarray, labels: np.ndarray, ref_x: np.ndarray, ref_labels: np.ndarray, distance: str,
-                      same_set: bool) -> dict:
+def neighbour_metrics(
+    x: np.ndarray, labels: np.ndarray, ref_x: np.ndarray, ref_labels: np.ndarray, distance: str, same_set: bool
+) -> dict:
     """recall@1, recall@5 (a sentence of the query's class among its k nearest reference sentences)
     and knn_accuracy (the majority class of its KNN nearest, ties to the nearer class) of each row
     of `x` against the reference rows; within one set (`same_set`) a row is not its own neighbour."""
@@ -209,7 +253,7 @@ def neighbour_metrics(x: np.ndarray, labels: np.ndarray, ref_x: np.ndarray, ref_
     chunk = max(1, 2**24 // len(ref_x))  # queries at a time: a (chunk, R) distance block of about 128 MB
     for start in range(0, len(x), chunk):
         q = x[start : start + chunk]
-        d = ((q**2).sum(1)[:, None] - 2 * q @ ref_x.T + (ref_x**2).sum(1)[None, :])  # squared euclidean (q, R)
+        d = (q**2).sum(1)[:, None] - 2 * q @ ref_x.T + (ref_x**2).sum(1)[None, :]  # squared euclidean (q, R)
         if same_set:
             d[np.arange(len(q)), np.arange(start, start + len(q))] = np.inf
         neighbours.append(ref_labels[nearest_first(d, k)])
@@ -231,8 +275,11 @@ def score_neighbours(neighbours: np.ndarray, labels: np.ndarray) -> dict:
         votes = Counter(near)
         top = max(votes.values())
         knn_right += next(c for c in near if votes[c] == top) == labels[row]  # among tied classes, the nearer
-    return {"recall_at_1": float(match[:, :1].any(1).mean()), "recall_at_5": float(match[:, :5].any(1).mean()),
-            "knn_accuracy": knn_right / len(labels)}
+    return {
+        "recall_at_1": float(match[:, :1].any(1).mean()),
+        "recall_at_5": float(match[:, :5].any(1).mean()),
+        "knn_accuracy": knn_right / len(labels),
+    }
 
 
 def class_balanced_batches(labels: np.ndarray, P: int, K: int, shuffler: Shuffler) -> list[np.ndarray]:

@@ -58,14 +58,20 @@ class MultiLabel(Task):
 
     def label_counts(self, items):
         present = items.labels.sum(0).astype(int)
-        return Counter({**{(i, 1): int(n) for i, n in enumerate(present)},
-                        **{(i, 0): len(items.labels) - int(n) for i, n in enumerate(present)}})
+        return Counter(
+            {
+                **{(i, 1): int(n) for i, n in enumerate(present)},
+                **{(i, 0): len(items.labels) - int(n) for i, n in enumerate(present)},
+            }
+        )
 
     def label_stats(self, dataset):
         counts = Counter(label for row in dataset.labels for label in row)
-        return {"label_counts": {label: counts[label] for label in build_labels(counts)},
-                "rows_without_labels": int(sum(len(row) == 0 for row in dataset.labels)),
-                "mean_labels_per_row": float(np.mean([len(row) for row in dataset.labels]))}
+        return {
+            "label_counts": {label: counts[label] for label in build_labels(counts)},
+            "rows_without_labels": int(sum(len(row) == 0 for row in dataset.labels)),
+            "mean_labels_per_row": float(np.mean([len(row) for row in dataset.labels])),
+        }
 
     # --- loss and decisions ----------------------------------------------------------------------
 
@@ -101,9 +107,11 @@ class MultiLabel(Task):
 
     def metrics(self, predictions, items, labels, reference=None):
         thresholds = self.decision_thresholds(predictions.sentence, items.labels)
-        return {**multilabel_metrics(items.labels, predictions.sentence, thresholds, labels),
-                "thresholds": dict(zip(labels, thresholds.tolist())),
-                **({"temperature": self.temperature} if self.temperature is not None else {})}
+        return {
+            **multilabel_metrics(items.labels, predictions.sentence, thresholds, labels),
+            "thresholds": dict(zip(labels, thresholds.tolist())),
+            **({"temperature": self.temperature} if self.temperature is not None else {}),
+        }
 
     def figures(self, predictions, items, labels, words):
         from textcls import plots
@@ -112,8 +120,12 @@ class MultiLabel(Task):
         chosen = probs >= self.decision_thresholds(probs, items.labels)[None, :]
         tp, fp, fn = (chosen & y).sum(0), (chosen & ~y).sum(0), (~chosen & y).sum(0)
         f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
-        return {"per_class_f1": plots.bars(labels, f1.tolist(), "F1 per label", "F1"),
-                "reliability": plots.reliability(probs.ravel(), y.ravel(), title="probability against share of labels present")}
+        return {
+            "per_class_f1": plots.bars(labels, f1.tolist(), "F1 per label", "F1"),
+            "reliability": plots.reliability(
+                probs.ravel(), y.ravel(), title="probability against share of labels present"
+            ),
+        }
 
     # --- output ----------------------------------------------------------------------------------
 
@@ -121,8 +133,14 @@ class MultiLabel(Task):
         probs = predictions.sentence
         chosen = probs >= self.decision_thresholds(probs)[None, :]
         rounded = probs.astype(float).round(6).tolist()
-        return [{"text": text, "labels": [label for label, on in zip(labels, row) if on], "probabilities": dict(zip(labels, p))}
-                for text, row, p in zip(texts, chosen.tolist(), rounded)]
+        return [
+            {
+                "text": text,
+                "labels": [label for label, on in zip(labels, row) if on],
+                "probabilities": dict(zip(labels, p)),
+            }
+            for text, row, p in zip(texts, chosen.tolist(), rounded)
+        ]
 
     def show(self, result, console):
         from textcls.reporting import print_labels

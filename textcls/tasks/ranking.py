@@ -44,5 +44,12 @@ class Ranking(Regression):
     def figures(self, predictions, items, labels, words):
         from textcls import plots
 
-        return {"scores": plots.scatter(items.labels.astype(float), predictions.sentence.astype(float), "gold value",
-                                        "predicted score", "predicted score against gold value (only the order counts)")}
+        return {
+            "scores": plots.scatter(
+                items.labels.astype(float),
+                predictions.sentence.astype(float),
+                "gold value",
+                "predicted score",
+                "predicted score against gold value (only the order counts)",
+            )
+        }

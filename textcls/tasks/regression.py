@@ -35,8 +35,14 @@ class Regression(Task):
 
     def label_stats(self, dataset):
         values = np.sort(dataset.labels)
-        return {"label": {"min": float(values[0]), "median": float(values[len(values) // 2]), "max": float(values[-1]),
-                          "mean": float(values.mean())}}
+        return {
+            "label": {
+                "min": float(values[0]),
+                "median": float(values[len(values) // 2]),
+                "max": float(values[-1]),
+                "mean": float(values.mean()),
+            }
+        }
 
     def num_outputs(self, loss, num_labels):
         return 1
@@ -54,14 +60,20 @@ class Regression(Task):
         from textcls import plots
 
         gold, predicted = items.labels.astype(float), predictions.sentence.astype(float)
-        return {"predictions": plots.scatter(gold, predicted, "gold", "predicted", f"predicted against gold {self.sort_by}", diagonal=True),
-                "errors": plots.histograms({"predicted - gold": predicted - gold}, "error", "errors")}
+        return {
+            "predictions": plots.scatter(
+                gold, predicted, "gold", "predicted", f"predicted against gold {self.sort_by}", diagonal=True
+            ),
+            "errors": plots.histograms({"predicted - gold": predicted - gold}, "error", "errors"),
+        }
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         values = predictions.sentence.astype(float).round(6).tolist()
         scores = predictions.tokens[:, 0].astype(float).round(4).tolist()
-        return [{"text": text, "tokens": words[s], self.sort_by: value, "token_scores": scores[s]}
-                for text, s, value in zip(texts, spans, values)]
+        return [
+            {"text": text, "tokens": words[s], self.sort_by: value, "token_scores": scores[s]}
+            for text, s, value in zip(texts, spans, values)
+        ]
 
     def show(self, result, console):
         from textcls.reporting import print_value

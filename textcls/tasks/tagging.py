@@ -38,12 +38,16 @@ class Tagging(Task):
     def check_loss(self, loss, num_labels):
         super().check_loss(loss, num_labels)
         if loss.tag_transitions != self.crf:
-            raise ConfigError("loss.name 'crf' and model.crf: true go together (a CRF output layer trained by its likelihood)")
+            raise ConfigError(
+                "loss.name 'crf' and model.crf: true go together (a CRF output layer trained by its likelihood)"
+            )
 
     def check_monitor(self, monitor, labels):
         if monitor.startswith("entity_") and self.scheme(labels) is None:
-            raise ConfigError(f"train.monitor: {monitor} needs entity tags (IO, BIO or BIOES); these tags are not "
-                              "(set data.tag_scheme if they are)")
+            raise ConfigError(
+                f"train.monitor: {monitor} needs entity tags (IO, BIO or BIOES); these tags are not "
+                "(set data.tag_scheme if they are)"
+            )
 
     def scheme(self, labels: list[str]) -> str | None:
         """The entity tag scheme of this run's tags, or None for tags that are not entities."""
@@ -120,29 +124,44 @@ class Tagging(Task):
         from textcls.metrics import confusion_matrix, per_class_scores
 
         real = items.labels != IGNORE
-        matrix = confusion_matrix(items.labels[real], self.decode(predictions, items.offsets, labels)[real], len(labels))
+        matrix = confusion_matrix(
+            items.labels[real], self.decode(predictions, items.offsets, labels)[real], len(labels)
+        )
         off = matrix.copy()
         np.fill_diagonal(off, 0)
         top = [divmod(int(i), len(labels)) for i in np.argsort(-off, axis=None, kind="stable")[:12] if off.flat[i] > 0]
-        return {"confusion": plots.confusion(matrix, labels, "tag confusions (rows: gold, columns: predicted)"),
-                "per_class_f1": plots.bars(labels, [s["f1"] for s in per_class_scores(matrix, labels).values()], "F1 per tag", "F1"),
-                "top_confusions": plots.bars([f"{labels[g]} → {labels[p]}" for g, p in top], [float(off[g, p]) for g, p in top],
-                                             "most frequent tag confusions (gold → predicted)", "tokens")}
+        return {
+            "confusion": plots.confusion(matrix, labels, "tag confusions (rows: gold, columns: predicted)"),
+            "per_class_f1": plots.bars(
+                labels, [s["f1"] for s in per_class_scores(matrix, labels).values()], "F1 per tag", "F1"
+            ),
+            "top_confusions": plots.bars(
+                [f"{labels[g]} → {labels[p]}" for g, p in top],
+                [float(off[g, p]) for g, p in top],
+                "most frequent tag confusions (gold → predicted)",
+                "tokens",
+            ),
+        }
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         best = self.decode(predictions, tokens.offsets, labels)
         tags = np.asarray(labels, dtype=object)[best].tolist()
         confidence = predictions.tokens[np.arange(len(best)), best].astype(float).round(6).tolist()
-        results = [{"text": text, "tokens": words[s], "tags": tags[s], "probabilities": confidence[s]}
-                   for text, s in zip(texts, spans)]
+        results = [
+            {"text": text, "tokens": words[s], "tags": tags[s], "probabilities": confidence[s]}
+            for text, s in zip(texts, spans)
+        ]
         if self.scheme(labels):
             for result in results:
-                result["entities"] = [{"text": " ".join(result["tokens"][a:b]), "type": kind, "start": a, "end": b}
-                                      for kind, a, b in entity_spans(result["tags"])]
+                result["entities"] = [
+                    {"text": " ".join(result["tokens"][a:b]), "type": kind, "start": a, "end": b}
+                    for kind, a, b in entity_spans(result["tags"])
+                ]
         return results
 
     def show(self, result, console):
         from textcls.reporting import print_tags
 
-        print_tags(result["text"], result["tokens"], result["tags"], result["probabilities"], console,
-                   result.get("entities"))
+        print_tags(
+            result["text"], result["tokens"], result["tags"], result["probabilities"], console, result.get("entities")
+        )

@@ -17,8 +17,13 @@ class BowConfig(ModelBase):
     window: int = Field(2, ge=0)  # tagging: neighbours on each side
     hidden_dim: int = Field(128, ge=1)  # tagging: the window's hidden layer
 
-    tune_space = {"optim.lr": LogRange(log=(1e-3, 3e-2)), "model.embedding_dim": [50, 100, 200],
-                  "model.word_ngrams": [1, 2, 3], "model.dropout": [0.0, 0.25, 0.5], "train.epochs": [5, 10, 20]}
+    tune_space = {
+        "optim.lr": LogRange(log=(1e-3, 3e-2)),
+        "model.embedding_dim": [50, 100, 200],
+        "model.word_ngrams": [1, 2, 3],
+        "model.dropout": [0.0, 0.25, 0.5],
+        "train.epochs": [5, 10, 20],
+    }
 
     def hashed_word_ngrams(self) -> int:
         return self.word_ngrams

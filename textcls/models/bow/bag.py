@@ -36,8 +36,9 @@ class BagOfWords(TextModel):
     def _bag(self, ids: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """(B, D) sum of the vectors of each bag (`offsets`: where each bag starts in `ids`). No id
         here is 0 (padding), so no padding_idx, which would double the cost of the look-up."""
-        return F.embedding_bag(ids, self.embedding.weight, offsets, mode="sum", per_sample_weights=weights,
-                               sparse=self.embedding.sparse)
+        return F.embedding_bag(
+            ids, self.embedding.weight, offsets, mode="sum", per_sample_weights=weights, sparse=self.embedding.sparse
+        )
 
     def scores(self, batch: Batch) -> ModelOutput:
         ids = drop_words(batch.ids, self.word_dropout if self.training else 0.0)
@@ -52,7 +53,9 @@ class BagOfWords(TextModel):
         # as activation_l1 sets, see the per-token scores, which `token_scores` computes with it).
         if self.char_encoder is not None:  # each word's characters' vector, summed per row like its word vector
             chars = self.dropout(self.char_encoder.words(batch))  # (N, H)
-            total = torch.cat([total, chars.new_zeros(batch.size, chars.shape[1]).index_add(0, batch.row_of, chars)], dim=1)
+            total = torch.cat(
+                [total, chars.new_zeros(batch.size, chars.shape[1]).index_add(0, batch.row_of, chars)], dim=1
+            )
         mean = total / units.unsqueeze(1)  # (B, D + H) the sentence's vector
         sentence = F.linear(mean, self.token_head.weight) + self.bias  # (B, C)
         return ModelOutput(sentence, batch=batch, flat_tokens=lambda: self.token_scores(batch, ids), embedding=mean)
@@ -64,7 +67,9 @@ class BagOfWords(TextModel):
         else:  # a word's vector is the mean of its own and its character n-grams' vectors
             share = 1.0 / (1 + subword_counts(batch)).float()  # (N,)
             sub_share = torch.repeat_interleave(share, subword_counts(batch))  # (S,)
-            total = self._bag(ids, batch.offsets, share) + self._bag(batch.subwords, batch.subword_offsets[batch.offsets], sub_share)
+            total = self._bag(ids, batch.offsets, share) + self._bag(
+                batch.subwords, batch.subword_offsets[batch.offsets], sub_share
+            )
         if batch.ngrams is not None:
             total = total + self._bag(batch.ngram_bags, batch.ngram_offsets)
         return total

@@ -18,8 +18,12 @@ class CNNConfig(ModelBase):
     filters: int = Field(100, ge=1)  # filters per width: the sentence vector has len(filter_widths) * filters
     dropout: float = Field(0.5, ge=0, lt=1)  # on the pooled features, before the head (Kim's 0.5)
 
-    tune_space = {"optim.lr": LogRange(log=(3e-4, 1e-2)), "model.filters": [50, 100, 200],
-                  "model.dropout": [0.0, 0.25, 0.5], "model.embedding_dim": [50, 100, 200]}
+    tune_space = {
+        "optim.lr": LogRange(log=(3e-4, 1e-2)),
+        "model.filters": [50, 100, 200],
+        "model.dropout": [0.0, 0.25, 0.5],
+        "model.embedding_dim": [50, 100, 200],
+    }
 
     @field_validator("filter_widths")
     @classmethod

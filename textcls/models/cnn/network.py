@@ -64,7 +64,9 @@ class CNNModel(TextModel):
                 real = position < lengths.view(B, 1, 1)
                 share = real / real.sum(-1, keepdim=True)  # 1 / (real tokens of the window) on each of them
                 position = position.clamp(max=T - 1)  # (a short row's padding positions get a share of 0)
-                spread = (part.unsqueeze(2) * share.unsqueeze(-1)).reshape(B, -1, part.shape[2])  # (B, filters*width, C)
+                spread = (part.unsqueeze(2) * share.unsqueeze(-1)).reshape(
+                    B, -1, part.shape[2]
+                )  # (B, filters*width, C)
                 index = position.reshape(B, -1, 1).expand(-1, -1, part.shape[2])
                 out = out.scatter_add(1, index, spread)
             return out

@@ -19,8 +19,12 @@ class LSTMConfig(ModelBase):
     pooling: Literal["attention", "mean"] = "attention"  # how token scores become the sentence score
     crf: bool = False  # tagging: a CRF output layer (tag transition scores), trained with loss crf
 
-    tune_space = {"optim.lr": LogRange(log=(3e-4, 1e-2)), "model.hidden_dim": [64, 128, 256],
-                  "model.dropout": [0.0, 0.25, 0.5], "model.embedding_dim": [50, 100, 200]}
+    tune_space = {
+        "optim.lr": LogRange(log=(3e-4, 1e-2)),
+        "model.hidden_dim": [64, 128, 256],
+        "model.dropout": [0.0, 0.25, 0.5],
+        "model.embedding_dim": [50, 100, 200],
+    }
 
     def build(self, per_token, num_features, outputs, log_softmax):
         from textcls.models.lstm.network import LSTMModel

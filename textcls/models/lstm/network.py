@@ -21,12 +21,18 @@ class LSTMModel(TextModel):
     (attention weights from `attention`, or a plain mean) into the sentence logits, so the sentence
     prediction is built from the token scores and word supervision shapes the classifier itself."""
 
-    def __init__(self, cfg: LSTMConfig, num_features: int, outputs: int, log_softmax: bool = False, tagging: bool = False):
+    def __init__(
+        self, cfg: LSTMConfig, num_features: int, outputs: int, log_softmax: bool = False, tagging: bool = False
+    ):
         super().__init__(cfg, num_features, log_softmax, shapes=tagging and cfg.shape)
         self.tagging = tagging
         self.encoder = nn.LSTM(
-            self.input_dim, cfg.hidden_dim, num_layers=cfg.num_layers, bidirectional=cfg.bidirectional,
-            batch_first=True, dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+            self.input_dim,
+            cfg.hidden_dim,
+            num_layers=cfg.num_layers,
+            bidirectional=cfg.bidirectional,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
         )
         states = cfg.hidden_dim * (2 if cfg.bidirectional else 1)
         self.token_head = nn.Linear(states, outputs)
