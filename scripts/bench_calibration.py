@@ -1,8 +1,8 @@
 """Calibration benchmark: how far the shipped bag of words' probabilities are from its accuracy,
 before and after the temperature it fits on validation, in domain and out of it.
 
-Trains configs/sentiment_bow.yaml (or --config, with --set overrides) for each seed and scores the movie test split and amazon.csv,
-nyt.csv and tweets.csv (trained on movies only): accuracy, the top-label ECE (15 bins) without
+Trains configs/sentiment_bow.yaml (or --config, with --set overrides) for each seed and scores the movie test split
+and amazon.csv, nyt.csv and tweets.csv (trained on movies only): accuracy, the top-label ECE (15 bins) without
 and with the temperature, Brier score and NLL with it. Mean ± std over seeds.
 
 Run (from anywhere):

@@ -16,9 +16,9 @@ Sections (--sections; one that fails is reported and the others still run), each
            model.dropout=0; row "textcls-hogwild": the same with train.hogwild=true, one process per thread as
            fastText trains) against fastText 0.9.3 train_supervised (dim 50, epoch 5, lr 0.1), with
            the same threads, word n-gram order and hash buckets (--threads, --ngrams, --buckets; the config's 2 and
-           200,000). textcls s = the whole process's wall time minus the median of 5 `python -c "import torch"` (start-up
-           that fastText's figure does not pay), so reading the CSVs, validation every epoch and the final scoring
-           are in. fastText s = train_supervised alone (reading its file included), in a fresh process with
+           200,000). textcls s = the whole process's wall time minus the median of 5 `python -c "import torch"`
+           (start-up that fastText's figure does not pay), so reading the CSVs, validation every epoch and the final
+           scoring are in. fastText s = train_supervised alone (reading its file included), in a fresh process with
            MALLOC_MMAP_THRESHOLD_ set (see scripts/bench_sentiment.py: fastText 0.9.3 leaves most of its input matrix
            as it finds the memory; fresh pages are zeros). tokens/s = whitespace tokens of the train file x epochs / s;
            "x fastText" is the median over rounds of the paired ratio. Also: test accuracy (mean), each process's
@@ -618,7 +618,8 @@ def lstm_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
         for name, x in r["summary"].items()
     ]
     return (
-        f"BiLSTM: {r['sentences']['train']:,} train sentences × {r['epochs']} epoch(s), test on {r['sentences']['test']:,}",
+        f"BiLSTM: {r['sentences']['train']:,} train sentences × {r['epochs']} epoch(s), "
+        f"test on {r['sentences']['test']:,}",
         ["system", "tokens/s (training loop)", "× plain", "test acc %"],
         rows,
     )

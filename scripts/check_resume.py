@@ -105,7 +105,8 @@ def main() -> None:
         }
         rows.append([label, fmt(w, ".3g"), "yes" if w_equal else "no", fmt(m, ".3g"), "yes" if m_equal else "no"])
     print_table(
-        f"resume on {config.train.device}: {Path(args.config).name}, {args.epochs} epochs, crash after {args.crash_after}",
+        f"resume on {config.train.device}: {Path(args.config).name}, {args.epochs} epochs, "
+        f"crash after {args.crash_after}",
         ["runs", "weights max |diff|", "weights equal", "log max |diff|", "logs equal"],
         rows,
     )

@@ -574,7 +574,8 @@ def tables(rows: list[dict], deltas: list[dict]) -> list[tuple[str, list[str], l
     if synth:
         out.append(
             (
-                f"Synthetic (known rationales), BoW, {synth[0]['size']} training sentences, test split; mean ± std over seeds",
+                f"Synthetic (known rationales), BoW, {synth[0]['size']} training sentences, test split; "
+                "mean ± std over seeds",
                 ["λ", "seeds", *[c[1] for c in SYNTH_COLUMNS]],
                 [
                     [lam_text(r["lambda"]), str(len(r["seeds"])), *[fmt(r[k], kind) for k, _, kind in SYNTH_COLUMNS]]
@@ -586,7 +587,8 @@ def tables(rows: list[dict], deltas: list[dict]) -> list[tuple[str, list[str], l
     if movies:
         out.append(
             (
-                "Movies + VADER targets: accuracy and rationale metrics on lexicons not used for training; mean ± std over seeds",
+                "Movies + VADER targets: accuracy and rationale metrics on lexicons not used for training; "
+                "mean ± std over seeds",
                 ["model", "size", "λ", "seeds", *[c[1] for c in MOVIE_COLUMNS]],
                 [
                     [
@@ -774,13 +776,15 @@ def main(argv=None) -> int:
         if job["part"] == "synthetic":
             log(
                 f"    test {100 * flat['test_acc']:.1f}%  word AUC {flat['wp_auc']:.3f} (untargeted half "
-                f"{flat['wp_auc_heldout']:.3f})  evidence AUPRC {flat['ev_auprc']:.3f}  ({record['wall_seconds']:.0f} s)"
+                f"{flat['wp_auc_heldout']:.3f})  evidence AUPRC {flat['ev_auprc']:.3f}  "
+                f"({record['wall_seconds']:.0f} s)"
             )
         else:
             log(
                 f"    test {100 * flat['test_acc']:.1f}%  cross "
                 + " ".join(f"{n} {100 * flat[n]:.1f}%" for n in CROSS)
-                + f"  Bing AUC {flat['bing_auc']:.3f}  best epoch {record['best_epoch']}  ({record['wall_seconds']:.0f} s)"
+                + f"  Bing AUC {flat['bing_auc']:.3f}  best epoch {record['best_epoch']}"
+                + f"  ({record['wall_seconds']:.0f} s)"
             )
 
     rows, deltas = summarize(records)

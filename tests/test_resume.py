@@ -190,7 +190,7 @@ def test_resume_refuses_another_config_naming_the_fields(tmp_path, make_config):
         ],
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
-    (line,) = [l for l in result.output.splitlines() if l.strip()]
+    (line,) = [text for text in result.output.splitlines() if text.strip()]
     assert "model.embedding_dim" in line and "optim.lr" in line and "train.epochs" in line
     # The same config file (relative paths and all) resumes: only the differences count.
     ok = CliRunner().invoke(

@@ -126,7 +126,8 @@ def checkpoint_dir(run_dir: str | Path, name: str = "best", hashed: tuple[str, .
             raise damaged(
                 run_dir,
                 rel,
-                f"{path.stat().st_size} bytes, its manifest says {entry.get('bytes') if isinstance(entry, dict) else '?'} (truncated or changed)",
+                f"{path.stat().st_size} bytes, its manifest says "
+                f"{entry.get('bytes') if isinstance(entry, dict) else '?'} (truncated or changed)",
             )
         if (hashed is None or file in hashed) and sha256(path) != entry.get("sha256"):
             raise damaged(run_dir, rel, "its sha256 differs from its manifest (the file was changed)")

@@ -92,10 +92,10 @@ def allowed_transitions(tags: list[str], scheme: str) -> tuple[np.ndarray, np.nd
     if scheme == "io":
         return follows, np.ones(C, dtype=bool), np.ones(C, dtype=bool)
     bioes = scheme == "bioes"
-    for i, (q, l) in enumerate(split):
+    for i, (q, kind) in enumerate(split):
         for j, (p, k) in enumerate(split):
             if p in ("I", "E"):  # continues an entity: only its own open one
-                follows[i, j] = q in ("B", "I") and l == k
+                follows[i, j] = q in ("B", "I") and kind == k
             elif bioes and q in ("B", "I"):  # an open entity must continue or close first
                 follows[i, j] = False
     starts = np.array([p not in ("I", "E") for p, _ in split])

@@ -87,7 +87,8 @@ def _read_text(path: Path, dim: int, wanted: set[str] | None) -> dict[str, np.nd
                             f"model.embedding_dim is {dim}"
                         )
                     raise DataError(
-                        f"{path} line {line_no}: expected a word and {dim} numbers, found {len(parts) - 1} fields after the word"
+                        f"{path} line {line_no}: expected a word and {dim} numbers, "
+                        f"found {len(parts) - 1} fields after the word"
                     )
                 if wanted is not None and parts[0] not in wanted:
                     continue

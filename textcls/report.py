@@ -26,7 +26,8 @@ CAPTIONS = {
     "per_class_f1": "Validation F1 of each class.",
     "reliability": "Confidence against accuracy on validation, in 15 equal-width bins: the closer to the diagonal, "
     "the better the probabilities can be read as chances.",
-    "word_scores": "A few validation sentences, each word coloured by its score: green for the predicted class, red against.",
+    "word_scores": "A few validation sentences, each word coloured by its score: "
+    "green for the predicted class, red against.",
     "top_confusions": "The most frequent tag confusions on validation.",
 }
 

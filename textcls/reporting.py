@@ -76,7 +76,8 @@ class RichReporter:
         }
         text = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
         self._line(
-            f"epoch {record['epoch']}: {text}  ({record['seconds']:.1f} s, {record['tokens_per_second'] or 0:,.0f} tok/s)"
+            f"epoch {record['epoch']}: {text}  "
+            f"({record['seconds']:.1f} s, {record['tokens_per_second'] or 0:,.0f} tok/s)"
         )
 
 
@@ -181,7 +182,8 @@ def print_vector(text: str, vector: list[float], console: Console = out, shown: 
     norm = sum(v * v for v in vector) ** 0.5
     head = "  ".join(f"{v:+.3f}" for v in vector[:shown])
     console.print(
-        f"[bold]{escape(text)}[/]\n  {len(vector)} dimensions, norm {norm:.3f}: {head}{' ...' if len(vector) > shown else ''}"
+        f"[bold]{escape(text)}[/]\n  {len(vector)} dimensions, norm {norm:.3f}: "
+        f"{head}{' ...' if len(vector) > shown else ''}"
     )
 
 

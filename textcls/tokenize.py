@@ -5,8 +5,8 @@ tokens come aligned with their tags). `tokenize_column` gives the same tokens fo
 without a Python string per token: the column's ASCII rows are joined into one byte array, token
 boundaries are found with NumPy, and each token is identified by its bytes (so equal tokens share
 one entry of a small table of distinct tokens, and a Python string is made once per distinct
-token). Rows with other characters go through the regular expression, row by row. The result is the CSR layout the rest of
-the pipeline reads: `codes` (a token's entry in `types`) and `offsets` (where each row starts).
+token). Rows with other characters go through the regular expression, row by row. The result is the CSR layout the
+rest of the pipeline reads: `codes` (a token's entry in `types`) and `offsets` (where each row starts).
 """
 
 from __future__ import annotations
