@@ -30,8 +30,12 @@ class MaxNetwork(TextModel):
         self.token_head = torch.nn.Linear(self.input_dim, outputs)
 
     def scores(self, batch):
-        tokens = batch.pad(self.token_head(self.embed(batch)), float("-inf"))  # (B, T, C)
-        return ModelOutput(tokens.amax(1), tokens.masked_fill(~batch.mask.unsqueeze(-1), 0.0), batch)
+        sentence, tokens = self.padded_scores(batch.pad(self.embed(batch)), batch.lengths, batch.mask, {})
+        return ModelOutput(sentence, tokens, batch)
+
+    def padded_scores(self, x, lengths, mask, inputs):  # (what the ONNX export runs)
+        tokens = self.token_head(x).masked_fill(~mask.unsqueeze(-1), 0.0)  # (B, T, C)
+        return tokens.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1), tokens
 
 
 class MaxConfig(ModelBase):
@@ -102,10 +106,20 @@ def test_a_toy_model_and_a_toy_loss_train_evaluate_and_predict_through_the_cli(
     ]
     assert result["label"] == "pos" and len(result["token_scores"]) == 3
     assert max(range(3), key=lambda i: result["token_scores"][i]) == 1  # "wonderful" is the evidence
-    pytest.importorskip("onnx")
-    export = invoke("export", run)  # a network without a padded forward: one line, no half-written file
-    assert export.exit_code == 1 and "MaxNetwork has no padded forward for ONNX" in export.output
-    assert not (run / "export" / "model.onnx").exists()
+    pytest.importorskip("onnxruntime")
+    ok(invoke("export", run))  # its padded forward, traced
+    texts = "a wonderful film\nbad\nthe plot was dull but the acting was charming\n"
+    torch_lines, onnx_lines = [
+        [
+            json.loads(line)
+            for line in ok(invoke("predict", run, "-", "-f", "json", *backend, input=texts)).stdout.splitlines()
+        ]
+        for backend in ([], ["--backend", "onnx"])
+    ]
+    for a, b in zip(torch_lines, onnx_lines):
+        assert a["label"] == b["label"]
+        assert all(abs(x - y) < 1e-4 for x, y in zip(a["token_scores"], b["token_scores"]))
+        assert all(abs(a["probabilities"][k] - b["probabilities"][k]) < 1e-4 for k in a["probabilities"])
 
 
 def test_the_toy_components_options_are_checked_like_the_shipped_ones(toy_components, tmp_path, sentiment_csvs):
@@ -136,6 +150,37 @@ def test_the_toy_components_options_are_checked_like_the_shipped_ones(toy_compon
             assert result.exit_code == 1 and fragment in result.output and "Traceback" not in result.output, (
                 result.output
             )
+
+
+class SumNetwork(TextModel):
+    """A network with no padded forward: it trains, but cannot be exported."""
+
+    def __init__(self, cfg, num_features, outputs, log_softmax=False):
+        super().__init__(cfg, num_features, log_softmax)
+        self.token_head = torch.nn.Linear(self.input_dim, outputs)
+
+    def scores(self, batch):
+        tokens = self.token_head(self.embed(batch))  # (N, C)
+        sentence = tokens.new_zeros(batch.size, tokens.shape[1]).index_add(0, batch.row_of, tokens)
+        return ModelOutput(sentence, batch=batch, flat_tokens=lambda: tokens)
+
+
+class SumConfig(ModelBase):
+    type: Literal["sum"] = "sum"
+
+    def build(self, per_token, num_features, outputs, log_softmax):
+        return SumNetwork(self, num_features, outputs, log_softmax)
+
+
+def test_a_network_without_a_padded_forward_is_refused_by_export_in_one_line(tmp_path, sentiment_csvs, monkeypatch):
+    pytest.importorskip("onnx")
+    monkeypatch.setitem(MODEL_TYPES, "sum", SumConfig)
+    config = write_config(tmp_path, sentiment_csvs, {"type": "sum", "embedding_dim": 8}, {"name": "ce"})
+    run = tmp_path / "run"
+    ok(invoke("train", "--config", config, "--out", run, "-q", "--set", "train.epochs=1"))
+    export = invoke("export", run)
+    assert export.exit_code == 1 and "SumNetwork has no padded forward for ONNX" in export.output
+    assert not (run / "export" / "model.onnx").exists()
 
 
 def test_a_toy_loss_refuses_a_task_it_does_not_serve(toy_components, tmp_path):

@@ -1,8 +1,9 @@
 """Export a run's model to ONNX, and run the exported file with onnxruntime.
 
 ONNX wants dense tensors, so the exported model reads padded grids instead of the flat batches
-and packed sequences the PyTorch models use: `PaddedModel` computes the same outputs from them
-(its own parity tests hold it to the PyTorch model). Inputs, B rows of up to T tokens:
+and packed sequences the PyTorch models use: `PaddedModel` makes each token's vector on the grid
+and hands it to the model's own `padded_scores` (each model type writes its forward for the grid
+beside its training forward; parity tests hold the two together). Inputs, B rows of up to T tokens:
 
     ids       (B, T) int64   word ids from the run's vocab.json; 0 on padding, 1 unknown
     lengths   (B,)   int64   tokens per row
@@ -32,80 +33,20 @@ from textcls.data import Example
 from textcls.errors import RunError, first_line
 from textcls.files import atomic_write, write_json
 from textcls.models.base import ModelOutput, TextModel
-from textcls.models.bow.bag import BagOfWords
-from textcls.models.bow.window import WindowTagger
-from textcls.models.cnn.network import CNNModel
-from textcls.models.lstm.network import LSTMModel
-from textcls.models.pooling import pool, pooling_weights
 from textcls.tasks import TASKS
 
 INPUTS = ("ids", "lengths", "subwords", "ngrams", "shapes", "chars")
 
 
-def _reverse_index(lengths: torch.Tensor, T: int) -> torch.Tensor:
-    """(B, T) for each row, the position read when its real tokens are reversed (padding stays put)."""
-    t = torch.arange(T, device=lengths.device).unsqueeze(0)  # (1, T)
-    last = lengths.unsqueeze(1) - 1
-    return torch.where(t <= last, last - t, t)
-
-
-def _flip(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """(B, T, H) with each row's real positions reversed by `index` (B, T)."""
-    return torch.gather(x, 1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-
-
-class PaddedLSTM(nn.Module):
-    """An `nn.LSTM` (batch_first) run on padded rows: the same outputs as over packed sequences.
-    Each direction of each layer is a one-way LSTM; the backward one reads each row's real tokens
-    reversed, so padding never reaches a real token."""
-
-    def __init__(self, lstm: nn.LSTM):
-        super().__init__()
-        self.layers = nn.ModuleList()
-        directions = 2 if lstm.bidirectional else 1
-        for layer in range(lstm.num_layers):
-            ways = nn.ModuleList()
-            for d in range(directions):
-                suffix = f"_l{layer}" + ("_reverse" if d else "")
-                size = lstm.input_size if layer == 0 else lstm.hidden_size * directions
-                one = nn.LSTM(size, lstm.hidden_size, batch_first=True)
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    getattr(one, f"{name}_l0").data.copy_(getattr(lstm, name + suffix).data)
-                ways.append(one)
-            self.layers.append(ways)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, I) -> (B, T, H * directions) states (0 on padding), and (B, H * directions) the last
-        state of each direction (forward: at the last real token; backward: at the first)."""
-        T = x.shape[1]
-        index = _reverse_index(lengths, T)
-        mask = (torch.arange(T, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
-        last = (lengths - 1).clamp(min=0).view(-1, 1, 1)
-        for ways in self.layers:
-            forward, _ = ways[0](x)
-            outs, finals = [forward], [torch.gather(forward, 1, last.expand(-1, 1, forward.shape[-1])).squeeze(1)]
-            if len(ways) > 1:
-                backward, _ = ways[1](_flip(x, index))
-                backward = _flip(backward, index)
-                outs.append(backward)
-                finals.append(backward[:, 0])
-            x = torch.cat(outs, dim=-1) * mask
-        return x, torch.cat(finals, dim=-1)
-
-
 class PaddedModel(nn.Module):
-    """A `TextModel` (bag of words, LSTM, window tagger, CNN) on padded inputs (see the module's docstring)."""
+    """A `TextModel` on padded inputs (see the module's docstring): the tokens' vectors on the grid,
+    then the model's own `padded_scores`."""
 
     def __init__(self, model: TextModel, inputs: list[str] = INPUTS):
         super().__init__()
-        if not isinstance(model, (BagOfWords, WindowTagger, LSTMModel, CNNModel)):
-            raise RunError(
-                f"export: {type(model).__name__} has no padded forward for ONNX (the bow, lstm and cnn types have)"
-            )
+        if type(model).padded_scores is TextModel.padded_scores:
+            raise RunError(f"export: {type(model).__name__} has no padded forward for ONNX (padded_scores)")
         self.model, self.inputs = model, list(inputs)  # the inputs `forward` takes, in that order
-        self.lstm = PaddedLSTM(model.encoder) if isinstance(model, LSTMModel) else None
-        enc = model.char_encoder
-        self.char_lstm = PaddedLSTM(enc.lstm) if enc is not None and enc.kind == "lstm" else None
 
     def word_vectors(self, ids, subwords):
         """(B, T, D) each token's vector: its own, averaged with its character n-grams'."""
@@ -116,82 +57,25 @@ class PaddedModel(nn.Module):
             x = (x + (F.embedding(subwords, weight) * present).sum(2)) / (1 + present.sum(2))
         return x
 
-    def char_vectors(self, chars):
-        """(B, T, H) each token's character encoder vector (0 on padding)."""
-        B, T, L = chars.shape
-        flat = chars.reshape(B * T, L)
-        enc = self.model.char_encoder
-        if self.char_lstm is None:
-            out = enc(flat, None)
-        else:
-            lengths = (flat != 0).sum(1).clamp(min=1)
-            _, out = self.char_lstm(enc.embedding(flat), lengths)
-            out = out * (flat != 0).any(1, keepdim=True)
-        return out.reshape(B, T, -1)
-
     def forward(self, *args):
         return self.scores(**dict(zip(self.inputs, args)))
 
     def scores(self, ids, lengths, subwords=None, ngrams=None, shapes=None, chars=None):
         model = self.model
-        x = self.word_vectors(ids, subwords)
+        x = self.word_vectors(ids, subwords)  # (B, T, W): the parts `embed` joins, in its order
         if chars is not None:
-            x = torch.cat([x, self.char_vectors(chars)], dim=-1)
-        if isinstance(model, BagOfWords):
-            sentence, tokens = self._bag_of_words(x, ids, lengths, ngrams)
-        elif isinstance(model, CNNModel):  # its own forward reads the padded grid
-            mask = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
-            sentence, token_scores, _ = model.grid_scores(x * mask.unsqueeze(-1), lengths)
-            tokens = token_scores()
-        else:
-            if shapes is not None:
-                x = torch.cat([x, model.shape_embedding(shapes)], dim=-1)
-            mask = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
-            x = x * mask.unsqueeze(-1)
-            sentence, tokens = self._lstm(x, lengths, mask) if self.lstm is not None else (None, self._window(x))
+            x = torch.cat([x, model.char_encoder.padded(chars)], dim=-1)
+        if shapes is not None:
+            x = torch.cat([x, model.shape_embedding(shapes)], dim=-1)
+        mask = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
+        x = x * mask.unsqueeze(-1)
+        sentence, tokens = model.padded_scores(x, lengths, mask, {"ids": ids, "ngrams": ngrams})
         if model.log_softmax:
             if sentence is not None:
                 sentence = F.log_softmax(sentence, dim=-1)
             else:
                 tokens = F.log_softmax(tokens, dim=-1)
         return (sentence, tokens) if sentence is not None else tokens
-
-    def _bag_of_words(self, x, ids, lengths, ngrams):
-        model = self.model
-        D = model.embedding.embedding_dim
-        W = model.token_head.weight  # (C, D + char columns)
-        units = lengths.to(x.dtype)
-        total = x.sum(1)  # (B, D + H): padding rows are zero vectors
-        tokens = x @ W.T  # (B, T, C)
-        if ngrams is not None:
-            present = (ngrams != 0).to(x.dtype)  # (B, T, K)
-            grams = F.embedding(ngrams, model.embedding.weight) * present.unsqueeze(-1)  # (B, T, K, D), zero where none
-            total = total + F.pad(grams.sum((1, 2)), (0, total.shape[1] - D))
-            units = units + present.sum((1, 2))
-            gram_scores = grams @ W[:, :D].T  # (B, T, K, C)
-            T = ids.shape[1]
-            for k in range(ngrams.shape[2]):
-                n = k + 2
-                share = gram_scores[:, :, k] / n  # each of its n words gets 1/n of an n-gram's score
-                for offset in range(n):
-                    tokens = tokens + F.pad(share, (0, 0, offset, 0))[:, :T]
-        mean = total / units.unsqueeze(1)
-        return mean @ W.T + model.bias, tokens
-
-    def _lstm(self, x, lengths, mask):
-        model = self.model
-        states, _ = self.lstm(x, lengths)
-        tokens = model.token_head(states)
-        if model.tagging:
-            return None, tokens
-        return pool(tokens, pooling_weights(states, mask, model.attention)), tokens
-
-    def _window(self, x):
-        model = self.model
-        k = model.window
-        padded = F.pad(x, (0, 0, k, k))
-        windows = torch.cat([padded[:, i : i + x.shape[1]] for i in range(2 * k + 1)], dim=-1)
-        return model.token_head(model.encoder(windows))
 
 
 def padded_inputs(batch: Batch, model: TextModel) -> dict[str, np.ndarray]:
@@ -205,11 +89,12 @@ def padded_inputs(batch: Batch, model: TextModel) -> dict[str, np.ndarray]:
             np.arange(counts.sum()) - np.repeat(batch.subword_offsets.numpy(), counts),
         ] = batch.subwords.numpy()
         out["subwords"] = batch.pad(torch.from_numpy(grid)).numpy()
-    if batch.ngrams is not None and isinstance(model, BagOfWords):
+    reads = model.padded_inputs()
+    if batch.ngrams is not None and "ngrams" in reads:
         out["ngrams"] = batch.pad(batch.ngrams).numpy()
-    if batch.shapes is not None and model.shape_embedding is not None:
+    if batch.shapes is not None and "shapes" in reads:
         out["shapes"] = batch.pad(batch.shapes).numpy()
-    if batch.chars is not None and model.char_encoder is not None:
+    if batch.chars is not None and "chars" in reads:
         out["chars"] = batch.pad(batch.chars[batch.char_index]).numpy()
     return out
 

@@ -124,6 +124,24 @@ class TextModel(nn.Module):
     def scores(self, batch: Batch) -> ModelOutput:
         raise NotImplementedError
 
+    # --- the ONNX export (textcls/export.py) reads padded grids: B rows of T tokens ----------------
+
+    def padded_inputs(self) -> set[str]:
+        """The padded inputs it reads when exported, besides ids, lengths and (with character
+        n-grams) subwords: shapes and chars when it has those parts."""
+        return {
+            name for name, part in [("shapes", self.shape_embedding), ("chars", self.char_encoder)] if part is not None
+        }
+
+    def padded_scores(
+        self, x: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor, inputs: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Its forward on a padded grid, for the export: x (B, T, input_dim) each token's vector as
+        `embed` makes it (zeros on padding), lengths (B,), mask (B, T) True on real tokens, and the
+        padded inputs. Returns the sentence logits (B, C) (None for a token model) and the token
+        scores (B, T, C), before any log-softmax. A model without one cannot be exported."""
+        raise NotImplementedError(f"{type(self).__name__} has no padded forward for ONNX")
+
     def forward(self, batch: Batch) -> ModelOutput:
         output = self.scores(batch)
         if self.normalize:

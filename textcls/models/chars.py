@@ -9,6 +9,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from textcls.batching import Batch
 from textcls.features import CHAR_BUCKETS
+from textcls.models.padded_lstm import PaddedLSTM
 from textcls.models.spec import ModelBase
 
 CNN_WIDTH = 3  # characters each filter reads: trigrams, as in Ma and Hovy (2016)
@@ -42,6 +43,19 @@ class CharEncoder(nn.Module):
         packed = pack_padded_sequence(x, lengths.clamp(min=1), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(packed)  # h: (2, U, H / 2), the last state of each direction
         return torch.cat([h[0], h[1]], dim=-1)  # (U, H)
+
+    def padded(self, chars: torch.Tensor) -> torch.Tensor:
+        """(B, T, L) character ids of each token of a padded grid -> (B, T, char_hidden), for the
+        export; 0 on padding."""
+        B, T, L = chars.shape
+        flat = chars.reshape(B * T, L)
+        if self.kind == "cnn":
+            out = self(flat, None)
+        else:  # the LSTM on padded characters, as the export cannot pack them
+            lengths = (flat != 0).sum(1).clamp(min=1)
+            _, out = PaddedLSTM(self.lstm)(self.embedding(flat), lengths)
+            out = out * (flat != 0).any(1, keepdim=True)
+        return out.reshape(B, T, -1)
 
     def words(self, batch: Batch) -> torch.Tensor:
         """(N, char_hidden): each token's vector, each distinct word of the batch encoded once."""

@@ -122,3 +122,29 @@ class BagOfWords(TextModel):
                 for offset in range(n):
                     scores = scores.index_add(0, starts[present] + offset, share)
         return scores
+
+    def padded_inputs(self):
+        return super().padded_inputs() | {"ngrams"}
+
+    def padded_scores(self, x, lengths, mask, inputs):
+        """The same sums as `scores`, over the padded grid: hashed word n-grams (B, T, K) in `inputs`."""
+        ngrams = inputs.get("ngrams")
+        D = self.embedding.embedding_dim
+        W = self.token_head.weight  # (C, D + char columns)
+        units = lengths.to(x.dtype)
+        total = x.sum(1)  # (B, D + H): padding rows are zero vectors
+        tokens = x @ W.T  # (B, T, C)
+        if ngrams is not None:
+            present = (ngrams != 0).to(x.dtype)  # (B, T, K)
+            grams = F.embedding(ngrams, self.embedding.weight) * present.unsqueeze(-1)  # (B, T, K, D), zero where none
+            total = total + F.pad(grams.sum((1, 2)), (0, total.shape[1] - D))
+            units = units + present.sum((1, 2))
+            gram_scores = grams @ W[:, :D].T  # (B, T, K, C)
+            T = x.shape[1]
+            for k in range(ngrams.shape[2]):
+                n = k + 2
+                share = gram_scores[:, :, k] / n  # each of its n words gets 1/n of an n-gram's score
+                for offset in range(n):
+                    tokens = tokens + F.pad(share, (0, 0, offset, 0))[:, :T]
+        mean = total / units.unsqueeze(1)
+        return mean @ W.T + self.bias, tokens

@@ -27,7 +27,14 @@ class WindowTagger(TextModel):
 
     def scores(self, batch: Batch) -> ModelOutput:
         x = batch.pad(self.dropout(self.embed(batch)))  # (B, T, W), zeros on padding
+        return ModelOutput(None, self.tag_scores(x), batch)
+
+    def tag_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, W) token vectors, zeros on padding -> (B, T, C) tag scores."""
         k = self.window
         padded = F.pad(x, (0, 0, k, k))  # zeros beyond both ends, like padding
         windows = torch.cat([padded[:, i : i + x.shape[1]] for i in range(2 * k + 1)], dim=-1)  # (B, T, (2k+1)W)
-        return ModelOutput(None, self.token_head(self.dropout(self.encoder(windows))), batch)
+        return self.token_head(self.dropout(self.encoder(windows)))
+
+    def padded_scores(self, x, lengths, mask, inputs):
+        return None, self.tag_scores(x)

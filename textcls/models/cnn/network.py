@@ -33,6 +33,10 @@ class CNNModel(TextModel):
         sentence, tokens, pooled = self.grid_scores(x, batch.lengths.to(x.device))
         return ModelOutput(sentence, batch=batch, flat_tokens=lambda: batch.unpad(tokens()), embedding=pooled)
 
+    def padded_scores(self, x, lengths, mask, inputs):
+        sentence, tokens, _ = self.grid_scores(x, lengths)
+        return sentence, tokens()
+
     def grid_scores(self, x: torch.Tensor, lengths: torch.Tensor):
         """x (B, T, W) word vectors, zeros on padding; lengths (B,). Returns the sentence logits
         (B, C), a function giving the token scores (B, T, C; zeros on padding), and the pooled

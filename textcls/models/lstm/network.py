@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textcls.batching import Batch
 from textcls.models.base import ModelOutput, TextModel
 from textcls.models.crf import CRF
+from textcls.models.padded_lstm import PaddedLSTM
 from textcls.models.pooling import pool, pooling_weights
 
 if TYPE_CHECKING:
@@ -45,9 +47,21 @@ class LSTMModel(TextModel):
         packed = pack_padded_sequence(self.dropout(x), batch.lengths, batch_first=True, enforce_sorted=False)
         states, _ = self.encoder(packed)
         states, _ = pad_packed_sequence(states, batch_first=True, total_length=T)  # (B, T, H*dirs), zeros on padding
-        states = self.dropout(states)
-        token_scores = self.token_head(states)  # (B, T, C)
+        sentence, token_scores, embedding = self.heads(self.dropout(states), batch.mask)
         if self.tagging:
             return ModelOutput(None, token_scores, batch, crf=self.crf)
-        weights = pooling_weights(states, batch.mask, self.attention)  # (B, T)
-        return ModelOutput(pool(token_scores, weights), token_scores, batch, embedding=lambda: pool(states, weights))
+        return ModelOutput(sentence, token_scores, batch, embedding=embedding)
+
+    def heads(self, states: torch.Tensor, mask: torch.Tensor):
+        """(B, T, H*dirs) states, (B, T) mask -> the sentence logits (B, C) (None when tagging), the
+        token scores (B, T, C), and a function giving the pooled sentence vector."""
+        token_scores = self.token_head(states)  # (B, T, C)
+        if self.tagging:
+            return None, token_scores, None
+        weights = pooling_weights(states, mask, self.attention)  # (B, T)
+        return pool(token_scores, weights), token_scores, lambda: pool(states, weights)
+
+    def padded_scores(self, x, lengths, mask, inputs):
+        states, _ = PaddedLSTM(self.encoder)(x, lengths)  # (the same parameters, run on the padded grid)
+        sentence, tokens, _ = self.heads(states, mask)
+        return sentence, tokens
