@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import copy
 import random
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -342,3 +345,10 @@ def test_dropout_is_reproducible_from_the_seed():
     assert not np.array_equal(runs[0], runs[2])
     with pytest.raises(ValueError, match="rng"):
         engine.train_epoch(inputs, *weights(model), order, 0.5, engine.Loss("ce"), dropout=0.1)
+
+
+def test_the_engine_imports_no_torch():
+    code = "import sys, textcls.engine; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
