@@ -1,0 +1,170 @@
+"""The numpy face of the compiled bag-of-words kernel: an `Encoded` as the kernel's arrays, the
+loss as its tuple, and forward / one update / one epoch over numpy weights (views of a model's
+parameters work: the updates write through them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from textcls.encoded import Encoded
+from textcls.engine import kernel
+
+LOSS_KINDS = {"bce": kernel.BCE, "ce": kernel.CE, "mse": kernel.MSE, "huber": kernel.HUBER}
+
+
+@dataclass
+class Inputs:
+    """The kernel's view of an `Encoded`: its flat arrays as contiguous int64, plus the labels as
+    float32 (R, L) (L = 1: a class index or a value; multi-label: 0/1 per label) and the word
+    targets (N,) (empty: none)."""
+
+    data: tuple  # (offsets (R + 1,), ids (N,), ngrams (N, K), word_types (N,), sub_offsets, sub_values)
+    labels: np.ndarray  # (R, L) float32
+    targets: np.ndarray  # (N,) int64, IGNORE where a word has none; (0,) without targets
+
+    @classmethod
+    def of(cls, items: Encoded) -> "Inputs":
+        as_int = lambda a: np.ascontiguousarray(a, dtype=np.int64)
+        N = len(items.ids)
+        ngrams = items.ngrams if items.ngrams is not None else np.zeros((N, 0))
+        if items.subwords is not None:
+            subwords = (as_int(items.word_types), as_int(items.subwords.offsets), as_int(items.subwords.values))
+        else:
+            subwords = (np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64))
+        data = (as_int(items.offsets), as_int(items.ids), as_int(ngrams)) + subwords
+        if items.labels is None:
+            labels = np.full((len(items), 1), kernel.IGNORE, dtype=np.float32)
+        else:
+            labels = np.ascontiguousarray(items.labels, dtype=np.float32).reshape(len(items), -1)
+        targets = as_int(items.targets) if items.targets is not None else np.zeros(0, np.int64)
+        return cls(data, labels, targets)
+
+    def __len__(self) -> int:
+        return len(self.data[0]) - 1
+
+
+@dataclass
+class Loss:
+    """What an update minimises: main loss (bce: one logit, or one per label when the labels are
+    multi-label; ce; mse; huber) + rationale_weight * the rationale loss."""
+
+    name: str = "ce"
+    pos_weight: float | list[float] | None = None  # bce: on the positives (one, or one per label)
+    class_weights: list[float] | None = None  # ce
+    label_smoothing: float = 0.0  # ce
+    beta: float = 1.0  # huber: where the loss turns from quadratic to linear
+    rationale_weight: float = 0.0
+    rationale_pos_weight: float | None = None  # rationale with one output: on the positive words
+
+    def as_tuple(self, outputs: int, multilabel: bool) -> tuple:
+        """The kernel's `loss` tuple, for `outputs` logits."""
+        kind = kernel.MULTI_BCE if self.name == "bce" and multilabel else LOSS_KINDS[self.name]
+        per_output = lambda value: np.broadcast_to(
+            np.asarray(1.0 if value is None else value, dtype=np.float32), (outputs,)
+        ).copy()
+        return (
+            kind,
+            per_output(self.pos_weight),
+            per_output(self.class_weights),
+            float(self.label_smoothing),
+            float(self.beta),
+            float(self.rationale_weight),
+            1.0 if self.rationale_pos_weight is None else float(self.rationale_pos_weight),
+        )
+
+
+def seeded(seed: int) -> np.ndarray:
+    """A generator state (uint64 (1,)) for dropout and word dropout, from `seed` (splitmix64, never 0)."""
+    x = (seed * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) % 2**64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) % 2**64
+    return np.array([(x ^ (x >> 31)) or 1], dtype=np.uint64)
+
+
+def _check(E: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:
+    for name, a in [("E", E), ("W", W), ("b", b)]:
+        if a.dtype != np.float32 or not a.flags.c_contiguous or not a.flags.writeable:
+            raise ValueError(f"{name} must be a writable, C-contiguous float32 array")
+    if W.shape[1] != E.shape[1] or b.shape != (W.shape[0],):
+        raise ValueError(f"shapes E {E.shape}, W {W.shape}, b {b.shape}: want (F, D), (C, D), (C,)")
+
+
+def forward(
+    inputs: Inputs, E: np.ndarray, W: np.ndarray, b: np.ndarray, rows=None, token_scores: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(logits (R, C), token scores (N_rows, C) row after row, or None) of `rows` (default: all)."""
+    _check(E, W, b)
+    rows = np.arange(len(inputs), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    logits, tokens = kernel.forward(inputs.data, E, W, b, rows, token_scores)
+    return logits, tokens if token_scores else None
+
+
+def _drop(dropout: float, word_dropout: float, rng: np.ndarray | None) -> tuple[tuple, np.ndarray]:
+    if (dropout > 0 or word_dropout > 0) and rng is None:
+        raise ValueError("dropout and word_dropout draw from rng: pass one (engine.seeded(seed))")
+    return (float(dropout), float(word_dropout)), seeded(0) if rng is None else rng
+
+
+def sgd_step(
+    inputs: Inputs,
+    E: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    row: int,
+    lr: float,
+    loss: Loss,
+    dropout: float = 0.0,
+    word_dropout: float = 0.0,
+    rng: np.ndarray | None = None,
+) -> dict[str, float]:
+    """One SGD update of E, W, b (in place) on `row`; returns its loss parts."""
+    _check(E, W, b)
+    drop, rng = _drop(dropout, word_dropout, rng)
+    spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
+    _check_labels(inputs.labels[row : row + 1], spec, W.shape[0])
+    main, r_loss, labelled = kernel.sgd_step(
+        inputs.data, inputs.labels, inputs.targets, E, W, b, int(row), float(lr), spec, drop, rng
+    )
+    return {"main": main, "rationale": r_loss, "labelled_words": labelled}
+
+
+def train_epoch(
+    inputs: Inputs,
+    E: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    order: np.ndarray,
+    lr: float,
+    loss: Loss,
+    first_step: int = 0,
+    total_steps: int | None = None,
+    dropout: float = 0.0,
+    word_dropout: float = 0.0,
+    rng: np.ndarray | None = None,
+) -> dict[str, float]:
+    """One update per row of `order`; the i-th at lr * (1 - (first_step + i) / total_steps)
+    (default total: this epoch's rows). Returns the summed loss parts and the rows they are over."""
+    _check(E, W, b)
+    drop, rng = _drop(dropout, word_dropout, rng)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    total = len(order) if total_steps is None else int(total_steps)
+    spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
+    _check_labels(inputs.labels, spec, W.shape[0])
+    sums = kernel.train_epoch(
+        inputs.data, inputs.labels, inputs.targets, E, W, b, order, float(lr), int(first_step), total, spec, drop, rng
+    )
+    return {"main": float(sums[0]), "rationale": float(sums[1]), "rows": len(order), "rationale_rows": int(sums[2])}
+
+
+def _check_labels(labels: np.ndarray, spec: tuple, outputs: int) -> None:
+    """Class indices in range (the kernel reads class weights at them unchecked)."""
+    if spec[0] in (kernel.CE, kernel.BCE):
+        classes = labels[:, 0][labels[:, 0] != kernel.IGNORE]
+        if len(classes) and (classes.min() < 0 or classes.max() >= max(outputs, 2) or (classes % 1).any()):
+            raise ValueError(f"labels must be class indices below {max(outputs, 2)} (or IGNORE) for {outputs} outputs")
+
+
+def _multilabel(inputs: Inputs, W: np.ndarray) -> bool:
+    return inputs.labels.shape[1] > 1 and inputs.labels.shape[1] == W.shape[0]

@@ -1,0 +1,415 @@
+"""The bag of words' forward pass and per-example SGD update, compiled with numba (see the package
+docstring for the maths, the shapes and where the compiled code is cached).
+
+Every function takes the rows as the tuple `data` = (offsets (R + 1,), ids (N,), ngrams (N, K),
+word_types (N,), sub_offsets (L + 1,), sub_values (S,)), all int64 (`bow.Inputs` builds it; no
+character n-grams: word_types is empty), and the weights E (F, D), W (C, D), b (C,), float32,
+which the updates change in place. No torch here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from textcls.encoded import IGNORE
+from textcls.vocab import Vocabulary
+
+UNK = Vocabulary.unk_id
+
+# Loss kinds (the first field of the `loss` tuple): what the sentence logits are scored with.
+BCE, CE, MULTI_BCE, MSE, HUBER = 0, 1, 2, 3, 4
+
+JIT = dict(nogil=True, cache=True)
+
+
+# --- small pieces ---------------------------------------------------------------------------------
+
+
+@njit(**JIT)
+def uniform(state):
+    """A float in [0, 1) from the xorshift64* generator whose state (uint64 (1,), nonzero) moves on."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return float((x * np.uint64(2685821657736338717)) >> np.uint64(40)) * (1.0 / 16777216.0)  # 24 random bits
+
+
+@njit(**JIT)
+def subword_span(data, p):
+    """(lo, hi): token p's character n-gram ids are sub_values[lo:hi] (an empty span without them)."""
+    word_types, sub_offsets = data[3], data[4]
+    if len(word_types) == 0:
+        return 0, 0
+    w = word_types[p]
+    return sub_offsets[w], sub_offsets[w + 1]
+
+
+@njit(**JIT)
+def word_vector(E, data, p, word, out):
+    """out (D,) = token p's vector: (E[word] + its character n-grams' rows) / (1 + their number).
+    Returns that share 1 / (1 + n), which each of those rows gets of the vector's gradient."""
+    sub_values = data[5]
+    lo, hi = subword_span(data, p)
+    out[:] = E[word]
+    for j in range(lo, hi):
+        axpy(1.0, E[sub_values[j]], out)
+    share = np.float32(1.0 / (1 + hi - lo))
+    if hi > lo:
+        for d in range(len(out)):
+            out[d] *= share
+    return share
+
+
+@njit(**JIT)
+def dot(x, y):
+    total = np.float32(0.0)
+    for d in range(len(x)):
+        total += x[d] * y[d]
+    return total
+
+
+@njit(**JIT)
+def axpy(a, x, out):
+    """out += a x (vectors of D float32)."""
+    a = np.float32(a)
+    for d in range(len(out)):
+        out[d] += a * x[d]
+
+
+@njit(**JIT)
+def add_masked(x, mask, dropped, out):
+    """out += x * mask where `dropped`, else out += x."""
+    if dropped:
+        for d in range(len(out)):
+            out[d] += x[d] * mask[d]
+    else:
+        for d in range(len(out)):
+            out[d] += x[d]
+
+
+@njit(**JIT)
+def add_scores(W, v, scale, out):
+    """out (C,) += scale * W v."""
+    for c in range(W.shape[0]):
+        out[c] += scale * dot(W[c], v)
+
+
+@njit(**JIT)
+def add_back(W, g, scale, out):
+    """out (D,) += scale * W.T g."""
+    for c in range(W.shape[0]):
+        axpy(scale * g[c], W[c], out)
+
+
+@njit(**JIT)
+def softplus(x):
+    """log(1 + exp(x)), without overflow."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@njit(**JIT)
+def sigmoid(x):
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+# --- losses: the value, and its gradient written into `grad` -----------------------------------------
+
+
+@njit(**JIT)
+def bce(z, y, pos_weight):
+    """(loss, dloss/dz) of BCE-with-logits as torch's: (1 - y) z + (1 + (pw - 1) y) softplus(-z)."""
+    weight = 1.0 + (pos_weight - 1.0) * y
+    return (1.0 - y) * z + weight * softplus(-z), (1.0 - y) - weight * sigmoid(-z)
+
+
+@njit(**JIT)
+def log_softmax(z, out):
+    top = z.max()
+    total = 0.0
+    for c in range(len(z)):
+        total += math.exp(z[c] - top)
+    lse = top + math.log(total)
+    for c in range(len(z)):
+        out[c] = z[c] - lse
+
+
+@njit(**JIT)
+def cross_entropy(z, y, class_weights, smoothing, grad, scale):
+    """torch's cross_entropy of one row (mean reduction over a batch of one): (1 - eps) nll +
+    eps / C * sum_c w_c (-log p_c) / w_y. grad (C,) += scale * its gradient; returns the loss."""
+    C = len(z)
+    log_p = np.empty(C)
+    log_softmax(z, log_p)
+    w_y, w_sum, smooth = class_weights[y], class_weights.sum(), 0.0
+    for c in range(C):
+        smooth -= class_weights[c] * log_p[c]
+    eps = smoothing
+    for c in range(C):
+        p = math.exp(log_p[c])
+        g = (1.0 - eps) * (p - (1.0 if c == y else 0.0)) + eps / (C * w_y) * (w_sum * p - class_weights[c])
+        grad[c] += scale * g
+    return (1.0 - eps) * -log_p[y] + eps / C * smooth / w_y
+
+
+@njit(**JIT)
+def main_loss(kind, z, y, pos_weight, class_weights, smoothing, beta, grad):
+    """The sentence loss of one row: z (C,) logits, y (L,) its label(s) as floats (a class index,
+    0/1 per label, or a value). grad (C,) = dloss/dz; returns the loss (0 for an unlabelled row)."""
+    grad[:] = 0.0
+    if (kind == BCE or kind == CE) and y[0] == IGNORE:
+        return 0.0
+    if kind == BCE:
+        loss, g = bce(z[0], y[0], pos_weight[0])
+        grad[0] = g
+        return loss
+    if kind == MULTI_BCE:  # mean over the labels
+        L, loss = len(z), 0.0
+        for c in range(L):
+            part, g = bce(z[c], y[c], pos_weight[c])
+            loss += part
+            grad[c] = g / L
+        return loss / L
+    if kind == CE:
+        return cross_entropy(z, int(y[0]), class_weights, smoothing, grad, 1.0)
+    d = z[0] - y[0]
+    if kind == MSE:
+        grad[0] = 2.0 * d
+        return d * d
+    if abs(d) <= beta:  # HUBER
+        grad[0] = d
+        return 0.5 * d * d
+    grad[0] = beta if d > 0 else -beta
+    return beta * (abs(d) - 0.5 * beta)
+
+
+@njit(**JIT)
+def rationale(S, targets, start, T, pos_weight, weight, GS):
+    """The rationale loss of one row: S (T, C) token scores against targets[start:start + T]
+    (IGNORE: unlabelled), the mean over its labelled words of BCE-with-logits (C = 1, pos_weight
+    on the positive words) or cross-entropy (C > 1). GS (T, C) = weight * its gradient.
+    Returns (loss, labelled words)."""
+    GS[:T] = 0.0
+    labelled, loss = 0, 0.0
+    for t in range(T):
+        labelled += targets[start + t] != IGNORE
+    if labelled == 0:
+        return 0.0, 0
+    ones = np.ones(S.shape[1])
+    for t in range(T):
+        y = targets[start + t]
+        if y == IGNORE:
+            continue
+        if S.shape[1] == 1:
+            part, g = bce(S[t, 0], float(y), pos_weight)
+            GS[t, 0] = weight * g / labelled
+            loss += part
+        else:
+            loss += cross_entropy(S[t], y, ones, 0.0, GS[t], weight / labelled)
+    return loss / labelled, labelled
+
+
+# --- forward over rows (inference, validation) -------------------------------------------------------
+
+
+@njit(**JIT)
+def forward(data, E, W, b, rows, want_tokens):
+    """(logits (R, C) of `rows`, token scores (N_rows, C) of their tokens row after row; (0, C)
+    unless `want_tokens`). A token's score is W v_t plus 1/n of W E[g] for each n-gram g of n words
+    it is in; sentence logits = W (sum of its vectors and n-gram vectors) / (T + G) + b."""
+    offsets, ids, ngrams = data[0], data[1], data[2]
+    C, D, K = W.shape[0], E.shape[1], ngrams.shape[1]
+    n_tokens = 0
+    if want_tokens:
+        for r in rows:
+            n_tokens += offsets[r + 1] - offsets[r]
+    logits = np.empty((len(rows), C), dtype=np.float32)
+    tokens = np.zeros((n_tokens, C), dtype=np.float32)
+    v, total = np.empty(D, dtype=np.float32), np.empty(D, dtype=np.float32)
+    out = 0  # first token score of the row
+    for i in range(len(rows)):
+        start, end = offsets[rows[i]], offsets[rows[i] + 1]
+        total[:] = 0.0
+        units = end - start
+        for p in range(start, end):
+            word_vector(E, data, p, ids[p], v)
+            axpy(1.0, v, total)
+            if want_tokens:
+                add_scores(W, v, 1.0, tokens[out + p - start])
+        for p in range(start, end):
+            for k in range(K):
+                g = ngrams[p, k]
+                if g == 0:
+                    continue
+                units += 1
+                axpy(1.0, E[g], total)
+                if want_tokens:  # its n = k + 2 words share its score
+                    for o in range(k + 2):
+                        add_scores(W, E[g], 1.0 / (k + 2), tokens[out + p - start + o])
+        for c in range(C):
+            logits[i, c] = dot(W[c], total) / units + b[c]
+        if want_tokens:
+            out += end - start
+    return logits, tokens
+
+
+# --- one SGD update on one example -------------------------------------------------------------------
+
+
+@njit(**JIT)
+def workspace(data, D, C, max_tokens):
+    """Buffers for rows of up to `max_tokens` tokens (-1: the longest row of `data`), reused by every update."""
+    offsets, K = data[0], data[2].shape[1]
+    if max_tokens < 0:
+        max_tokens = 0
+        for r in range(len(offsets) - 1):
+            max_tokens = max(max_tokens, offsets[r + 1] - offsets[r])
+    T, G = max(max_tokens, 1), max(max_tokens * K, 1)
+    f32 = np.float32
+    return (
+        np.empty((T, D), f32),  # V: token vectors (no dropout)
+        np.empty(T, f32),  # share: 1 / (1 + character n-grams) of each token
+        np.empty(T, np.int64),  # word: each token's word id (after word dropout)
+        np.empty((G, 3), np.int64),  # grams: (flat position of the first word, id, n) of each n-gram
+        np.empty((T + G, D), f32),  # mask: dropout's multipliers, tokens then n-grams
+        np.empty((T, C), f32),  # S: token scores
+        np.empty((T, C), f32),  # GS: d(weighted rationale loss)/dS
+        np.empty((G, C), f32),  # GG: the same per n-gram (its words' GS summed, / n)
+        np.empty(D, f32),  # m: the sentence vector, then scratch
+        np.empty(D, f32),  # h: d loss / d (sum of the vectors)
+        np.empty(C, f32),  # z: logits
+        np.empty(C, f32),  # gz: d main loss / dz
+        np.empty((C, D), f32),  # dW
+    )
+
+
+@njit(**JIT)
+def fill_mask(mask, units, p, rng):
+    """mask[:units] = 0 (probability p) or 1 / (1 - p), per element, as torch's dropout."""
+    keep = np.float32(1.0 / (1.0 - p))
+    for u in range(units):
+        for d in range(mask.shape[1]):
+            mask[u, d] = keep if uniform(rng) >= p else 0.0
+
+
+@njit(**JIT)
+def step_row(data, labels, targets, E, W, b, r, lr, loss, drop, rng, work):
+    """One SGD update of E, W and b (in place) on row r, with learning rate lr.
+
+    loss = (kind, pos_weight (C,), class_weights (C,), label_smoothing, huber beta, rationale
+    weight, rationale pos_weight); drop = (dropout, word_dropout), drawn from rng (uint64 (1,)).
+    Returns (main loss, rationale loss, labelled words)."""
+    offsets, ids, ngrams, sub_values = data[0], data[1], data[2], data[5]
+    kind, pos_weight, class_weights, smoothing, beta, r_weight, r_pos_weight = loss
+    dropout, word_dropout = drop
+    V, share, word, grams, mask, S, GS, GG, m, h, z, gz, dW = work
+    C, D, K = W.shape[0], E.shape[1], ngrams.shape[1]
+    start, end = offsets[r], offsets[r + 1]
+    T = end - start
+
+    # forward: token vectors, the n-grams present, the (dropped) sum, the logits
+    for t in range(T):
+        p = start + t
+        word[t] = UNK if word_dropout > 0 and uniform(rng) < word_dropout else ids[p]
+        share[t] = word_vector(E, data, p, word[t], V[t])
+    G = 0
+    for t in range(T):
+        for k in range(K):
+            if ngrams[start + t, k] != 0:
+                grams[G, 0], grams[G, 1], grams[G, 2] = start + t, ngrams[start + t, k], k + 2
+                G += 1
+    units = T + G
+    if dropout > 0:
+        fill_mask(mask, units, dropout, rng)
+    dropped = dropout > 0
+    m[:] = 0.0
+    for t in range(T):
+        add_masked(V[t], mask[t], dropped, m)
+    for j in range(G):
+        add_masked(E[grams[j, 1]], mask[T + j], dropped, m)
+    inv_units = np.float32(1.0 / units)
+    for d in range(D):
+        m[d] *= inv_units
+    for c in range(C):
+        z[c] = dot(W[c], m) + b[c]
+    main = main_loss(kind, z, labels[r], pos_weight, class_weights, smoothing, beta, gz)
+
+    # rationale: token scores (no dropout on them, as the model's) and their gradient
+    r_loss, labelled = 0.0, 0
+    if r_weight > 0 and len(targets) > 0:
+        S[:T] = 0.0
+        for t in range(T):
+            add_scores(W, V[t], 1.0, S[t])
+        for j in range(G):
+            t0, n = grams[j, 0] - start, grams[j, 2]
+            for o in range(n):
+                add_scores(W, E[grams[j, 1]], 1.0 / n, S[t0 + o])
+        r_loss, labelled = rationale(S, targets, start, T, r_pos_weight, r_weight, GS)
+        for j in range(G):
+            t0, n = grams[j, 0] - start, grams[j, 2]
+            for c in range(C):
+                GG[j, c] = GS[t0 : t0 + n, c].sum() / np.float32(n)
+
+    # backward, all from the weights as they were: dW (reads E), then E's rows (read W), then W, b
+    dW[:] = 0.0
+    for c in range(C):
+        axpy(gz[c], m, dW[c])
+        if labelled:
+            for t in range(T):
+                axpy(GS[t, c], V[t], dW[c])
+            for j in range(G):
+                axpy(GG[j, c], E[grams[j, 1]], dW[c])
+    h[:] = 0.0
+    add_back(W, gz, 1.0 / units, h)  # d loss / d (each vector in the sum), before dropout
+    grad = m  # (the sentence vector is not needed any more)
+    for t in range(T):  # a word's vector is shared by its own row and its character n-grams' rows
+        grad[:] = 0.0
+        add_masked(h, mask[t], dropped, grad)
+        if labelled:
+            add_back(W, GS[t], 1.0, grad)
+        axpy(-lr * share[t], grad, E[word[t]])
+        lo, hi = subword_span(data, start + t)
+        for s in range(lo, hi):
+            axpy(-lr * share[t], grad, E[sub_values[s]])
+    for j in range(G):
+        grad[:] = 0.0
+        add_masked(h, mask[T + j], dropped, grad)
+        if labelled:
+            add_back(W, GG[j], 1.0, grad)
+        axpy(-lr, grad, E[grams[j, 1]])
+    for c in range(C):
+        axpy(-lr, dW[c], W[c])
+        b[c] -= lr * gz[c]
+    return main, r_loss, labelled
+
+
+@njit(**JIT)
+def sgd_step(data, labels, targets, E, W, b, r, lr, loss, drop, rng):
+    """`step_row` with buffers of its own (one update: tests, examples)."""
+    work = workspace(data, E.shape[1], W.shape[0], data[0][r + 1] - data[0][r])
+    return step_row(data, labels, targets, E, W, b, r, lr, loss, drop, rng, work)
+
+
+@njit(**JIT)
+def train_epoch(data, labels, targets, E, W, b, order, lr, first_step, total_steps, loss, drop, rng):
+    """One update per row of `order`, in that order, the i-th at lr * (1 - (first_step + i) /
+    total_steps) (fastText's linear decay to 0, per example; trainer.lr_factor's). Returns
+    (summed main loss, summed rationale loss, rows with labelled words) as float64 (3,)."""
+    work = workspace(data, E.shape[1], W.shape[0], -1)
+    sums = np.zeros(3)
+    for i in range(len(order)):
+        progress = min(1.0, (first_step + i) / max(1, total_steps))
+        main, r_loss, labelled = step_row(
+            data, labels, targets, E, W, b, order[i], lr * (1.0 - progress), loss, drop, rng, work
+        )
+        sums[0] += main
+        sums[1] += r_loss
+        sums[2] += labelled > 0
+    return sums
