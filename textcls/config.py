@@ -177,6 +177,9 @@ class TrainConfig(Section):
     classes_per_batch: int | None = Field(None, ge=2)  # embedding with class labels: P classes per batch ...
     per_class: int | None = Field(None, ge=2)  # ... and K sentences of each (replaces batch_size and length buckets)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
+    # compiled: the bag of words trained by a compiled kernel, one update per example (textcls/engine);
+    # auto is torch until the shipped bag-of-words configs move to the kernel
+    engine: Literal["auto", "torch", "compiled"] = "auto"
     checkpoint_every: int | None = Field(
         None, ge=1
     )  # also save `last` every this many steps (long epochs: a resume loses fewer)

@@ -24,6 +24,7 @@ from textcls.data import Dataset, Datasets, load_datasets, make_tokenizer, resol
 from textcls.device import resolve_device
 from textcls.distributed import Group, join, leave
 from textcls.encoded import IGNORE, Encoded
+from textcls.engine.trainer import CompiledTrainer, kernel_loss, resolve_engine
 from textcls.errors import ConfigError, Interrupted, RunError, first_line
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.features import Featurizer
@@ -183,7 +184,7 @@ def _train(
             resumed = Resumed.read(resume, files, group)
         elif main:
             check_writable(out if out is not None else config.output.dir)  # before reading any data
-        setup = build(config, device, reporter, resumed)
+        setup = build(config, device, reporter, resumed, distributed=group is not None)
 
         # All input is valid: only now is a new run folder created (never before, so bad input
         # cannot leave a half-made run or touch an earlier one).
@@ -255,10 +256,13 @@ class Setup:
     model: TextModel
     objective: Objective
     loss: LossOptions
+    engine: str  # torch, or compiled (textcls/engine)
     model_info: dict  # what model.json records of it
 
 
-def build(config: Config, device: torch.device, reporter: Reporter | None, resumed: Resumed | None) -> Setup:
+def build(
+    config: Config, device: torch.device, reporter: Reporter | None, resumed: Resumed | None, distributed: bool = False
+) -> Setup:
     """Reads the data, and builds the vocabulary (a resumed run keeps its own), the model (with its
     weights when resumed) and the objective."""
     task = task_of(config)
@@ -306,8 +310,12 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
         count_targets(train_items),
         model,
     )
+    engine = resolve_engine(config, task.per_token, loss.name, distributed)
+    if engine == "compiled":
+        (reporter or NullReporter()).note("engine: compiled (the bag of words, one update per example)")
     model_info = {
         "task": config.task,
+        "engine": engine,
         "loss": loss.name,
         "outputs": outputs,
         "log_softmax": log_softmax,
@@ -321,7 +329,18 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
         ),
     }
     return Setup(
-        task, monitor, datasets, featurizer, train_items, valid_items, test_items, model, objective, loss, model_info
+        task,
+        monitor,
+        datasets,
+        featurizer,
+        train_items,
+        valid_items,
+        test_items,
+        model,
+        objective,
+        loss,
+        engine,
+        model_info,
     )
 
 
@@ -341,16 +360,27 @@ def fit_and_score(
     the best checkpoint."""
     main = run_dir is not None
     task, monitor, model, featurizer = setup.task, setup.monitor, setup.model, setup.featurizer
-    trainer = Trainer(
-        model,
-        setup.objective,
-        config.optim,
-        config.train,
-        device,
-        reporter,
-        batches=lambda items, shuffler: task.batches(items, config.train, shuffler),
-        group=group,
-    )
+    if setup.engine == "compiled":
+        counts = task.label_counts(setup.train_items)
+        loss = kernel_loss(
+            setup.loss,
+            counts,
+            len(featurizer.labels),
+            config.loss.rationale.weight,
+            setup.objective.rationale_pos_weight,
+        )
+        trainer = CompiledTrainer(model, setup.objective, config.optim, config.train, device, loss, reporter)
+    else:
+        trainer = Trainer(
+            model,
+            setup.objective,
+            config.optim,
+            config.train,
+            device,
+            reporter,
+            batches=lambda items, shuffler: task.batches(items, config.train, shuffler),
+            group=group,
+        )
     if resumed is not None:
         try:
             trainer.restore(resumed.state)

@@ -35,7 +35,7 @@ def _on(weight: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
     return None if weight is None else weight.to(like.device)
 
 
-def _class_weights(class_weights: ClassWeights, counts: Counter, num_classes: int) -> torch.Tensor | None:
+def class_weight_tensor(class_weights: ClassWeights, counts: Counter, num_classes: int) -> torch.Tensor | None:
     import torch
 
     if class_weights is None:
@@ -87,7 +87,7 @@ class CE(LossOptions):
     def build(self, counts, num_classes):
         import torch.nn.functional as F
 
-        weight = _class_weights(self.class_weights, counts, num_classes)
+        weight = class_weight_tensor(self.class_weights, counts, num_classes)
         return lambda logits, y: F.cross_entropy(
             logits, y, weight=_on(weight, logits), label_smoothing=self.label_smoothing
         )
@@ -107,7 +107,7 @@ class NLL(LossOptions):
     def build(self, counts, num_classes):
         import torch.nn.functional as F
 
-        weight = _class_weights(self.class_weights, counts, num_classes)
+        weight = class_weight_tensor(self.class_weights, counts, num_classes)
         return lambda log_probs, y: F.nll_loss(log_probs, y, weight=_on(weight, log_probs))
 
 
@@ -134,7 +134,7 @@ class Focal(LossOptions):
         alpha = (
             torch.tensor(self.alpha)
             if self.alpha is not None
-            else _class_weights(self.class_weights, counts, num_classes)
+            else class_weight_tensor(self.class_weights, counts, num_classes)
         )
         if alpha is not None and len(alpha) != num_classes:
             raise ConfigError(f"loss.alpha has {len(alpha)} values for {num_classes} classes")

@@ -1,0 +1,92 @@
+"""Training with the compiled engine (train.engine: compiled): it learns, it is reproducible, it
+resumes bit for bit (between epochs and within one), and what it does not train is one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_resume import Crash, assert_same_run, crash_after_epoch
+
+from conftest import checkpoint_weights
+from textcls import train as train_module
+from textcls.errors import ConfigError
+from textcls.train import train
+
+COMPILED = {
+    "model": {"type": "bow", "embedding_dim": 8, "dropout": 0.3, "word_dropout": 0.1, "word_ngrams": 2, "buckets": 101},
+    "optim": {"name": "sgd_linear", "lr": 0.2},
+    "train": {"epochs": 4, "batch_size": 16, "engine": "compiled"},
+}
+
+
+@pytest.fixture
+def compiled_config(make_config):
+    return make_config(**COMPILED)
+
+
+def test_the_compiled_engine_learns_and_says_so_in_model_json(tmp_path, compiled_config):
+    result = train(compiled_config, out=tmp_path / "run")
+    assert result.metrics["test"]["accuracy"] >= 0.9  # the synthetic words decide the class
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["engine"] == "compiled"
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["train_loss"] > records[-1]["train_loss"]
+
+
+def test_auto_is_the_torch_engine(tmp_path, make_config):
+    train(make_config(train={"epochs": 1}), out=tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["engine"] == "torch"
+
+
+def test_the_same_seed_gives_the_same_weights_and_another_does_not(tmp_path, make_config, compiled_config):
+    a = train(compiled_config, out=tmp_path / "a").run_dir
+    b = train(compiled_config, out=tmp_path / "b").run_dir
+    assert_same_run(a, b)
+    other = make_config(**{**COMPILED, "train": {**COMPILED["train"], "seed": 1}})
+    c = train(other, out=tmp_path / "c").run_dir
+    wa, wc = load_file(str(checkpoint_weights(a, "last"))), load_file(str(checkpoint_weights(c, "last")))
+    assert not torch.equal(wa["embedding.weight"], wc["embedding.weight"])
+
+
+def test_a_resume_after_epoch_two_of_four_is_exact(tmp_path, compiled_config):
+    straight = train(compiled_config, out=tmp_path / "straight").run_dir
+    with pytest.raises(Crash):
+        train(compiled_config, out=tmp_path / "resumed", after_epoch=crash_after_epoch(2))
+    train(resume=tmp_path / "resumed")
+    assert_same_run(straight, tmp_path / "resumed")  # (the kernel's dropout draws were saved with `last`)
+
+
+def test_a_resume_within_an_epoch_is_exact(tmp_path, make_config, monkeypatch):
+    """13 steps an epoch (200 rows, 16 a step), `last` every 5 steps; the crash comes after step 20's checkpoint."""
+    config = make_config(**{**COMPILED, "train": {**COMPILED["train"], "epochs": 3, "checkpoint_every": 5}})
+    straight = train(config, out=tmp_path / "straight").run_dir
+    real_save = train_module.save_checkpoint
+
+    def save_then_crash(run_dir, names, model, info, state=None):
+        real_save(run_dir, names, model, info, state)
+        if info["step"] == 20:
+            raise Crash()
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    with pytest.raises(Crash):
+        train(config, out=tmp_path / "resumed")
+    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    train(resume=tmp_path / "resumed")
+    assert_same_run(straight, tmp_path / "resumed")
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"model": {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8}}, "model.type is lstm"),
+        ({"optim": {"name": "adamw", "lr": 0.01}}, "optim.name is adamw"),
+        ({"loss": {"name": "focal"}}, "loss focal"),
+        ({"model": {**COMPILED["model"], "char_encoder": "cnn"}}, "model.char_encoder is cnn"),
+    ],
+)
+def test_a_config_the_kernel_does_not_train_is_one_line(tmp_path, make_config, change, fragment):
+    with pytest.raises(ConfigError, match="train.engine compiled cannot train this config") as info:
+        train(make_config(**{**COMPILED, **change}), out=tmp_path / "run")
+    assert fragment in str(info.value) and "\n" not in str(info.value)

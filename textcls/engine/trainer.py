@@ -1,0 +1,177 @@
+"""Training the bag of words with the compiled kernel (`train.engine: compiled`).
+
+`CompiledTrainer` is the PyTorch `Trainer`'s loop (epochs, validation, patience, checkpoints,
+signals, progress) with each step's updates made by the kernel: one plain SGD update per example
+of the step's `train.batch_size` rows, fastText's way, in place on the model's own parameters
+(numpy views), so validation, checkpoints, run folders, predict and export see the same weights.
+The learning rate decays linearly to 0 per example over the run (optim sgd_linear, whose `lr` is
+per example). The kernel's random state (dropout, word dropout) is saved with `last`, so a
+resume is exact. What the kernel does not compute is refused in one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from textcls.config import Config
+from textcls.encoded import Encoded
+from textcls.engine import bow as engine
+from textcls.errors import ConfigError
+from textcls.losses.classification import auto_pos_weight, class_weight_tensor
+from textcls.losses.spec import LossOptions
+from textcls.sampling import Shuffler
+from textcls.trainer import REPORT_EVERY, Reporter, Stopped, Trainer, diverged
+
+KERNEL_LOSSES = ("bce", "ce", "mse", "huber")
+
+
+def unsupported(config: Config, per_token: bool, loss_name: str) -> str | None:
+    """Why the compiled engine cannot train this config (the setting that chose PyTorch), or None."""
+    model, optim, train = config.model, config.optim, config.train
+    reasons = [
+        (model.type != "bow", f"model.type is {model.type} (the kernel trains the bag of words)"),
+        (per_token, "the task tags words (the kernel trains sentence models)"),
+        (model.char_encoder != "none", f"model.char_encoder is {model.char_encoder}"),
+        (model.freeze_pretrained, "model.freeze_pretrained is set"),
+        (loss_name not in KERNEL_LOSSES, f"loss {loss_name} (the kernel computes {', '.join(KERNEL_LOSSES)})"),
+        (bool(config.loss.regularizers), "loss.regularizers are set"),
+        (optim.name != "sgd_linear", f"optim.name is {optim.name} (the kernel runs sgd_linear)"),
+        (
+            optim.weight_decay > 0 or optim.warmup_steps > 0 or optim.grad_clip is not None,
+            "optim.weight_decay, warmup_steps or grad_clip is set",
+        ),
+        (train.device == "cuda" or train.precision != "fp32", "train.device cuda or train.precision other than fp32"),
+        (train.hogwild, "train.hogwild is set"),
+    ]
+    return next((why for failed, why in reasons if failed), None)
+
+
+def resolve_engine(config: Config, per_token: bool, loss_name: str, distributed: bool) -> str:
+    """`torch` or `compiled`. auto is torch until the shipped bag-of-words configs move to the kernel;
+    compiled, asked for, must fit the config."""
+    if config.train.engine != "compiled":
+        return "torch"
+    why = unsupported(config, per_token, loss_name) or ("training under torchrun" if distributed else None)
+    if why is not None:
+        raise ConfigError(f"train.engine compiled cannot train this config: {why}; use train.engine torch")
+    return "compiled"
+
+
+def kernel_loss(
+    loss: LossOptions, counts: Counter, num_classes: int, rationale_weight: float, rationale_pos_weight: float | None
+) -> engine.Loss:
+    """The kernel's loss for `loss` (resolved), with `auto` and `balanced` weights from the training counts."""
+    options = {"name": loss.name, "rationale_weight": rationale_weight, "rationale_pos_weight": rationale_pos_weight}
+    if loss.name == "bce" and loss.pos_weight == "auto":
+        multilabel = any(isinstance(key, tuple) for key in counts)
+        options["pos_weight"] = (
+            [auto_pos_weight(counts[(c, 1)], counts[(c, 0)]) for c in range(num_classes)]
+            if multilabel
+            else auto_pos_weight(counts.get(1, 0), counts.get(0, 0))
+        )
+    elif loss.name == "bce":
+        options["pos_weight"] = loss.pos_weight
+    if loss.name == "ce":
+        weights = class_weight_tensor(loss.class_weights, counts, num_classes)
+        options.update(
+            class_weights=None if weights is None else weights.tolist(), label_smoothing=loss.label_smoothing
+        )
+    if loss.name == "huber":
+        options["beta"] = loss.beta
+    return engine.Loss(**options)
+
+
+def example_batches(items: Encoded, batch_size: int, shuffler: Shuffler | None) -> list[np.ndarray]:
+    """The rows of each step: a random order of all rows (no length buckets: an update reads one
+    row), cut every `batch_size` rows."""
+    order = shuffler.permutation(len(items)) if shuffler is not None else np.arange(len(items))
+    return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+class CompiledTrainer(Trainer):
+    def __init__(self, model, objective, optim, cfg, device, loss: engine.Loss, reporter: Reporter | None = None):
+        super().__init__(
+            model,
+            objective,
+            optim,
+            cfg,
+            device,
+            reporter,
+            batches=lambda items, shuffler: example_batches(items, cfg.batch_size, shuffler),
+        )
+        self.loss = loss
+        self.weights = tuple(p.detach().numpy() for p in (model.embedding.weight, model.token_head.weight, model.bias))
+        self.dropout, self.word_dropout = model.dropout.p, model.word_dropout
+        self.rng = engine.seeded(cfg.seed)  # the kernel's dropout and word-dropout draws
+        self._inputs: dict[int, engine.Inputs] = {}
+
+    def state(self) -> dict:
+        return {**super().state(), "kernel_rng": int(self.rng[0])}
+
+    def restore(self, state: dict) -> None:
+        super().restore(state)
+        if "kernel_rng" not in state:
+            raise KeyError("kernel_rng")  # (a state saved by the torch engine: refused as not this run's)
+        self.rng[0] = np.uint64(state["kernel_rng"])
+
+    def inputs(self, items: Encoded) -> engine.Inputs:
+        if id(items) not in self._inputs:  # (the training rows: made once, reused every epoch)
+            self._inputs = {id(items): engine.Inputs.of(items)}
+        return self._inputs[id(items)]
+
+    def _steps(self, items, batches, first_step, stride, reporter, done=0, partial=None):
+        """One step per batch, its rows updated one by one by the kernel. Returns the summed loss
+        parts over the rows, the rows, the tokens (as Trainer._steps)."""
+        inputs, (E, W, b) = self.inputs(items), self.weights
+        main_name = self.objective.main_name
+        part_names = [main_name] + (
+            ["rationale_loss"] if self.loss.rationale_weight > 0 and items.targets is not None else []
+        )
+        sums = dict(partial["sums"]) if partial else dict.fromkeys([*part_names, "loss"], 0.0)
+        tokens, rows = (partial["tokens"], partial["weight"]) if partial else (0, 0)
+        lengths, B, total = items.lengths, self.cfg.batch_size, self.total_steps * self.cfg.batch_size
+        reported, every = 0, self.cfg.checkpoint_every
+        for i in range(done, len(batches)):
+            step_rows = batches[i]
+            parts = engine.train_epoch(
+                inputs,
+                E,
+                W,
+                b,
+                step_rows,
+                self.optim_cfg.lr,
+                self.loss,
+                first_step=(first_step + i) * B,
+                total_steps=total,
+                dropout=self.dropout,
+                word_dropout=self.word_dropout,
+                rng=self.rng,
+            )
+            sums[main_name] += parts["main"]
+            if "rationale_loss" in sums:
+                sums["rationale_loss"] += parts["rationale"]
+            sums["loss"] += parts["main"] + self.loss.rationale_weight * parts["rationale"]
+            rows += len(step_rows)
+            tokens += int(lengths[step_rows].sum())
+            if (i + 1) % REPORT_EVERY == 0 or i + 1 == len(batches):
+                if not math.isfinite(sums["loss"]):
+                    raise diverged(sums, first_step + i + 1)
+                reporter.step(i + 1 - reported, sums["loss"] / rows, tokens)
+                reported = i + 1
+            if (
+                self.checkpoint is not None
+                and i + 1 < len(batches)
+                and (self.stop_requested or (every and (first_step + i + 1) % every == 0))
+            ):
+                self.step_count, self.progress.batch = first_step + i + 1, i + 1
+                self.partial = {"sums": sums, "weight": rows, "tokens": tokens}
+                self.checkpoint()
+                self.partial = None
+                if self.stop_requested:
+                    raise Stopped()
+        # The learning rate the log shows, as the torch engine's sgd_linear reports it (per batch).
+        self.optimizer.set_lr_factor(max(0.0, 1 - (first_step + len(batches)) / self.total_steps))
+        return sums, rows, tokens
