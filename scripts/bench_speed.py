@@ -14,7 +14,8 @@ Sections (--sections; one that fails is reported and the others still run), each
            --set train.patience=null --quiet` (row "textcls": the shipped recipe, AdamW with batch 32 and dropout;
            row "textcls-sgd": fastText's recipe, --set optim.name=sgd_linear optim.lr=0.1 train.batch_size=64
            model.dropout=0; row "textcls-hogwild": the same with train.hogwild=true, one process per thread as
-           fastText trains) against fastText 0.9.3 train_supervised (dim 50, epoch 5, lr 0.1), with
+           fastText trains; row "textcls-compiled": the same with train.engine=compiled, one thread) against
+           fastText 0.9.3 train_supervised (dim 50, epoch 5, lr 0.1), with
            the same threads, word n-gram order and hash buckets (--threads, --ngrams, --buckets; the config's 2 and
            200,000). textcls s = the whole process's wall time minus the median of 5 `python -c "import torch"`
            (start-up that fastText's figure does not pay), so reading the CSVs, validation every epoch and the final
@@ -66,7 +67,7 @@ import numpy as np
 from benchlib import ROOT, cli_path, comma_list, console, fmt, log, print_table, read_jsonl, write_json
 
 SECTIONS = ["bow", "lstm", "predict", "eval"]
-BOW_SYSTEMS = ["textcls", "textcls-sgd", "textcls-hogwild", "fasttext"]
+BOW_SYSTEMS = ["textcls", "textcls-sgd", "textcls-hogwild", "textcls-compiled", "fasttext"]
 LENGTH, VOCAB, POLAR, NEGATORS = 20, 20_000, 200, ["not", "never", "no", "hardly"]
 SEGMENTS = [(0, 7), (7, 14), (14, 20)]  # each may hold one polarity slot: [negator] word
 NEGATION, DISTRACTOR, NOISE = 0.35, 0.3, 0.05
@@ -286,6 +287,11 @@ def textcls_hogwild(args) -> dict:
     return textcls_bow(args, {**SGD_RECIPE, "train.hogwild": "true"}, "bow-textcls-hogwild")
 
 
+def textcls_compiled(args) -> dict:
+    """fastText's recipe on the compiled engine: one update per example, one thread (train.engine compiled)."""
+    return textcls_bow(args, {**SGD_RECIPE, "train.engine": "compiled"}, "bow-textcls-compiled")
+
+
 def fasttext_worker(spec: str) -> None:
     """In a fresh process: train (timed), test, print JSON."""
     import fasttext
@@ -329,6 +335,7 @@ def bench_bow(args, data: dict) -> dict:
         "textcls": textcls_bow,
         "textcls-sgd": textcls_sgd,
         "textcls-hogwild": textcls_hogwild,
+        "textcls-compiled": textcls_compiled,
         "fasttext": fasttext_bow,
     }
     runs = alternate(args, "bow", {name: systems[name] for name in args.bow_systems})

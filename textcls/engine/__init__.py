@@ -37,6 +37,6 @@ appdirs names (on Linux $XDG_CACHE_HOME/numba or ~/.cache/numba). The cache is k
 kernel.py's contents and the argument types, and is not shared across numba versions.
 """
 
-from textcls.engine.bow import Inputs, Loss, forward, seeded, sgd_step, train_epoch
+from textcls.engine.bow import Inputs, Loss, Updater, forward, seeded, sgd_step, train_epoch
 
-__all__ = ["Inputs", "Loss", "forward", "seeded", "sgd_step", "train_epoch"]
+__all__ = ["Inputs", "Loss", "Updater", "forward", "seeded", "sgd_step", "train_epoch"]

@@ -130,6 +130,56 @@ def sgd_step(
     return {"main": main, "rationale": r_loss, "labelled_words": labelled}
 
 
+@dataclass
+class Updater:
+    """Per-example updates of E, W, b (in place) over chosen rows of `inputs`, with the checks and
+    the kernel's loss tuple done once: a training run calls it for every step."""
+
+    inputs: Inputs
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray]  # E, W, b
+    spec: tuple  # the kernel's loss tuple
+    drop: tuple[float, float]  # dropout, word dropout
+    rng: np.ndarray  # uint64 (1,): the dropout draws' state, moved on by every update
+
+    @classmethod
+    def of(
+        cls,
+        inputs: Inputs,
+        E: np.ndarray,
+        W: np.ndarray,
+        b: np.ndarray,
+        loss: Loss,
+        dropout: float = 0.0,
+        word_dropout: float = 0.0,
+        rng: np.ndarray | None = None,
+    ) -> "Updater":
+        _check(E, W, b)
+        drop, rng = _drop(dropout, word_dropout, rng)
+        spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
+        _check_labels(inputs.labels, spec, W.shape[0])
+        return cls(inputs, (E, W, b), spec, drop, rng)
+
+    def __call__(self, rows: np.ndarray, lr: float, first_step: int, total_steps: int) -> dict[str, float]:
+        """One update per row of `rows`, the i-th at lr * (1 - (first_step + i) / total_steps).
+        Returns the summed loss parts and the rows they are over."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        d = self.inputs
+        sums = kernel.train_epoch(
+            d.data,
+            d.labels,
+            d.targets,
+            *self.weights,
+            rows,
+            float(lr),
+            int(first_step),
+            int(total_steps),
+            self.spec,
+            self.drop,
+            self.rng,
+        )
+        return {"main": float(sums[0]), "rationale": float(sums[1]), "rows": len(rows), "rationale_rows": int(sums[2])}
+
+
 def train_epoch(
     inputs: Inputs,
     E: np.ndarray,
@@ -146,16 +196,8 @@ def train_epoch(
 ) -> dict[str, float]:
     """One update per row of `order`; the i-th at lr * (1 - (first_step + i) / total_steps)
     (default total: this epoch's rows). Returns the summed loss parts and the rows they are over."""
-    _check(E, W, b)
-    drop, rng = _drop(dropout, word_dropout, rng)
-    order = np.ascontiguousarray(order, dtype=np.int64)
-    total = len(order) if total_steps is None else int(total_steps)
-    spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
-    _check_labels(inputs.labels, spec, W.shape[0])
-    sums = kernel.train_epoch(
-        inputs.data, inputs.labels, inputs.targets, E, W, b, order, float(lr), int(first_step), total, spec, drop, rng
-    )
-    return {"main": float(sums[0]), "rationale": float(sums[1]), "rows": len(order), "rationale_rows": int(sums[2])}
+    update = Updater.of(inputs, E, W, b, loss, dropout, word_dropout, rng)
+    return update(order, lr, first_step, len(order) if total_steps is None else total_steps)
 
 
 def _check_labels(labels: np.ndarray, spec: tuple, outputs: int) -> None:

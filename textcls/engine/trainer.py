@@ -104,9 +104,8 @@ class CompiledTrainer(Trainer):
         )
         self.loss = loss
         self.weights = tuple(p.detach().numpy() for p in (model.embedding.weight, model.token_head.weight, model.bias))
-        self.dropout, self.word_dropout = model.dropout.p, model.word_dropout
         self.rng = engine.seeded(cfg.seed)  # the kernel's dropout and word-dropout draws
-        self._inputs: dict[int, engine.Inputs] = {}
+        self._updater: tuple[int, engine.Updater] | None = None
 
     def state(self) -> dict:
         return {**super().state(), "kernel_rng": int(self.rng[0])}
@@ -117,15 +116,20 @@ class CompiledTrainer(Trainer):
             raise KeyError("kernel_rng")  # (a state saved by the torch engine: refused as not this run's)
         self.rng[0] = np.uint64(state["kernel_rng"])
 
-    def inputs(self, items: Encoded) -> engine.Inputs:
-        if id(items) not in self._inputs:  # (the training rows: made once, reused every epoch)
-            self._inputs = {id(items): engine.Inputs.of(items)}
-        return self._inputs[id(items)]
+    def updater(self, items: Encoded) -> engine.Updater:
+        """The kernel's updates over the training rows (made once, reused every step)."""
+        if self._updater is None or self._updater[0] != id(items):
+            inputs = engine.Inputs.of(items)
+            updater = engine.Updater.of(
+                inputs, *self.weights, self.loss, self.model.dropout.p, self.model.word_dropout, self.rng
+            )
+            self._updater = (id(items), updater)
+        return self._updater[1]
 
     def _steps(self, items, batches, first_step, stride, reporter, done=0, partial=None):
         """One step per batch, its rows updated one by one by the kernel. Returns the summed loss
         parts over the rows, the rows, the tokens (as Trainer._steps)."""
-        inputs, (E, W, b) = self.inputs(items), self.weights
+        update = self.updater(items)
         main_name = self.objective.main_name
         part_names = [main_name] + (
             ["rationale_loss"] if self.loss.rationale_weight > 0 and items.targets is not None else []
@@ -136,20 +140,7 @@ class CompiledTrainer(Trainer):
         reported, every = 0, self.cfg.checkpoint_every
         for i in range(done, len(batches)):
             step_rows = batches[i]
-            parts = engine.train_epoch(
-                inputs,
-                E,
-                W,
-                b,
-                step_rows,
-                self.optim_cfg.lr,
-                self.loss,
-                first_step=(first_step + i) * B,
-                total_steps=total,
-                dropout=self.dropout,
-                word_dropout=self.word_dropout,
-                rng=self.rng,
-            )
+            parts = update(step_rows, self.optim_cfg.lr, (first_step + i) * B, total)
             sums[main_name] += parts["main"]
             if "rationale_loss" in sums:
                 sums["rationale_loss"] += parts["rationale"]
