@@ -38,6 +38,13 @@ ZYGOTE = textwrap.dedent("""
     import json, os, signal, sys
     import textcls.cli, textcls.train  # imported once; each training is a fork of this process
     import torch._dynamo  # (what building the first optimiser imports: two seconds)
+    import numpy as np
+    from textcls.engine import bow  # the compiled kernel, loaded from numba's cache once: one tiny update
+    ints = lambda *shape: np.zeros(shape, np.int64)
+    data = (np.array([0, 1]), ints(1), ints(1, 1), ints(0), ints(1), ints(0))  # one row of one word
+    tiny = bow.Inputs(data, np.zeros((1, 1), np.float32), ints(0))
+    bow.train_epoch(tiny, np.zeros((2, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32),
+                    np.zeros(1, np.int64), 0.1, bow.Loss("bce"))
 
     def die_after_checkpoint(epoch):
         # This process kills itself (-9) once the checkpoint of epoch `epoch`'s end is saved.
@@ -163,8 +170,36 @@ def kill_between_checkpoint_and_line(zygote: Zygote, args: list, run: Path, epoc
     check_survivor(run, valid_csv)
 
 
-def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_path):
+# engine -> (kills, epochs, the longest wait before a kill in s, the sections it trains with): dropout
+# and a decaying rate, which must resume exactly. The compiled engine's epochs take milliseconds.
+ENGINES = {
+    "torch": (
+        KILLS,
+        EPOCHS,
+        0.8,
+        {
+            "model": {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
+            "optim": {"name": "adamw", "lr": 0.01, "schedule": "linear"},
+        },
+    ),
+    "compiled": (
+        KILLS // 2,
+        2 * EPOCHS,
+        0.8,
+        {
+            "model": {"type": "bow", "embedding_dim": 8, "dropout": 0.3, "word_dropout": 0.1, "word_ngrams": 2},
+            "optim": {"name": "sgd_linear", "lr": 0.2},
+            "train": {"engine": "compiled", "batch_size": 16},
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_path, engine):
     from textcls.checkpoint_files import checkpoint_info
+
+    kills, epochs, longest_wait, sections = ENGINES[engine]
 
     csvs = _write_splits(tmp_path / "data", {"neg": NEGATIVE, "pos": POSITIVE})
     config = tmp_path / "c.yaml"
@@ -173,9 +208,9 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
             small_config_dict(
                 csvs,
                 tmp_path / "runs",
-                model={"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
-                optim={"name": "adamw", "lr": 0.01, "schedule": "linear"},
-                train={"epochs": EPOCHS, "checkpoint_every": 3, "monitor": "accuracy"},
+                model=sections["model"],
+                optim=sections["optim"],
+                train={"epochs": epochs, "checkpoint_every": 3, "monitor": "accuracy", **sections.get("train", {})},
             )
         )
     )
@@ -186,10 +221,10 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
         run, steps = tmp_path / "killed", set()
         # The first epoch's end: a run folder with a checkpoint and no log yet.
         kill_between_checkpoint_and_line(zygote, ["-c", config, "--out", run], run, 1, csvs["valid"])
-        for kill in range(KILLS):
-            if kill == KILLS // 2:  # and one later, from a resume
+        for kill in range(kills):
+            if kill == kills // 2:  # and one later, from a resume
                 epoch = checkpoint_info(run, "last")["epoch"] + 1
-                assert epoch <= EPOCHS  # (the kills before left epochs to train)
+                assert epoch <= epochs  # (the kills before left epochs to train)
                 kill_between_checkpoint_and_line(zygote, ["--resume", run], run, epoch, csvs["valid"])
             resumable = (run / "checkpoints" / "index.json").is_file() and "last" in json.loads(
                 (run / "checkpoints" / "index.json").read_text()
@@ -197,7 +232,7 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
             args = ["--resume", run] if resumable else ["-c", config, "--out", run, "--overwrite"]
             pid = zygote.start("train", *args, "-q")
             wait_for_lock(pid, run / ".lock")  # (killing it while it still starts up would test nothing new)
-            time.sleep(rng.uniform(0.0, 0.8))
+            time.sleep(rng.uniform(0.0, longest_wait))
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:  # (it finished first)
@@ -208,7 +243,7 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tmp_pa
         assert zygote.run("train", "--resume", run, "-q") == 0
     finally:
         zygote.close()
-    assert log_epochs(run) == list(range(1, EPOCHS + 1))  # every epoch logged once
+    assert log_epochs(run) == list(range(1, epochs + 1))  # every epoch logged once
     assert log_without_timings(run) == log_without_timings(tmp_path / "straight")  # (the lines kills cut off too)
     for name in ("best", "last"):
         a, b = (
