@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from textcls import engine
 from textcls.batching import Batch
 from textcls.config import OptimConfig, model_config
 from textcls.data import Example
 from textcls.encoded import IGNORE
+from textcls.engine import bow as engine
 from textcls.features import Featurizer
 from textcls.losses import LOSSES
 from textcls.losses.classification import auto_pos_weight

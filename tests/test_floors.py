@@ -170,6 +170,8 @@ TORCH_FREE = [
     "textcls.losses.ranking",
     "textcls.losses.embedding",
     "textcls.losses.crf",
+    "textcls.engine",
+    "textcls.engine.choice",
 ]
 
 

@@ -24,7 +24,7 @@ from textcls.data import Dataset, Datasets, load_datasets, make_tokenizer, resol
 from textcls.device import resolve_device
 from textcls.distributed import Group, join, leave
 from textcls.encoded import IGNORE, Encoded
-from textcls.engine.trainer import CompiledTrainer, kernel_loss, resolve_engine
+from textcls.engine.choice import resolve_engine
 from textcls.errors import ConfigError, Interrupted, RunError, first_line
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.features import Featurizer
@@ -361,6 +361,8 @@ def fit_and_score(
     main = run_dir is not None
     task, monitor, model, featurizer = setup.task, setup.monitor, setup.model, setup.featurizer
     if setup.engine == "compiled":
+        from textcls.engine.trainer import CompiledTrainer, kernel_loss  # (numba is loaded only for it)
+
         counts = task.label_counts(setup.train_items)
         loss = kernel_loss(
             setup.loss,

@@ -5,8 +5,10 @@ PyTorch spends about 1 ms of overhead on every optimiser step, so per-example up
 come near fastText's speed; here the forward pass, the loss gradient, the backward pass and the
 update of one example are one compiled numba function (`kernel.py`, no torch) working in place on
 float32 numpy arrays (views of the model's parameters: `model.embedding.weight.detach().numpy()`
-shares their memory). `bow.py` is the numpy-facing side: `Inputs.of(encoded)`, `Loss`, `forward`,
-`sgd_step`, `train_epoch`, `seeded`.
+shares their memory). `bow.py` is the numpy-facing side: `Inputs.of(encoded)`, `Loss`, `Updater`,
+`forward`, `sgd_step`, `train_epoch`, `seeded`; `trainer.py` trains a run with it (train.engine
+compiled), and `choice.py` says whether a config can be (neither this package nor choice.py imports
+numba: a PyTorch run never loads it).
 
 What it computes, for one row of T tokens (embedding table E (F, D), head W (C, D), bias b (C,)):
 
@@ -36,7 +38,3 @@ when that folder is not writable (a read-only install), in the user-wide cache f
 appdirs names (on Linux $XDG_CACHE_HOME/numba or ~/.cache/numba). The cache is keyed on
 kernel.py's contents and the argument types, and is not shared across numba versions.
 """
-
-from textcls.engine.bow import Inputs, Loss, Updater, forward, seeded, sgd_step, train_epoch
-
-__all__ = ["Inputs", "Loss", "Updater", "forward", "seeded", "sgd_step", "train_epoch"]

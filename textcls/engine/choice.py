@@ -1,0 +1,41 @@
+"""Which engine trains a config: PyTorch, or the compiled kernel (train.engine), and why not the
+kernel when it cannot. Imports neither torch nor numba."""
+
+from __future__ import annotations
+
+from textcls.config import Config
+from textcls.errors import ConfigError
+
+KERNEL_LOSSES = ("bce", "ce", "mse", "huber")
+
+
+def unsupported(config: Config, per_token: bool, loss_name: str) -> str | None:
+    """Why the compiled engine cannot train this config (the setting that chose PyTorch), or None."""
+    model, optim, train = config.model, config.optim, config.train
+    reasons = [
+        (model.type != "bow", f"model.type is {model.type} (the kernel trains the bag of words)"),
+        (per_token, "the task tags words (the kernel trains sentence models)"),
+        (model.char_encoder != "none", f"model.char_encoder is {model.char_encoder}"),
+        (model.freeze_pretrained, "model.freeze_pretrained is set"),
+        (loss_name not in KERNEL_LOSSES, f"loss {loss_name} (the kernel computes {', '.join(KERNEL_LOSSES)})"),
+        (bool(config.loss.regularizers), "loss.regularizers are set"),
+        (optim.name != "sgd_linear", f"optim.name is {optim.name} (the kernel runs sgd_linear)"),
+        (
+            optim.weight_decay > 0 or optim.warmup_steps > 0 or optim.grad_clip is not None,
+            "optim.weight_decay, warmup_steps or grad_clip is set",
+        ),
+        (train.device == "cuda" or train.precision != "fp32", "train.device cuda or train.precision other than fp32"),
+        (train.hogwild, "train.hogwild is set"),
+    ]
+    return next((why for failed, why in reasons if failed), None)
+
+
+def resolve_engine(config: Config, per_token: bool, loss_name: str, distributed: bool) -> str:
+    """`torch` or `compiled`. auto is torch until the shipped bag-of-words configs move to the kernel;
+    compiled, asked for, must fit the config."""
+    if config.train.engine != "compiled":
+        return "torch"
+    why = unsupported(config, per_token, loss_name) or ("training under torchrun" if distributed else None)
+    if why is not None:
+        raise ConfigError(f"train.engine compiled cannot train this config: {why}; use train.engine torch")
+    return "compiled"
