@@ -173,3 +173,32 @@ def test_export_through_the_cli_predicts_as_pytorch_does(tmp_path, sentiment_csv
             list(torch_result["probabilities"].values()), list(onnx_result["probabilities"].values()), atol=1e-4
         )
         assert np.allclose(torch_result["token_scores"], onnx_result["token_scores"], atol=1e-4)
+
+
+def test_word_targets_train_the_cnn_through_its_token_scores(tmp_path, sentiment_csvs):
+    """A lexicon's words as targets with rationale.weight 1: the rationale loss is logged and falls,
+    and the words it names end up scored for their class."""
+    from conftest import NEGATIVE, POSITIVE
+
+    lexicon = tmp_path / "lexicon.csv"
+    lexicon.write_text(
+        "word,label\n" + "".join(f"{w},pos\n" for w in POSITIVE) + "".join(f"{w},neg\n" for w in NEGATIVE)
+    )
+    raw = small_config_dict(
+        sentiment_csvs,
+        tmp_path / "runs",
+        train={"epochs": 6, "batch_size": 16, "seed": 0},
+        loss={"rationale": {"weight": 1.0}},
+    )
+    raw["data"]["lexicon"] = str(lexicon)
+    raw["model"] = {"type": "cnn", "embedding_dim": 16, "filters": 8, "filter_widths": [1, 2], "dropout": 0.0}
+    config = tmp_path / "cnn.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
+    invoke("train", "--config", config, "--out", run, "-q")
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["train_rationale_loss"] < records[0]["train_rationale_loss"]
+    (result,) = [
+        json.loads(line) for line in invoke("predict", run, "a terrible film", "-f", "json").stdout.splitlines()
+    ]
+    assert result["label"] == "neg" and min(result["token_scores"]) == result["token_scores"][1]

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_resume import Crash, assert_same_run, crash_after_epoch
+from test_resume import Crash, assert_same_run, crash_after_epoch, crash_after_saving_step
 
 from conftest import checkpoint_weights
 from textcls import train as train_module
@@ -62,17 +62,10 @@ def test_a_resume_within_an_epoch_is_exact(tmp_path, make_config, monkeypatch):
     """13 steps an epoch (200 rows, 16 a step), `last` every 5 steps; the crash comes after step 20's checkpoint."""
     config = make_config(**{**COMPILED, "train": {**COMPILED["train"], "epochs": 3, "checkpoint_every": 5}})
     straight = train(config, out=tmp_path / "straight").run_dir
-    real_save = train_module.save_checkpoint
-
-    def save_then_crash(run_dir, names, model, info, state=None):
-        real_save(run_dir, names, model, info, state)
-        if info["step"] == 20:
-            raise Crash()
-
-    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(train_module, "save_checkpoint", crash_after_saving_step(20))
     with pytest.raises(Crash):
         train(config, out=tmp_path / "resumed")
-    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    monkeypatch.undo()
     train(resume=tmp_path / "resumed")
     assert_same_run(straight, tmp_path / "resumed")
 

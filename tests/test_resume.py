@@ -38,6 +38,18 @@ def crash_after_epoch(n: int):
     return after_epoch
 
 
+def crash_after_saving_step(step: int):
+    """A save_checkpoint that saves, then crashes once the checkpoint of step `step` is saved."""
+    real_save = train_module.save_checkpoint
+
+    def save_then_crash(run_dir, names, model, info, state=None):
+        real_save(run_dir, names, model, info, state)
+        if info["step"] == step:
+            raise Crash()
+
+    return save_then_crash
+
+
 def log(run: Path) -> list[dict]:
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k not in TIMINGS} for r in records]
@@ -318,14 +330,7 @@ def test_a_lost_line_that_no_checkpoint_keeps_is_said_and_training_goes_on(tmp_p
     """`last` saved within epoch 2 keeps no record; epoch 1's line is gone (lost by hand, or with a
     disk): the resume says so in one note, and logs epochs 2 and 3."""
     config = make_config(train={"epochs": 3, "checkpoint_every": 5})
-    real_save = train_module.save_checkpoint
-
-    def save_then_crash(run_dir, names, model, info, state=None):
-        real_save(run_dir, names, model, info, state)
-        if info["step"] == 20:
-            raise Crash()
-
-    monkeypatch.setattr(train_module, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(train_module, "save_checkpoint", crash_after_saving_step(20))
     with pytest.raises(Crash):
         train(config, out=tmp_path / "run")
     monkeypatch.undo()

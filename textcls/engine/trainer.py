@@ -18,7 +18,7 @@ import numpy as np
 
 from textcls.encoded import Encoded
 from textcls.engine import bow as engine
-from textcls.losses.classification import auto_pos_weight, class_weight_tensor
+from textcls.losses.classification import class_weight_tensor
 from textcls.losses.spec import LossOptions
 from textcls.sampling import Shuffler
 from textcls.trainer import REPORT_EVERY, Reporter, Stopped, Trainer, diverged
@@ -27,25 +27,14 @@ from textcls.trainer import REPORT_EVERY, Reporter, Stopped, Trainer, diverged
 def kernel_loss(
     loss: LossOptions, counts: Counter, num_classes: int, rationale_weight: float, rationale_pos_weight: float | None
 ) -> engine.Loss:
-    """The kernel's loss for `loss` (resolved), with `auto` and `balanced` weights from the training counts."""
-    options = {"name": loss.name, "rationale_weight": rationale_weight, "rationale_pos_weight": rationale_pos_weight}
-    if loss.name == "bce" and loss.pos_weight == "auto":
-        multilabel = any(isinstance(key, tuple) for key in counts)
-        options["pos_weight"] = (
-            [auto_pos_weight(counts[(c, 1)], counts[(c, 0)]) for c in range(num_classes)]
-            if multilabel
-            else auto_pos_weight(counts.get(1, 0), counts.get(0, 0))
-        )
-    elif loss.name == "bce":
-        options["pos_weight"] = loss.pos_weight
-    if loss.name == "ce":
-        weights = class_weight_tensor(loss.class_weights, counts, num_classes)
-        options.update(
-            class_weights=None if weights is None else weights.tolist(), label_smoothing=loss.label_smoothing
-        )
-    if loss.name == "huber":
-        options["beta"] = loss.beta
-    return engine.Loss(**options)
+    """The kernel's loss for `loss` (resolved): its options as they are, but `auto` and `balanced`
+    weights made numbers from the training counts, as the loss itself makes them."""
+    options = {k: v for k, v in loss.model_dump().items() if k in engine.Loss.__dataclass_fields__}
+    if "pos_weight" in options:
+        options["pos_weight"] = loss.positive_weight(counts, num_classes)
+    if options.get("class_weights") is not None:
+        options["class_weights"] = class_weight_tensor(loss.class_weights, counts, num_classes).tolist()
+    return engine.Loss(**options, rationale_weight=rationale_weight, rationale_pos_weight=rationale_pos_weight)
 
 
 def example_batches(items: Encoded, batch_size: int, shuffler: Shuffler | None) -> list[np.ndarray]:

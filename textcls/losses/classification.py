@@ -57,18 +57,20 @@ class BCE(LossOptions):
     one_logit = True
     plain = {"pos_weight": None}
 
+    def positive_weight(self, counts: Counter, num_classes: int) -> float | list[float] | None:
+        """pos_weight as numbers: auto from the training counts (one per label for multi-label)."""
+        if self.pos_weight == "auto" and _multilabel(counts):
+            return [auto_pos_weight(counts[(label, 1)], counts[(label, 0)]) for label in range(num_classes)]
+        if self.pos_weight == "auto":
+            return auto_pos_weight(counts.get(1, 0), counts.get(0, 0))
+        return None if self.pos_weight is None else float(self.pos_weight)
+
     def build(self, counts, num_classes):
         import torch
         import torch.nn.functional as F
 
-        if self.pos_weight == "auto" and _multilabel(counts):  # one weight per label
-            weight = torch.tensor(
-                [auto_pos_weight(counts[(label, 1)], counts[(label, 0)]) for label in range(num_classes)]
-            )
-        elif self.pos_weight == "auto":
-            weight = torch.tensor(auto_pos_weight(counts.get(1, 0), counts.get(0, 0)))
-        else:
-            weight = None if self.pos_weight is None else torch.tensor(float(self.pos_weight))
+        positive = self.positive_weight(counts, num_classes)
+        weight = None if positive is None else torch.tensor(positive)
 
         def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             logits = logits if y.dim() == 2 else logits.squeeze(-1)  # (N, L) multi-label, or (N,) one logit
