@@ -254,6 +254,128 @@ def test_epoch_equals_per_example_torch_steps_with_linear_decay(features):
     np.testing.assert_allclose([sums["main"], sums["rationale"]], [main_sum, r_sum], **TOL)
 
 
+def test_warm_up_then_decay_equals_per_example_torch_steps():
+    encoded, base = setup("bigrams", 3, seed=12, rows=6)
+    encoded = labelled(encoded, "ce", seed=13)
+    loss, main = loss_case("ce", encoded)
+    order, lr, first, total, warmup = np.array([1, 4, 0, 2, 5, 3, 0]), 0.4, 2, 12, 5
+    E, W, b = weights(base)
+    engine.Updater(engine.Inputs.of(encoded), E, W, b, loss, engine.Schedule(lr, total, warmup))(order, first)
+
+    model = copy.deepcopy(base)
+    optim = OptimConfig(name="sgd_linear", lr=lr, warmup_steps=warmup)
+    for i, row in enumerate(order):
+        torch_step(model, encoded, int(row), lr * lr_factor(optim, first + i, total), main)
+    assert_same_weights(model, E, W, b)
+
+
+def rows_read(encoded, row: int) -> list[int]:
+    """The embedding rows an example reads: its words, their character n-grams, its word n-grams."""
+    start, end = encoded.offsets[row], encoded.offsets[row + 1]
+    rows = set(encoded.ids[start:end].tolist())
+    if encoded.ngrams is not None:
+        rows |= set(encoded.ngrams[start:end].ravel().tolist()) - {0}
+    if encoded.subwords is not None:
+        for w in encoded.word_types[start:end]:
+            rows |= set(encoded.subwords.values[encoded.subwords.offsets[w] : encoded.subwords.offsets[w + 1]].tolist())
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("features", ["bigrams", "trigrams+chars"])
+def test_weight_decay_shrinks_the_head_and_the_rows_read_before_the_gradient_step(features):
+    """Hand-written: gradients from the weights as they were (autograd), then W, b and the rows
+    the example reads times (1 - lr * weight_decay), minus lr * gradient; other rows untouched."""
+    encoded, base = setup(features, 3, seed=14)
+    encoded = with_targets(labelled(encoded, "ce", seed=15), 3, seed=16)
+    loss, main = loss_case("ce", encoded)
+    loss.rationale_weight = 0.5
+    lr, decay = 0.3, 0.4
+    for row in range(len(encoded)):
+        E, W, b = weights(base)
+        engine.sgd_step(engine.Inputs.of(encoded), E, W, b, row, lr, loss, weight_decay=decay)
+
+        model = copy.deepcopy(base)
+        batch = Batch.of(encoded, np.array([row]))
+        out = model(batch)
+        labels = batch.labels
+        total = main(out.sentence[labels != IGNORE], labels[labels != IGNORE]) if (labels != IGNORE).any() else 0.0
+        total = total + 0.5 * rationale_loss(out.tokens, batch.targets, None, "sentence")
+        total.backward()
+        with torch.no_grad():
+            keep = 1 - lr * decay
+            model.embedding.weight[rows_read(encoded, row)] *= keep
+            for p in (model.embedding.weight, model.token_head.weight, model.bias):
+                if p is not model.embedding.weight:
+                    p *= keep
+                if p.grad is not None:  # (None: nothing labelled in this row)
+                    p -= lr * p.grad
+        assert_same_weights(model, E, W, b)
+
+
+def test_threads_sum_the_changes_of_copies_trained_apart():
+    """Two threads: each trains its half of the rows on a copy (its own random draws), and the
+    weights become the old ones plus both changes; a second call starts from there. The reference
+    trains the halves one after the other with the one-thread kernel and adds them with numpy."""
+    encoded, base = setup("trigrams+chars", 3, seed=17, rows=9)
+    encoded = with_targets(labelled(encoded, "ce", seed=18), 3, seed=19)
+    loss, _ = loss_case("ce", encoded)
+    loss.rationale_weight = 0.5
+    inputs, schedule = engine.Inputs.of(encoded), engine.Schedule(0.3, 40, 0, 0.1)
+    calls = [(np.array([4, 0, 8, 2, 6, 1, 3]), 5), (np.array([7, 5, 0, 2, 1]), 12)]
+
+    def threaded():
+        E, W, b = weights(base)
+        rngs = engine.seeded(3, 2)
+        update = engine.Updater(inputs, E, W, b, loss, schedule, 0.2, 0.1, rngs, threads=2)
+        for rows, first in calls:
+            update(rows, first)
+        update.close()
+        return (E, W, b), rngs
+
+    (E, W, b), rngs = threaded()
+    expected, draws = weights(base), engine.seeded(3, 2)
+    for rows, first in calls:
+        cut = len(rows) // 2  # (the first thread takes the smaller half)
+        changes = []
+        for part, (lo, hi) in enumerate([(0, cut), (cut, len(rows))]):
+            copy_ = [a.copy() for a in expected]
+            one = engine.Updater(inputs, *copy_, loss, schedule, 0.2, 0.1, draws[part : part + 1])
+            one(rows[lo:hi], first + lo)
+            changes.append([c - a for c, a in zip(copy_, expected)])
+        expected = [a + c0 + c1 for a, (c0, c1) in zip(expected, zip(*changes))]
+    for got, want in zip((E, W, b), expected):
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-6)
+    assert rngs.tolist() == draws.tolist()
+    again, _ = threaded()
+    for a, b_ in zip((E, W, b), again):
+        np.testing.assert_array_equal(a, b_)  # bit for bit
+
+
+def test_hogwild_threads_update_the_weights_themselves():
+    """train.hogwild: no copies; every row the examples read moves, in the shared table."""
+    encoded, base = setup("bigrams", 1, seed=20, rows=40)
+    encoded = labelled(encoded, "bce", seed=21)
+    E, W, b = weights(base)
+    before = E.copy()
+    update = engine.Updater(
+        engine.Inputs.of(encoded),
+        E,
+        W,
+        b,
+        engine.Loss("bce"),
+        engine.Schedule(0.3, 40),
+        threads=2,
+        hogwild=True,
+        rng=engine.seeded(0, 2),
+    )
+    assert update.copies is None
+    update(np.arange(40), 0)
+    update.close()
+    read = sorted(set().union(*(rows_read(encoded, r) for r in range(39))))  # (the last row is unlabelled)
+    assert set(np.flatnonzero(np.abs(E - before).max(1) > 0)) <= set(read + rows_read(encoded, 39))
+    assert (np.abs(E - before).max(1) > 0).sum() > 0.5 * len(read)
+
+
 def test_epoch_decays_to_zero_at_the_last_step():
     """An epoch whose steps all lie at or past total_steps changes nothing."""
     encoded, model = setup("bigrams", 1)

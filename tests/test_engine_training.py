@@ -13,6 +13,7 @@ from test_resume import Crash, assert_same_run, crash_after_epoch, crash_after_s
 from conftest import checkpoint_weights
 from textcls import train as train_module
 from textcls.errors import ConfigError
+from textcls.resume import saved_config
 from textcls.train import train
 
 COMPILED = {
@@ -83,3 +84,20 @@ def test_a_config_the_kernel_does_not_train_is_one_line(tmp_path, make_config, c
     with pytest.raises(ConfigError, match="train.engine compiled cannot train this config") as info:
         train(make_config(**{**COMPILED, **change}), out=tmp_path / "run")
     assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_two_threads_resume_exactly_and_refuse_another_thread_count(tmp_path, make_config):
+    config = make_config(**{**COMPILED, "train": {**COMPILED["train"], "threads": 2}})
+    straight = train(config, out=tmp_path / "straight").run_dir
+    with pytest.raises(Crash):
+        train(config, out=tmp_path / "resumed", after_epoch=crash_after_epoch(2))
+    with pytest.raises(ConfigError, match="trained on 2 kernel thread.*train.threads=2"):
+        train(saved_config(tmp_path / "resumed", ["train.threads=1"]), resume=tmp_path / "resumed")
+    train(resume=tmp_path / "resumed")
+    assert_same_run(straight, tmp_path / "resumed")
+
+
+def test_hogwild_threads_learn(tmp_path, make_config):
+    config = make_config(**{**COMPILED, "train": {**COMPILED["train"], "threads": 2, "hogwild": True}})
+    result = train(config, out=tmp_path / "run")
+    assert result.metrics["test"]["accuracy"] >= 0.9

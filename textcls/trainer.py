@@ -98,6 +98,11 @@ class Optimizer:
         self.base_lrs = [g["lr"] for o in self.optimizers for g in o.param_groups]
 
     @property
+    def lr(self) -> float:
+        """The learning rate now (the first group's, schedule applied)."""
+        return self.param_groups[0]["lr"]
+
+    @property
     def param_groups(self) -> list[dict]:
         return [g for o in self.optimizers for g in o.param_groups]
 
@@ -223,7 +228,7 @@ class Trainer:
             lambda items, shuffler: batch_order(items.lengths, cfg.batch_size, shuffler, bucket=True, arity=items.arity)
         )
         self.optim_cfg = optim
-        self.optimizer = Optimizer(optim, model, cfg.batch_size)
+        self.optimizer = self.make_optimizer(optim, model, cfg.batch_size)
         self.autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
         self.scaler = (
             torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
@@ -271,7 +276,7 @@ class Trainer:
         batches = self.batches(items, TorchShuffler(self.generator))
         done, partial, self.partial = self.progress.batch, self.partial, None  # (a resumed, partly trained epoch)
         start = time.perf_counter()
-        if self.cfg.hogwild and resolve_threads(self.cfg.threads) > 1:
+        if self.hogwild_processes():
             sums, weight_total, tokens = self._hogwild_epoch(items, batches, epoch)
             self.step_count += len(batches)
         else:
@@ -282,11 +287,16 @@ class Trainer:
         seconds = time.perf_counter() - start
         record = {f"train_{k}": v / weight_total for k, v in sums.items()}
         record.update(
-            seconds=seconds,
-            tokens_per_second=tokens / seconds if seconds > 0 else None,
-            lr=self.optimizer.param_groups[0]["lr"],
+            seconds=seconds, tokens_per_second=tokens / seconds if seconds > 0 else None, lr=self.optimizer.lr
         )
         return record
+
+    def make_optimizer(self, optim: OptimConfig, model: TextModel, batch_size: int) -> "Optimizer":
+        return Optimizer(optim, model, batch_size)
+
+    def hogwild_processes(self) -> bool:
+        """Whether epochs are trained by processes sharing the weights (train.hogwild, threads > 1)."""
+        return self.cfg.hogwild and resolve_threads(self.cfg.threads) > 1
 
     def _steps(
         self,

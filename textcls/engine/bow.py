@@ -4,6 +4,7 @@ parameters work: the updates write through them)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,12 +76,17 @@ class Loss:
         )
 
 
-def seeded(seed: int) -> np.ndarray:
-    """A generator state (uint64 (1,)) for dropout and word dropout, from `seed` (splitmix64, never 0)."""
-    x = (seed * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) % 2**64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) % 2**64
-    return np.array([(x ^ (x >> 31)) or 1], dtype=np.uint64)
+def seeded(seed: int, streams: int = 1) -> np.ndarray:
+    """Generator states (uint64 (streams,)) for dropout and word dropout, one per thread, from
+    `seed` (splitmix64, never 0); the first is the same for every number of streams."""
+
+    def mix(x: int) -> int:
+        x = (x * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) % 2**64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) % 2**64
+        return (x ^ (x >> 31)) or 1
+
+    return np.array([mix(seed if i == 0 else mix(seed) + i) for i in range(streams)], dtype=np.uint64)
 
 
 def _check(E: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:
@@ -101,6 +107,19 @@ def forward(
     return logits, tokens if token_scores else None
 
 
+@dataclass
+class Schedule:
+    """The learning rate of each example of a run, and weight decay."""
+
+    lr: float  # per example (fastText's -lr)
+    total: int  # examples in the run: the rate decays linearly to 0 there
+    warmup: int = 0  # examples of linear warm-up first
+    weight_decay: float = 0.0  # each update shrinks W, b and the rows it reads by lr * weight_decay
+
+    def as_tuple(self) -> tuple:
+        return float(self.lr), int(self.total), int(self.warmup)
+
+
 def _drop(dropout: float, word_dropout: float, rng: np.ndarray | None) -> tuple[tuple, np.ndarray]:
     if (dropout > 0 or word_dropout > 0) and rng is None:
         raise ValueError("dropout and word_dropout draw from rng: pass one (engine.seeded(seed))")
@@ -118,6 +137,7 @@ def sgd_step(
     dropout: float = 0.0,
     word_dropout: float = 0.0,
     rng: np.ndarray | None = None,
+    weight_decay: float = 0.0,
 ) -> dict[str, float]:
     """One SGD update of E, W, b (in place) on `row`; returns its loss parts."""
     _check(E, W, b)
@@ -125,59 +145,108 @@ def sgd_step(
     spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
     _check_labels(inputs.labels[row : row + 1], spec, W.shape[0])
     main, r_loss, labelled = kernel.sgd_step(
-        inputs.data, inputs.labels, inputs.targets, E, W, b, int(row), float(lr), spec, drop, rng
+        inputs.data, inputs.labels, inputs.targets, E, W, b, int(row), float(lr), float(weight_decay), spec, drop, rng
     )
     return {"main": main, "rationale": r_loss, "labelled_words": labelled}
 
 
-@dataclass
 class Updater:
-    """Per-example updates of E, W, b (in place) over chosen rows of `inputs`, with the checks and
-    the kernel's loss tuple done once: a training run calls it for every step."""
+    """Per-example updates of E, W, b (in place) over chosen rows of `inputs`, with the checks, the
+    kernel's loss tuple and its buffers made once: a training run calls it for every step.
 
-    inputs: Inputs
-    weights: tuple[np.ndarray, np.ndarray, np.ndarray]  # E, W, b
-    spec: tuple  # the kernel's loss tuple
-    drop: tuple[float, float]  # dropout, word dropout
-    rng: np.ndarray  # uint64 (1,): the dropout draws' state, moved on by every update
+    threads > 1 splits each call's rows into `threads` consecutive parts trained at once, each
+    thread on its own copy of the weights (taken now: change E, W, b only through this object);
+    at the end of the call the copies' changes are summed into E, W, b in a fixed order (`kernel.merge`),
+    so the result depends on the seed, the data and the thread count, never on timing. With
+    `hogwild`, the threads update E, W, b themselves, without copies or locks, as fastText does:
+    faster, not reproducible."""
 
-    @classmethod
-    def of(
-        cls,
+    def __init__(
+        self,
         inputs: Inputs,
         E: np.ndarray,
         W: np.ndarray,
         b: np.ndarray,
         loss: Loss,
+        schedule: Schedule,
         dropout: float = 0.0,
         word_dropout: float = 0.0,
         rng: np.ndarray | None = None,
-    ) -> "Updater":
+        threads: int = 1,
+        hogwild: bool = False,
+    ):
         _check(E, W, b)
-        drop, rng = _drop(dropout, word_dropout, rng)
-        spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
-        _check_labels(inputs.labels, spec, W.shape[0])
-        return cls(inputs, (E, W, b), spec, drop, rng)
+        self.drop, self.rngs = _drop(dropout, word_dropout, rng)
+        if len(self.rngs) != threads:
+            raise ValueError(f"{threads} threads draw from {threads} generator states; rng holds {len(self.rngs)}")
+        self.spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
+        _check_labels(inputs.labels, self.spec, W.shape[0])
+        self.inputs, self.weights, self.schedule, self.threads = inputs, (E, W, b), schedule, threads
+        longest = int(np.diff(inputs.data[0]).max(initial=0))
+        self.work = [kernel.workspace(inputs.data, E.shape[1], W.shape[0], E.shape[0], longest) for _ in range(threads)]
+        self.copies = None if threads == 1 or hogwild else tuple(np.stack([a] * threads) for a in (E, W, b))
+        F = E.shape[0] if self.copies is not None else 0
+        self.track = (
+            np.full((threads, F), -1, np.int64),
+            np.empty((threads, F), np.int64),
+            np.zeros((threads, 2), np.int64),
+        )
+        self.merged = np.full(F, -1, np.int64)  # merge's scratch
+        self.pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="textcls-kernel") if threads > 1 else None
 
-    def __call__(self, rows: np.ndarray, lr: float, first_step: int, total_steps: int) -> dict[str, float]:
-        """One update per row of `rows`, the i-th at lr * (1 - (first_step + i) / total_steps).
-        Returns the summed loss parts and the rows they are over."""
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
+    def _part(self, i: int, rows: np.ndarray, first_step: int) -> np.ndarray:
         d = self.inputs
-        sums = kernel.train_epoch(
+        if self.copies is None:
+            weights, track = self.weights, kernel.no_tracking()
+        else:
+            weights, track = tuple(a[i] for a in self.copies), tuple(a[i] for a in self.track)
+        return kernel.train_rows(
             d.data,
             d.labels,
             d.targets,
-            *self.weights,
+            *weights,
             rows,
-            float(lr),
+            self.schedule.as_tuple(),
             int(first_step),
-            int(total_steps),
+            float(self.schedule.weight_decay),
             self.spec,
             self.drop,
-            self.rng,
+            self.rngs[i : i + 1],
+            self.work[i],
+            track,
         )
+
+    def __call__(self, rows: np.ndarray, first_step: int) -> dict[str, float]:
+        """One update per row of `rows`, the i-th as the run's example first_step + i. Returns the
+        summed loss parts and the rows they are over."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if self.threads == 1:
+            sums = self._part(0, rows, first_step)
+        else:
+            cuts = np.linspace(0, len(rows), self.threads + 1).astype(int)
+            parts = [
+                self.pool.submit(self._part, i, rows[cuts[i] : cuts[i + 1]], first_step + cuts[i])
+                for i in range(1, self.threads)
+            ]
+            sums = self._part(0, rows[: cuts[1]], first_step) + sum(p.result() for p in parts)
+            if self.copies is not None:
+                self._merge()
         return {"main": float(sums[0]), "rationale": float(sums[1]), "rows": len(rows), "rationale_rows": int(sums[2])}
+
+    def _merge(self) -> None:
+        """The copies' changes into E, W, b, the rows split among the threads."""
+        merge = lambda part: kernel.merge(*self.weights, *self.copies, *self.track, self.merged, part, self.threads)
+        parts = [self.pool.submit(merge, part) for part in range(1, self.threads)]
+        merge(0)
+        for part in parts:
+            part.result()
+        states = self.track[2]
+        states[:, 0] += 1  # the next interval
+        states[:, 1] = 0
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def train_epoch(
@@ -196,8 +265,8 @@ def train_epoch(
 ) -> dict[str, float]:
     """One update per row of `order`; the i-th at lr * (1 - (first_step + i) / total_steps)
     (default total: this epoch's rows). Returns the summed loss parts and the rows they are over."""
-    update = Updater.of(inputs, E, W, b, loss, dropout, word_dropout, rng)
-    return update(order, lr, first_step, len(order) if total_steps is None else total_steps)
+    schedule = Schedule(lr, len(order) if total_steps is None else total_steps)
+    return Updater(inputs, E, W, b, loss, schedule, dropout, word_dropout, rng)(order, first_step)
 
 
 def _check_labels(labels: np.ndarray, spec: tuple, outputs: int) -> None:

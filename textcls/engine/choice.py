@@ -20,12 +20,8 @@ def unsupported(config: Config, per_token: bool, loss_name: str) -> str | None:
         (loss_name not in KERNEL_LOSSES, f"loss {loss_name} (the kernel computes {', '.join(KERNEL_LOSSES)})"),
         (bool(config.loss.regularizers), "loss.regularizers are set"),
         (optim.name != "sgd_linear", f"optim.name is {optim.name} (the kernel runs sgd_linear)"),
-        (
-            optim.weight_decay > 0 or optim.warmup_steps > 0 or optim.grad_clip is not None,
-            "optim.weight_decay, warmup_steps or grad_clip is set",
-        ),
+        (optim.grad_clip is not None, "optim.grad_clip is set"),
         (train.device == "cuda" or train.precision != "fp32", "train.device cuda or train.precision other than fp32"),
-        (train.hogwild, "train.hogwild is set"),
     ]
     return next((why for failed, why in reasons if failed), None)
 

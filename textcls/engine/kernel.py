@@ -264,8 +264,9 @@ def forward(data, E, W, b, rows, want_tokens):
 
 
 @njit(**JIT)
-def workspace(data, D, C, max_tokens):
-    """Buffers for rows of up to `max_tokens` tokens (-1: the longest row of `data`), reused by every update."""
+def workspace(data, D, C, F, max_tokens):
+    """Buffers for rows of up to `max_tokens` tokens (-1: the longest row of `data`) of a table of F
+    rows, reused by every update of one thread."""
     offsets, K = data[0], data[2].shape[1]
     if max_tokens < 0:
         max_tokens = 0
@@ -287,7 +288,33 @@ def workspace(data, D, C, max_tokens):
         np.empty(C, f32),  # z: logits
         np.empty(C, f32),  # gz: d main loss / dz
         np.empty((C, D), f32),  # dW
+        np.empty(T + G, np.int64),  # rows: the table rows the example reads (plain path)
+        np.full(F if F > 0 else 0, -1, np.int64),  # seen: the example that last touched each row
+        np.zeros(1, np.int64),  # tick: this workspace's examples so far
     )
+
+
+@njit(**JIT)
+def no_tracking():
+    """`track` for an update whose rows need no recording (one thread, or Hogwild's shared table)."""
+    return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(2, np.int64))
+
+
+@njit(**JIT)
+def touch(E, row, keep, seen, tick, track):
+    """Before an example's first update of E[row]: shrink it by `keep` (weight decay) and record
+    it in `track` = (stamps (F,), touched (F,), (interval, count)) for `merge` (stamps empty: no record)."""
+    stamps, touched, state = track
+    if (keep == 1.0 and len(stamps) == 0) or seen[row] == tick:
+        return
+    seen[row] = tick
+    if keep != 1.0:
+        for d in range(E.shape[1]):
+            E[row, d] *= keep
+    if len(stamps) > 0 and stamps[row] != state[0]:
+        stamps[row] = state[0]
+        touched[state[1]] = row
+        state[1] += 1
 
 
 @njit(**JIT)
@@ -300,19 +327,70 @@ def fill_mask(mask, units, p, rng):
 
 
 @njit(**JIT)
-def step_row(data, labels, targets, E, W, b, r, lr, loss, drop, rng, work):
-    """One SGD update of E, W and b (in place) on row r, with learning rate lr.
+def step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, work, track):
+    """`step_row` without dropout, character n-grams or rationale targets: fastText's update, each
+    row the example reads moved by the same -lr * W.T dloss/dz / (T + G). Same numbers as step_row."""
+    offsets, ids, ngrams = data[0], data[1], data[2]
+    kind, pos_weight, class_weights, smoothing, beta = loss[0], loss[1], loss[2], loss[3], loss[4]
+    m, h, z, gz, rows, seen, tick = work[8], work[9], work[10], work[11], work[13], work[14], work[15]
+    C, D, K = W.shape[0], E.shape[1], ngrams.shape[1]
+    start, end = offsets[r], offsets[r + 1]
+    tick[0] += 1
+    units = 0
+    for p in range(start, end):
+        rows[units] = UNK if word_dropout > 0 and uniform(rng) < word_dropout else ids[p]
+        units += 1
+    for p in range(start, end):
+        for k in range(K):
+            if ngrams[p, k] != 0:
+                rows[units] = ngrams[p, k]
+                units += 1
+    m[:] = 0.0
+    for u in range(units):
+        row = rows[u]
+        for d in range(D):
+            m[d] += E[row, d]
+    inv_units = np.float32(1.0 / units)
+    for d in range(D):
+        m[d] *= inv_units
+    for c in range(C):
+        z[c] = dot(W[c], m) + b[c]
+    main = main_loss(kind, z, labels[r], pos_weight, class_weights, smoothing, beta, gz)
+    h[:] = 0.0
+    add_back(W, gz, 1.0 / units, h)
+    step = np.float32(-lr)
+    for c in range(C):
+        a = np.float32(gz[c])
+        for d in range(D):
+            W[c, d] = W[c, d] * keep + step * (a * m[d])
+        b[c] = b[c] * keep - lr * gz[c]
+    for u in range(units):
+        row = rows[u]
+        touch(E, row, keep, seen, tick[0], track)
+        for d in range(D):
+            E[row, d] += step * h[d]
+    return main, 0.0, 0
+
+
+@njit(**JIT)
+def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, work, track):
+    """One SGD update of E, W and b (in place) on row r, with learning rate lr; weight decay
+    multiplies W, b and each row the example reads by `keep` (1 - lr * weight_decay) first.
 
     loss = (kind, pos_weight (C,), class_weights (C,), label_smoothing, huber beta, rationale
-    weight, rationale pos_weight); drop = (dropout, word_dropout), drawn from rng (uint64 (1,)).
-    Returns (main loss, rationale loss, labelled words)."""
+    weight, rationale pos_weight); drop = (dropout, word_dropout), drawn from rng (uint64 (1,));
+    work: `workspace`'s buffers; track: see `touch`. Returns (main loss, rationale loss, labelled words)."""
     offsets, ids, ngrams, sub_values = data[0], data[1], data[2], data[5]
     kind, pos_weight, class_weights, smoothing, beta, r_weight, r_pos_weight = loss
     dropout, word_dropout = drop
-    V, share, word, grams, mask, S, GS, GG, m, h, z, gz, dW = work
+    rationale_on = r_weight > 0 and len(targets) > 0
+    if dropout == 0 and len(data[3]) == 0 and not rationale_on:
+        return step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, work, track)
+    V, share, word, grams, mask, S, GS, GG, m, h, z, gz, dW, _, seen, tick = work
     C, D, K = W.shape[0], E.shape[1], ngrams.shape[1]
     start, end = offsets[r], offsets[r + 1]
     T = end - start
+    tick[0] += 1
 
     # forward: token vectors, the n-grams present, the (dropped) sum, the logits
     for t in range(T):
@@ -343,7 +421,7 @@ def step_row(data, labels, targets, E, W, b, r, lr, loss, drop, rng, work):
 
     # rationale: token scores (no dropout on them, as the model's) and their gradient
     r_loss, labelled = 0.0, 0
-    if r_weight > 0 and len(targets) > 0:
+    if rationale_on:
         S[:T] = 0.0
         for t in range(T):
             add_scores(W, V[t], 1.0, S[t])
@@ -374,42 +452,105 @@ def step_row(data, labels, targets, E, W, b, r, lr, loss, drop, rng, work):
         add_masked(h, mask[t], dropped, grad)
         if labelled:
             add_back(W, GS[t], 1.0, grad)
+        touch(E, word[t], keep, seen, tick[0], track)
         axpy(-lr * share[t], grad, E[word[t]])
         lo, hi = subword_span(data, start + t)
         for s in range(lo, hi):
+            touch(E, sub_values[s], keep, seen, tick[0], track)
             axpy(-lr * share[t], grad, E[sub_values[s]])
     for j in range(G):
         grad[:] = 0.0
         add_masked(h, mask[T + j], dropped, grad)
         if labelled:
             add_back(W, GG[j], 1.0, grad)
+        touch(E, grams[j, 1], keep, seen, tick[0], track)
         axpy(-lr, grad, E[grams[j, 1]])
     for c in range(C):
+        if keep != 1.0:
+            for d in range(D):
+                W[c, d] *= keep
+            b[c] *= keep
         axpy(-lr, dW[c], W[c])
         b[c] -= lr * gz[c]
     return main, r_loss, labelled
 
 
 @njit(**JIT)
-def sgd_step(data, labels, targets, E, W, b, r, lr, loss, drop, rng):
-    """`step_row` with buffers of its own (one update: tests, examples)."""
-    work = workspace(data, E.shape[1], W.shape[0], data[0][r + 1] - data[0][r])
-    return step_row(data, labels, targets, E, W, b, r, lr, loss, drop, rng, work)
+def learning_rate(schedule, step):
+    """The learning rate of the run's `step`-th example: schedule = (lr, total examples, warm-up
+    examples): linear warm-up from lr / warmup, then fastText's linear decay to 0 (trainer.lr_factor's,
+    counted in examples)."""
+    lr, total, warmup = schedule
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    return lr * (1.0 - min(1.0, (step - warmup) / max(1, total - warmup)))
 
 
 @njit(**JIT)
-def train_epoch(data, labels, targets, E, W, b, order, lr, first_step, total_steps, loss, drop, rng):
-    """One update per row of `order`, in that order, the i-th at lr * (1 - (first_step + i) /
-    total_steps) (fastText's linear decay to 0, per example; trainer.lr_factor's). Returns
-    (summed main loss, summed rationale loss, rows with labelled words) as float64 (3,)."""
-    work = workspace(data, E.shape[1], W.shape[0], -1)
+def sgd_step(data, labels, targets, E, W, b, r, lr, weight_decay, loss, drop, rng):
+    """`step_row` with buffers of its own (one update: tests, examples)."""
+    work = workspace(data, E.shape[1], W.shape[0], E.shape[0], data[0][r + 1] - data[0][r])
+    keep = np.float32(1.0 - lr * weight_decay)
+    return step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, work, no_tracking())
+
+
+@njit(**JIT)
+def train_rows(data, labels, targets, E, W, b, order, schedule, first_step, weight_decay, loss, drop, rng, work, track):
+    """One update per row of `order`, in that order, the i-th as the run's example first_step + i
+    (its learning rate from `schedule`). Returns (summed main loss, summed rationale loss, rows
+    with labelled words) as float64 (3,)."""
     sums = np.zeros(3)
     for i in range(len(order)):
-        progress = min(1.0, (first_step + i) / max(1, total_steps))
+        lr = learning_rate(schedule, first_step + i)
+        keep = np.float32(1.0 - lr * weight_decay)
         main, r_loss, labelled = step_row(
-            data, labels, targets, E, W, b, order[i], lr * (1.0 - progress), loss, drop, rng, work
+            data, labels, targets, E, W, b, order[i], lr, keep, loss, drop, rng, work, track
         )
         sums[0] += main
         sums[1] += r_loss
         sums[2] += labelled > 0
     return sums
+
+
+# --- shards: copies trained apart, merged on a fixed schedule ----------------------------------------
+
+
+@njit(**JIT)
+def merge_rows(A, copies, r):
+    """A[r] += the sum of (copies[k, r] - A[r]); then every copies[k, r] = A[r]."""
+    T, D = copies.shape[0], A.shape[1]
+    for k in range(T):
+        for d in range(D):
+            copies[k, r, d] -= A[r, d]
+    for k in range(T):
+        for d in range(D):
+            A[r, d] += copies[k, r, d]
+    for k in range(T):
+        for d in range(D):
+            copies[k, r, d] = A[r, d]
+
+
+@njit(**JIT)
+def merge(E, W, b, copies_E, copies_W, copies_b, stamps, touched, states, done, part, parts):
+    """Each copy k of (E, W, b) trained on its own rows since the last merge, starting from the
+    same weights; now every row any copy touched (touched[k, :states[k, 1]]), W and b become the
+    weights plus the sum of the copies' changes (Hogwild's sum of updates, in a fixed order), and
+    the copies start again from them. Rows are merged by `parts` calls at once, this one taking
+    the rows r with r % parts == part (the last part also W and b); done (F,) int64: scratch marks."""
+    T = copies_E.shape[0]
+    interval = states[0, 0]
+    for k in range(T):
+        for j in range(states[k, 1]):
+            r = touched[k, j]
+            if r % parts == part and done[r] != interval:
+                done[r] = interval
+                merge_rows(E, copies_E, r)
+    if part == parts - 1:
+        for c in range(W.shape[0]):
+            merge_rows(W, copies_W, c)
+        for c in range(b.shape[0]):
+            x = b[c]
+            for k in range(T):
+                b[c] += copies_b[k, c] - x
+            for k in range(T):
+                copies_b[k, c] = b[c]

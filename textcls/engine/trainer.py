@@ -4,9 +4,14 @@
 signals, progress) with each step's updates made by the kernel: one plain SGD update per example
 of the step's `train.batch_size` rows, fastText's way, in place on the model's own parameters
 (numpy views), so validation, checkpoints, run folders, predict and export see the same weights.
-The learning rate decays linearly to 0 per example over the run (optim sgd_linear, whose `lr` is
-per example). The kernel's random state (dropout, word dropout) is saved with `last`, so a
-resume is exact. What the kernel does not compute is refused in one line naming the setting.
+The learning rate warms up over `optim.warmup_steps` steps and decays linearly to 0, per example,
+over the run (optim sgd_linear, whose `lr` is per example); weight decay shrinks W, b and the rows
+each example reads. With train.threads > 1 each step's rows are split among the kernel's threads,
+which train copies of the weights whose changes are summed at the end of the step (the same
+result for the same thread count), or, with train.hogwild, update the weights themselves without
+locks (faster, not reproducible). The kernel's random states (dropout, word dropout; one per
+thread) are saved with `last`, so a resume is exact; it refuses another thread count. What the
+kernel does not compute is refused in one line naming the setting.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from collections import Counter
 
 import numpy as np
 
+from textcls.config import resolve_threads
 from textcls.encoded import Encoded
 from textcls.engine import bow as engine
+from textcls.errors import ConfigError
 from textcls.losses.classification import class_weight_tensor
 from textcls.losses.spec import LossOptions
 from textcls.sampling import Shuffler
-from textcls.trainer import REPORT_EVERY, Reporter, Stopped, Trainer, diverged
+from textcls.trainer import REPORT_EVERY, Reporter, Stopped, Trainer, diverged, lr_factor
 
 
 def kernel_loss(
@@ -44,6 +51,23 @@ def example_batches(items: Encoded, batch_size: int, shuffler: Shuffler | None) 
     return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
 
 
+class KernelRate:
+    """What the trainer reads of an optimiser when the kernel makes the updates: the learning rate
+    the log shows. The kernel's updates keep no state (its random draws are saved apart)."""
+
+    def __init__(self, lr: float):
+        self.base = self.lr = lr
+
+    def set_lr_factor(self, factor: float) -> None:
+        self.lr = self.base * factor
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
 class CompiledTrainer(Trainer):
     def __init__(self, model, objective, optim, cfg, device, loss: engine.Loss, reporter: Reporter | None = None):
         super().__init__(
@@ -57,24 +81,46 @@ class CompiledTrainer(Trainer):
         )
         self.loss = loss
         self.weights = tuple(p.detach().numpy() for p in (model.embedding.weight, model.token_head.weight, model.bias))
-        self.rng = engine.seeded(cfg.seed)  # the kernel's dropout and word-dropout draws
+        self.threads = resolve_threads(cfg.threads)
+        self.rngs = engine.seeded(cfg.seed, self.threads)  # each thread's dropout and word-dropout draws
         self._updater: tuple[int, engine.Updater] | None = None
 
+    def make_optimizer(self, optim, model, batch_size) -> KernelRate:
+        return KernelRate(optim.lr)
+
+    def hogwild_processes(self) -> bool:
+        return False  # (train.hogwild shares the weights between the kernel's threads)
+
     def state(self) -> dict:
-        return {**super().state(), "kernel_rng": int(self.rng[0])}
+        return {**super().state(), "kernel_rng": [int(x) for x in self.rngs]}
 
     def restore(self, state: dict) -> None:
         super().restore(state)
         if "kernel_rng" not in state:
             raise KeyError("kernel_rng")  # (a state saved by the torch engine: refused as not this run's)
-        self.rng[0] = np.uint64(state["kernel_rng"])
+        saved = np.atleast_1d(np.asarray(state["kernel_rng"], dtype=np.uint64))
+        if len(saved) != self.threads:
+            raise ConfigError(
+                f"--resume: the run trained on {len(saved)} kernel thread(s) and train.threads now gives "
+                f"{self.threads}; set train.threads={len(saved)} (each thread has its own rows and random draws)"
+            )
+        self.rngs[:] = saved
 
     def updater(self, items: Encoded) -> engine.Updater:
         """The kernel's updates over the training rows (made once, reused every step)."""
         if self._updater is None or self._updater[0] != id(items):
-            inputs = engine.Inputs.of(items)
-            updater = engine.Updater.of(
-                inputs, *self.weights, self.loss, self.model.dropout.p, self.model.word_dropout, self.rng
+            B, optim = self.cfg.batch_size, self.optim_cfg
+            schedule = engine.Schedule(optim.lr, self.total_steps * B, optim.warmup_steps * B, optim.weight_decay)
+            updater = engine.Updater(
+                engine.Inputs.of(items),
+                *self.weights,
+                self.loss,
+                schedule,
+                self.model.dropout.p,
+                self.model.word_dropout,
+                self.rngs,
+                self.threads,
+                self.cfg.hogwild,
             )
             self._updater = (id(items), updater)
         return self._updater[1]
@@ -89,11 +135,11 @@ class CompiledTrainer(Trainer):
         )
         sums = dict(partial["sums"]) if partial else dict.fromkeys([*part_names, "loss"], 0.0)
         tokens, rows = (partial["tokens"], partial["weight"]) if partial else (0, 0)
-        lengths, B, total = items.lengths, self.cfg.batch_size, self.total_steps * self.cfg.batch_size
+        lengths, B = items.lengths, self.cfg.batch_size
         reported, every = 0, self.cfg.checkpoint_every
         for i in range(done, len(batches)):
             step_rows = batches[i]
-            parts = update(step_rows, self.optim_cfg.lr, (first_step + i) * B, total)
+            parts = update(step_rows, (first_step + i) * B)
             sums[main_name] += parts["main"]
             if "rationale_loss" in sums:
                 sums["rationale_loss"] += parts["rationale"]
@@ -116,6 +162,6 @@ class CompiledTrainer(Trainer):
                 self.partial = None
                 if self.stop_requested:
                     raise Stopped()
-        # The learning rate the log shows, as the torch engine's sgd_linear reports it (per batch).
-        self.optimizer.set_lr_factor(max(0.0, 1 - (first_step + len(batches)) / self.total_steps))
+        # The learning rate the log shows: the next example's.
+        self.optimizer.set_lr_factor(lr_factor(self.optim_cfg, first_step + len(batches), self.total_steps))
         return sums, rows, tokens
