@@ -144,10 +144,13 @@ def sgd_step(
     drop, rng = _drop(dropout, word_dropout, rng)
     spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
     _check_labels(inputs.labels[row : row + 1], spec, W.shape[0])
-    main, r_loss, labelled = kernel.sgd_step(
-        inputs.data, inputs.labels, inputs.targets, E, W, b, int(row), float(lr), float(weight_decay), spec, drop, rng
+    work = kernel.workspace(inputs.data, E.shape[1], W.shape[0], E.shape[0], int(np.diff(inputs.data[0])[row]))
+    rows, schedule = np.array([row], dtype=np.int64), (float(lr), 1, 0)  # (lr itself at the run's first example)
+    sums = kernel.train_rows(
+        *(inputs.data, inputs.labels, inputs.targets, E, W, b, rows, schedule, 0, float(weight_decay)),
+        *(spec, drop, rng, work, kernel.no_tracking()),
     )
-    return {"main": main, "rationale": r_loss, "labelled_words": labelled}
+    return {"main": float(sums[0]), "rationale": float(sums[1]), "rationale_rows": int(sums[2])}
 
 
 class Updater:

@@ -263,15 +263,10 @@ def forward(data, E, W, b, rows, want_tokens):
 # --- one SGD update on one example -------------------------------------------------------------------
 
 
-@njit(**JIT)
 def workspace(data, D, C, F, max_tokens):
-    """Buffers for rows of up to `max_tokens` tokens (-1: the longest row of `data`) of a table of F
-    rows, reused by every update of one thread."""
-    offsets, K = data[0], data[2].shape[1]
-    if max_tokens < 0:
-        max_tokens = 0
-        for r in range(len(offsets) - 1):
-            max_tokens = max(max_tokens, offsets[r + 1] - offsets[r])
+    """Buffers for rows of up to `max_tokens` tokens of a table of F rows, reused by every update of
+    one thread (plain numpy: building them needs no compiled code)."""
+    K = data[2].shape[1]
     T, G = max(max_tokens, 1), max(max_tokens * K, 1)
     f32 = np.float32
     return (
@@ -289,14 +284,13 @@ def workspace(data, D, C, F, max_tokens):
         np.empty(C, f32),  # gz: d main loss / dz
         np.empty((C, D), f32),  # dW
         np.empty(T + G, np.int64),  # rows: the table rows the example reads (plain path)
-        np.full(F if F > 0 else 0, -1, np.int64),  # seen: the example that last touched each row
+        np.full(F, -1, np.int64),  # seen: the example that last touched each row
         np.zeros(1, np.int64),  # tick: this workspace's examples so far
     )
 
 
-@njit(**JIT)
 def no_tracking():
-    """`track` for an update whose rows need no recording (one thread, or Hogwild's shared table)."""
+    """`track` for updates whose rows need no record (one thread, or Hogwild's shared table)."""
     return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(2, np.int64))
 
 
@@ -484,14 +478,6 @@ def learning_rate(schedule, step):
     if step < warmup:
         return lr * (step + 1) / warmup
     return lr * (1.0 - min(1.0, (step - warmup) / max(1, total - warmup)))
-
-
-@njit(**JIT)
-def sgd_step(data, labels, targets, E, W, b, r, lr, weight_decay, loss, drop, rng):
-    """`step_row` with buffers of its own (one update: tests, examples)."""
-    work = workspace(data, E.shape[1], W.shape[0], E.shape[0], data[0][r + 1] - data[0][r])
-    keep = np.float32(1.0 - lr * weight_decay)
-    return step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, work, no_tracking())
 
 
 @njit(**JIT)
