@@ -260,7 +260,7 @@ def test_warm_up_then_decay_equals_per_example_torch_steps():
     loss, main = loss_case("ce", encoded)
     order, lr, first, total, warmup = np.array([1, 4, 0, 2, 5, 3, 0]), 0.4, 2, 12, 5
     E, W, b = weights(base)
-    engine.Updater(engine.Inputs.of(encoded), E, W, b, loss, engine.Schedule(lr, total, warmup))(order, first)
+    engine.Updater(engine.Inputs.of(encoded), E, W, b, loss, engine.Optimizer(lr, total, warmup))(order, first)
 
     model = copy.deepcopy(base)
     optim = OptimConfig(name="sgd_linear", lr=lr, warmup_steps=warmup)
@@ -312,6 +312,49 @@ def test_weight_decay_shrinks_the_head_and_the_rows_read_before_the_gradient_ste
         assert_same_weights(model, E, W, b)
 
 
+@pytest.mark.parametrize("features", ["bigrams", "trigrams+chars"])
+@pytest.mark.parametrize("rationale", [False, True])
+def test_adagrad_equals_a_hand_written_loop(features, rationale):
+    """Row-wise AdaGrad: each table row an example reads keeps the sum of its gradients' mean
+    square and moves by lr * g / (sqrt(sum) + eps); W and b the same per element. Gradients from
+    autograd, the updates written out here, over a sequence of examples (the sums carry over)."""
+    encoded, base = setup(features, 3, seed=22)
+    encoded = labelled(encoded, "ce", seed=23)
+    loss, main = loss_case("ce", encoded)
+    if rationale:
+        encoded = with_targets(encoded, 3, seed=24)
+        loss.rationale_weight = 0.5
+    order, lr, eps = np.array([0, 3, 1, 0, 5, 2, 6, 4]), 0.2, 1e-8
+    E, W, b = weights(base)
+    optimizer = engine.Optimizer(lr, len(order), name="adagrad", decay="constant", eps=eps)
+    engine.Updater(engine.Inputs.of(encoded), E, W, b, loss, optimizer)(order, 0)
+
+    model = copy.deepcopy(base)
+    sums = [torch.zeros(len(model.embedding.weight)), torch.zeros_like(model.token_head.weight)]
+    sums.append(torch.zeros_like(model.bias))
+    for row in order:
+        model.zero_grad()
+        batch = Batch.of(encoded, np.array([row]))
+        out = model(batch)
+        labels = batch.labels
+        total = main(out.sentence[labels != IGNORE], labels[labels != IGNORE]) if (labels != IGNORE).any() else 0.0
+        if rationale:
+            total = total + 0.5 * rationale_loss(out.tokens, batch.targets, None, "sentence")
+        if not torch.is_tensor(total) or not total.requires_grad:
+            continue
+        total.backward()
+        with torch.no_grad():
+            for r in rows_read(encoded, row):
+                g = model.embedding.weight.grad[r]
+                sums[0][r] += (g * g).mean()
+                model.embedding.weight[r] -= lr * g / (sums[0][r].sqrt() + eps)
+            for p, acc in zip((model.token_head.weight, model.bias), sums[1:]):
+                g = p.grad if p.grad is not None else torch.zeros_like(p)  # (None: the row's label is unknown)
+                acc += g * g
+                p -= lr * g / (acc.sqrt() + eps)
+    assert_same_weights(model, E, W, b)
+
+
 def test_threads_sum_the_changes_of_copies_trained_apart():
     """Two threads: each trains its half of the rows on a copy (its own random draws), and the
     weights become the old ones plus both changes; a second call starts from there. The reference
@@ -320,7 +363,7 @@ def test_threads_sum_the_changes_of_copies_trained_apart():
     encoded = with_targets(labelled(encoded, "ce", seed=18), 3, seed=19)
     loss, _ = loss_case("ce", encoded)
     loss.rationale_weight = 0.5
-    inputs, schedule = engine.Inputs.of(encoded), engine.Schedule(0.3, 40, 0, 0.1)
+    inputs, schedule = engine.Inputs.of(encoded), engine.Optimizer(0.3, 40, 0, 0.1)
     calls = [(np.array([4, 0, 8, 2, 6, 1, 3]), 5), (np.array([7, 5, 0, 2, 1]), 12)]
 
     def threaded():
@@ -363,7 +406,7 @@ def test_hogwild_threads_update_the_weights_themselves():
         W,
         b,
         engine.Loss("bce"),
-        engine.Schedule(0.3, 40),
+        engine.Optimizer(0.3, 40),
         threads=2,
         hogwild=True,
         rng=engine.seeded(0, 2),

@@ -149,7 +149,9 @@ LossConfig = create_model("LossConfig", __base__=LossBase, __module__=__name__, 
 
 
 class OptimConfig(Section):
-    name: Literal["adamw", "adam", "sgd", "sgd_linear"] = "adamw"  # sgd_linear: fastText's plain SGD, linear decay
+    # sgd_linear: fastText's plain SGD, linear decay; adagrad (train.engine compiled): per example,
+    # a rate per row of the word table (its mean squared gradient so far) and per element of the head
+    name: Literal["adamw", "adam", "sgd", "sgd_linear", "adagrad"] = "adamw"
     lr: float = Field(1e-3, gt=0)  # sgd_linear: per example (fastText's -lr); a batch steps lr * batch_size
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(None, gt=0)  # max global gradient norm

@@ -45,6 +45,15 @@ class Inputs:
     def __len__(self) -> int:
         return len(self.data[0]) - 1
 
+    def longest(self) -> tuple[int, int]:
+        """(most tokens in a row, most table rows a row reads: words, character n-grams, n-grams)."""
+        offsets, _, ngrams, word_types, sub_offsets, _ = self.data
+        reads = 1 + (ngrams != 0).sum(1)
+        if len(word_types):
+            reads += sub_offsets[word_types + 1] - sub_offsets[word_types]
+        total = np.concatenate([[0], np.cumsum(reads)])
+        return int(np.diff(offsets).max(initial=0)), int((total[offsets[1:]] - total[offsets[:-1]]).max(initial=0))
+
 
 @dataclass
 class Loss:
@@ -107,17 +116,29 @@ def forward(
     return logits, tokens if token_scores else None
 
 
+OPTIMIZERS = {"sgd": kernel.SGD, "adagrad": kernel.ADAGRAD}
+DECAYS = {"constant": kernel.CONSTANT, "linear": kernel.LINEAR, "cosine": kernel.COSINE}
+
+
 @dataclass
-class Schedule:
-    """The learning rate of each example of a run, and weight decay."""
+class Optimizer:
+    """How each example moves the weights: the optimiser, its learning rate over the run, weight decay."""
 
     lr: float  # per example (fastText's -lr)
     total: int  # examples in the run: the rate decays linearly to 0 there
     warmup: int = 0  # examples of linear warm-up first
     weight_decay: float = 0.0  # each update shrinks W, b and the rows it reads by lr * weight_decay
+    name: str = "sgd"  # or adagrad: a rate per table row and per element of W and b
+    decay: str = "linear"  # after the warm-up: linear (to 0 at `total`), cosine or constant
+    eps: float = 1e-8  # adagrad: added to the root of the accumulated squares
 
-    def as_tuple(self) -> tuple:
-        return float(self.lr), int(self.total), int(self.warmup)
+    def schedule(self) -> tuple:
+        return float(self.lr), int(self.total), int(self.warmup), DECAYS[self.decay]
+
+    def accumulators(self, F: int, C: int, D: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """AdaGrad's sums of squared gradients, zero: E's (F, 1), W's (C, D), b's (C, 1); none for SGD."""
+        F, C = (F, C) if self.name == "adagrad" else (0, 0)
+        return np.zeros((F, 1), np.float32), np.zeros((C, D), np.float32), np.zeros((C, 1), np.float32)
 
 
 def _drop(dropout: float, word_dropout: float, rng: np.ndarray | None) -> tuple[tuple, np.ndarray]:
@@ -139,18 +160,9 @@ def sgd_step(
     rng: np.ndarray | None = None,
     weight_decay: float = 0.0,
 ) -> dict[str, float]:
-    """One SGD update of E, W, b (in place) on `row`; returns its loss parts."""
-    _check(E, W, b)
-    drop, rng = _drop(dropout, word_dropout, rng)
-    spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
-    _check_labels(inputs.labels[row : row + 1], spec, W.shape[0])
-    work = kernel.workspace(inputs.data, E.shape[1], W.shape[0], E.shape[0], int(np.diff(inputs.data[0])[row]))
-    rows, schedule = np.array([row], dtype=np.int64), (float(lr), 1, 0)  # (lr itself at the run's first example)
-    sums = kernel.train_rows(
-        *(inputs.data, inputs.labels, inputs.targets, E, W, b, rows, schedule, 0, float(weight_decay)),
-        *(spec, drop, rng, work, kernel.no_tracking()),
-    )
-    return {"main": float(sums[0]), "rationale": float(sums[1]), "rationale_rows": int(sums[2])}
+    """One SGD update of E, W, b (in place) on `row` at learning rate `lr`; returns its loss parts."""
+    update = Updater(inputs, E, W, b, loss, Optimizer(lr, 1, 0, weight_decay), dropout, word_dropout, rng)
+    return update(np.array([row]), 0)  # (the run's first example: lr itself)
 
 
 class Updater:
@@ -162,7 +174,7 @@ class Updater:
     at the end of the call the copies' changes are summed into E, W, b in a fixed order (`kernel.merge`),
     so the result depends on the seed, the data and the thread count, never on timing. With
     `hogwild`, the threads update E, W, b themselves, without copies or locks, as fastText does:
-    faster, not reproducible."""
+    faster, not reproducible. `accumulators`: AdaGrad's (`Optimizer.accumulators`; updated in place)."""
 
     def __init__(
         self,
@@ -171,12 +183,13 @@ class Updater:
         W: np.ndarray,
         b: np.ndarray,
         loss: Loss,
-        schedule: Schedule,
+        optimizer: Optimizer,
         dropout: float = 0.0,
         word_dropout: float = 0.0,
         rng: np.ndarray | None = None,
         threads: int = 1,
         hogwild: bool = False,
+        accumulators: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ):
         _check(E, W, b)
         self.drop, self.rngs = _drop(dropout, word_dropout, rng)
@@ -184,11 +197,20 @@ class Updater:
             raise ValueError(f"{threads} threads draw from {threads} generator states; rng holds {len(self.rngs)}")
         self.spec = loss.as_tuple(W.shape[0], _multilabel(inputs, W))
         _check_labels(inputs.labels, self.spec, W.shape[0])
-        self.inputs, self.weights, self.schedule, self.threads = inputs, (E, W, b), schedule, threads
-        longest = int(np.diff(inputs.data[0]).max(initial=0))
-        self.work = [kernel.workspace(inputs.data, E.shape[1], W.shape[0], E.shape[0], longest) for _ in range(threads)]
-        self.copies = None if threads == 1 or hogwild else tuple(np.stack([a] * threads) for a in (E, W, b))
-        F = E.shape[0] if self.copies is not None else 0
+        (F, D), C = E.shape, W.shape[0]
+        self.accumulators = accumulators or optimizer.accumulators(F, C, D)
+        self.inputs, self.weights, self.optimizer, self.threads = inputs, (E, W, b), optimizer, threads
+        self.kind = (OPTIMIZERS[optimizer.name], float(optimizer.eps))
+        self.work = [kernel.workspace(inputs.data, D, C, F, *inputs.longest()) for _ in range(threads)]
+        # the arrays merged row by row (E and its accumulator) and whole (W, b, theirs), b as (C, 1)
+        GE, GW, Gb = self.accumulators
+        self.tables = (E,) + ((GE,) if len(GE) else ())
+        self.dense = (W, b.reshape(-1, 1)) + ((GW, Gb) if len(GW) else ())
+        self.copies = None
+        if threads > 1 and not hogwild:
+            self.copies = tuple(tuple(np.stack([a] * threads) for a in arrays) for arrays in (self.tables, self.dense))
+        F = F if self.copies is not None else 0
+        # per thread, the rows its copy changed since the last merge: (stamps, rows, (interval, count))
         self.track = (
             np.full((threads, F), -1, np.int64),
             np.empty((threads, F), np.int64),
@@ -198,25 +220,18 @@ class Updater:
         self.pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="textcls-kernel") if threads > 1 else None
 
     def _part(self, i: int, rows: np.ndarray, first_step: int) -> np.ndarray:
-        d = self.inputs
+        """Thread i's updates: on the weights themselves, or on its copy."""
         if self.copies is None:
-            weights, track = self.weights, kernel.no_tracking()
+            (E, W, b), state, track = self.weights, self.accumulators, kernel.no_tracking()
         else:
-            weights, track = tuple(a[i] for a in self.copies), tuple(a[i] for a in self.track)
+            tables, dense = ([a[i] for a in arrays] for arrays in self.copies)
+            E, W, b = tables[0], dense[0], dense[1].reshape(-1)
+            state = (tables[1], dense[2], dense[3]) if len(tables) > 1 else self.accumulators
+            track = tuple(a[i] for a in self.track)
+        d, opt = self.inputs, self.optimizer
         return kernel.train_rows(
-            d.data,
-            d.labels,
-            d.targets,
-            *weights,
-            rows,
-            self.schedule.as_tuple(),
-            int(first_step),
-            float(self.schedule.weight_decay),
-            self.spec,
-            self.drop,
-            self.rngs[i : i + 1],
-            self.work[i],
-            track,
+            *(d.data, d.labels, d.targets, E, W, b, rows, opt.schedule(), int(first_step), float(opt.weight_decay)),
+            *(self.spec, self.drop, self.rngs[i : i + 1], (*self.kind, *state), self.work[i], track),
         )
 
     def __call__(self, rows: np.ndarray, first_step: int) -> dict[str, float]:
@@ -237,8 +252,9 @@ class Updater:
         return {"main": float(sums[0]), "rationale": float(sums[1]), "rows": len(rows), "rationale_rows": int(sums[2])}
 
     def _merge(self) -> None:
-        """The copies' changes into E, W, b, the rows split among the threads."""
-        merge = lambda part: kernel.merge(*self.weights, *self.copies, *self.track, self.merged, part, self.threads)
+        """The copies' changes into the weights, the rows split among the threads."""
+        arrays = (self.tables, self.dense, *self.copies, self.track[1], self.track[2], self.merged)
+        merge = lambda part: kernel.merge(*arrays, part, self.threads)
         parts = [self.pool.submit(merge, part) for part in range(1, self.threads)]
         merge(0)
         for part in parts:
@@ -268,8 +284,8 @@ def train_epoch(
 ) -> dict[str, float]:
     """One update per row of `order`; the i-th at lr * (1 - (first_step + i) / total_steps)
     (default total: this epoch's rows). Returns the summed loss parts and the rows they are over."""
-    schedule = Schedule(lr, len(order) if total_steps is None else total_steps)
-    return Updater(inputs, E, W, b, loss, schedule, dropout, word_dropout, rng)(order, first_step)
+    optimizer = Optimizer(lr, len(order) if total_steps is None else total_steps)
+    return Updater(inputs, E, W, b, loss, optimizer, dropout, word_dropout, rng)(order, first_step)
 
 
 def _check_labels(labels: np.ndarray, spec: tuple, outputs: int) -> None:

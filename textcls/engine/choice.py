@@ -7,6 +7,7 @@ from textcls.config import Config
 from textcls.errors import ConfigError
 
 KERNEL_LOSSES = ("bce", "ce", "mse", "huber")
+KERNEL_OPTIMIZERS = ("sgd_linear", "adagrad")
 
 
 def unsupported(config: Config, per_token: bool, loss_name: str) -> str | None:
@@ -19,7 +20,7 @@ def unsupported(config: Config, per_token: bool, loss_name: str) -> str | None:
         (model.freeze_pretrained, "model.freeze_pretrained is set"),
         (loss_name not in KERNEL_LOSSES, f"loss {loss_name} (the kernel computes {', '.join(KERNEL_LOSSES)})"),
         (bool(config.loss.regularizers), "loss.regularizers are set"),
-        (optim.name != "sgd_linear", f"optim.name is {optim.name} (the kernel runs sgd_linear)"),
+        (optim.name not in KERNEL_OPTIMIZERS, f"optim.name is {optim.name} (the kernel runs sgd_linear, adagrad)"),
         (optim.grad_clip is not None, "optim.grad_clip is set"),
         (train.device == "cuda" or train.precision != "fp32", "train.device cuda or train.precision other than fp32"),
     ]
@@ -30,6 +31,10 @@ def resolve_engine(config: Config, per_token: bool, loss_name: str, distributed:
     """`torch` or `compiled`. auto is torch until the shipped bag-of-words configs move to the kernel;
     compiled, asked for, must fit the config."""
     if config.train.engine != "compiled":
+        if config.optim.name == "adagrad":
+            raise ConfigError(
+                "optim.name adagrad is the compiled engine's (row-wise AdaGrad): set train.engine compiled"
+            )
         return "torch"
     why = unsupported(config, per_token, loss_name) or ("training under torchrun" if distributed else None)
     if why is not None:

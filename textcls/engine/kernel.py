@@ -260,14 +260,20 @@ def forward(data, E, W, b, rows, want_tokens):
     return logits, tokens
 
 
-# --- one SGD update on one example -------------------------------------------------------------------
+# --- one update on one example -----------------------------------------------------------------------
+
+# Optimisers (the first field of the `optim` tuple): plain SGD, or AdaGrad with one accumulator per
+# row of the table (the mean of its squared gradients: DLRM's row-wise AdaGrad) and one per
+# element of W and b.
+SGD, ADAGRAD = 0, 1
 
 
-def workspace(data, D, C, F, max_tokens):
-    """Buffers for rows of up to `max_tokens` tokens of a table of F rows, reused by every update of
-    one thread (plain numpy: building them needs no compiled code)."""
+def workspace(data, D, C, F, max_tokens, max_rows):
+    """Buffers for rows of up to `max_tokens` tokens reading up to `max_rows` table rows (words,
+    their character n-grams, word n-grams), of a table of F rows, reused by every update of one
+    thread (plain numpy: building them needs no compiled code)."""
     K = data[2].shape[1]
-    T, G = max(max_tokens, 1), max(max_tokens * K, 1)
+    T, G, U = max(max_tokens, 1), max(max_tokens * K, 1), max(max_rows, 1)
     f32 = np.float32
     return (
         np.empty((T, D), f32),  # V: token vectors (no dropout)
@@ -283,8 +289,11 @@ def workspace(data, D, C, F, max_tokens):
         np.empty(C, f32),  # z: logits
         np.empty(C, f32),  # gz: d main loss / dz
         np.empty((C, D), f32),  # dW
-        np.empty(T + G, np.int64),  # rows: the table rows the example reads (plain path)
-        np.full(F, -1, np.int64),  # seen: the example that last touched each row
+        np.empty(T + G, np.int64),  # rows: the table rows the example reads, in order (plain path)
+        np.zeros(F, np.int64),  # seen: (example << 24) | slot of the last example that read each table row
+        np.empty(U, np.int64),  # unique: the rows this example reads, each once
+        np.empty(U, f32),  # count: how often (plain path)
+        np.empty((U, D), f32),  # grads: their gradients (other paths)
         np.zeros(1, np.int64),  # tick: this workspace's examples so far
     )
 
@@ -294,21 +303,80 @@ def no_tracking():
     return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(2, np.int64))
 
 
+def no_state(C: int, D: int):
+    """The `optim` accumulators of plain SGD (none)."""
+    return np.zeros((0, 1), np.float32), np.zeros((0, D), np.float32), np.zeros((0, 1), np.float32)
+
+
 @njit(**JIT)
-def touch(E, row, keep, seen, tick, track):
-    """Before an example's first update of E[row]: shrink it by `keep` (weight decay) and record
-    it in `track` = (stamps (F,), touched (F,), (interval, count)) for `merge` (stamps empty: no record)."""
+def slot_for(row, work, n, with_grads):
+    """(row's slot in this example's unique rows, the number of them): a new slot, its count (and
+    gradient, `with_grads`) zeroed, the first time the example reads the row. seen[row] holds
+    (example << 24) | slot of the last example that read it: one memory access."""
+    seen, unique, count, grads, tick = work[14], work[15], work[16], work[17], work[18]
+    mark = seen[row]
+    if (mark >> 24) == tick[0]:
+        return mark & 0xFFFFFF, n
+    seen[row] = (tick[0] << 24) | n
+    unique[n] = row
+    count[n] = 0.0
+    if with_grads:
+        grads[n, :] = 0.0
+    return n, n + 1
+
+
+@njit(**JIT)
+def record(row, track):
+    """Row recorded in track = (stamps (F,), touched (F,), (interval, count)) for `merge`, once an interval."""
     stamps, touched, state = track
-    if (keep == 1.0 and len(stamps) == 0) or seen[row] == tick:
-        return
-    seen[row] = tick
-    if keep != 1.0:
-        for d in range(E.shape[1]):
-            E[row, d] *= keep
     if len(stamps) > 0 and stamps[row] != state[0]:
         stamps[row] = state[0]
         touched[state[1]] = row
         state[1] += 1
+
+
+@njit(**JIT)
+def update_row(E, row, scale, grad, mean_square, lr, keep, optim, track):
+    """E[row] (gradient scale * grad (D,), whose mean square is scale^2 * mean_square, or < 0: not
+    yet known): times keep (weight decay), then the optimiser's step; the row recorded in `track`."""
+    kind, eps, G = optim[0], optim[1], optim[2]
+    D = E.shape[1]
+    step = -lr * scale
+    if kind == ADAGRAD:
+        if mean_square < 0:
+            mean_square = 0.0
+            for d in range(D):
+                mean_square += grad[d] * grad[d]
+            mean_square /= D
+        G[row, 0] += scale * scale * mean_square
+        step /= math.sqrt(G[row, 0]) + eps
+    step = np.float32(step)
+    if keep != 1.0:
+        for d in range(D):
+            E[row, d] = E[row, d] * keep + step * grad[d]
+    else:
+        for d in range(D):
+            E[row, d] += step * grad[d]
+    record(row, track)
+
+
+@njit(**JIT)
+def update_dense(W, b, dW, gz, lr, keep, optim):
+    """W -= lr dW and b -= lr gz (AdaGrad: each element by its own rate), after weight decay."""
+    kind, eps, GW, Gb = optim[0], optim[1], optim[3], optim[4]
+    for c in range(W.shape[0]):
+        for d in range(W.shape[1]):
+            g = dW[c, d]
+            rate = lr
+            if kind == ADAGRAD:
+                GW[c, d] += g * g
+                rate = lr / (math.sqrt(GW[c, d]) + eps)
+            W[c, d] = W[c, d] * keep - np.float32(rate) * g
+        rate = lr
+        if kind == ADAGRAD:
+            Gb[c, 0] += gz[c] * gz[c]
+            rate = lr / (math.sqrt(Gb[c, 0]) + eps)
+        b[c] = b[c] * keep - rate * gz[c]
 
 
 @njit(**JIT)
@@ -321,15 +389,14 @@ def fill_mask(mask, units, p, rng):
 
 
 @njit(**JIT)
-def step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, work, track):
-    """`step_row` without dropout, character n-grams or rationale targets: fastText's update, each
-    row the example reads moved by the same -lr * W.T dloss/dz / (T + G). Same numbers as step_row."""
+def step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, optim, work, track):
+    """`step_row` without dropout, character n-grams or word targets: fastText's update, every
+    row the example reads moved by the same gradient W.T dloss/dz / (T + G) (times its count)."""
     offsets, ids, ngrams = data[0], data[1], data[2]
     kind, pos_weight, class_weights, smoothing, beta = loss[0], loss[1], loss[2], loss[3], loss[4]
-    m, h, z, gz, rows, seen, tick = work[8], work[9], work[10], work[11], work[13], work[14], work[15]
+    m, h, z, gz, dW, rows, unique, count = work[8], work[9], work[10], work[11], work[12], work[13], work[15], work[16]
     C, D, K = W.shape[0], E.shape[1], ngrams.shape[1]
     start, end = offsets[r], offsets[r + 1]
-    tick[0] += 1
     units = 0
     for p in range(start, end):
         rows[units] = UNK if word_dropout > 0 and uniform(rng) < word_dropout else ids[p]
@@ -352,39 +419,53 @@ def step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, work
     main = main_loss(kind, z, labels[r], pos_weight, class_weights, smoothing, beta, gz)
     h[:] = 0.0
     add_back(W, gz, 1.0 / units, h)
-    step = np.float32(-lr)
     for c in range(C):
         a = np.float32(gz[c])
         for d in range(D):
-            W[c, d] = W[c, d] * keep + step * (a * m[d])
-        b[c] = b[c] * keep - lr * gz[c]
-    for u in range(units):
-        row = rows[u]
-        touch(E, row, keep, seen, tick[0], track)
+            dW[c, d] = a * m[d]
+    update_dense(W, b, dW, gz, lr, keep, optim)
+    if optim[0] == SGD and keep == 1.0:  # each occurrence its own step: the same sum, no bookkeeping
+        step = np.float32(-lr)
+        for u in range(units):
+            row = rows[u]
+            for d in range(D):
+                E[row, d] += step * h[d]
+            record(row, track)
+    else:  # each row once, with its count (AdaGrad's square and the decay are per row)
+        n = 0
+        for u in range(units):
+            s, n = slot_for(rows[u], work, n, False)
+            count[s] += 1.0
+        mean_square = 0.0
         for d in range(D):
-            E[row, d] += step * h[d]
+            mean_square += h[d] * h[d]
+        mean_square /= D
+        for i in range(n):
+            update_row(E, unique[i], count[i], h, mean_square, lr, keep, optim, track)
     return main, 0.0, 0
 
 
 @njit(**JIT)
-def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, work, track):
-    """One SGD update of E, W and b (in place) on row r, with learning rate lr; weight decay
-    multiplies W, b and each row the example reads by `keep` (1 - lr * weight_decay) first.
+def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, optim, work, track):
+    """One update of E, W and b (in place) on row r, with learning rate lr; weight decay multiplies
+    W, b and each row the example reads by `keep` (1 - lr * weight_decay) first.
 
     loss = (kind, pos_weight (C,), class_weights (C,), label_smoothing, huber beta, rationale
     weight, rationale pos_weight); drop = (dropout, word_dropout), drawn from rng (uint64 (1,));
-    work: `workspace`'s buffers; track: see `touch`. Returns (main loss, rationale loss, labelled words)."""
+    optim = (SGD or ADAGRAD, eps, accumulators of E (F, 1), W (C, D), b (C, 1)); work: `workspace`'s
+    buffers; track: see `update_row`. Returns (main loss, rationale loss, labelled words)."""
     offsets, ids, ngrams, sub_values = data[0], data[1], data[2], data[5]
     kind, pos_weight, class_weights, smoothing, beta, r_weight, r_pos_weight = loss
     dropout, word_dropout = drop
     rationale_on = r_weight > 0 and len(targets) > 0
+    work[18][0] += 1  # (tick: a new example)
     if dropout == 0 and len(data[3]) == 0 and not rationale_on:
-        return step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, work, track)
-    V, share, word, grams, mask, S, GS, GG, m, h, z, gz, dW, _, seen, tick = work
+        return step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, optim, work, track)
+    V, share, word, grams, mask, S, GS, GG, m, h, z, gz, dW = work[:13]
+    unique, grads = work[15], work[17]
     C, D, K = W.shape[0], E.shape[1], ngrams.shape[1]
     start, end = offsets[r], offsets[r + 1]
     T = end - start
-    tick[0] += 1
 
     # forward: token vectors, the n-grams present, the (dropped) sum, the logits
     for t in range(T):
@@ -429,7 +510,8 @@ def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, work,
             for c in range(C):
                 GG[j, c] = GS[t0 : t0 + n, c].sum() / np.float32(n)
 
-    # backward, all from the weights as they were: dW (reads E), then E's rows (read W), then W, b
+    # backward, all from the weights as they were: dW (reads E), each row's gradient (reads W),
+    # then the updates
     dW[:] = 0.0
     for c in range(C):
         axpy(gz[c], m, dW[c])
@@ -441,47 +523,53 @@ def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, work,
     h[:] = 0.0
     add_back(W, gz, 1.0 / units, h)  # d loss / d (each vector in the sum), before dropout
     grad = m  # (the sentence vector is not needed any more)
+    n = 0
     for t in range(T):  # a word's vector is shared by its own row and its character n-grams' rows
         grad[:] = 0.0
         add_masked(h, mask[t], dropped, grad)
         if labelled:
             add_back(W, GS[t], 1.0, grad)
-        touch(E, word[t], keep, seen, tick[0], track)
-        axpy(-lr * share[t], grad, E[word[t]])
+        s, n = slot_for(word[t], work, n, True)
+        axpy(share[t], grad, grads[s])
         lo, hi = subword_span(data, start + t)
-        for s in range(lo, hi):
-            touch(E, sub_values[s], keep, seen, tick[0], track)
-            axpy(-lr * share[t], grad, E[sub_values[s]])
+        for q in range(lo, hi):
+            s, n = slot_for(sub_values[q], work, n, True)
+            axpy(share[t], grad, grads[s])
     for j in range(G):
         grad[:] = 0.0
         add_masked(h, mask[T + j], dropped, grad)
         if labelled:
             add_back(W, GG[j], 1.0, grad)
-        touch(E, grams[j, 1], keep, seen, tick[0], track)
-        axpy(-lr, grad, E[grams[j, 1]])
-    for c in range(C):
-        if keep != 1.0:
-            for d in range(D):
-                W[c, d] *= keep
-            b[c] *= keep
-        axpy(-lr, dW[c], W[c])
-        b[c] -= lr * gz[c]
+        s, n = slot_for(grams[j, 1], work, n, True)
+        axpy(1.0, grad, grads[s])
+    for i in range(n):
+        update_row(E, unique[i], 1.0, grads[i], -1.0, lr, keep, optim, track)
+    update_dense(W, b, dW, gz, lr, keep, optim)
     return main, r_loss, labelled
+
+
+CONSTANT, LINEAR, COSINE = 0, 1, 2  # how the learning rate decays after the warm-up
 
 
 @njit(**JIT)
 def learning_rate(schedule, step):
     """The learning rate of the run's `step`-th example: schedule = (lr, total examples, warm-up
-    examples): linear warm-up from lr / warmup, then fastText's linear decay to 0 (trainer.lr_factor's,
-    counted in examples)."""
-    lr, total, warmup = schedule
+    examples, CONSTANT / LINEAR / COSINE): trainer.lr_factor's, counted in examples."""
+    lr, total, warmup, decay = schedule
     if step < warmup:
         return lr * (step + 1) / warmup
-    return lr * (1.0 - min(1.0, (step - warmup) / max(1, total - warmup)))
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if decay == LINEAR:
+        return lr * (1.0 - progress)
+    if decay == COSINE:
+        return lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return lr
 
 
 @njit(**JIT)
-def train_rows(data, labels, targets, E, W, b, order, schedule, first_step, weight_decay, loss, drop, rng, work, track):
+def train_rows(
+    data, labels, targets, E, W, b, order, schedule, first_step, weight_decay, loss, drop, rng, optim, work, track
+):
     """One update per row of `order`, in that order, the i-th as the run's example first_step + i
     (its learning rate from `schedule`). Returns (summed main loss, summed rationale loss, rows
     with labelled words) as float64 (3,)."""
@@ -490,7 +578,7 @@ def train_rows(data, labels, targets, E, W, b, order, schedule, first_step, weig
         lr = learning_rate(schedule, first_step + i)
         keep = np.float32(1.0 - lr * weight_decay)
         main, r_loss, labelled = step_row(
-            data, labels, targets, E, W, b, order[i], lr, keep, loss, drop, rng, work, track
+            data, labels, targets, E, W, b, order[i], lr, keep, loss, drop, rng, optim, work, track
         )
         sums[0] += main
         sums[1] += r_loss
@@ -517,26 +605,23 @@ def merge_rows(A, copies, r):
 
 
 @njit(**JIT)
-def merge(E, W, b, copies_E, copies_W, copies_b, stamps, touched, states, done, part, parts):
-    """Each copy k of (E, W, b) trained on its own rows since the last merge, starting from the
-    same weights; now every row any copy touched (touched[k, :states[k, 1]]), W and b become the
-    weights plus the sum of the copies' changes (Hogwild's sum of updates, in a fixed order), and
-    the copies start again from them. Rows are merged by `parts` calls at once, this one taking
-    the rows r with r % parts == part (the last part also W and b); done (F,) int64: scratch marks."""
-    T = copies_E.shape[0]
+def merge(tables, dense, table_copies, dense_copies, touched, states, done, part, parts):
+    """Each thread k trained its own copy of the weights since the last merge, starting from the
+    same ones; now every row any copy touched (touched[k, :states[k, 1]]) of the `tables` (E, and
+    its accumulators) and every row of the `dense` arrays (W, b, theirs) becomes the weights plus
+    the sum of the copies' changes (Hogwild's sum of updates, in a fixed order), and the copies
+    start again from it. `parts` calls run at once, this one merging the table rows r with
+    r % parts == part (the last one also the dense arrays); done (F,) int64: scratch marks."""
+    T = states.shape[0]
     interval = states[0, 0]
     for k in range(T):
         for j in range(states[k, 1]):
             r = touched[k, j]
             if r % parts == part and done[r] != interval:
                 done[r] = interval
-                merge_rows(E, copies_E, r)
+                for a in range(len(tables)):
+                    merge_rows(tables[a], table_copies[a], r)
     if part == parts - 1:
-        for c in range(W.shape[0]):
-            merge_rows(W, copies_W, c)
-        for c in range(b.shape[0]):
-            x = b[c]
-            for k in range(T):
-                b[c] += copies_b[k, c] - x
-            for k in range(T):
-                copies_b[k, c] = b[c]
+        for a in range(len(dense)):
+            for c in range(dense[a].shape[0]):
+                merge_rows(dense[a], dense_copies[a], c)

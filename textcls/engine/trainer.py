@@ -20,8 +20,9 @@ import math
 from collections import Counter
 
 import numpy as np
+import torch
 
-from textcls.config import resolve_threads
+from textcls.config import OptimConfig, resolve_threads
 from textcls.encoded import Encoded
 from textcls.engine import bow as engine
 from textcls.errors import ConfigError
@@ -51,21 +52,31 @@ def example_batches(items: Encoded, batch_size: int, shuffler: Shuffler | None) 
     return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
 
 
-class KernelRate:
-    """What the trainer reads of an optimiser when the kernel makes the updates: the learning rate
-    the log shows. The kernel's updates keep no state (its random draws are saved apart)."""
+class KernelOptimizer:
+    """What the trainer keeps of an optimiser when the kernel makes the updates: the learning rate
+    the log shows, and AdaGrad's accumulators (saved with `last`, for an exact resume)."""
 
-    def __init__(self, lr: float):
-        self.base = self.lr = lr
+    def __init__(self, optim: OptimConfig, batch_size: int, shape: tuple[int, int, int]):
+        self.base = self.lr = optim.lr
+        self.settings = engine.Optimizer(
+            optim.lr,
+            0,  # (the run's examples: set once they are known)
+            optim.warmup_steps * batch_size,
+            optim.weight_decay,
+            "adagrad" if optim.name == "adagrad" else "sgd",
+            "linear" if optim.name == "sgd_linear" else optim.schedule,
+        )
+        self.accumulators = self.settings.accumulators(*shape)
 
     def set_lr_factor(self, factor: float) -> None:
         self.lr = self.base * factor
 
     def state_dict(self) -> dict:
-        return {}
+        return {"accumulators": [torch.from_numpy(a) for a in self.accumulators]}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        for a, saved in zip(self.accumulators, state.get("accumulators", [])):
+            a[...] = saved.numpy()
 
 
 class CompiledTrainer(Trainer):
@@ -85,8 +96,9 @@ class CompiledTrainer(Trainer):
         self.rngs = engine.seeded(cfg.seed, self.threads)  # each thread's dropout and word-dropout draws
         self._updater: tuple[int, engine.Updater] | None = None
 
-    def make_optimizer(self, optim, model, batch_size) -> KernelRate:
-        return KernelRate(optim.lr)
+    def make_optimizer(self, optim, model, batch_size) -> KernelOptimizer:
+        (F, D), C = model.embedding.weight.shape, model.token_head.weight.shape[0]
+        return KernelOptimizer(optim, batch_size, (F, C, D))
 
     def hogwild_processes(self) -> bool:
         return False  # (train.hogwild shares the weights between the kernel's threads)
@@ -109,18 +121,18 @@ class CompiledTrainer(Trainer):
     def updater(self, items: Encoded) -> engine.Updater:
         """The kernel's updates over the training rows (made once, reused every step)."""
         if self._updater is None or self._updater[0] != id(items):
-            B, optim = self.cfg.batch_size, self.optim_cfg
-            schedule = engine.Schedule(optim.lr, self.total_steps * B, optim.warmup_steps * B, optim.weight_decay)
+            self.optimizer.settings.total = self.total_steps * self.cfg.batch_size
             updater = engine.Updater(
                 engine.Inputs.of(items),
                 *self.weights,
                 self.loss,
-                schedule,
+                self.optimizer.settings,
                 self.model.dropout.p,
                 self.model.word_dropout,
                 self.rngs,
                 self.threads,
                 self.cfg.hogwild,
+                self.optimizer.accumulators,
             )
             self._updater = (id(items), updater)
         return self._updater[1]
