@@ -3,7 +3,7 @@ thread (gloo), on this machine, side by side: whole-process wall time, the epoch
 (metrics.jsonl), and test accuracy. Run on otherwise idle cores. Writes --out (JSON), prints a table
 and its Markdown.
 
-    python scripts/bench_distributed.py                                   # configs/sentiment_bow.yaml, seeds 0,1,2
+    python scripts/bench_distributed.py                                 # configs/sentiment_bow_torch.yaml, seeds 0,1,2
     python scripts/bench_distributed.py --config configs/pos_lstm.yaml --set train.epochs=1 --seeds 0
 """
 
@@ -43,7 +43,7 @@ def run_layout(processes: int, threads: int, config: Path, overrides: list[str],
 
 def main() -> None:
     def options(parser):
-        parser.add_argument("--config", default=str(ROOT / "configs" / "sentiment_bow.yaml"))
+        parser.add_argument("--config", default=str(ROOT / "configs" / "sentiment_bow_torch.yaml"))
         parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
 
     args, seeds = seeded_options(__doc__, "distributed", options)

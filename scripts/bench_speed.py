@@ -57,6 +57,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from importlib.metadata import version
 from importlib.util import find_spec
@@ -67,14 +68,14 @@ import numpy as np
 from benchlib import ROOT, cli_path, comma_list, console, fmt, log, print_table, read_jsonl, write_json
 
 SECTIONS = ["bow", "lstm", "predict", "eval"]
-BOW_SYSTEMS = ["textcls", "textcls-sgd", "textcls-hogwild", "textcls-compiled", "fasttext"]
+BOW_SYSTEMS = ["textcls", "textcls-hogwild", "textcls-sgd", "textcls-torch", "fasttext"]
 LENGTH, VOCAB, POLAR, NEGATORS = 20, 20_000, 200, ["not", "never", "no", "hardly"]
 SEGMENTS = [(0, 7), (7, 14), (14, 20)]  # each may hold one polarity slot: [negator] word
 NEGATION, DISTRACTOR, NOISE = 0.35, 0.3, 0.05
 SIZES = {"train": 200_000, "valid": 5_000, "test": 25_000}
 FASTTEXT = {"dim": 50, "epoch": 5, "lr": 0.1}
 FASTTEXT_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
-SGD_RECIPE = {"optim.name": "sgd_linear", "optim.lr": FASTTEXT["lr"], "train.batch_size": 64, "model.dropout": 0.0}
+SGD_RECIPE = {"optim.name": "sgd_linear", "optim.lr": FASTTEXT["lr"], "model.dropout": 0.0, "model.word_dropout": 0.0}
 LSTM = {"embedding_dim": 100, "hidden_dim": 128, "batch_size": 256, "lr": 0.005, "dropout": 0.5, "grad_clip": 5.0}
 MOVIES = [ROOT / "data/sentiment" / f"movies_{split}.csv" for split in ("train", "valid", "test")]
 AMAZON = ROOT / "data/sentiment/amazon.csv"
@@ -259,7 +260,6 @@ def textcls_bow(args, recipe: dict | None = None, name: str = "bow-textcls") -> 
                     "model.buckets": args.buckets,
                     "train.epochs": FASTTEXT["epoch"],
                     "train.patience": "null",
-                    "train.threads": args.threads,
                     **(recipe or {}),
                 }
             ),
@@ -277,19 +277,46 @@ def textcls_bow(args, recipe: dict | None = None, name: str = "bow-textcls") -> 
     }
 
 
+def textcls_hogwild(args) -> dict:
+    """The shipped recipe on --threads kernel threads sharing the weights (train.hogwild), as fastText trains."""
+    return textcls_bow(args, {"train.hogwild": "true", "train.threads": args.threads}, "bow-textcls-hogwild")
+
+
 def textcls_sgd(args) -> dict:
-    """The shipped config with fastText's recipe instead of its own (AdamW, batch 32, dropout 0.5)."""
+    """fastText's recipe (plain SGD, lr 0.1, no dropout) on the compiled engine, one thread."""
     return textcls_bow(args, SGD_RECIPE, "bow-textcls-sgd")
 
 
-def textcls_hogwild(args) -> dict:
-    """fastText's recipe, trained as fastText trains: one process per thread, lock-free (train.hogwild)."""
-    return textcls_bow(args, {**SGD_RECIPE, "train.hogwild": "true"}, "bow-textcls-hogwild")
+def textcls_torch(args) -> dict:
+    """fastText's recipe on the PyTorch engine (batches of 64, --threads torch threads)."""
+    torch_recipe = {**SGD_RECIPE, "train.engine": "torch", "train.batch_size": 64, "train.threads": args.threads}
+    return textcls_bow(args, torch_recipe, "bow-textcls-torch")
 
 
-def textcls_compiled(args) -> dict:
-    """fastText's recipe on the compiled engine: one update per example, one thread (train.engine compiled)."""
-    return textcls_bow(args, {**SGD_RECIPE, "train.engine": "compiled"}, "bow-textcls-compiled")
+def kernel_compile(args) -> dict:
+    """Seconds to import the engine and run one update: compiling into an empty numba cache, then
+    loading from it (what every later run pays)."""
+    code = textwrap.dedent("""
+        import time; start = time.perf_counter()
+        import numpy as np
+        from textcls.engine import bow
+        ints = lambda *shape: np.zeros(shape, np.int64)
+        data = (np.array([0, 1]), ints(1), ints(1, 1), ints(0), ints(1), ints(0))  # one row of one word
+        tiny = bow.Inputs(data, np.zeros((1, 1), np.float32), ints(0))
+        bow.train_epoch(tiny, np.zeros((2, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32),
+                        np.zeros(1, np.int64), 0.1, bow.Loss("bce"))
+        print(time.perf_counter() - start)
+    """)
+    cache = args.work / "numba-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    seconds = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"kernel compile: {done.stderr.strip().splitlines()[-1:]}")
+        seconds.append(float(done.stdout.split()[-1]))
+    return {"compile_seconds": seconds[0], "load_seconds": seconds[1]}
 
 
 def fasttext_worker(spec: str) -> None:
@@ -333,9 +360,9 @@ def bench_bow(args, data: dict) -> dict:
     tokens = data["sizes"]["train"] * LENGTH  # every sentence is LENGTH whitespace tokens
     systems = {
         "textcls": textcls_bow,
-        "textcls-sgd": textcls_sgd,
         "textcls-hogwild": textcls_hogwild,
-        "textcls-compiled": textcls_compiled,
+        "textcls-sgd": textcls_sgd,
+        "textcls-torch": textcls_torch,
         "fasttext": fasttext_bow,
     }
     runs = alternate(args, "bow", {name: systems[name] for name in args.bow_systems})
@@ -351,6 +378,7 @@ def bench_bow(args, data: dict) -> dict:
         "word_ngrams": args.ngrams,
         "buckets": args.buckets,
         "import_torch_seconds": torch_import(args)["seconds"],
+        "kernel": kernel_compile(args),
         "runs": runs,
         "summary": summary,
         "sgd_recipe": SGD_RECIPE,
@@ -598,7 +626,8 @@ def bow_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
     ]
     return (
         f"Bag of words: {r['train_tokens']:,} train tokens × {r['epochs']} epochs, word n-grams {r['word_ngrams']}, "
-        f"{r['buckets']:,} buckets; textcls s = process − import torch ({r['import_torch_seconds']:.2f} s)",
+        f"{r['buckets']:,} buckets; textcls s = process − import torch ({r['import_torch_seconds']:.2f} s); "
+        f"kernel compile {r['kernel']['compile_seconds']:.1f} s, load {r['kernel']['load_seconds']:.2f} s",
         [
             "system",
             "s",

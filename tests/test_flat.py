@@ -516,7 +516,7 @@ def test_training_twice_gives_identical_metrics(make_config, tmp_path, threads, 
     lr = {"adamw": 0.05, "sgd_linear": 0.5}[optim]
     config = make_config(
         csvs,
-        train={"epochs": 2, "threads": threads, "batch_size": 8},
+        train={"epochs": 2, "threads": threads, "batch_size": 8, "engine": "torch"},
         optim={"name": optim, "lr": lr},
         model={"word_ngrams": 2, "buckets": 1000},
     )

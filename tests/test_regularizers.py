@@ -184,6 +184,8 @@ class StepWatcher:
     def end_epoch(self, record):
         self.hooks_at_epoch_end.append(sum(len(m._forward_hooks) for m in self.box["model"].modules()))
 
+    def note(self, text): ...
+
 
 def capture_model_and_objective(monkeypatch) -> dict:
     box = {}

@@ -347,7 +347,7 @@ def test_a_lost_line_that_no_checkpoint_keeps_is_said_and_training_goes_on(tmp_p
 
     reporter = Notes()
     train(resume=run, reporter=reporter)
-    assert reporter.notes == [
+    assert [n for n in reporter.notes if not n.startswith("engine: ")] == [
         f"{run / 'metrics.jsonl'}: no line for epoch(s) 1, and no checkpoint keeps theirs: the log goes on without them"
     ]
     assert [r["epoch"] for r in log(run)] == [2, 3]

@@ -24,7 +24,7 @@ from textcls.data import Dataset, Datasets, load_datasets, make_tokenizer, resol
 from textcls.device import resolve_device
 from textcls.distributed import Group, join, leave
 from textcls.encoded import IGNORE, Encoded
-from textcls.engine.choice import resolve_engine
+from textcls.engine.choice import kernel_threads, resolve_engine
 from textcls.errors import ConfigError, Interrupted, RunError, first_line
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.features import Featurizer
@@ -157,8 +157,8 @@ def _train(
 ) -> TrainResult:
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
-    if config.train.hogwild and (config.optim.name != "sgd_linear" or device.type != "cpu"):
-        raise ConfigError("train.hogwild needs optim.name: sgd_linear (its updates keep no state) and the CPU")
+    if config.train.hogwild and (config.optim.name not in ("sgd_linear", "adagrad") or device.type != "cpu"):
+        raise ConfigError("train.hogwild needs optim.name sgd_linear or adagrad (the compiled engine's) and the CPU")
     if config.train.precision == "fp16" and device.type != "cuda":
         raise ConfigError("train.precision fp16 needs a CUDA device (on the CPU, use bf16)")
     if group is not None and device.type == "cuda" and config.model.sparse:
@@ -310,9 +310,9 @@ def build(
         count_targets(train_items),
         model,
     )
-    engine = resolve_engine(config, task.per_token, loss.name, distributed)
-    if engine == "compiled":
-        (reporter or NullReporter()).note("engine: compiled (the bag of words, one update per example)")
+    engine, why = resolve_engine(config, task.per_token, loss.name, distributed)
+    if engine == "compiled" or (config.model.type == "bow" and not task.per_token):  # (where the kernel could be)
+        (reporter or NullReporter()).note(why)
     model_info = {
         "task": config.task,
         "engine": engine,
@@ -371,7 +371,8 @@ def fit_and_score(
             config.loss.rationale.weight,
             setup.objective.rationale_pos_weight,
         )
-        trainer = CompiledTrainer(model, setup.objective, config.optim, config.train, device, loss, reporter)
+        threads = kernel_threads(config)
+        trainer = CompiledTrainer(model, setup.objective, config.optim, config.train, device, loss, threads, reporter)
     else:
         trainer = Trainer(
             model,

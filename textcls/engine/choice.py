@@ -3,7 +3,7 @@ kernel when it cannot. Imports neither torch nor numba."""
 
 from __future__ import annotations
 
-from textcls.config import Config
+from textcls.config import Config, resolve_threads
 from textcls.errors import ConfigError
 
 KERNEL_LOSSES = ("bce", "ce", "mse", "huber")
@@ -27,16 +27,27 @@ def unsupported(config: Config, per_token: bool, loss_name: str) -> str | None:
     return next((why for failed, why in reasons if failed), None)
 
 
-def resolve_engine(config: Config, per_token: bool, loss_name: str, distributed: bool) -> str:
-    """`torch` or `compiled`. auto is torch until the shipped bag-of-words configs move to the kernel;
-    compiled, asked for, must fit the config."""
-    if config.train.engine != "compiled":
+def resolve_engine(config: Config, per_token: bool, loss_name: str, distributed: bool) -> tuple[str, str]:
+    """(`torch` or `compiled`, a line saying why). auto: the kernel wherever it can train the
+    config, else PyTorch (the line names the setting that chose it); compiled, asked for, must fit."""
+    why = unsupported(config, per_token, loss_name) or ("training under torchrun" if distributed else None)
+    if config.train.engine == "compiled" and why is not None:
+        raise ConfigError(f"train.engine compiled cannot train this config: {why}; use train.engine torch")
+    if config.train.engine == "torch" or (config.train.engine == "auto" and why is not None):
         if config.optim.name == "adagrad":
             raise ConfigError(
-                "optim.name adagrad is the compiled engine's (row-wise AdaGrad): set train.engine compiled"
+                "optim.name adagrad is the compiled engine's (row-wise AdaGrad)"
+                + (f", which cannot train this config: {why}" if why else ": set train.engine auto or compiled")
             )
-        return "torch"
-    why = unsupported(config, per_token, loss_name) or ("training under torchrun" if distributed else None)
-    if why is not None:
-        raise ConfigError(f"train.engine compiled cannot train this config: {why}; use train.engine torch")
-    return "compiled"
+        return "torch", f"engine: torch ({'train.engine torch' if config.train.engine == 'torch' else why})"
+    threads = kernel_threads(config)
+    how = "lock-free, not reproducible" if config.train.hogwild and threads > 1 else "reproducible"
+    return "compiled", f"engine: compiled (the bag of words, one update per example; {threads} thread(s), {how})"
+
+
+def kernel_threads(config: Config) -> int:
+    """The compiled engine's threads: train.threads, but `auto` is one thread unless train.hogwild
+    (threads that train copies and sum their changes each step cost more than they gain on few
+    cores; Hogwild's shared weights do not)."""
+    threads = config.train.threads
+    return resolve_threads(threads) if threads != "auto" or config.train.hogwild else 1

@@ -22,7 +22,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from textcls.config import OptimConfig, resolve_threads
+from textcls.config import OptimConfig
 from textcls.encoded import Encoded
 from textcls.engine import bow as engine
 from textcls.errors import ConfigError
@@ -80,7 +80,9 @@ class KernelOptimizer:
 
 
 class CompiledTrainer(Trainer):
-    def __init__(self, model, objective, optim, cfg, device, loss: engine.Loss, reporter: Reporter | None = None):
+    def __init__(
+        self, model, objective, optim, cfg, device, loss: engine.Loss, threads: int, reporter: Reporter | None = None
+    ):
         super().__init__(
             model,
             objective,
@@ -92,7 +94,7 @@ class CompiledTrainer(Trainer):
         )
         self.loss = loss
         self.weights = tuple(p.detach().numpy() for p in (model.embedding.weight, model.token_head.weight, model.bias))
-        self.threads = resolve_threads(cfg.threads)
+        self.threads = threads
         self.rngs = engine.seeded(cfg.seed, self.threads)  # each thread's dropout and word-dropout draws
         self._updater: tuple[int, engine.Updater] | None = None
 
