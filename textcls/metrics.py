@@ -61,28 +61,50 @@ def calibration_metrics(probabilities: np.ndarray, y_true: np.ndarray, bins: int
 
 
 def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray, multilabel: bool = False) -> float:
-    """The temperature T minimising the NLL of softmax(log_probs / T) (Guo et al. 2017), by LBFGS on
-    log T, kept within TEMPERATURE_RANGE. `log_probs`: (R, C) log-probabilities (or logits; a shift
-    per row changes nothing). With `multilabel`: (R, L) logits and 0/1 targets, one T for the
-    sigmoid of every label."""
-    import torch
+    """The temperature T minimising the NLL of softmax(log_probs / T) (Guo et al. 2017), kept within
+    TEMPERATURE_RANGE. `log_probs`: (R, C) log-probabilities (or logits; a shift per row changes
+    nothing). With `multilabel`: (R, L) logits and 0/1 targets, one T for the sigmoid of every label.
 
-    x, y = torch.as_tensor(log_probs, dtype=torch.float64), torch.as_tensor(y_true)
-    nll = torch.nn.functional.binary_cross_entropy_with_logits if multilabel else torch.nn.functional.cross_entropy
+    The NLL is convex in b = 1 / T (a log-sum-exp of lines in b, less a line), so the minimum is where
+    its derivative crosses zero: Newton's steps on b, kept inside a bracket that halves when a step
+    leaves it (numpy alone: no optimiser to import)."""
+    x = np.asarray(log_probs, dtype=np.float64)
     if multilabel:
-        y = y.to(torch.float64)
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+        y = np.asarray(y_true, dtype=np.float64)
 
-    def closure():
-        optimizer.zero_grad()
-        loss = nll(x / log_t.exp(), y)
-        loss.backward()
-        return loss
+        def slopes(b: float) -> tuple[float, float]:  # d NLL / db, d2 NLL / db2
+            p = 1.0 / (1.0 + np.exp(-b * x))
+            return float(((p - y) * x).mean()), float((p * (1 - p) * x * x).mean())
 
-    optimizer.step(closure)
+    else:
+        x = x - x.max(1, keepdims=True)
+        picked = x[np.arange(len(x)), np.asarray(y_true)]
+
+        def slopes(b: float) -> tuple[float, float]:
+            z = b * x
+            p = np.exp(z - z.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            mean = (p * x).sum(1)
+            return float((mean - picked).mean()), float(((p * x * x).sum(1) - mean * mean).mean())
+
     # Bounded: with no error on validation the likelihood grows without end as T -> 0.
-    return float(min(max(float(log_t.detach().exp()), TEMPERATURE_RANGE[0]), TEMPERATURE_RANGE[1]))
+    lo, hi = 1 / TEMPERATURE_RANGE[1], 1 / TEMPERATURE_RANGE[0]
+    if slopes(hi)[0] <= 0:
+        return TEMPERATURE_RANGE[0]
+    if slopes(lo)[0] >= 0:
+        return TEMPERATURE_RANGE[1]
+    b = 1.0 if lo < 1.0 < hi else (lo + hi) / 2
+    for _ in range(200):
+        slope, curvature = slopes(b)
+        if slope > 0:
+            hi = b
+        else:
+            lo = b
+        if abs(slope) < 1e-12 or hi - lo < 1e-12 * hi:
+            break
+        step = b - slope / curvature if curvature > 0 else None
+        b = step if step is not None and lo < step < hi else (lo + hi) / 2
+    return float(min(max(1 / b, TEMPERATURE_RANGE[0]), TEMPERATURE_RANGE[1]))
 
 
 TEMPERATURE_RANGE = (0.05, 20.0)
