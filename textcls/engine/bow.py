@@ -173,8 +173,9 @@ class Updater:
     thread on its own copy of the weights (taken now: change E, W, b only through this object);
     at the end of the call the copies' changes are summed into E, W, b in a fixed order (`kernel.merge`),
     so the result depends on the seed, the data and the thread count, never on timing. With
-    `hogwild`, the threads update E, W, b themselves, without copies or locks, as fastText does:
-    faster, not reproducible. `accumulators`: AdaGrad's (`Optimizer.accumulators`; updated in place)."""
+    `hogwild`, the threads update the table E itself, without copies or locks, as fastText does
+    (faster, not reproducible); W and b, which every update writes, stay per-thread copies summed
+    at the end of each call. `accumulators`: AdaGrad's (`Optimizer.accumulators`; updated in place)."""
 
     def __init__(
         self,
@@ -206,9 +207,12 @@ class Updater:
         GE, GW, Gb = self.accumulators
         self.tables = (E,) + ((GE,) if len(GE) else ())
         self.dense = (W, b.reshape(-1, 1)) + ((GW, Gb) if len(GW) else ())
-        self.copies = None
-        if threads > 1 and not hogwild:
-            self.copies = tuple(tuple(np.stack([a] * threads) for a in arrays) for arrays in (self.tables, self.dense))
+        self.copies = self.dense_copies = None
+        if threads > 1:  # (Hogwild's threads share the table, but W and b, which every update writes, are
+            # copies summed each step: threads writing the same few cache lines would wait on each other)
+            self.dense_copies = tuple(np.stack([a] * threads) for a in self.dense)
+            if not hogwild:
+                self.copies = (tuple(np.stack([a] * threads) for a in self.tables), self.dense_copies)
         F = F if self.copies is not None else 0
         # per thread, the rows its copy changed since the last merge: (stamps, rows, (interval, count))
         self.track = (
@@ -221,8 +225,12 @@ class Updater:
 
     def _part(self, i: int, rows: np.ndarray, first_step: int) -> np.ndarray:
         """Thread i's updates: on the weights themselves, or on its copy."""
-        if self.copies is None:
+        if self.threads == 1:
             (E, W, b), state, track = self.weights, self.accumulators, kernel.no_tracking()
+        elif self.copies is None:  # Hogwild: the shared table, this thread's W and b
+            dense = [a[i] for a in self.dense_copies]
+            E, W, b, track = self.weights[0], dense[0], dense[1].reshape(-1), kernel.no_tracking()
+            state = (self.accumulators[0], dense[2], dense[3]) if len(dense) > 2 else self.accumulators
         else:
             tables, dense = ([a[i] for a in arrays] for arrays in self.copies)
             E, W, b = tables[0], dense[0], dense[1].reshape(-1)
@@ -249,6 +257,8 @@ class Updater:
             sums = self._part(0, rows[: cuts[1]], first_step) + sum(p.result() for p in parts)
             if self.copies is not None:
                 self._merge()
+            else:
+                kernel.merge_dense(self.dense, self.dense_copies)
         return {"main": float(sums[0]), "rationale": float(sums[1]), "rows": len(rows), "rationale_rows": int(sums[2])}
 
     def _merge(self) -> None:

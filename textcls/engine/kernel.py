@@ -622,6 +622,13 @@ def merge(tables, dense, table_copies, dense_copies, touched, states, done, part
                 for a in range(len(tables)):
                     merge_rows(tables[a], table_copies[a], r)
     if part == parts - 1:
-        for a in range(len(dense)):
-            for c in range(dense[a].shape[0]):
-                merge_rows(dense[a], dense_copies[a], c)
+        merge_dense(dense, dense_copies)
+
+
+@njit(**JIT)
+def merge_dense(dense, dense_copies):
+    """Every row of the `dense` arrays (W, b as (C, 1), their accumulators) becomes itself plus the
+    sum of its copies' changes, and the copies start again from it."""
+    for a in range(len(dense)):
+        for c in range(dense[a].shape[0]):
+            merge_rows(dense[a], dense_copies[a], c)
