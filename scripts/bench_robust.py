@@ -46,18 +46,18 @@ LEXICON = ["loss.rationale.weight=1.0", "data.lexicon=data/lexicons/vader.csv", 
 
 # name -> (config, overrides)
 VARIANTS = {
-    "bow": ("sentiment_bow", []),
-    "bow+lexicon": ("sentiment_bow", LEXICON),
-    "bow+lexicon examples": ("sentiment_bow", LEXICON + ["data.lexicon_examples=true"]),
-    "bow+glove": ("sentiment_bow", GLOVE),
-    "bow+glove frozen": ("sentiment_bow", GLOVE + ["model.freeze_pretrained=true"]),
-    "bow+glove+lexicon examples": ("sentiment_bow", GLOVE + LEXICON + ["data.lexicon_examples=true"]),
+    "bow": ("sentiment_bow_torch", []),
+    "bow+lexicon": ("sentiment_bow_torch", LEXICON),
+    "bow+lexicon examples": ("sentiment_bow_torch", LEXICON + ["data.lexicon_examples=true"]),
+    "bow+glove": ("sentiment_bow_torch", GLOVE),
+    "bow+glove frozen": ("sentiment_bow_torch", GLOVE + ["model.freeze_pretrained=true"]),
+    "bow+glove+lexicon examples": ("sentiment_bow_torch", GLOVE + LEXICON + ["data.lexicon_examples=true"]),
     "bow+glove+lexicon examples+word dropout": (
-        "sentiment_bow",
+        "sentiment_bow_torch",
         GLOVE + LEXICON + ["data.lexicon_examples=true", "model.word_dropout=0.3"],
     ),
     "bow+glove+lexicon examples x5": (
-        "sentiment_bow",
+        "sentiment_bow_torch",
         GLOVE + LEXICON[1:] + ["loss.rationale.weight=5.0", "data.lexicon_examples=true"],
     ),
     "lstm": ("sentiment_lstm", []),

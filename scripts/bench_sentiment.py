@@ -71,6 +71,7 @@ SPLITS = {"train": DATA / "movies_train.csv", "valid": DATA / "movies_valid.csv"
 CROSS = {"amazon": DATA / "amazon.csv", "nyt": DATA / "nyt.csv", "tweets": DATA / "tweets.csv"}
 CONFIGS = {
     "bow": Path("configs/sentiment_bow.yaml"),
+    "bow_torch": Path("configs/sentiment_bow_torch.yaml"),
     "lstm": Path("configs/sentiment_lstm.yaml"),
     "cnn": Path("configs/sentiment_cnn.yaml"),
 }

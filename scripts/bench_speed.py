@@ -11,10 +11,12 @@ deleted from that folder, and XDG_CACHE_HOME is a fresh, empty folder.
 
 Sections (--sections; one that fails is reported and the others still run), each system --runs times, alternating:
   bow      textcls `train --config configs/sentiment_bow.yaml --set model.embedding_dim=50 --set train.epochs=5
-           --set train.patience=null --quiet` (row "textcls": the shipped recipe, AdamW with batch 32 and dropout;
-           row "textcls-sgd": fastText's recipe, --set optim.name=sgd_linear optim.lr=0.1 train.batch_size=64
-           model.dropout=0; row "textcls-hogwild": the same with train.hogwild=true, one process per thread as
-           fastText trains; row "textcls-compiled": the same with train.engine=compiled, one thread) against
+           --set train.patience=null --quiet` (row "textcls": the shipped recipe on the compiled engine, row-wise
+           AdaGrad, word dropout 0.1, one thread; "textcls-hogwild": the same on --threads kernel threads sharing
+           the weights, train.hogwild=true; "textcls-sgd": fastText's recipe, --set optim.name=sgd_linear
+           optim.lr=0.1 model.dropout=0 model.word_dropout=0, on the compiled engine, one thread;
+           "textcls-sgd-hogwild": that on --threads hogwild threads; "textcls-torch": fastText's recipe on the
+           PyTorch engine, batches of 64, --threads torch threads) against
            fastText 0.9.3 train_supervised (dim 50, epoch 5, lr 0.1), with
            the same threads, word n-gram order and hash buckets (--threads, --ngrams, --buckets; the config's 2 and
            200,000). textcls s = the whole process's wall time minus the median of 5 `python -c "import torch"`
@@ -68,7 +70,7 @@ import numpy as np
 from benchlib import ROOT, cli_path, comma_list, console, fmt, log, print_table, read_jsonl, write_json
 
 SECTIONS = ["bow", "lstm", "predict", "eval"]
-BOW_SYSTEMS = ["textcls", "textcls-hogwild", "textcls-sgd", "textcls-torch", "fasttext"]
+BOW_SYSTEMS = ["textcls", "textcls-hogwild", "textcls-sgd", "textcls-sgd-hogwild", "textcls-torch", "fasttext"]
 LENGTH, VOCAB, POLAR, NEGATORS = 20, 20_000, 200, ["not", "never", "no", "hardly"]
 SEGMENTS = [(0, 7), (7, 14), (14, 20)]  # each may hold one polarity slot: [negator] word
 NEGATION, DISTRACTOR, NOISE = 0.35, 0.3, 0.05
@@ -287,6 +289,13 @@ def textcls_sgd(args) -> dict:
     return textcls_bow(args, SGD_RECIPE, "bow-textcls-sgd")
 
 
+def textcls_sgd_hogwild(args) -> dict:
+    """fastText's recipe on --threads kernel threads sharing the weights (train.hogwild)."""
+    return textcls_bow(
+        args, {**SGD_RECIPE, "train.hogwild": "true", "train.threads": args.threads}, "bow-textcls-sgd-hogwild"
+    )
+
+
 def textcls_torch(args) -> dict:
     """fastText's recipe on the PyTorch engine (batches of 64, --threads torch threads)."""
     torch_recipe = {**SGD_RECIPE, "train.engine": "torch", "train.batch_size": 64, "train.threads": args.threads}
@@ -362,6 +371,7 @@ def bench_bow(args, data: dict) -> dict:
         "textcls": textcls_bow,
         "textcls-hogwild": textcls_hogwild,
         "textcls-sgd": textcls_sgd,
+        "textcls-sgd-hogwild": textcls_sgd_hogwild,
         "textcls-torch": textcls_torch,
         "fasttext": fasttext_bow,
     }

@@ -1,6 +1,6 @@
 """Tuning benchmark: `textcls tune` against fastText's autotune, the same budget, the shipped movie split.
 
-textcls: `textcls tune -c configs/sentiment_bow.yaml --budget B` (its default bag-of-words space),
+textcls: `textcls tune -c configs/sentiment_bow_torch.yaml --budget B` (its default bag-of-words space),
 the best trial's run folder scored once on the test split. fastText 0.9.3: `train_supervised` with
 autotuneValidationFile = the validation split and autotuneDuration = B (its own search, then its
 final training on the best settings), scored once on the test split, on lower-cased whitespace
@@ -25,7 +25,7 @@ from bench_sentiment import FASTTEXT_ENV, accuracy, in_fresh_process, peer_token
 from benchlib import ROOT, log, markdown_table, mean_std, print_table, seeded_options, write_json
 
 SPLITS = {split: ROOT / "data" / "sentiment" / f"movies_{split}.csv" for split in ("train", "valid", "test")}
-CONFIG = ROOT / "configs" / "sentiment_bow.yaml"
+CONFIG = ROOT / "configs" / "sentiment_bow_torch.yaml"
 
 
 def run_textcls(budget: int, seed: int, runs: Path) -> dict:

@@ -50,6 +50,10 @@ depending on what else is running):
     python scripts/rationale_bench.py --lambdas 0,0.3,1 --markdown
     python scripts/rationale_bench.py --parts movies --models bow --sizes 200,1000 --min-steps 2000 \
         --runs-dir bench/rationale_minsteps_runs --out bench/rationale_minsteps.json
+    python scripts/rationale_bench.py --parts movies --models bow --sizes all --threads 1 \
+        --bow-set optim.name=adagrad --bow-set optim.lr=0.1 --bow-set model.dropout=0 \
+        --bow-set model.word_dropout=0.1 --bow-set train.batch_size=1024 \
+        --runs-dir bench/rationale_kernel_runs --out bench/rationale_kernel.json   # on the compiled engine
 """
 
 from __future__ import annotations
@@ -274,6 +278,8 @@ def movie_job(model: str, size: int | None, lam: float, seed: int, args) -> dict
             f"loss.rationale.normalize={r['normalize']}",
             *overrides,
         ]
+    else:
+        overrides += args.bow_set
     name = f"{model}-n{size or 'all'}-lam{lam_text(lam)}-seed{seed}"
     return {
         "part": "movies",
@@ -296,6 +302,7 @@ def synthetic_job(lam: float, seed: int, paths: dict, args) -> dict:
         f"data.lexicon={show(paths['lexicon_trained'])}",
         "data.lexicon_holdout=0",
         *common_overrides(seed, lam, RATIONALE_CONFIG, args.synth["train"], args),
+        *args.bow_set,
     ]
     name = f"synthetic-bow-lam{lam_text(lam)}-seed{seed}"
     return {
@@ -689,6 +696,13 @@ def parse_args(argv=None):
         "--keep-runs", action="store_true", help="keep the run folders (large) under <runs-dir>/models/"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    parser.add_argument(
+        "--bow-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an override of the bag-of-words runs, after the others (repeatable): e.g. the compiled engine's recipe",
+    )
     parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
     parser.add_argument("--out", help="summary JSON (default: bench/rationale.json)")
     parser.add_argument("--runs-dir", help="per-run JSONs (default: bench/rationale_runs)")

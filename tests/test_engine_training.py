@@ -101,3 +101,26 @@ def test_hogwild_threads_learn(tmp_path, make_config):
     config = make_config(**{**COMPILED, "train": {**COMPILED["train"], "threads": 2, "hogwild": True}})
     result = train(config, out=tmp_path / "run")
     assert result.metrics["test"]["accuracy"] >= 0.9
+
+
+def test_the_examples_of_a_run_are_numbered_once_each_for_the_schedule(tmp_path, compiled_config, monkeypatch):
+    """The learning rate decays over the run's examples: every step's examples get the next numbers
+    (an epoch's last, short step included), and the schedule ends at their count, where it is 0."""
+    from textcls.engine import bow
+
+    calls, totals = [], []
+    real = bow.Updater.__call__
+
+    def record(self, rows, first_step):
+        calls.append((first_step, len(rows)))
+        totals.append(self.optimizer.total)
+        return real(self, rows, first_step)
+
+    monkeypatch.setattr(bow.Updater, "__call__", record)
+    config = compiled_config.model_copy(
+        update={"train": compiled_config.train.model_copy(update={"batch_size": 48, "epochs": 3})}
+    )
+    train(config, out=tmp_path / "run")
+    numbers = [first + i for first, n in calls for i in range(n)]
+    assert numbers == list(range(len(numbers))) and set(totals) == {len(numbers)}
+    assert len(numbers) % 3 == 0 and len(numbers) // 3 % 48 != 0  # (three epochs, each with a short last step)

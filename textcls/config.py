@@ -169,18 +169,17 @@ class TrainConfig(Section):
     precision: Literal["fp32", "bf16", "fp16"] = (
         "fp32"  # forward passes under autocast; fp16 (CUDA only) with loss scaling
     )
-    threads: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = (
-        "auto"  # torch CPU threads; auto = the cores this process may use
-    )
+    # torch CPU threads, auto = the cores this process may use; the compiled engine's threads, auto = 1
+    threads: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = "auto"
     faithfulness: bool = False  # final evaluation also measures comprehensiveness/sufficiency (11 extra passes)
-    hogwild: bool = (
-        False  # CPU, optim sgd_linear: one process per thread sharing the weights, lock-free (not reproducible)
-    )
+    # threads (compiled engine) or processes (PyTorch, sgd_linear) sharing the weights, lock-free:
+    # faster, not reproducible
+    hogwild: bool = False
     classes_per_batch: int | None = Field(None, ge=2)  # embedding with class labels: P classes per batch ...
     per_class: int | None = Field(None, ge=2)  # ... and K sentences of each (replaces batch_size and length buckets)
     patience: int | None = Field(None, ge=1)  # epochs without improvement before stopping
     # compiled: the bag of words trained by a compiled kernel, one update per example (textcls/engine);
-    # auto is torch until the shipped bag-of-words configs move to the kernel
+    # auto: the kernel wherever it can train the config, else torch
     engine: Literal["auto", "torch", "compiled"] = "auto"
     checkpoint_every: int | None = Field(
         None, ge=1

@@ -1,14 +1,16 @@
-"""Compiled per-example training of the bag of words (models/bow/bag.py), fastText's way: one plain
-SGD update per example, touching only the rows of the embedding table the example reads.
+"""Compiled per-example training of the bag of words (models/bow/bag.py), fastText's way: one update
+per example (plain SGD, or row-wise AdaGrad), touching only the rows of the embedding table the
+example reads.
 
 PyTorch spends about 1 ms of overhead on every optimiser step, so per-example updates there cannot
 come near fastText's speed; here the forward pass, the loss gradient, the backward pass and the
 update of one example are one compiled numba function (`kernel.py`, no torch) working in place on
 float32 numpy arrays (views of the model's parameters: `model.embedding.weight.detach().numpy()`
-shares their memory). `bow.py` is the numpy-facing side: `Inputs.of(encoded)`, `Loss`, `Updater`,
-`forward`, `sgd_step`, `train_epoch`, `seeded`; `trainer.py` trains a run with it (train.engine
-compiled), and `choice.py` says whether a config can be (neither this package nor choice.py imports
-numba: a PyTorch run never loads it).
+shares their memory). `bow.py` is the numpy-facing side: `Inputs.of(encoded)`, `Loss`, `Optimizer`,
+`Updater` (one thread, or several: copies merged each step, or Hogwild's shared table), `forward`,
+`sgd_step`, `train_epoch`, `seeded`; `trainer.py` trains a run with it, and `choice.py` says which
+engine trains a config (neither this package nor choice.py imports numba: a PyTorch run never
+loads it).
 
 What it computes, for one row of T tokens (embedding table E (F, D), head W (C, D), bias b (C,)):
 
@@ -27,6 +29,9 @@ dropout on each word vector and n-gram vector of the sum (per element, as torch'
 see none, as the model's) and word dropout (the word's id replaced by the unknown id 1, its
 character n-grams kept), drawn from a xorshift64* state passed in (`seeded(seed)`), so a run is
 reproducible. With neither, one update equals torch autograd + torch.optim.SGD on a batch of one.
+Weight decay multiplies the head and each row an example reads by 1 - lr * weight_decay before its
+step; AdaGrad keeps one sum of squared gradients per table row (their mean over D) and per weight
+of the head, and steps lr * g / (sqrt(sum) + eps).
 
 Shapes: data = (offsets (R + 1,), ids (N,), ngrams (N, K) 0 = none, word_types (N,), sub_offsets
 (L + 1,), sub_values (S,)), int64; labels (R, L) float32; targets (N,) int64 (IGNORE = -100 where a

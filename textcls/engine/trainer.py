@@ -123,7 +123,8 @@ class CompiledTrainer(Trainer):
     def updater(self, items: Encoded) -> engine.Updater:
         """The kernel's updates over the training rows (made once, reused every step)."""
         if self._updater is None or self._updater[0] != id(items):
-            self.optimizer.settings.total = self.total_steps * self.cfg.batch_size
+            per_epoch = math.ceil(len(items) / self.cfg.batch_size)
+            self.optimizer.settings.total = self.total_steps // per_epoch * len(items)  # (the examples of every epoch)
             updater = engine.Updater(
                 engine.Inputs.of(items),
                 *self.weights,
@@ -150,10 +151,11 @@ class CompiledTrainer(Trainer):
         sums = dict(partial["sums"]) if partial else dict.fromkeys([*part_names, "loss"], 0.0)
         tokens, rows = (partial["tokens"], partial["weight"]) if partial else (0, 0)
         lengths, B = items.lengths, self.cfg.batch_size
+        first_example = first_step // len(batches) * len(items)  # (every step but an epoch's last is B examples)
         reported, every = 0, self.cfg.checkpoint_every
         for i in range(done, len(batches)):
             step_rows = batches[i]
-            parts = update(step_rows, (first_step + i) * B)
+            parts = update(step_rows, first_example + i * B)
             sums[main_name] += parts["main"]
             if "rationale_loss" in sums:
                 sums["rationale_loss"] += parts["rationale"]
@@ -176,6 +178,6 @@ class CompiledTrainer(Trainer):
                 self.partial = None
                 if self.stop_requested:
                     raise Stopped()
-        # The learning rate the log shows: the next example's.
+        # The learning rate the log shows: the next step's.
         self.optimizer.set_lr_factor(lr_factor(self.optim_cfg, first_step + len(batches), self.total_steps))
         return sums, rows, tokens
