@@ -101,8 +101,9 @@ def test_progress_off_a_terminal_is_whole_lines(unicode_run):
     for line, record in zip(epochs, records):
         assert f"valid_accuracy {record['valid_accuracy']:.4f}" in line and line.endswith("tok/s)")  # never wrapped
     progress = done.stderr.split("valid (best epoch")[0]  # the metrics tables follow
-    assert progress.splitlines()[0].startswith("engine: torch (")  # which engine trains, and why
-    assert progress.splitlines()[1:] == epochs and "\r" not in progress  # no bar redrawn in place
+    notes = progress.splitlines()[:2]  # where the encoded data came from; which engine trains, and why
+    assert notes[0].startswith("token cache: ") and notes[1].startswith("engine: torch (")
+    assert progress.splitlines()[2:] == epochs and "\r" not in progress  # no bar redrawn in place
     assert "\x1b[" not in done.stderr  # no colour codes
 
 
@@ -111,8 +112,8 @@ def test_log_format_json_gives_one_object_per_epoch(unicode_run):
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
     records = [json.loads(line) for line in (unicode_run.root / "json" / "metrics.jsonl").read_text().splitlines()]
-    assert lines[0]["note"].startswith("engine: torch (")  # notes are objects too
-    assert lines[1:] == records
+    assert [line["note"].split(" (")[0].split(": ")[0] for line in lines[:2]] == ["token cache", "engine"]  # notes
+    assert lines[2:] == records
 
 
 FLOAT = re.compile(r"-?\d+\.(\d+)")

@@ -172,6 +172,7 @@ TORCH_FREE = [
     "textcls.losses.crf",
     "textcls.engine",
     "textcls.engine.choice",
+    "textcls.token_cache",
 ]
 
 

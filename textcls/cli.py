@@ -595,6 +595,27 @@ def similarity(
 
 
 @app.command()
+def prepare(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config whose data to encode."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config field (repeatable)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+):
+    """Encode the config's data into the token cache (data.cache) ahead of training; say what it holds."""
+    from textcls import reporting
+    from textcls.config import load_config
+    from textcls.token_cache import describe
+    from textcls.train import prepare as prepare_cache
+
+    with user_errors():
+        entry, built = prepare_cache(load_config(config, overrides))
+    result = {"path": str(entry.path), "built": built, **describe(entry)}
+    if fmt == Format.json:
+        typer.echo(to_json(result))
+    else:
+        reporting.print_cache(result)
+
+
+@app.command()
 def stats(
     config: Path = typer.Option(..., "--config", "-c", help="YAML config whose columns and lexicon to use."),
     data: Optional[Path] = typer.Argument(None, help="CSV to count [default: the config's data.train]."),

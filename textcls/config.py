@@ -54,6 +54,14 @@ class DataConfig(Section):
     min_freq: int = Field(1, ge=1)
     max_vocab: int | None = Field(None, ge=1)
     max_length: int | None = Field(None, ge=1)  # tokens kept per text
+    # where encoded data are kept for the next run (textcls/token_cache.py): auto = $TEXTCLS_CACHE,
+    # else .cache/ in output.dir; off; or a folder
+    cache: str = "auto"
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _off(cls, cache: Any) -> Any:
+        return {False: "off", True: "auto"}.get(cache, cache) if isinstance(cache, bool) else cache  # (YAML's off)
 
     @field_validator("delimiter")
     @classmethod

@@ -237,3 +237,15 @@ def print_stats(stats: dict, console: Console = out) -> None:
         elif key != "file":
             table.add_row(key, _fmt(value))
     console.print(table)
+
+
+def print_cache(result: dict) -> None:
+    """`textcls prepare`: the token cache entry and what it holds."""
+    out.print(f"{escape(result['path'])} ({'written now' if result['built'] else 'already there'})", highlight=False)
+    table = Table()
+    for column in ("split", "rows", "tokens"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split, counts in result["splits"].items():
+        table.add_row(split, f"{counts['rows']:,}", f"{counts['tokens']:,}")
+    out.print(table)
+    out.print(f"{result['bytes'] / 1e6:,.1f} MB, vocabulary {result['vocabulary']:,} words, {result['labels']} labels")

@@ -49,6 +49,7 @@ from textcls.run_folder import (
 )
 from textcls.signals import StopOnSignal
 from textcls.tasks import Task, task_of
+from textcls.token_cache import Entry, cache_key, cache_root, cached
 from textcls.trainer import STATE_KEYS, NullReporter, Reporter, Stopped, Trainer
 from textcls.vocab import Vocabulary
 
@@ -267,6 +268,11 @@ def build(
     weights when resumed) and the objective."""
     task = task_of(config)
     monitor = resolve_monitor(config.train.monitor, task)
+    root = cache_root(config)
+    if root is not None and resumed is None and config.model.pretrained is None and not config.train.faithfulness:
+        datasets, featurizer, splits = _cached_data(config, task, reporter)
+        task.check_monitor(monitor, featurizer.labels)
+        return _finish_build(config, task, monitor, device, reporter, distributed, datasets, featurizer, splits)
     datasets = load_datasets(config, task)
     vectors, every_word = None, config.model.pretrained_words == "all"
     if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
@@ -287,7 +293,59 @@ def build(
     train_items = featurizer.encode_all(datasets.train)
     valid_items = featurizer.encode_all(datasets.valid)
     test_items = featurizer.encode_all(datasets.test) if datasets.test is not None else None
+    splits = (train_items, valid_items, test_items)
+    return _finish_build(
+        config, task, monitor, device, reporter, distributed, datasets, featurizer, splits, vectors, resumed
+    )
 
+
+def prepare(config: Config, reporter: Reporter | None = None) -> tuple[Entry, bool]:
+    """(the token cache's entry for this config's data and settings, whether it was built now):
+    what `train` and `tune` build on first use and map afterwards (`textcls prepare`)."""
+    root = cache_root(config)
+    if root is None:
+        raise ConfigError("data.cache is off: there is no token cache to prepare")
+    task = task_of(config)
+
+    def build_entry():
+        datasets = load_datasets(config, task)
+        featurizer = build_featurizer(config, task, datasets.train)
+        for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
+            resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
+        splits = {"train": datasets.train, "valid": datasets.valid, "test": datasets.test}
+        encoded = {name: featurizer.encode_all(d) if d is not None else None for name, d in splits.items()}
+        return featurizer.vocab, featurizer.labels, encoded
+
+    entry, built = cached(root, cache_key(config, task), build_entry)
+    (reporter or NullReporter()).note(f"token cache: {'wrote' if built else 'read'} {entry.path}")
+    return entry, built
+
+
+def _cached_data(config: Config, task: Task, reporter: Reporter | None) -> tuple[Datasets, Featurizer, tuple]:
+    """(datasets without their examples, featurizer, encoded splits) from the token cache."""
+    entry, _ = prepare(config, reporter)
+    featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), entry.vocab, entry.labels)
+    source = config.data.valid if isinstance(config.data.valid, str) else config.data.train
+    datasets = Datasets(None, None, None, source)  # (the examples themselves are not kept: evaluation needs none)
+    return datasets, featurizer, (entry.splits["train"], entry.splits["valid"], entry.splits["test"])
+
+
+def _finish_build(
+    config: Config,
+    task,
+    monitor: str,
+    device: torch.device,
+    reporter: Reporter | None,
+    distributed: bool,
+    datasets: Datasets,
+    featurizer: Featurizer,
+    splits: tuple,
+    vectors=None,
+    resumed: Resumed | None = None,
+) -> Setup:
+    """The model (pretrained vectors and a resumed run's weights loaded), loss and objective over
+    the encoded splits (see `build`)."""
+    train_items, valid_items, test_items = splits
     loss = resolve_loss(config.loss, task, len(featurizer.labels))
     outputs = task.num_outputs(loss, len(featurizer.labels))
     log_softmax = loss.log_softmax
