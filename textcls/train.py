@@ -288,15 +288,19 @@ def build(
     if config.model.pretrained is not None and not every_word:  # the vocabulary's words only
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim, vocabulary_words(featurizer.vocab))
     task.check_monitor(monitor, featurizer.labels)
-    for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
-        resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
-    train_items = featurizer.encode_all(datasets.train)
-    valid_items = featurizer.encode_all(datasets.valid)
-    test_items = featurizer.encode_all(datasets.test) if datasets.test is not None else None
-    splits = (train_items, valid_items, test_items)
+    encoded = encode_splits(config, datasets, featurizer)
+    splits = (encoded["train"], encoded["valid"], encoded["test"])
     return _finish_build(
         config, task, monitor, device, reporter, distributed, datasets, featurizer, splits, vectors, resumed
     )
+
+
+def encode_splits(config: Config, datasets: Datasets, featurizer: Featurizer) -> dict[str, Encoded | None]:
+    """Each split encoded (test: None without one), after checking the lexicon's labels."""
+    for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
+        resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
+    splits = {"train": datasets.train, "valid": datasets.valid, "test": datasets.test}
+    return {name: featurizer.encode_all(d) if d is not None else None for name, d in splits.items()}
 
 
 def prepare(config: Config, reporter: Reporter | None = None) -> tuple[Entry, bool]:
@@ -310,11 +314,7 @@ def prepare(config: Config, reporter: Reporter | None = None) -> tuple[Entry, bo
     def build_entry():
         datasets = load_datasets(config, task)
         featurizer = build_featurizer(config, task, datasets.train)
-        for word, target in (datasets.lexicon or {}).items():  # a bad lexicon label names the lexicon, not a row
-            resolve_target(target, featurizer.labels, f"{config.data.lexicon}, word '{word}'")
-        splits = {"train": datasets.train, "valid": datasets.valid, "test": datasets.test}
-        encoded = {name: featurizer.encode_all(d) if d is not None else None for name, d in splits.items()}
-        return featurizer.vocab, featurizer.labels, encoded
+        return featurizer.vocab, featurizer.labels, encode_splits(config, datasets, featurizer)
 
     entry, built = cached(root, cache_key(config, task), build_entry)
     (reporter or NullReporter()).note(f"token cache: {'wrote' if built else 'read'} {entry.path}")
@@ -332,7 +332,7 @@ def _cached_data(config: Config, task: Task, reporter: Reporter | None) -> tuple
 
 def _finish_build(
     config: Config,
-    task,
+    task: Task,
     monitor: str,
     device: torch.device,
     reporter: Reporter | None,
