@@ -46,13 +46,11 @@ class Inputs:
         return len(self.data[0]) - 1
 
     def longest(self) -> tuple[int, int]:
-        """(most tokens in a row, most table rows a row reads: words, character n-grams, n-grams)."""
-        offsets, _, ngrams, word_types, sub_offsets, _ = self.data
-        reads = 1 + (ngrams != 0).sum(1)
-        if len(word_types):
-            reads += sub_offsets[word_types + 1] - sub_offsets[word_types]
-        total = np.concatenate([[0], np.cumsum(reads)])
-        return int(np.diff(offsets).max(initial=0)), int((total[offsets[1:]] - total[offsets[:-1]]).max(initial=0))
+        """(most tokens in a row, at most how many table rows a row reads: each token its word, its
+        character n-grams and the n-grams it starts). Bounds from the offsets alone: no array per token."""
+        offsets, _, ngrams, _, sub_offsets, _ = self.data
+        tokens = int(np.diff(offsets).max(initial=0))
+        return tokens, tokens * (1 + ngrams.shape[1] + int(np.diff(sub_offsets).max(initial=0)))
 
 
 @dataclass
@@ -202,7 +200,8 @@ class Updater:
         self.accumulators = accumulators or optimizer.accumulators(F, C, D)
         self.inputs, self.weights, self.optimizer, self.threads = inputs, (E, W, b), optimizer, threads
         self.kind = (OPTIMIZERS[optimizer.name], float(optimizer.eps))
-        self.work = [kernel.workspace(inputs.data, D, C, F, *inputs.longest()) for _ in range(threads)]
+        longest = inputs.longest()
+        self.work = [kernel.workspace(inputs.data, D, C, F, *longest) for _ in range(threads)]
         # the arrays merged row by row (E and its accumulator) and whole (W, b, theirs), b as (C, 1)
         GE, GW, Gb = self.accumulators
         self.tables = (E,) + ((GE,) if len(GE) else ())
