@@ -26,9 +26,10 @@ Sections (--sections; one that fails is reported and the others still run), each
            MALLOC_MMAP_THRESHOLD_ set (see scripts/bench_sentiment.py: fastText 0.9.3 leaves most of its input matrix
            as it finds the memory; fresh pages are zeros). tokens/s = whitespace tokens of the train file x epochs / s;
            "x fastText" is the median over rounds of the paired ratio. Also: test accuracy (mean), each process's
-           peak RSS (os.wait4) and per million tokens of the train file, and textcls's run folder (bytes of its
-           files) against its largest checkpoints/*.safetensors, and the process's seconds outside its epochs
-           (less metrics.jsonl's epoch seconds).
+           peak RSS (os.wait4) and per million tokens of the train file, its peak RssAnon (sampled every 0.1 s:
+           its own memory, without mapped files' pages), and textcls's run folder (bytes of its files) against
+           its largest checkpoints/*.safetensors, and the process's seconds outside its epochs (less
+           metrics.jsonl's epoch seconds).
   lstm     textcls `train --config configs/sentiment_lstm.yaml` set to the plain loop's recipe (embedding 100, BiLSTM
            128 per direction, attention pooling, dropout 0.5, batch 256, dense Adam lr 0.005, grad clip 5) on the
            first --lstm-train sentences for --lstm-epochs, against that model as a plain PyTorch loop in this process
@@ -116,12 +117,23 @@ def summarize(records: list[dict]) -> dict:
 
 # Peak RSS is inherited through fork: a child forked from this (large) process would report at least this
 # process's size. So each command runs under a small launcher (python -S, a few MB), forked from it.
-LAUNCHER = """import os, sys
+# It also samples the child's RssAnon (its own anonymous memory; mapped files' pages are not in it) every 0.1 s.
+LAUNCHER = """import os, sys, time
 pid = os.fork()
 if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+anon = 0
+while True:
+    done, status, usage = os.wait4(pid, os.WNOHANG)
+    if done:
+        break
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            anon = max([anon] + [int(line.split()[1]) for line in f if line.startswith("RssAnon:")])
+    except OSError:
+        pass
+    time.sleep(0.1)
+open(sys.argv[1], "w").write(f"{usage.ru_maxrss} {anon}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -146,7 +158,8 @@ def run_child(cmd: list, name: str, args, stdout: Path | None = None, env: dict 
     if child.returncode != 0:
         tail = log_path.read_text().strip().splitlines()[-1:]
         raise RuntimeError(f"{name} exited with {child.returncode} ({log_path}): {' '.join(tail)}")
-    return {"seconds": seconds, "peak_rss_mb": int(rss_path.read_text()) / 1024}
+    rss, anon = (int(x) for x in rss_path.read_text().split())
+    return {"seconds": seconds, "peak_rss_mb": rss / 1024, "peak_anon_mb": anon / 1024}
 
 
 def textcls(args, argv: list, name: str, stdout: Path | None = None, token_cache: bool = False) -> dict:
@@ -290,6 +303,7 @@ def textcls_bow(args, recipe: dict | None = None, name: str = "bow-textcls", tok
         "process_seconds": child["seconds"],
         "test_accuracy": json.loads((out / "metrics.json").read_text())["test"]["accuracy"],
         "peak_rss_mb": child["peak_rss_mb"],
+        "peak_anon_mb": child["peak_anon_mb"],
         "run_folder_mb": sum(p.stat().st_size for p in files) / 1e6,
         "weights_mb": max(p.stat().st_size for p in files if p.suffix == ".safetensors") / 1e6,
     }
@@ -370,7 +384,11 @@ def fasttext_bow(args) -> dict:
     spec = json.dumps({"train": str(args.data / "train.txt"), "test": str(args.data / "test.txt"), "params": params})
     result = args.work / "fasttext.json"
     child = run_child([sys.executable, __file__, "--fasttext-worker", spec], "bow-fasttext", args, result, FASTTEXT_ENV)
-    return {**json.loads(result.read_text()), "peak_rss_mb": child["peak_rss_mb"]}
+    return {
+        **json.loads(result.read_text()),
+        "peak_rss_mb": child["peak_rss_mb"],
+        "peak_anon_mb": child["peak_anon_mb"],
+    }
 
 
 def alternate(args, section: str, systems: dict, *arguments) -> dict:
@@ -654,6 +672,7 @@ def bow_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
             fmt(r["over_fasttext"].get(name, 1.0), ".3f", "×"),
             fmt(100 * x["test_accuracy"], ".1f"),
             fmt(x["peak_rss_mb"], ".0f"),
+            fmt(x.get("peak_anon_mb"), ".0f"),
             fmt(x["peak_rss_mb_per_m_tokens"], ".1f"),
             fmt(x.get("run_folder_mb"), ".1f"),
             fmt(x.get("folder_over_weights"), ".2f", "×"),
@@ -673,6 +692,7 @@ def bow_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
             "× fastText",
             "test acc %",
             "peak RSS MB",
+            "peak RssAnon MB",
             "MB / M train tokens",
             "run folder MB",
             "folder / weights",
