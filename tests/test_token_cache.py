@@ -153,3 +153,14 @@ def test_prepare_says_what_it_wrote(config, tmp_path):
     assert not again["built"] and again["path"] == result["path"]
     off = runner.invoke(app, ["prepare", "-c", str(path), "--set", "data.cache=off"])
     assert off.exit_code == 1 and "data.cache is off" in off.output and "Traceback" not in off.output
+
+
+def test_a_cache_folder_that_cannot_be_used_is_one_line(config, tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps(_with_cache(config, blocker / "cache").to_dict()))
+    done = CliRunner().invoke(app, ["prepare", "-c", str(path)])
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert f"{blocker / 'cache'}: cannot keep the token cache there" in done.output
+    assert "set data.cache to another folder, or off" in done.output

@@ -30,6 +30,7 @@ from filelock import FileLock
 
 from textcls.config import Config
 from textcls.encoded import Encoded, Ragged
+from textcls.errors import RunError
 from textcls.files import fsync, sha256, write_json
 from textcls.tasks import Task
 from textcls.vocab import Vocabulary
@@ -157,23 +158,40 @@ def _read(folder: Path) -> Entry:
 def cached(root: Path, key: str, build) -> tuple[Entry, bool]:
     """(the entry `key` under `root`, whether it was built now). `build()` returns (vocab, labels,
     {split: Encoded or None}); it runs, under the key's lock, only when no sound entry exists."""
-    root.mkdir(parents=True, exist_ok=True)
     folder = root / key
-    with FileLock(str(root / f"{key}.lock")):
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(root / f"{key}.lock"))
+        lock.acquire()
+    except OSError as exc:
+        raise unusable(root, exc) from None
+    try:
         if folder.is_dir():
             try:
                 return _read(folder), False
             except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
-                shutil.rmtree(folder)  # damaged or half-copied: never trusted, built again
+                shutil.rmtree(folder, ignore_errors=True)  # damaged or half-copied: never trusted, built again
         for stale in root.glob(f"{key}.tmp-*"):  # a build that was killed
             shutil.rmtree(stale, ignore_errors=True)
         vocab, labels, splits = build()
         tmp = root / f"{key}.tmp-{os.getpid()}"
-        _write(tmp, vocab, labels, splits)
-        fsync(tmp)
-        os.rename(tmp, folder)  # complete, or absent
-        fsync(root)
+        try:
+            _write(tmp, vocab, labels, splits)
+            fsync(tmp)
+            os.rename(tmp, folder)  # complete, or absent
+            fsync(root)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise unusable(root, exc) from None
         return _read(folder), True
+    finally:
+        lock.release()
+
+
+def unusable(root: Path, exc: OSError) -> RunError:
+    return RunError(
+        f"{root}: cannot keep the token cache there ({exc.strerror or exc}); set data.cache to another folder, or off"
+    )
 
 
 def describe(entry: Entry) -> dict:
