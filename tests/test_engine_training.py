@@ -124,3 +124,23 @@ def test_the_examples_of_a_run_are_numbered_once_each_for_the_schedule(tmp_path,
     numbers = [first + i for first, n in calls for i in range(n)]
     assert numbers == list(range(len(numbers))) and set(totals) == {len(numbers)}
     assert len(numbers) % 3 == 0 and len(numbers) // 3 % 48 != 0  # (three epochs, each with a short last step)
+
+
+def test_hogwild_threads_save_within_an_epoch(tmp_path, make_config, monkeypatch):
+    """The kernel's threads return to Python every step, so checkpoint_every works with them (PyTorch's
+    Hogwild processes save only at the end of an epoch: refused there, in one line)."""
+    saved = []
+    real = train_module.save_checkpoint
+    monkeypatch.setattr(
+        train_module,
+        "save_checkpoint",
+        lambda run_dir, names, model, info, state=None: (saved.append(info), real(run_dir, names, model, info, state))[
+            1
+        ],
+    )
+    sections = {**COMPILED, "train": {**COMPILED["train"], "threads": 2, "hogwild": True, "checkpoint_every": 5}}
+    train(make_config(**sections), out=tmp_path / "run")
+    assert any("batch" in info for info in saved)  # a `last` taken within an epoch
+    torch_sections = {**sections, "train": {**sections["train"], "engine": "torch"}}
+    with pytest.raises(ConfigError, match="PyTorch's train.hogwild processes cannot"):
+        train(make_config(**torch_sections), out=tmp_path / "torch")

@@ -169,10 +169,10 @@ def _train(
         config = config.model_copy(update={"model": config.model.model_copy(update={"sparse": False})})
     if config.train.hogwild and group is not None:
         raise ConfigError("train.hogwild and torchrun's processes are two ways of sharing the work: use one")
-    if config.train.checkpoint_every and (config.train.hogwild or group is not None):
+    if config.train.checkpoint_every and group is not None:
         raise ConfigError(
             "train.checkpoint_every saves within an epoch, which needs one process training every step "
-            "(not train.hogwild or torchrun: they save at the end of each epoch)"
+            "(torchrun's processes save at the end of each epoch)"
         )
     main = group is None or group.main  # the one process that writes the run folder
 
@@ -369,6 +369,11 @@ def _finish_build(
         model,
     )
     engine, why = resolve_engine(config, task.per_token, loss.name, distributed)
+    if engine == "torch" and config.train.hogwild and config.train.checkpoint_every:
+        raise ConfigError(
+            "train.checkpoint_every saves within an epoch, which PyTorch's train.hogwild processes cannot "
+            "(they save at the end of each epoch; the compiled engine's Hogwild threads can)"
+        )
     if engine == "compiled" or (config.model.type == "bow" and not task.per_token):  # (where the kernel could be)
         (reporter or NullReporter()).note(why)
     model_info = {
