@@ -327,7 +327,7 @@ def textcls_sgd_hogwild(args) -> dict:
 
 
 def textcls_sgd_cached(args) -> dict:
-    """fastText's recipe on two hogwild threads, twice: the first run fills the token cache, the second
+    """fastText's recipe on --threads hogwild threads, twice: the first run fills the token cache, the second
     (timed in the row) maps it; both runs' time outside their epochs is kept."""
     first = textcls_sgd_hogwild(args)
     recipe = {**SGD_RECIPE, "train.hogwild": "true", "train.threads": args.threads}

@@ -36,7 +36,7 @@ def test_the_compiled_engine_learns_and_says_so_in_model_json(tmp_path, compiled
     assert records[0]["train_loss"] > records[-1]["train_loss"]
 
 
-def test_auto_is_the_torch_engine(tmp_path, make_config):
+def test_auto_trains_what_the_kernel_cannot_on_torch(tmp_path, make_config):
     train(make_config(train={"epochs": 1}), out=tmp_path / "run")
     assert json.loads((tmp_path / "run" / "model.json").read_text())["engine"] == "torch"
 
@@ -144,3 +144,22 @@ def test_hogwild_threads_save_within_an_epoch(tmp_path, make_config, monkeypatch
     torch_sections = {**sections, "train": {**sections["train"], "engine": "torch"}}
     with pytest.raises(ConfigError, match="PyTorch's train.hogwild processes cannot"):
         train(make_config(**torch_sections), out=tmp_path / "torch")
+
+
+def test_a_run_resumes_on_the_engine_it_trained_on(tmp_path, make_config):
+    """A run whose `auto` meant PyTorch (as before the kernel) is not continued by the kernel: one
+    line saying which engine to set, and with it the resume is exact."""
+    import yaml
+
+    config = make_config(**{**COMPILED, "train": {**COMPILED["train"], "engine": "torch", "batch_size": 16}})
+    straight = train(config, out=tmp_path / "straight").run_dir
+    with pytest.raises(Crash):
+        train(config, out=tmp_path / "resumed", after_epoch=crash_after_epoch(2))
+    saved = tmp_path / "resumed" / "config.yaml"
+    data = yaml.safe_load(saved.read_text())
+    data["train"]["engine"] = "auto"  # what an older release wrote, where auto was PyTorch
+    saved.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="trained on the torch engine and would go on with the compiled one"):
+        train(resume=tmp_path / "resumed")
+    train(saved_config(tmp_path / "resumed", ["train.engine=torch"]), resume=tmp_path / "resumed")
+    assert_same_run(straight, tmp_path / "resumed")

@@ -164,3 +164,21 @@ def test_a_cache_folder_that_cannot_be_used_is_one_line(config, tmp_path):
     assert done.exit_code == 1 and "Traceback" not in done.output
     assert f"{blocker / 'cache'}: cannot keep the token cache there" in done.output
     assert "set data.cache to another folder, or off" in done.output
+
+
+def test_an_unusable_auto_cache_is_a_note_and_the_run_goes_on(config, tmp_path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TEXTCLS_CACHE", str(blocker / "cache"))
+    reporter = Notes()
+    result = train(_with_cache(config, "auto"), out=tmp_path / "run", reporter=reporter)
+    assert result.metrics["valid"]["accuracy"] >= 0
+    assert any("cannot keep the token cache there" in n and "reads its CSVs without it" in n for n in reporter.notes)
+
+
+def test_prepare_refuses_what_the_cache_does_not_serve(config):
+    from textcls.errors import ConfigError
+
+    faithful = config.model_copy(update={"train": config.train.model_copy(update={"faithfulness": True})})
+    with pytest.raises(ConfigError, match="the token cache does not serve them"):
+        prepare(faithful)

@@ -73,7 +73,8 @@ def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray, multilabel: bool 
         y = np.asarray(y_true, dtype=np.float64)
 
         def slopes(b: float) -> tuple[float, float]:  # d NLL / db, d2 NLL / db2
-            p = 1.0 / (1.0 + np.exp(-b * x))
+            with np.errstate(over="ignore"):  # (exp overflowing to inf gives p = 0, as it should)
+                p = 1.0 / (1.0 + np.exp(-b * x))
             return float(((p - y) * x).mean()), float((p * (1 - p) * x * x).mean())
 
     else:
@@ -89,9 +90,9 @@ def fit_temperature(log_probs: np.ndarray, y_true: np.ndarray, multilabel: bool 
 
     # Bounded: with no error on validation the likelihood grows without end as T -> 0.
     lo, hi = 1 / TEMPERATURE_RANGE[1], 1 / TEMPERATURE_RANGE[0]
-    if slopes(hi)[0] <= 0:
+    if slopes(hi)[0] < 0:
         return TEMPERATURE_RANGE[0]
-    if slopes(lo)[0] >= 0:
+    if slopes(lo)[0] > 0:
         return TEMPERATURE_RANGE[1]
     b = 1.0 if lo < 1.0 < hi else (lo + hi) / 2
     for _ in range(200):

@@ -17,7 +17,7 @@ from textcls.errors import ConfigError
 from textcls.files import atomic_write
 from textcls.run_folder import log_line, read_log, read_run_files
 
-RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.threads"}
+RESUMABLE_CHANGES = {"train.epochs", "train.device", "train.threads", "train.engine"}  # (the engine: checked in build)
 
 
 def saved_config(run_dir: str | Path, overrides: list[str] = ()) -> Config:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from textcls import __version__
 from textcls.config import Config
 from textcls.encoded import Encoded, Ragged
 from textcls.errors import RunError
@@ -76,6 +77,7 @@ def cache_key(config: Config, task: Task) -> str:
     files = {
         name: _fingerprint(data[name]) for name in ("train", "valid", "test", "lexicon") if isinstance(data[name], str)
     }
+    data = {k: v for k, v in data.items() if k not in files}  # (a file by its content, not how its path is written)
     model = config.model
     features = {
         "type": model.type,
@@ -85,6 +87,7 @@ def cache_key(config: Config, task: Task) -> str:
     split_seed = config.train.seed if not isinstance(config.data.valid, str) else None  # (a validation split's draw)
     inputs = {
         "format": FORMAT,
+        "textcls": __version__,  # (another release may tokenise or hash differently)
         "task": task.name,
         "data": data,
         "files": files,
@@ -139,8 +142,7 @@ def _read(folder: Path) -> Entry:
                 f"{path.name}: {array.dtype} {array.shape}, the manifest says {spec['dtype']} {spec['shape']}"
             )
         arrays[name] = array
-    vocab_json = json.loads((folder / "vocab.json").read_text())
-    vocab = Vocabulary(vocab_json["tokens"][2:], trained=vocab_json.get("trained"))
+    vocab = Vocabulary.from_json(json.loads((folder / "vocab.json").read_text()))
     labels = json.loads((folder / "labels.json").read_text())
     splits: dict[str, Encoded | None] = {}
     for split in SPLITS:
@@ -153,6 +155,10 @@ def _read(folder: Path) -> Entry:
             subwords = Ragged(values=get("subwords.values"), offsets=get("subwords.offsets"))
         splits[split] = Encoded(**{name: get(name) for name in ARRAYS}, subwords=subwords, **manifest["scalars"][split])
     return Entry(folder, vocab, labels, splits)
+
+
+class CacheUnusable(RunError):
+    """The cache folder cannot be used (not writable, a file in the way, the disk full)."""
 
 
 def cached(root: Path, key: str, build) -> tuple[Entry, bool]:
@@ -169,8 +175,10 @@ def cached(root: Path, key: str, build) -> tuple[Entry, bool]:
         if folder.is_dir():
             try:
                 return _read(folder), False
-            except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+            except (FileNotFoundError, ValueError, KeyError, TypeError, json.JSONDecodeError):
                 shutil.rmtree(folder, ignore_errors=True)  # damaged or half-copied: never trusted, built again
+            except OSError as exc:  # (a sound entry that cannot be read now: no permission, no memory to map)
+                raise unusable(root, exc) from None
         for stale in root.glob(f"{key}.tmp-*"):  # a build that was killed
             shutil.rmtree(stale, ignore_errors=True)
         vocab, labels, splits = build()
@@ -180,18 +188,19 @@ def cached(root: Path, key: str, build) -> tuple[Entry, bool]:
             fsync(tmp)
             os.rename(tmp, folder)  # complete, or absent
             fsync(root)
-        except OSError as exc:
+            return _read(folder), True
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise unusable(root, exc) from None
-        return _read(folder), True
+            if isinstance(exc, (OSError, RunError)):
+                raise unusable(root, exc) from None
+            raise
     finally:
         lock.release()
 
 
-def unusable(root: Path, exc: OSError) -> RunError:
-    return RunError(
-        f"{root}: cannot keep the token cache there ({exc.strerror or exc}); set data.cache to another folder, or off"
-    )
+def unusable(root: Path, exc: Exception) -> CacheUnusable:
+    why = getattr(exc, "strerror", None) or exc
+    return CacheUnusable(f"{root}: cannot keep the token cache there ({why}); set data.cache to another folder, or off")
 
 
 def describe(entry: Entry) -> dict:

@@ -49,7 +49,7 @@ from textcls.run_folder import (
 )
 from textcls.signals import StopOnSignal
 from textcls.tasks import Task, task_of
-from textcls.token_cache import Entry, cache_key, cache_root, cached
+from textcls.token_cache import CacheUnusable, Entry, cache_key, cache_root, cached
 from textcls.trainer import STATE_KEYS, NullReporter, Reporter, Stopped, Trainer
 from textcls.vocab import Vocabulary
 
@@ -268,11 +268,16 @@ def build(
     weights when resumed) and the objective."""
     task = task_of(config)
     monitor = resolve_monitor(config.train.monitor, task)
-    root = cache_root(config)
-    if root is not None and resumed is None and config.model.pretrained is None and not config.train.faithfulness:
-        datasets, featurizer, splits = _cached_data(config, task, reporter)
-        task.check_monitor(monitor, featurizer.labels)
-        return _finish_build(config, task, monitor, device, reporter, distributed, datasets, featurizer, splits)
+    if cache_root(config) is not None and resumed is None and uses_cache(config):
+        try:
+            datasets, featurizer, splits = _cached_data(config, task, reporter)
+        except CacheUnusable as exc:
+            if config.data.cache != "auto":
+                raise
+            (reporter or NullReporter()).note(f"{exc}: this run reads its CSVs without it")
+        else:
+            task.check_monitor(monitor, featurizer.labels)
+            return _finish_build(config, task, monitor, device, reporter, distributed, datasets, featurizer, splits)
     datasets = load_datasets(config, task)
     vectors, every_word = None, config.model.pretrained_words == "all"
     if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
@@ -309,6 +314,10 @@ def prepare(config: Config, reporter: Reporter | None = None) -> tuple[Entry, bo
     root = cache_root(config)
     if root is None:
         raise ConfigError("data.cache is off: there is no token cache to prepare")
+    if not uses_cache(config):
+        raise ConfigError(
+            "runs with model.pretrained or train.faithfulness read their CSVs: the token cache does not serve them"
+        )
     task = task_of(config)
 
     def build_entry():
@@ -321,12 +330,17 @@ def prepare(config: Config, reporter: Reporter | None = None) -> tuple[Entry, bo
     return entry, built
 
 
+def uses_cache(config: Config) -> bool:
+    """Whether a new run of `config` reads its data from the token cache (pretrained vectors add
+    words to the vocabulary, and faithfulness needs the examples themselves: those read the CSVs)."""
+    return config.model.pretrained is None and not config.train.faithfulness
+
+
 def _cached_data(config: Config, task: Task, reporter: Reporter | None) -> tuple[Datasets, Featurizer, tuple]:
     """(datasets without their examples, featurizer, encoded splits) from the token cache."""
     entry, _ = prepare(config, reporter)
     featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), entry.vocab, entry.labels)
-    source = config.data.valid if isinstance(config.data.valid, str) else config.data.train
-    datasets = Datasets(None, None, None, source)  # (the examples themselves are not kept: evaluation needs none)
+    datasets = Datasets(None, None, None, "")  # (no examples: evaluation without faithfulness needs none)
     return datasets, featurizer, (entry.splits["train"], entry.splits["valid"], entry.splits["test"])
 
 
@@ -369,6 +383,12 @@ def _finish_build(
         model,
     )
     engine, why = resolve_engine(config, task.per_token, loss.name, distributed)
+    trained_on = resumed.files.info.get("engine", "torch") if resumed is not None else engine  # (older runs: torch)
+    if trained_on != engine:
+        raise ConfigError(
+            f"--resume {resumed.run_dir}: the run trained on the {trained_on} engine and would go on with the "
+            f"{engine} one; add --set train.engine={trained_on}"
+        )
     if engine == "torch" and config.train.hogwild and config.train.checkpoint_every:
         raise ConfigError(
             "train.checkpoint_every saves within an epoch, which PyTorch's train.hogwild processes cannot "

@@ -4,7 +4,7 @@ parameters work: the updates write through them)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,7 +123,7 @@ class Optimizer:
     """How each example moves the weights: the optimiser, its learning rate over the run, weight decay."""
 
     lr: float  # per example (fastText's -lr)
-    total: int  # examples in the run: the rate decays linearly to 0 there
+    total: int  # examples in the run: the schedule's decay ends there
     warmup: int = 0  # examples of linear warm-up first
     weight_decay: float = 0.0  # each update shrinks W, b and the rows it reads by lr * weight_decay
     name: str = "sgd"  # or adagrad: a rate per table row and per element of W and b
@@ -253,7 +253,11 @@ class Updater:
                 self.pool.submit(self._part, i, rows[cuts[i] : cuts[i + 1]], first_step + cuts[i])
                 for i in range(1, self.threads)
             ]
-            sums = self._part(0, rows[: cuts[1]], first_step) + sum(p.result() for p in parts)
+            try:
+                sums = self._part(0, rows[: cuts[1]], first_step)
+            finally:  # (never leave a thread writing after an error here)
+                wait(parts)
+            sums = sums + sum(p.result() for p in parts)
             if self.copies is not None:
                 self._merge()
             else:

@@ -453,7 +453,7 @@ def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, optim
     loss = (kind, pos_weight (C,), class_weights (C,), label_smoothing, huber beta, rationale
     weight, rationale pos_weight); drop = (dropout, word_dropout), drawn from rng (uint64 (1,));
     optim = (SGD or ADAGRAD, eps, accumulators of E (F, 1), W (C, D), b (C, 1)); work: `workspace`'s
-    buffers; track: see `update_row`. Returns (main loss, rationale loss, labelled words)."""
+    buffers; track: see `record`. Returns (main loss, rationale loss, labelled words)."""
     offsets, ids, ngrams, sub_values = data[0], data[1], data[2], data[5]
     kind, pos_weight, class_weights, smoothing, beta, r_weight, r_pos_weight = loss
     dropout, word_dropout = drop

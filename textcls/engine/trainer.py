@@ -1,17 +1,18 @@
 """Training the bag of words with the compiled kernel (`train.engine: compiled`).
 
 `CompiledTrainer` is the PyTorch `Trainer`'s loop (epochs, validation, patience, checkpoints,
-signals, progress) with each step's updates made by the kernel: one plain SGD update per example
-of the step's `train.batch_size` rows, fastText's way, in place on the model's own parameters
-(numpy views), so validation, checkpoints, run folders, predict and export see the same weights.
-The learning rate warms up over `optim.warmup_steps` steps and decays linearly to 0, per example,
-over the run (optim sgd_linear, whose `lr` is per example); weight decay shrinks W, b and the rows
-each example reads. With train.threads > 1 each step's rows are split among the kernel's threads,
-which train copies of the weights whose changes are summed at the end of the step (the same
-result for the same thread count), or, with train.hogwild, update the weights themselves without
-locks (faster, not reproducible). The kernel's random states (dropout, word dropout; one per
-thread) are saved with `last`, so a resume is exact; it refuses another thread count. What the
-kernel does not compute is refused in one line naming the setting.
+signals, progress) with each step's updates made by the kernel: one update per example of the
+step's `train.batch_size` rows (plain SGD, or row-wise AdaGrad), fastText's way, in place on the
+model's own parameters (numpy views), so validation, checkpoints, run folders, predict and export
+see the same weights. The learning rate is per example: it warms up over `optim.warmup_steps`
+steps, then decays to 0 over the run (sgd_linear: linearly; adagrad: as `optim.schedule` says);
+weight decay shrinks W, b and the rows each example reads. With train.threads > 1 each step's
+rows are split among the kernel's threads, which train copies of the weights whose changes are
+summed at the end of the step (the same result for the same thread count), or, with
+train.hogwild, share the table without locks (faster, not reproducible). The kernel's random
+states (dropout, word dropout; one per thread) and AdaGrad's sums are saved with `last`, so a
+resume is exact; it refuses another thread count. What the kernel does not compute is refused in
+one line naming the setting.
 """
 
 from __future__ import annotations
