@@ -175,7 +175,7 @@ def kill_between_checkpoint_and_line(zygote: Zygote, args: list, run: Path, epoc
 ENGINES = {
     "torch": (
         KILLS,
-        EPOCHS,
+        2 * EPOCHS,  # (a run whose start is quick trains 40 such epochs within the first half of the kills)
         0.8,
         {
             "model": {"type": "lstm", "embedding_dim": 8, "hidden_dim": 8, "dropout": 0.3},
