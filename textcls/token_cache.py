@@ -2,18 +2,18 @@
 `Encoded` arrays), written once to disk and memory-mapped by every later run with the same inputs.
 
 An entry is a folder `<cache>/<key>/`, where the key is a sha256 over everything that shapes the
-arrays: the cache format, the task, the `data` section, the model's featurisation fields and the
-content (sha256) of every file it reads (train, valid, test, lexicon). Another file or another
-setting is another key; entries are never changed, only added. `manifest.json` names each array
-file with its dtype, shape and size in bytes; an entry whose files do not match it (a half-copied
-or damaged folder) is removed and built again, never read. An entry is built under a lock
-(`<key>.lock`, so concurrent runs of one config build it once) in a temporary folder that is renamed
-into place when complete: a process killed while building leaves no entry, only a temporary
-folder that the next build of that key removes. No torch here.
+arrays: the cache format and textcls release, the task, the `data` section, the model's
+featurisation fields and the content (sha256) of every file it reads (train, valid, test,
+lexicon). Another file or another setting is another key; entries are never changed, only added.
+`manifest.json` names each array file with its dtype, shape and size in bytes; an entry whose files
+do not match it (a half-copied or damaged folder) is removed and built again, never read. An entry
+is built under a lock (`<key>.lock`, so concurrent runs of one config build it once) in a temporary
+folder that is renamed into place when complete: a process killed while building leaves no entry,
+only a temporary folder that the next build of that key removes. No torch here.
 
 Where: `data.cache` (`auto`: $TEXTCLS_CACHE if set, else `.cache/` inside `output.dir`, beside the
-run folders; `off`: no cache). Size: the encoded arrays, about 9 bytes per token per n-gram order
-(int64 ids and n-gram ids) plus the labels; `rm -r` the folder to clear it.
+run folders; `off`: no cache). Size: the encoded arrays, 8 bytes per token for its id and 8 more
+per word n-gram order above one (int64), plus offsets and labels; `rm -r` the folder to clear it.
 """
 
 from __future__ import annotations
