@@ -97,10 +97,13 @@ def test_two_threads_resume_exactly_and_refuse_another_thread_count(tmp_path, ma
     assert_same_run(straight, tmp_path / "resumed")
 
 
-def test_hogwild_threads_learn(tmp_path, make_config):
+def test_hogwild_threads_learn_and_end_with_the_training(tmp_path, make_config):
+    import threading
+
     config = make_config(**{**COMPILED, "train": {**COMPILED["train"], "threads": 2, "hogwild": True}})
     result = train(config, out=tmp_path / "run")
     assert result.metrics["test"]["accuracy"] >= 0.9
+    assert not [t for t in threading.enumerate() if t.name.startswith("textcls-kernel")]
 
 
 def test_the_examples_of_a_run_are_numbered_once_each_for_the_schedule(tmp_path, compiled_config, monkeypatch):

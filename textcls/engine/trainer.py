@@ -121,6 +121,13 @@ class CompiledTrainer(Trainer):
             )
         self.rngs[:] = saved
 
+    def fit(self, *args, **kwargs):
+        try:
+            return super().fit(*args, **kwargs)
+        finally:  # (the kernel's threads end with the training, however it ends)
+            if self._updater is not None:
+                self._updater[1].close()
+
     def updater(self, items: Encoded) -> engine.Updater:
         """The kernel's updates over the training rows (made once, reused every step)."""
         if self._updater is None or self._updater[0] != id(items):
