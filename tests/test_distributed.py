@@ -23,6 +23,12 @@ def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
 
 
+def torchrun_train(cwd: Path, *args) -> subprocess.CompletedProcess:
+    """`textcls train ARGS` as 2 torchrun processes on this machine."""
+    torchrun = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    return run([*torchrun, "-m", "textcls", "train", *map(str, args)], cwd)
+
+
 @pytest.mark.parametrize(
     "model",
     [
@@ -42,24 +48,7 @@ def test_two_gloo_processes_match_one(model, tmp_path, sentiment_csvs):
     config.write_text(yaml.safe_dump(raw))
     one = run(["-m", "textcls", "train", "-c", str(config), "-o", str(tmp_path / "one"), "-q"], tmp_path)
     assert one.returncode == 0, one.stderr
-    two = run(
-        [
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc-per-node",
-            "2",
-            "-m",
-            "textcls",
-            "train",
-            "-c",
-            str(config),
-            "-o",
-            str(tmp_path / "two"),
-            "-q",
-        ],
-        tmp_path,
-    )
+    two = torchrun_train(tmp_path, "-c", config, "-o", tmp_path / "two", "-q")
     assert two.returncode == 0, two.stderr[-3000:]
     assert two.stdout.strip() == str(tmp_path / "two")  # one run folder, printed once
     assert [p.name for p in (tmp_path / "runs").iterdir()] == [".cache"]  # no other run folder; the token cache
@@ -87,24 +76,7 @@ def test_hogwild_with_torchrun_is_a_one_line_error(tmp_path, sentiment_csvs):
     )
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(raw))
-    two = run(
-        [
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc-per-node",
-            "2",
-            "-m",
-            "textcls",
-            "train",
-            "-c",
-            str(config),
-            "-o",
-            str(tmp_path / "two"),
-            "-q",
-        ],
-        tmp_path,
-    )
+    two = torchrun_train(tmp_path, "-c", config, "-o", tmp_path / "two", "-q")
     assert two.returncode != 0
     assert "train.hogwild and torchrun's processes are two ways of sharing the work" in two.stderr
     assert (
@@ -122,25 +94,14 @@ def test_a_torchrun_run_resumes_with_as_many_processes(tmp_path, sentiment_csvs)
     )
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(raw))
-    torchrun = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "textcls",
-        "train",
-    ]
-    first = run([*torchrun[1:], "-c", str(config), "-o", str(tmp_path / "two"), "-q"], tmp_path)
+    first = torchrun_train(tmp_path, "-c", config, "-o", tmp_path / "two", "-q")
     assert first.returncode == 0, first.stderr[-3000:]
     alone = run(
         ["-m", "textcls", "train", "--resume", str(tmp_path / "two"), "--set", "train.epochs=2", "-q"], tmp_path
     )
     assert alone.returncode == 1 and "Traceback" not in alone.stderr
     assert "trained by 2 process(es)" in alone.stderr and len(alone.stderr.strip().splitlines()) == 1
-    resumed = run([*torchrun[1:], "--resume", str(tmp_path / "two"), "--set", "train.epochs=2", "-q"], tmp_path)
+    resumed = torchrun_train(tmp_path, "--resume", tmp_path / "two", "--set", "train.epochs=2", "-q")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed.stdout.strip() == str(tmp_path / "two")  # printed once: only rank 0 writes
     assert [json.loads(line)["epoch"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()] == [

@@ -39,12 +39,8 @@ ZYGOTE = textwrap.dedent("""
     import textcls.cli, textcls.train  # imported once; each training is a fork of this process
     import torch._dynamo  # (what building the first optimiser imports: two seconds)
     import numpy as np
-    from textcls.engine import bow  # the compiled kernel, loaded from numba's cache once: one tiny update
-    ints = lambda *shape: np.zeros(shape, np.int64)
-    data = (np.array([0, 1]), ints(1), ints(1, 1), ints(0), ints(1), ints(0))  # one row of one word
-    tiny = bow.Inputs(data, np.zeros((1, 1), np.float32), ints(0))
-    bow.train_epoch(tiny, np.zeros((2, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32),
-                    np.zeros(1, np.int64), 0.1, bow.Loss("bce"))
+    from textcls.engine.bow import load_kernel
+    load_kernel()  # the compiled kernel, loaded from numba's cache once
 
     def die_after_checkpoint(epoch):
         # This process kills itself (-9) once the checkpoint of epoch `epoch`'s end is saved.

@@ -308,7 +308,7 @@ def encode_splits(config: Config, datasets: Datasets, featurizer: Featurizer) ->
     return {name: featurizer.encode_all(d) if d is not None else None for name, d in splits.items()}
 
 
-def prepare(config: Config, reporter: Reporter | None = None) -> tuple[Entry, bool]:
+def prepare(config: Config, reporter: Reporter | None = None, task: Task | None = None) -> tuple[Entry, bool]:
     """(the token cache's entry for this config's data and settings, whether it was built now):
     what `train` and `tune` build on first use and map afterwards (`textcls prepare`)."""
     root = cache_root(config)
@@ -318,7 +318,7 @@ def prepare(config: Config, reporter: Reporter | None = None) -> tuple[Entry, bo
         raise ConfigError(
             "runs with model.pretrained or train.faithfulness read their CSVs: the token cache does not serve them"
         )
-    task = task_of(config)
+    task = task or task_of(config)
 
     def build_entry():
         datasets = load_datasets(config, task)
@@ -338,7 +338,7 @@ def uses_cache(config: Config) -> bool:
 
 def _cached_data(config: Config, task: Task, reporter: Reporter | None) -> tuple[Datasets, Featurizer, tuple]:
     """(datasets without their examples, featurizer, encoded splits) from the token cache."""
-    entry, _ = prepare(config, reporter)
+    entry, _ = prepare(config, reporter, task)
     featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), entry.vocab, entry.labels)
     datasets = Datasets(None, None, None, "")  # (no examples: evaluation without faithfulness needs none)
     return datasets, featurizer, (entry.splits["train"], entry.splits["valid"], entry.splits["test"])

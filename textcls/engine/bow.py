@@ -311,3 +311,13 @@ def _check_labels(labels: np.ndarray, spec: tuple, outputs: int) -> None:
 
 def _multilabel(inputs: Inputs, W: np.ndarray) -> bool:
     return inputs.labels.shape[1] > 1 and inputs.labels.shape[1] == W.shape[0]
+
+
+def load_kernel() -> None:
+    """Compiles the training kernel (or loads it from numba's cache) with one update of a tiny model:
+    what a process does once before the first real update."""
+    ints = lambda *shape: np.zeros(shape, np.int64)
+    data = (np.array([0, 1]), ints(1), ints(1, 1), ints(0), ints(1), ints(0))  # one row of one word
+    tiny = Inputs(data, np.zeros((1, 1), np.float32), ints(0))
+    E, W, b = np.zeros((2, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32)
+    train_epoch(tiny, E, W, b, np.zeros(1, np.int64), 0.1, Loss("bce"))

@@ -389,11 +389,22 @@ def fill_mask(mask, units, p, rng):
 
 
 @njit(**JIT)
+def sentence_loss(m, units, W, b, loss, y, z, gz):
+    """m (D,) /= units (the sum of the vectors becomes their mean); z (C,) = W m + b, the logits;
+    gz = dloss/dz. Returns the main loss."""
+    inv_units = np.float32(1.0 / units)
+    for d in range(len(m)):
+        m[d] *= inv_units
+    for c in range(W.shape[0]):
+        z[c] = dot(W[c], m) + b[c]
+    return main_loss(loss[0], z, y, loss[1], loss[2], loss[3], loss[4], gz)
+
+
+@njit(**JIT)
 def step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, optim, work, track):
     """`step_row` without dropout, character n-grams or word targets: fastText's update, every
     row the example reads moved by the same gradient W.T dloss/dz / (T + G) (times its count)."""
     offsets, ids, ngrams = data[0], data[1], data[2]
-    kind, pos_weight, class_weights, smoothing, beta = loss[0], loss[1], loss[2], loss[3], loss[4]
     m, h, z, gz, dW, rows, unique, count = work[8], work[9], work[10], work[11], work[12], work[13], work[15], work[16]
     C, D, K = W.shape[0], E.shape[1], ngrams.shape[1]
     start, end = offsets[r], offsets[r + 1]
@@ -411,12 +422,7 @@ def step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, opti
         row = rows[u]
         for d in range(D):
             m[d] += E[row, d]
-    inv_units = np.float32(1.0 / units)
-    for d in range(D):
-        m[d] *= inv_units
-    for c in range(C):
-        z[c] = dot(W[c], m) + b[c]
-    main = main_loss(kind, z, labels[r], pos_weight, class_weights, smoothing, beta, gz)
+    main = sentence_loss(m, units, W, b, loss, labels[r], z, gz)
     h[:] = 0.0
     add_back(W, gz, 1.0 / units, h)
     for c in range(C):
@@ -455,7 +461,7 @@ def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, optim
     optim = (SGD or ADAGRAD, eps, accumulators of E (F, 1), W (C, D), b (C, 1)); work: `workspace`'s
     buffers; track: see `record`. Returns (main loss, rationale loss, labelled words)."""
     offsets, ids, ngrams, sub_values = data[0], data[1], data[2], data[5]
-    kind, pos_weight, class_weights, smoothing, beta, r_weight, r_pos_weight = loss
+    r_weight, r_pos_weight = loss[5], loss[6]
     dropout, word_dropout = drop
     rationale_on = r_weight > 0 and len(targets) > 0
     work[18][0] += 1  # (tick: a new example)
@@ -463,7 +469,7 @@ def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, optim
         return step_plain(data, labels, E, W, b, r, lr, keep, loss, word_dropout, rng, optim, work, track)
     V, share, word, grams, mask, S, GS, GG, m, h, z, gz, dW = work[:13]
     unique, grads = work[15], work[17]
-    C, D, K = W.shape[0], E.shape[1], ngrams.shape[1]
+    C, K = W.shape[0], ngrams.shape[1]
     start, end = offsets[r], offsets[r + 1]
     T = end - start
 
@@ -487,12 +493,7 @@ def step_row(data, labels, targets, E, W, b, r, lr, keep, loss, drop, rng, optim
         add_masked(V[t], mask[t], dropped, m)
     for j in range(G):
         add_masked(E[grams[j, 1]], mask[T + j], dropped, m)
-    inv_units = np.float32(1.0 / units)
-    for d in range(D):
-        m[d] *= inv_units
-    for c in range(C):
-        z[c] = dot(W[c], m) + b[c]
-    main = main_loss(kind, z, labels[r], pos_weight, class_weights, smoothing, beta, gz)
+    main = sentence_loss(m, units, W, b, loss, labels[r], z, gz)
 
     # rationale: token scores (no dropout on them, as the model's) and their gradient
     r_loss, labelled = 0.0, 0
