@@ -173,6 +173,7 @@ TORCH_FREE = [
     "textcls.engine",
     "textcls.engine.choice",
     "textcls.token_cache",
+    "textcls.streaming",
 ]
 
 

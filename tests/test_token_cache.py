@@ -81,7 +81,7 @@ def test_a_damaged_entry_is_built_again_never_read(config, tmp_path, damage):
     entry, _ = prepare(config)
     reference = {k: np.array(v) for k, v in vars(entry.splits["train"]).items() if isinstance(v, np.ndarray)}
     if damage == "truncated array":
-        path = entry.path / "train.ids.npy"
+        path = entry.path / "train.ids.bin"
         path.write_bytes(path.read_bytes()[:-8])
     elif damage == "no manifest":
         (entry.path / "manifest.json").unlink()
@@ -96,14 +96,14 @@ def test_a_damaged_entry_is_built_again_never_read(config, tmp_path, damage):
 
 
 def test_a_build_that_dies_leaves_no_entry_and_the_next_one_cleans_up(config, tmp_path, monkeypatch):
-    real_write = token_cache._write
+    real_finish = token_cache.EntryWriter.finish
 
-    def die_halfway(folder, vocab, labels, splits):
-        real_write(folder, vocab, labels, splits)
-        (folder / "manifest.json").unlink()  # as if killed before the last file
+    def die_halfway(writer, vocab, labels):
+        real_finish(writer, vocab, labels)
+        (writer.folder / "manifest.json").unlink()  # as if killed before the last file
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(token_cache, "_write", die_halfway)
+    monkeypatch.setattr(token_cache.EntryWriter, "finish", die_halfway)
     with pytest.raises(KeyboardInterrupt):
         prepare(config)
     cache = tmp_path / "cache"

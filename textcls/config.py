@@ -189,6 +189,9 @@ class TrainConfig(Section):
     # compiled: the bag of words trained by a compiled kernel, one update per example (textcls/engine);
     # auto: the kernel wherever it can train the config, else torch
     engine: Literal["auto", "torch", "compiled"] = "auto"
+    # under torchrun, the compiled engine: examples each process trains between averagings of the
+    # processes' weights (an all-reduce of the table, the head and AdaGrad's sums; also at each epoch's end)
+    average_every: int = Field(100_000, ge=1)
     checkpoint_every: int | None = Field(
         None, ge=1
     )  # also save `last` every this many steps (long epochs: a resume loses fewer)

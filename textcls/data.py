@@ -14,7 +14,7 @@ import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -192,10 +192,18 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
     every row has as many fields as the header. `setting`: the config key that chooses `delimiter`,
     which an error names when the header looks separated by another character (None: the caller
     fixes the delimiter)."""
-    import lzma  # (these three: what a file that is not the archive its name says raises)
-    import tarfile
-    import zipfile
+    return next(read_csv_chunks(path, columns, delimiter, setting))
 
+
+def read_csv_chunks(
+    path: str | Path,
+    columns: list[str],
+    delimiter: str = ",",
+    setting: str | None = None,
+    rows: Callable[[], int] | None = None,
+):
+    """`read_csv`'s frame in pieces, each checked as it is read: of `rows()` rows each (asked before
+    each piece), or one piece (None). A frame's index counts rows from 0 across the whole file."""
     import pandas as pd  # only where a CSV is read: `textcls predict` starts faster without it
 
     path = Path(path)
@@ -204,16 +212,79 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
     if not path.is_file():
         where = "" if path.is_absolute() else f" (relative paths are read from the current folder, {Path.cwd()})"
         raise DataError(f"{path}: file not found{where}")
-    try:
-        with warnings.catch_warnings():
-            # index_col=False: rows longer than the header are an error, never a silent index column
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, index_col=False)
-    except pd.errors.ParserWarning:
+
+    def guarded(step):
+        try:
+            with warnings.catch_warnings():
+                # index_col=False: rows longer than the header are an error, never a silent index column
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return step()
+        except Exception as exc:
+            raise _read_error(path, exc, delimiter, setting) from None
+
+    reader = guarded(
+        lambda: pd.read_csv(
+            path,
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            index_col=False,
+            chunksize=None if rows is None else 1,  # (a reader: each piece's size is asked of it)
+        )
+    )
+
+    def pieces():
+        while True:
+            try:
+                yield reader.get_chunk(rows())
+            except StopIteration:
+                return
+
+    frames = iter([reader]) if rows is None else pieces()
+    first, short_rows_checked = True, False
+    while (frame := guarded(lambda: next(frames, None))) is not None:
+        width = len(frame.columns)
+        # pandas fills the fields missing at the end of a short row with "": only then is the file read
+        # again, row by row, to tell a short row from an empty last field (`a,b,`).
+        if width > 1 and not short_rows_checked and (frame.iloc[:, -1].to_numpy() == "").any():
+            short_rows_checked = True  # (once: the scan covers the whole file)
+            short = _first_row(path, delimiter, longer=False)
+            if short:
+                row, saw = short
+                raise DataError(f"{path}, row {row}: {saw} field{'s' * (saw != 1)}, but the header has {width} columns")
+        if first:
+            for column in columns:
+                if column not in frame.columns:
+                    close = difflib.get_close_matches(column, list(frame.columns), n=1)
+                    hint = f"did you mean '{close[0]}'?" if close else f"columns: {', '.join(map(str, frame.columns))}"
+                    raise DataError(
+                        f"{path}: no column '{column}' ({hint})"
+                        f"{_delimiter_hint(path, delimiter, setting, frame.columns)}"
+                    )
+            if frame.empty:
+                raise DataError(f"{path}: no data rows")
+        first = False
+        yield frame
+    if first:
+        raise DataError(f"{path}: no data rows")
+
+
+def _read_error(path: Path, exc: Exception, delimiter: str, setting: str | None) -> Exception:
+    """The one-line DataError for what pandas raised reading `path` (anything else as it is)."""
+    import lzma  # (these three: what a file that is not the archive its name says raises)
+    import tarfile
+    import zipfile
+
+    import pandas as pd
+
+    if isinstance(exc, DataError):
+        return exc
+    if isinstance(exc, pd.errors.ParserWarning):
         row = _first_row(path, delimiter, longer=True)
         hint = _delimiter_hint(path, delimiter, setting)
-        raise DataError(f"{path}, row {row[0] if row else 1}: more fields than the header has columns{hint}") from None
-    except (
+        return DataError(f"{path}, row {row[0] if row else 1}: more fields than the header has columns{hint}")
+    readable = (
         pd.errors.ParserError,
         pd.errors.EmptyDataError,
         UnicodeDecodeError,
@@ -224,40 +295,22 @@ def read_csv(path: str | Path, columns: list[str], delimiter: str = ",", setting
         tarfile.TarError,
         lzma.LZMAError,
         ImportError,
-    ) as exc:
-        # (ValueError: a zip file of several files or none; ImportError: .zst without its package)
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
-        if fields:  # pandas counts lines, blank ones too; rows are counted as the frame counts them
-            expected, line, saw = map(int, fields.groups())
-            row, saw = _first_row(path, delimiter, longer=True) or (line - 1, saw)
-            hint = _delimiter_hint(path, delimiter, setting)
-            raise DataError(f"{path}, row {row}: {saw} fields, but the header has {expected} columns{hint}") from None
-        if isinstance(exc, UnicodeDecodeError) and (bad := _first_bad_utf8(path)):
-            line, offset, byte = bad
-            raise DataError(
-                f"{path}, line {line}: not UTF-8 text (byte 0x{byte:02x} at byte offset {offset}); "
-                "save the file as UTF-8"
-            ) from None
-        raise DataError(f"{path}: cannot read as CSV: {message}") from None
-    width = len(frame.columns)
-    # pandas fills the fields missing at the end of a short row with "": only then is the file read
-    # again, row by row, to tell a short row from an empty last field (`a,b,`).
-    if width > 1 and (frame.iloc[:, -1].to_numpy() == "").any():
-        short = _first_row(path, delimiter, longer=False)
-        if short:
-            row, saw = short
-            raise DataError(f"{path}, row {row}: {saw} field{'s' * (saw != 1)}, but the header has {width} columns")
-    for column in columns:
-        if column not in frame.columns:
-            close = difflib.get_close_matches(column, list(frame.columns), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"columns: {', '.join(map(str, frame.columns))}"
-            raise DataError(
-                f"{path}: no column '{column}' ({hint}){_delimiter_hint(path, delimiter, setting, frame.columns)}"
-            )
-    if frame.empty:
-        raise DataError(f"{path}: no data rows")
-    return frame
+    )  # (ValueError: a zip file of several files or none; ImportError: .zst without its package)
+    if not isinstance(exc, readable):
+        return exc
+    message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:  # pandas counts lines, blank ones too; rows are counted as the frame counts them
+        expected, line, saw = map(int, fields.groups())
+        row, saw = _first_row(path, delimiter, longer=True) or (line - 1, saw)
+        hint = _delimiter_hint(path, delimiter, setting)
+        return DataError(f"{path}, row {row}: {saw} fields, but the header has {expected} columns{hint}")
+    if isinstance(exc, UnicodeDecodeError) and (bad := _first_bad_utf8(path)):
+        line, offset, byte = bad
+        return DataError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{byte:02x} at byte offset {offset}); save the file as UTF-8"
+        )
+    return DataError(f"{path}: cannot read as CSV: {message}")
 
 
 def _open_bytes(path: Path):
@@ -365,14 +418,43 @@ def read_examples(
     """The rows of a CSV as a Dataset, with the text columns and labels `task` reads (a pair or a
     triplet of texts per row makes examples of two or three texts). With `labelled=False`
     (predicting) only the text column is read."""
+    return next(read_example_chunks(path, cfg, task, tokenizer, labelled))
+
+
+def read_example_chunks(
+    path: str | Path,
+    cfg: DataConfig,
+    task: Task,
+    tokenizer: Tokenizer,
+    labelled: bool = True,
+    tokens: int | None = None,
+):
+    """`read_examples` in Datasets of about `tokens` tokens each (None: one Dataset), rows numbered
+    as in the whole file; every bad cell is found in the chunk that holds it. A chunk's rows are
+    counted from the tokens per row so far (50 are guessed for the first)."""
     text_columns, label_column = task.columns(cfg) if labelled else ([cfg.text_column], None)
     columns = text_columns + [c for c in (label_column, cfg.rationale_column, cfg.group_column) if c and labelled]
-    frame = read_csv(path, columns, cfg.delimiter, "data.delimiter")
-    per_column = [_read_texts(frame[column], path, column, tokenizer) for column in text_columns]
+    group_index: dict[str, int] = {}  # (groups are numbered across the whole file)
+    seen = [0, 0]  # rows, tokens
+
+    def rows() -> int:
+        per_row = seen[1] / seen[0] if seen[1] else 50
+        return max(1, int(tokens / max(per_row, 1)))
+
+    for frame in read_csv_chunks(path, columns, cfg.delimiter, "data.delimiter", rows if tokens else None):
+        chunk = _examples(frame, path, cfg, task, tokenizer, text_columns, label_column, labelled, group_index)
+        seen[0], seen[1] = seen[0] + len(chunk), seen[1] + len(chunk.tokens.codes)
+        yield chunk
+
+
+def _examples(frame, path, cfg, task, tokenizer, text_columns, label_column, labelled, group_index) -> Dataset:
+    """One frame's rows as a Dataset (`read_example_chunks`)."""
+    first = int(frame.index[0]) + 1 if len(frame) else 1  # the frame's first row, numbered from 1
+    per_column = [_read_texts(frame[column], path, column, tokenizer, first) for column in text_columns]
     texts, tokens = per_column[0]
-    dataset = Dataset(str(path), tokens, np.arange(1, len(texts) + 1, dtype=np.int64))
+    dataset = Dataset(str(path), tokens, np.arange(first, first + len(texts), dtype=np.int64))
     if label_column:
-        where = lambda i: f"{path}, row {i + 1}, column '{label_column}'"
+        where = lambda i: f"{path}, row {first + i}, column '{label_column}'"
         empty = _first_bad(~frame[label_column].str.strip().astype(bool).to_numpy())
         if empty is not None and not task.empty_label:
             raise DataError(f"{where(empty)}: empty label")
@@ -383,23 +465,26 @@ def read_examples(
         cells = frame[cfg.group_column].str.strip()
         empty = _first_bad(~cells.astype(bool).to_numpy())
         if empty is not None:
-            raise DataError(f"{path}, row {empty + 1}, column '{cfg.group_column}': empty group")
-        dataset.groups = cells.factorize()[0].astype(np.int64)
+            raise DataError(f"{path}, row {first + empty}, column '{cfg.group_column}': empty group")
+        dataset.groups = np.fromiter(
+            (group_index.setdefault(g, len(group_index)) for g in cells.tolist()), dtype=np.int64, count=len(cells)
+        )
     if len(per_column) > 1:
         dataset = dataset.with_texts([t for _, t in per_column[1:]])
     return dataset
 
 
-def _read_texts(cells, path, column: str, tokenizer: Tokenizer) -> tuple[list[str], Tokens]:
-    """A text column (a pandas Series), tokenised; an empty text, or one without tokens, is an error."""
+def _read_texts(cells, path, column: str, tokenizer: Tokenizer, first: int = 1) -> tuple[list[str], Tokens]:
+    """A text column (a pandas Series), tokenised; an empty text, or one without tokens, is an error
+    (rows numbered from `first`)."""
     texts = cells.tolist()
     empty = _first_bad(~cells.str.strip().astype(bool).to_numpy())
     if empty is not None:
-        raise DataError(f"{path}, row {empty + 1}, column '{column}': empty text")
+        raise DataError(f"{path}, row {first + empty}, column '{column}': empty text")
     tokens = tokenize_column(texts, tokenizer)
     no_tokens = _first_bad(tokens.lengths == 0)
     if no_tokens is not None:
-        raise DataError(f"{path}, row {no_tokens + 1}, column '{column}': no tokens in text")
+        raise DataError(f"{path}, row {first + no_tokens}, column '{column}': no tokens in text")
     return texts, tokens
 
 
@@ -410,7 +495,7 @@ def _read_rationales(dataset: Dataset, cells: list[str], texts: list[str], token
     for r, cell in enumerate(cells):
         if not cell.strip():
             continue
-        where = f"{dataset.source}, row {r + 1}, column '{column}'"
+        where = f"{dataset.source}, row {dataset.rows[r]}, column '{column}'"
         words = [tokenizer.normalize(t) for t in tokenizer.words(texts[r])]
         length = dataset.tokens.offsets[r + 1] - dataset.tokens.offsets[r]
         for p, t in parse_word_targets(cell, words, where).items():  # the whole text: max_length may cut a named word
@@ -455,6 +540,23 @@ def validation_split(labels, fraction: float, seed: int) -> tuple[np.ndarray, np
     rank = np.arange(len(order)) - starts[codes[order]]  # each row's place in its class's shuffle
     chosen = rank < take[codes[order]]
     return np.sort(order[chosen]), np.sort(order[~chosen])
+
+
+def split_examples(config: Config, task: Task, labels, examples: int) -> tuple[np.ndarray, np.ndarray]:
+    """(validation examples, training examples) of the training file when data.valid is a fraction:
+    stratified by `labels` (one per example) where the task splits so, else a seeded draw."""
+    fraction = config.data.valid
+    if not 0 < fraction < 1:
+        raise ConfigError(f"data.valid: a fraction must lie between 0 and 1, got {fraction}")
+    if task.stratified_split:  # every class in proportion, and none left out of training
+        valid, train = validation_split(labels, fraction, config.train.seed)
+    else:
+        order = np.random.RandomState(config.train.seed).permutation(examples)
+        cut = max(1, int(round(examples * fraction)))
+        valid, train = np.sort(order[:cut]), np.sort(order[cut:])
+    if not len(valid) or not len(train):
+        raise DataError(f"{config.data.train}: too few rows ({examples}) to split off a validation set")
+    return valid, train
 
 
 # --- word-target vocabulary: which class a target names ------------------------------------------
@@ -542,9 +644,37 @@ class Datasets:
     lexicon: dict[str, str] | None = None
 
 
-def load_datasets(config: Config, task: Task) -> Datasets:
-    """Reads every CSV named by the config, for `task` (the config's), so that any bad input fails
-    before training starts."""
+def label_cover(dataset: Dataset) -> Dataset:
+    """The first examples of `dataset` that between them hold every label it has (each class, each
+    tag, each label of a multi-label row; one example for numbers): what its label set needs of it."""
+    labels = dataset.labels
+    if isinstance(labels, Tokens):  # the row of each tag's first token
+        tagged = np.flatnonzero(labels.codes >= 0)
+        first = tagged[np.unique(labels.codes[tagged], return_index=True)[1]]
+        rows = np.searchsorted(labels.offsets, first, side="right") - 1
+    elif labels is None or labels.dtype != object:
+        rows = np.arange(min(1, len(dataset)))
+    else:
+        seen: dict = {}
+        for r, label in enumerate(labels.tolist()):
+            for one in label if isinstance(label, tuple) else (label,):
+                seen.setdefault(one, r)
+        rows = np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
+    return dataset.select_examples(np.unique(rows // dataset.arity))
+
+
+def lexicon_examples(lexicon: dict[str, str], tokenizer: Tokenizer, source) -> Dataset | None:
+    """Each lexicon word alone, as a row with its word target and no label (None without one)."""
+    words = [
+        Example(tokens, None, 0, {0: target})
+        for word, target in lexicon.items()
+        if len(tokens := tokenizer.split(word)) == 1
+    ]  # entries the tokenizer splits can never match a token
+    return Dataset.from_examples(words, str(source)) if words else None
+
+
+def check_inputs(config: Config, task: Task) -> None:
+    """The settings' errors that reading the data would meet only later (word targets for a task without them)."""
     data = config.data
     if config.train.faithfulness and not task.explains:
         raise ConfigError(
@@ -557,21 +687,20 @@ def load_datasets(config: Config, task: Task) -> Datasets:
             f"{key}: word targets name the class a word supports; task '{task.name}' has no such scores "
             "(classification has)"
         )
+
+
+def load_datasets(config: Config, task: Task) -> Datasets:
+    """Reads every CSV named by the config, for `task` (the config's), so that any bad input fails
+    before training starts."""
+    check_inputs(config, task)
+    data = config.data
     tokenizer = make_tokenizer(data, task)
     train = read_examples(data.train, data, task, tokenizer)
     if isinstance(data.valid, str):
         valid, source = read_examples(data.valid, data, task, tokenizer), data.valid
     else:
-        if not 0 < data.valid < 1:
-            raise ConfigError(f"data.valid: a fraction must lie between 0 and 1, got {data.valid}")
-        if task.stratified_split:  # every class in proportion, and none left out of training
-            valid_rows, train_rows = validation_split(train.labels, data.valid, config.train.seed)
-        else:
-            order = np.random.RandomState(config.train.seed).permutation(train.num_examples)
-            cut = max(1, int(round(train.num_examples * data.valid)))
-            valid_rows, train_rows = order[:cut], np.sort(order[cut:])
-        if not len(valid_rows) or not len(train_rows):
-            raise DataError(f"{data.train}: too few rows ({train.num_examples}) to split off a validation set")
+        labels = train.labels if task.stratified_split else None
+        valid_rows, train_rows = split_examples(config, task, labels, train.num_examples)
         valid, train = train.select_examples(valid_rows), train.select_examples(train_rows)
         valid.source = source = f"{data.train} (validation split)"
     test = read_examples(data.test, data, task, tokenizer) if data.test else None
@@ -582,13 +711,8 @@ def load_datasets(config: Config, task: Task) -> Datasets:
         if data.lexicon_examples:
             # Each lexicon word alone, with its word target and no sentence label: words that the
             # training sentences never use still learn their polarity (and join the vocabulary).
-            words = [
-                Example(tokens, None, 0, {0: target})
-                for word, target in training_lexicon.items()
-                if len(tokens := tokenizer.split(word)) == 1
-            ]  # entries the tokenizer splits can never match a token
-            if words:
-                train = Dataset.concat(train, Dataset.from_examples(words, str(data.lexicon)))
+            if (words := lexicon_examples(training_lexicon, tokenizer, data.lexicon)) is not None:
+                train = Dataset.concat(train, words)
         for examples in (valid, test):
             if examples is not None:
                 apply_lexicon(examples, lexicon, tokenizer)  # evaluation sees every lexicon word

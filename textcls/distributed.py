@@ -5,9 +5,11 @@ batch order; each takes its share of every global batch (rows rank, rank + world
 gradients are summed across processes before each step, each process's loss weighted by its share
 of what the global batch's loss is a mean over. So every process takes the same step, the one a
 single process would take on the whole batch (up to float summation order; dropout draws differ).
-Validation runs whole in every process (the same weights give the same scores, so early stopping
-agrees); only rank 0 writes the run folder and shows progress. gloo on the CPU (sparse gradients
-allowed), nccl on GPUs.
+The compiled engine's processes instead train their shares on their own weights, which they
+average every `train.average_every` examples and at the end of each epoch (model averaging, as
+Vowpal Wabbit's AllReduce does). Validation runs whole in every process (the same weights give the
+same scores, so early stopping agrees); only rank 0 writes the run folder and shows progress. gloo
+on the CPU (sparse gradients allowed), nccl on GPUs.
 """
 
 from __future__ import annotations
@@ -41,6 +43,21 @@ class Group:
         t = torch.tensor(values, dtype=torch.float64)
         dist.all_reduce(t)
         return t.tolist()
+
+    def average(self, arrays) -> None:
+        """Each numpy array made the mean of its values in every process, in place (the same
+        result in every process: all-reduce sums each element in one order)."""
+        for a in arrays:
+            t = torch.from_numpy(a)  # (a view: the sum lands in the array)
+            dist.all_reduce(t)
+            t.div_(self.world)
+
+    def gather(self, values) -> list:
+        """Every process's int64 array (equal lengths), concatenated in rank order."""
+        mine = torch.as_tensor(values, dtype=torch.int64)
+        parts = [torch.empty_like(mine) for _ in range(self.world)]
+        dist.all_gather(parts, mine)
+        return torch.cat(parts).tolist()
 
     def sum_gradients(self, dense, sparse) -> None:
         """Each parameter's gradient summed over the processes (sparse ones stay sparse)."""

@@ -8,13 +8,14 @@ vocabulary look-up, hashing, character n-grams) is done once per distinct word, 
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from textcls.data import Dataset, Example, resolve_target
 from textcls.encoded import IGNORE, Encoded, Ragged
-from textcls.tokenize import Tokenizer
+from textcls.tokenize import Tokenizer, Tokens
 from textcls.vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -48,6 +49,13 @@ def word_shape(token: str) -> int:
     if any(c.isdigit() for c in token):
         return 5 if all(c.isdigit() or c in ",.:-/" for c in token) else 6
     return 7 if not any(c.isalnum() for c in token) else 4
+
+
+def count_words(tokens: Tokens, tokenizer: Tokenizer, counts: Counter) -> None:
+    """Adds each normalised word's number of occurrences in `tokens` to `counts` (the vocabulary's input)."""
+    words = tokens.map_types([tokenizer.normalize(t) for t in tokens.types])  # equal normalised words merged
+    for word, n in zip(words.types, np.bincount(words.codes, minlength=len(words.types)).tolist()):
+        counts[word] += n
 
 
 class Featurizer:

@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -27,7 +28,7 @@ from textcls.encoded import IGNORE, Encoded
 from textcls.engine.choice import kernel_threads, resolve_engine
 from textcls.errors import ConfigError, Interrupted, RunError, first_line
 from textcls.evaluate import evaluate_examples, predict_items
-from textcls.features import Featurizer
+from textcls.features import Featurizer, count_words
 from textcls.files import check_writable, write_json
 from textcls.losses.objective import Objective, build_objective, plain_objective
 from textcls.losses.registry import resolve_loss
@@ -48,6 +49,7 @@ from textcls.run_folder import (
     save_run_files,
 )
 from textcls.signals import StopOnSignal
+from textcls.streaming import build_entry
 from textcls.tasks import Task, task_of
 from textcls.token_cache import CacheUnusable, Entry, cache_key, cache_root, cached
 from textcls.trainer import STATE_KEYS, NullReporter, Reporter, Stopped, Trainer
@@ -76,9 +78,9 @@ def build_featurizer(config: Config, task: Task, train: Dataset, extra_words: li
     """The vocabulary and label set of the training rows, with the config's features; `extra_words`
     (not in training) join the vocabulary after its words."""
     tokenizer = make_tokenizer(config.data, task)
-    words = train.tokens.map_types([tokenizer.normalize(t) for t in train.tokens.types])
-    counts = np.bincount(words.codes, minlength=len(words.types))
-    vocab = Vocabulary.from_counts(dict(zip(words.types, counts.tolist())), config.data.min_freq, config.data.max_vocab)
+    counts = Counter()
+    count_words(train.tokens, tokenizer, counts)
+    vocab = Vocabulary.from_counts(counts, config.data.min_freq, config.data.max_vocab)
     if extra_words:
         vocab = vocab.extended(extra_words)
     return Featurizer(task, config.model, tokenizer, vocab, task.label_set(train, config.data.label_column))
@@ -185,7 +187,7 @@ def _train(
             resumed = Resumed.read(resume, files, group)
         elif main:
             check_writable(out if out is not None else config.output.dir)  # before reading any data
-        setup = build(config, device, reporter, resumed, distributed=group is not None)
+        setup = build(config, device, reporter, resumed)
 
         # All input is valid: only now is a new run folder created (never before, so bad input
         # cannot leave a half-made run or touch an earlier one).
@@ -261,9 +263,7 @@ class Setup:
     model_info: dict  # what model.json records of it
 
 
-def build(
-    config: Config, device: torch.device, reporter: Reporter | None, resumed: Resumed | None, distributed: bool = False
-) -> Setup:
+def build(config: Config, device: torch.device, reporter: Reporter | None, resumed: Resumed | None) -> Setup:
     """Reads the data, and builds the vocabulary (a resumed run keeps its own), the model (with its
     weights when resumed) and the objective."""
     task = task_of(config)
@@ -277,7 +277,7 @@ def build(
             (reporter or NullReporter()).note(f"{exc}: this run reads its CSVs without it")
         else:
             task.check_monitor(monitor, featurizer.labels)
-            return _finish_build(config, task, monitor, device, reporter, distributed, datasets, featurizer, splits)
+            return _finish_build(config, task, monitor, device, reporter, datasets, featurizer, splits)
     datasets = load_datasets(config, task)
     vectors, every_word = None, config.model.pretrained_words == "all"
     if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
@@ -295,9 +295,7 @@ def build(
     task.check_monitor(monitor, featurizer.labels)
     encoded = encode_splits(config, datasets, featurizer)
     splits = (encoded["train"], encoded["valid"], encoded["test"])
-    return _finish_build(
-        config, task, monitor, device, reporter, distributed, datasets, featurizer, splits, vectors, resumed
-    )
+    return _finish_build(config, task, monitor, device, reporter, datasets, featurizer, splits, vectors, resumed)
 
 
 def encode_splits(config: Config, datasets: Datasets, featurizer: Featurizer) -> dict[str, Encoded | None]:
@@ -319,13 +317,7 @@ def prepare(config: Config, reporter: Reporter | None = None, task: Task | None 
             "runs with model.pretrained or train.faithfulness read their CSVs: the token cache does not serve them"
         )
     task = task or task_of(config)
-
-    def build_entry():
-        datasets = load_datasets(config, task)
-        featurizer = build_featurizer(config, task, datasets.train)
-        return featurizer.vocab, featurizer.labels, encode_splits(config, datasets, featurizer)
-
-    entry, built = cached(root, cache_key(config, task), build_entry)
+    entry, built = cached(root, cache_key(config, task), partial(build_entry, config, task))
     (reporter or NullReporter()).note(f"token cache: {'wrote' if built else 'read'} {entry.path}")
     return entry, built
 
@@ -350,7 +342,6 @@ def _finish_build(
     monitor: str,
     device: torch.device,
     reporter: Reporter | None,
-    distributed: bool,
     datasets: Datasets,
     featurizer: Featurizer,
     splits: tuple,
@@ -382,7 +373,7 @@ def _finish_build(
         count_targets(train_items),
         model,
     )
-    engine, why = resolve_engine(config, task.per_token, loss.name, distributed)
+    engine, why = resolve_engine(config, task.per_token, loss.name)
     trained_on = resumed.files.info.get("engine", "torch") if resumed is not None else engine  # (older runs: torch)
     if trained_on != engine:
         raise ConfigError(
@@ -455,7 +446,9 @@ def fit_and_score(
             setup.objective.rationale_pos_weight,
         )
         threads = kernel_threads(config)
-        trainer = CompiledTrainer(model, setup.objective, config.optim, config.train, device, loss, threads, reporter)
+        trainer = CompiledTrainer(
+            model, setup.objective, config.optim, config.train, device, loss, threads, reporter, group
+        )
     else:
         trainer = Trainer(
             model,

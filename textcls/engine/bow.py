@@ -276,6 +276,13 @@ class Updater:
         states[:, 0] += 1  # the next interval
         states[:, 1] = 0
 
+    def refresh(self) -> None:
+        """The threads' copies take E, W, b and the accumulators again, after they were changed
+        outside this object (the processes' averaging under torchrun)."""
+        for copies, arrays in ((self.dense_copies, self.dense), (self.copies and self.copies[0], self.tables)):
+            for copy, array in zip(copies or (), arrays):
+                copy[:] = array
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()

@@ -27,10 +27,10 @@ def unsupported(config: Config, per_token: bool, loss_name: str) -> str | None:
     return next((why for failed, why in reasons if failed), None)
 
 
-def resolve_engine(config: Config, per_token: bool, loss_name: str, distributed: bool) -> tuple[str, str]:
+def resolve_engine(config: Config, per_token: bool, loss_name: str) -> tuple[str, str]:
     """(`torch` or `compiled`, a line saying why). auto: the kernel wherever it can train the
     config, else PyTorch (the line names the setting that chose it); compiled, asked for, must fit."""
-    why = unsupported(config, per_token, loss_name) or ("training under torchrun" if distributed else None)
+    why = unsupported(config, per_token, loss_name)
     if config.train.engine == "compiled" and why is not None:
         raise ConfigError(f"train.engine compiled cannot train this config: {why}; use train.engine torch")
     if config.train.engine == "torch" or (config.train.engine == "auto" and why is not None):

@@ -9,7 +9,9 @@ steps, then decays to 0 over the run (sgd_linear: linearly; adagrad: as `optim.s
 weight decay shrinks W, b and the rows each example reads. With train.threads > 1 each step's
 rows are split among the kernel's threads, which train copies of the weights whose changes are
 summed at the end of the step (the same result for the same thread count), or, with
-train.hogwild, share the table without locks (faster, not reproducible). The kernel's random
+train.hogwild, share the table without locks (faster, not reproducible). Under torchrun, each
+process trains its share of every step's rows on its own weights, and the processes average
+them every train.average_every examples and at the end of each epoch. The kernel's random
 states (dropout, word dropout; one per thread) and AdaGrad's sums are saved with `last`, so a
 resume is exact; it refuses another thread count. What the kernel does not compute is refused in
 one line naming the setting.
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from textcls.config import OptimConfig
+from textcls.distributed import Group
 from textcls.encoded import Encoded
 from textcls.engine import bow as engine
 from textcls.errors import ConfigError
@@ -82,8 +85,19 @@ class KernelOptimizer:
 
 class CompiledTrainer(Trainer):
     def __init__(
-        self, model, objective, optim, cfg, device, loss: engine.Loss, threads: int, reporter: Reporter | None = None
+        self,
+        model,
+        objective,
+        optim,
+        cfg,
+        device,
+        loss: engine.Loss,
+        threads: int,
+        reporter: Reporter | None = None,
+        group: Group | None = None,
     ):
+        """`group`: torchrun's processes, each training its share of every step's rows on its own
+        weights, averaged every `cfg.average_every` examples and at the end of each epoch."""
         super().__init__(
             model,
             objective,
@@ -92,11 +106,15 @@ class CompiledTrainer(Trainer):
             device,
             reporter,
             batches=lambda items, shuffler: example_batches(items, cfg.batch_size, shuffler),
+            group=group,
         )
         self.loss = loss
         self.weights = tuple(p.detach().numpy() for p in (model.embedding.weight, model.token_head.weight, model.bias))
         self.threads = threads
-        self.rngs = engine.seeded(cfg.seed, self.threads)  # each thread's dropout and word-dropout draws
+        rank, world = (group.rank, group.world) if group is not None else (0, 1)
+        # each thread's dropout and word-dropout draws (every process's, in rank order)
+        self.every_rng = engine.seeded(cfg.seed, world * threads)
+        self.rngs = self.every_rng[rank * threads : (rank + 1) * threads].copy()
         self._updater: tuple[int, engine.Updater] | None = None
 
     def make_optimizer(self, optim, model, batch_size) -> KernelOptimizer:
@@ -107,19 +125,32 @@ class CompiledTrainer(Trainer):
         return False  # (train.hogwild shares the weights between the kernel's threads)
 
     def state(self) -> dict:
-        return {**super().state(), "kernel_rng": [int(x) for x in self.rngs]}
+        every = self.rngs if self.group is None else self.every_rng  # (gathered at the end of each epoch)
+        return {**super().state(), "kernel_rng": [int(x) for x in every]}
 
     def restore(self, state: dict) -> None:
         super().restore(state)
         if "kernel_rng" not in state:
             raise KeyError("kernel_rng")  # (a state saved by the torch engine: refused as not this run's)
         saved = np.atleast_1d(np.asarray(state["kernel_rng"], dtype=np.uint64))
-        if len(saved) != self.threads:
+        if len(saved) != len(self.every_rng):
+            world = len(self.every_rng) // self.threads
             raise ConfigError(
-                f"--resume: the run trained on {len(saved)} kernel thread(s) and train.threads now gives "
-                f"{self.threads}; set train.threads={len(saved)} (each thread has its own rows and random draws)"
+                f"--resume: the run trained on {len(saved) // world} kernel thread(s) per process and "
+                f"train.threads now gives {self.threads}; set train.threads={len(saved) // world} (each thread "
+                "has its own rows and random draws)"
             )
-        self.rngs[:] = saved
+        self.every_rng[:] = saved
+        rank = self.group.rank if self.group is not None else 0
+        self.rngs[:] = saved[rank * self.threads : (rank + 1) * self.threads]
+
+    def average(self) -> None:
+        """The processes' weights and AdaGrad sums made their mean, and each one's random states
+        gathered (for `state`)."""
+        self.group.average([*self.weights, *(a for a in self.optimizer.accumulators if a.size)])
+        if self._updater is not None:
+            self._updater[1].refresh()
+        self.every_rng[:] = np.asarray(self.group.gather(self.rngs.view(np.int64)), dtype=np.int64).view(np.uint64)
 
     def fit(self, *args, **kwargs):
         try:
@@ -132,7 +163,9 @@ class CompiledTrainer(Trainer):
         """The kernel's updates over the training rows (made once, reused every step)."""
         if self._updater is None or self._updater[0] != id(items):
             per_epoch = math.ceil(len(items) / self.cfg.batch_size)
-            self.optimizer.settings.total = self.total_steps // per_epoch * len(items)  # (the examples of every epoch)
+            world = self.group.world if self.group is not None else 1
+            # the examples of every epoch (each process's: it numbers its own, see _steps)
+            self.optimizer.settings.total = self.total_steps // per_epoch * len(items) // world
             updater = engine.Updater(
                 engine.Inputs.of(items),
                 *self.weights,
@@ -161,9 +194,18 @@ class CompiledTrainer(Trainer):
         lengths, B = items.lengths, self.cfg.batch_size
         first_example = first_step // len(batches) * len(items)  # (every step but an epoch's last is B examples)
         reported, every = 0, self.cfg.checkpoint_every
+        group, since_average = self.group, 0
         for i in range(done, len(batches)):
             step_rows = batches[i]
-            parts = update(step_rows, first_example + i * B)
+            if group is None:
+                parts = update(step_rows, first_example + i * B)
+            else:  # this process's share, numbered as its own examples (its schedule runs over its share)
+                step_rows = group.share(step_rows)
+                parts = update(step_rows, (first_example + i * B) // group.world)
+                since_average += len(step_rows)
+                if since_average >= self.cfg.average_every or i + 1 == len(batches):
+                    self.average()
+                    since_average = 0
             sums[main_name] += parts["main"]
             if "rationale_loss" in sums:
                 sums["rationale_loss"] += parts["rationale"]
@@ -188,4 +230,8 @@ class CompiledTrainer(Trainer):
                     raise Stopped()
         # The learning rate the log shows: the next step's.
         self.optimizer.set_lr_factor(lr_factor(self.optim_cfg, first_step + len(batches), self.total_steps))
+        if group is not None:  # the whole steps' sums, for the log
+            names = list(sums)
+            *values, rows, tokens = group.sum_all([sums[k] for k in names] + [rows, tokens])
+            sums, rows, tokens = dict(zip(names, values)), int(rows), int(tokens)
         return sums, rows, tokens
