@@ -16,7 +16,10 @@ Sections (--sections; one that fails is reported and the others still run), each
            the weights, train.hogwild=true; "textcls-sgd": fastText's recipe, --set optim.name=sgd_linear
            optim.lr=0.1 model.dropout=0 model.word_dropout=0, on the compiled engine, one thread;
            "textcls-sgd-hogwild": that on --threads hogwild threads; "textcls-sgd-cached": that twice, the
-           second run (the row) mapping the token cache the first wrote; "textcls-torch": fastText's recipe on
+           second run (the row) mapping the token cache the first wrote; "textcls-cached": the shipped recipe
+           after an untimed `textcls prepare`, mapping the token cache; "textcls-torchrun": that on 2 torchrun
+           processes of one kernel thread each, averaging their weights (its peak RssAnon is not sampled:
+           the launcher's would be shown); "textcls-torch": fastText's recipe on
            the PyTorch engine, batches of 64, --threads torch threads) against
            fastText 0.9.3 train_supervised (dim 50, epoch 5, lr 0.1), with
            the same threads, word n-gram order and hash buckets (--threads, --ngrams, --buckets; the config's 2 and
@@ -78,6 +81,8 @@ BOW_SYSTEMS = [
     "textcls-sgd",
     "textcls-sgd-hogwild",
     "textcls-sgd-cached",
+    "textcls-cached",
+    "textcls-torchrun",
     "textcls-torch",
     "fasttext",
 ]
@@ -161,7 +166,9 @@ def run_child(cmd: list, name: str, args, stdout: Path | None = None, env: dict 
     return {"seconds": seconds, "peak_rss_mb": rss / 1024, "peak_anon_mb": anon / 1024}
 
 
-def textcls(args, argv: list, name: str, stdout: Path | None = None, token_cache: bool = False) -> dict:
+def textcls(
+    args, argv: list, name: str, stdout: Path | None = None, token_cache: bool = False, processes: int = 1
+) -> dict:
     """A textcls process that finds no tokenisation cache: what the benchmark did not write is removed from the
     data folder first, XDG_CACHE_HOME is a fresh, empty folder, and so is the token cache (TEXTCLS_CACHE),
     unless `token_cache` (then the token cache is kept as the previous process left it)."""
@@ -175,7 +182,11 @@ def textcls(args, argv: list, name: str, stdout: Path | None = None, token_cache
             continue
         shutil.rmtree(args.work / folder, ignore_errors=True)
         (args.work / folder).mkdir()
-    return run_child([Path(sys.executable).with_name("textcls"), *argv], name, args, stdout, env)
+    command = [Path(sys.executable).with_name("textcls")]
+    if processes > 1:  # torchrun's processes on this machine
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", processes]
+        command += ["-m", "textcls"]
+    return run_child([*command, *argv], name, args, stdout, env)
 
 
 def torch_import(args) -> dict:
@@ -185,10 +196,11 @@ def torch_import(args) -> dict:
     return args.torch_import
 
 
-def train_run(args, argv: list, name: str, token_cache: bool = False) -> tuple[Path, dict]:
+def train_run(args, argv: list, name: str, token_cache: bool = False, processes: int = 1) -> tuple[Path, dict]:
     out = args.work / "runs" / name
     shutil.rmtree(out, ignore_errors=True)
-    return out, textcls(args, ["train", *argv, "--out", out, "--quiet"], name, token_cache=token_cache)
+    argv = ["train", *argv, "--out", out, "--quiet"]
+    return out, textcls(args, argv, name, token_cache=token_cache, processes=processes)
 
 
 def sets(overrides: dict) -> list[str]:
@@ -270,39 +282,46 @@ def prepare_data(args) -> dict:
 # --- bag of words --------------------------------------------------------------------------------
 
 
-def textcls_bow(args, recipe: dict | None = None, name: str = "bow-textcls", token_cache: bool = False) -> dict:
+def textcls_bow(
+    args,
+    recipe: dict | None = None,
+    name: str = "bow-textcls",
+    token_cache: bool = False,
+    prepared: bool = False,
+    processes: int = 1,
+) -> dict:
+    """A training of the bag of words (`prepared`: after `textcls prepare` filled the token cache, untimed)."""
     d = args.data
-    out, child = train_run(
-        args,
-        [
-            "--config",
-            "configs/sentiment_bow.yaml",
-            *sets(
-                {
-                    "data.train": d / "train.csv",
-                    "data.valid": d / "valid.csv",
-                    "data.test": d / "test.csv",
-                    "model.embedding_dim": FASTTEXT["dim"],
-                    "model.word_ngrams": args.ngrams,
-                    "model.buckets": args.buckets,
-                    "train.epochs": FASTTEXT["epoch"],
-                    "train.patience": "null",
-                    **(recipe or {}),
-                }
-            ),
-        ],
-        name,
-        token_cache,
-    )
+    argv = [
+        "--config",
+        "configs/sentiment_bow.yaml",
+        *sets(
+            {
+                "data.train": d / "train.csv",
+                "data.valid": d / "valid.csv",
+                "data.test": d / "test.csv",
+                "model.embedding_dim": FASTTEXT["dim"],
+                "model.word_ngrams": args.ngrams,
+                "model.buckets": args.buckets,
+                "train.epochs": FASTTEXT["epoch"],
+                "train.patience": "null",
+                **(recipe or {}),
+            }
+        ),
+    ]
+    if prepared:
+        textcls(args, ["prepare", *argv], f"{name}-prepare")
+    out, child = train_run(args, argv, name, token_cache or prepared, processes)
     files = [p for p in out.rglob("*") if p.is_file()]
     epochs = sum(r["seconds"] for r in read_jsonl(out / "metrics.jsonl"))
     return {
         "seconds": child["seconds"] - torch_import(args)["seconds"],
+        "epochs_seconds": epochs,
         "outside_epochs_seconds": child["seconds"] - epochs,
         "process_seconds": child["seconds"],
         "test_accuracy": json.loads((out / "metrics.json").read_text())["test"]["accuracy"],
         "peak_rss_mb": child["peak_rss_mb"],
-        "peak_anon_mb": child["peak_anon_mb"],
+        "peak_anon_mb": child["peak_anon_mb"] if processes == 1 else None,  # (sampled of the launcher alone)
         "run_folder_mb": sum(p.stat().st_size for p in files) / 1e6,
         "weights_mb": max(p.stat().st_size for p in files if p.suffix == ".safetensors") / 1e6,
     }
@@ -332,6 +351,17 @@ def textcls_sgd_cached(args) -> dict:
     recipe = {**SGD_RECIPE, "train.hogwild": "true", "train.threads": args.threads}
     second = textcls_bow(args, recipe, "bow-textcls-sgd-cached", token_cache=True)
     return {**second, "first_outside_epochs_seconds": first["outside_epochs_seconds"]}
+
+
+def textcls_cached(args) -> dict:
+    """The shipped recipe, one process, one thread, mapping the token cache `textcls prepare` filled."""
+    return textcls_bow(args, None, "bow-textcls-cached", prepared=True)
+
+
+def textcls_torchrun(args) -> dict:
+    """The shipped recipe on 2 torchrun processes of one kernel thread each (averaging their weights every
+    train.average_every examples), mapping the token cache `textcls prepare` filled."""
+    return textcls_bow(args, None, "bow-textcls-torchrun", prepared=True, processes=2)
 
 
 def textcls_torch(args) -> dict:
@@ -408,6 +438,8 @@ def bench_bow(args, data: dict) -> dict:
         "textcls-sgd": textcls_sgd,
         "textcls-sgd-hogwild": textcls_sgd_hogwild,
         "textcls-sgd-cached": textcls_sgd_cached,
+        "textcls-cached": textcls_cached,
+        "textcls-torchrun": textcls_torchrun,
         "textcls-torch": textcls_torch,
         "fasttext": fasttext_bow,
     }
@@ -429,6 +461,20 @@ def bench_bow(args, data: dict) -> dict:
         "summary": summary,
         "sgd_recipe": SGD_RECIPE,
         "over_fasttext": {name: paired_ratio(runs[name], runs["fasttext"]) for name in runs if name != "fasttext"},
+        **({"torchrun": torchrun_speedup(runs)} if {"textcls-cached", "textcls-torchrun"} <= set(runs) else {}),
+    }
+
+
+def torchrun_speedup(runs: dict) -> dict:
+    """2 torchrun processes against 1 (both mapping the token cache): medians over rounds of the paired
+    ratios of whole-process and epoch seconds, and the test accuracy difference (points)."""
+    pairs = list(zip(runs["textcls-cached"], runs["textcls-torchrun"]))
+    ratio = lambda key: statistics.median(one[key] / two[key] for one, two in pairs)
+    accuracy = lambda name: statistics.fmean(r["test_accuracy"] for r in runs[name])
+    return {
+        "process_speedup": ratio("seconds"),
+        "epochs_speedup": ratio("epochs_seconds"),
+        "accuracy_points": 100 * (accuracy("textcls-torchrun") - accuracy("textcls-cached")),
     }
 
 
@@ -660,6 +706,7 @@ def bow_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
         [
             name,
             fmt(x["seconds"]),
+            fmt(x.get("epochs_seconds")),
             fmt(x["tokens_per_second"], ",.0f"),
             fmt(r["over_fasttext"].get(name, 1.0), ".3f", "×"),
             fmt(100 * x["test_accuracy"], ".1f"),
@@ -680,6 +727,7 @@ def bow_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
         [
             "system",
             "s",
+            "epochs s",
             "tokens/s",
             "× fastText",
             "test acc %",
@@ -752,6 +800,13 @@ def print_tables(results: dict) -> None:
             console().print(f"[red]{name}: failed: {result['error']}[/red]")
         else:
             print_table(*globals()[f"{name}_table"](result))
+            if "torchrun" in result:
+                t = result["torchrun"]
+                console().print(
+                    f"2 torchrun processes against 1 (token cache mapped): {t['process_speedup']:.2f}× faster "
+                    f"(whole process), {t['epochs_speedup']:.2f}× (epochs), test accuracy "
+                    f"{t['accuracy_points']:+.2f} points"
+                )
 
 
 # --- main ----------------------------------------------------------------------------------------
