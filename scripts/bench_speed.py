@@ -38,11 +38,14 @@ Sections (--sections; one that fails is reported and the others still run), each
            first --lstm-train sentences for --lstm-epochs, against that model as a plain PyTorch loop in this process
            over integer ids made before timing (packed sequences). tokens/s: textcls's metrics.jsonl (its training
            loop only) and the plain loop's own timed loop; test accuracy on the first --lstm-test test sentences.
-  predict  configs/sentiment_bow.yaml as shipped, trained once on the shipped movie sentences; then
-           `textcls predict RUN --file F --format json > /dev/null` over 200,000 x --scale movie sentences: sentences/s
-           of the whole process. Cold start: median of 5 `textcls predict RUN "a fine film"` against median of 5
-           `python -c "import torch"`; the peak RSS of each. With onnxruntime installed, the same file again through
-           `textcls export RUN` and `predict --backend onnx`.
+  predict  configs/sentiment_bow.yaml as shipped, trained once on the shipped movie sentences, and fastText trained
+           on them with the run's dimension, word n-grams and buckets (a model of the same size); then, over files
+           of --predict-sizes movie sentences (x --scale), alternating, whole processes: `textcls predict RUN --file
+           F --format json --backend B` for numpy, torch and (with onnxruntime, after `textcls export RUN`) onnx,
+           against fastText's predict (its Python module: load the model, predict the file in batches of 8,192
+           lines, write a label per line). Sentences/s, the paired ratio to fastText's, peak RSS. Cold start:
+           median of 5 `textcls predict RUN "a fine film"` on numpy and torch against fastText's import, load and
+           one predict, and `python -c "import torch"`.
   eval     `textcls eval RUN data/sentiment/amazon.csv --format json`, without and with --faithfulness, against
            `textcls predict RUN --file <the same sentences> --format json` (a plain forward pass); whole processes.
 Times are medians over --runs; the load average is recorded. Each child's stderr goes to <work>/logs/<name>.log.
@@ -110,10 +113,11 @@ OURS = {
 
 def summarize(records: list[dict]) -> dict:
     """Per key: the median over runs (a busy spell on the machine does not move it); accuracies: the mean."""
-    return {
-        key: (statistics.fmean if "accuracy" in key else statistics.median)([r[key] for r in records])
-        for key in records[0]
-    }
+    summary = {}
+    for key in records[0]:
+        values = [r[key] for r in records if r[key] is not None]
+        summary[key] = (statistics.fmean if "accuracy" in key else statistics.median)(values) if values else None
+    return summary
 
 
 # --- child processes -----------------------------------------------------------------------------
@@ -637,35 +641,101 @@ def csv_texts(paths: list[Path]) -> list[str]:
     return [t for t in texts if t]
 
 
+FASTTEXT_PREDICT = """import itertools, sys, fasttext
+model = fasttext.load_model(sys.argv[1])
+with open(sys.argv[2], encoding="utf-8") as lines, open(sys.argv[3], "w") as out:
+    while batch := [line.rstrip("\\n") for line in itertools.islice(lines, 8192)]:
+        out.write("".join(labels[0] + "\\n" for labels in model.predict(batch)[0]))
+"""
+FASTTEXT_COLD = "import sys, fasttext; print(fasttext.load_model(sys.argv[1]).predict('a fine film')[0][0])"
+
+
+def fasttext_movies_model(args, run: Path) -> Path:
+    """fastText trained on the movie sentences with the run's dimension, word n-grams and buckets: a
+    model of the same size as the run's (its table: the vocabulary and the buckets, that many
+    vectors)."""
+    import fasttext
+
+    model = run.parent / "movies-fasttext.bin"
+    if not model.is_file():
+        config = json.loads((run / "model.json").read_text())
+        import yaml
+
+        settings = yaml.safe_load((run / "config.yaml").read_text())["model"]
+        train = run.parent / "movies-fasttext.txt"
+        with open(MOVIES[0], newline="", encoding="utf-8") as f:
+            train.write_text(
+                "".join(f"__label__{r['label']} {' '.join(r['text'].split())}\n" for r in csv.DictReader(f))
+            )
+        fasttext.train_supervised(
+            str(train),
+            dim=settings["embedding_dim"],
+            wordNgrams=settings["word_ngrams"],
+            bucket=settings["buckets"],
+            epoch=5,
+            thread=args.threads,
+            seed=args.seed,
+            verbose=0,
+        ).save_model(str(model))
+        size = model.stat().st_size / 1e6
+        log(f"fastText model for predict: {size:.1f} MB ({config['num_features']:,} rows in textcls's table)")
+    return model
+
+
 def bench_predict(args, data: dict) -> dict:
-    run, texts = movies_run(args), csv_texts(MOVIES)
-    n, path = max(10, round(200_000 * args.scale)), args.data / "movies.txt"
-    path.write_text("".join(texts[i % len(texts)] + "\n" for i in range(n)))
-    bulk = summarize(
-        [textcls(args, ["predict", run, "--file", path, "--format", "json"], "predict-file") for _ in range(args.runs)]
-    )
-    cold = summarize([textcls(args, ["predict", run, "a fine film"], "predict-one") for _ in range(5)])
-    result = {
-        "sentences": n,
-        "file": bulk,
-        "sentences_per_second": n / bulk["seconds"],
-        "cold_start": cold,
-        "import_torch": torch_import(args),
-        "cold_over_import_torch": cold["seconds"] / torch_import(args)["seconds"],
-    }
+    """Whole processes over files of --predict-sizes movie sentences (x --scale): textcls predict
+    --format json on each backend, and fastText's predict (its Python module, batches of 8,192 lines, a
+    label per line); then cold starts (median of 5) against fastText's and `import torch`."""
     import importlib.util
 
-    if importlib.util.find_spec("onnxruntime") is None:
+    run, texts = movies_run(args), csv_texts(MOVIES)
+    model = fasttext_movies_model(args, run)
+    backends = ["numpy", "torch"]
+    if importlib.util.find_spec("onnxruntime") is not None:
+        textcls(args, ["export", run], "export")
+        backends.append("onnx")
+    else:
         log("onnxruntime is not installed (pip install -e '.[export]'): no ONNX predict row")
-        return result
-    textcls(args, ["export", run], "export")
-    onnx = summarize(
-        [
-            textcls(args, ["predict", run, "--file", path, "--format", "json", "--backend", "onnx"], "predict-onnx")
-            for _ in range(args.runs)
-        ]
-    )
-    return {**result, "file_onnx": onnx, "sentences_per_second_onnx": n / onnx["seconds"]}
+    folder = args.work / "predict"
+    folder.mkdir(exist_ok=True)
+    result = {"files": {}, "model_mb": {"textcls": None, "fasttext": model.stat().st_size / 1e6}}
+    for size in args.predict_sizes:
+        n = max(10, round(size * args.scale))
+        path = folder / f"movies-{n}.txt"
+        path.write_text("".join(texts[i % len(texts)] + "\n" for i in range(n)))
+        systems = {
+            backend: lambda a, b=backend: textcls(
+                a, ["predict", run, "--file", path, "--format", "json", "--backend", b], f"predict-{b}"
+            )
+            for backend in backends
+        }
+        systems["fasttext"] = lambda a: run_child(
+            [sys.executable, "-c", FASTTEXT_PREDICT, model, path, folder / "fasttext.out"], "predict-fasttext", a
+        )
+        runs = alternate(args, f"predict {n:,}", systems)
+        for records in runs.values():
+            for r in records:
+                r["sentences_per_second"] = n / r["seconds"]
+        result["files"][n] = {
+            "summary": {name: summarize(records) for name, records in runs.items()},
+            "over_fasttext": {
+                name: statistics.median(f["seconds"] / r["seconds"] for r, f in zip(runs[name], runs["fasttext"]))
+                for name in runs
+            },
+        }
+    cold = {
+        "numpy": lambda a: textcls(a, ["predict", run, "a fine film", "--backend", "numpy"], "predict-one-numpy"),
+        "torch": lambda a: textcls(a, ["predict", run, "a fine film", "--backend", "torch"], "predict-one-torch"),
+        "fasttext": lambda a: run_child([sys.executable, "-c", FASTTEXT_COLD, model], "predict-one-fasttext", a),
+        "import torch": lambda a: run_child(TORCH_IMPORT, "import-torch", a),
+    }
+    rounds = argparse.Namespace(**{**vars(args), "runs": 5})
+    cold_runs = alternate(rounds, "cold predict", cold)
+    result["cold"] = {name: summarize(records) for name, records in cold_runs.items()}
+    result["cold_over_fasttext"] = {
+        name: result["cold"][name]["seconds"] / result["cold"]["fasttext"]["seconds"] for name in cold
+    }
+    return result
 
 
 def bench_eval(args, data: dict) -> dict:
@@ -771,16 +841,23 @@ def lstm_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
 
 
 def predict_table(r: dict) -> tuple[str, list[str], list[list[str]]]:
-    rows = [[f"predict --file ({r['sentences']:,} sentences)", r["file"], fmt(r["sentences_per_second"], ",.0f"), ""]]
-    if "file_onnx" in r:
-        rows += [["predict --file --backend onnx", r["file_onnx"], fmt(r["sentences_per_second_onnx"], ",.0f"), ""]]
-    rows += [
-        ['predict "a fine film" (cold start)', r["cold_start"], "", fmt(r["cold_over_import_torch"], ".2f", "×")],
-        ['python -c "import torch"', r["import_torch"], "", "1.00×"],
-    ]
+    rows = []
+    for n, part in r["files"].items():
+        for name, x in part["summary"].items():
+            command = (
+                f"fastText predict ({n:,} sentences)" if name == "fasttext" else f"--backend {name} ({n:,} sentences)"
+            )
+            rows.append(
+                [command, x, fmt(x["sentences_per_second"], ",.0f"), fmt(part["over_fasttext"][name], ".3f", "×")]
+            )
+    for name, x in r["cold"].items():
+        command = {"import torch": 'python -c "import torch"', "fasttext": "fastText: import, load, one predict"}.get(
+            name, f'predict "a fine film" --backend {name} (cold)'
+        )
+        rows.append([command, x, "", fmt(r["cold_over_fasttext"][name], ".2f", "×")])
     return (
-        "Predict: whole processes, start-up included (medians)",
-        ["command", "s", "sentences/s", "× import torch", "peak RSS MB"],
+        f"Predict: whole processes, start-up included (medians); fastText's model {r['model_mb']['fasttext']:.1f} MB",
+        ["command", "s", "sentences/s", "× fastText (throughput; cold: time)", "peak RSS MB"],
         [[name, fmt(x["seconds"]), rate, ratio, fmt(x["peak_rss_mb"], ".0f")] for name, x, rate, ratio in rows],
     )
 
@@ -846,6 +923,11 @@ def parse_args(argv=None):
         default=",".join(BOW_SYSTEMS),
         help=f"bag-of-words rows to run, fasttext always among them (default: {','.join(BOW_SYSTEMS)})",
     )
+    parser.add_argument(
+        "--predict-sizes",
+        default="200000,2000000",
+        help="predict: sentences per file, comma-separated, times --scale (default: 200000,2000000)",
+    )
     parser.add_argument("--lstm-train", type=int, default=20_000, help="LSTM training sentences (default: 20000)")
     parser.add_argument("--lstm-test", type=int, default=5_000, help="LSTM test sentences (default: 5000)")
     parser.add_argument("--lstm-epochs", type=int, default=1, help="LSTM epochs (default: 1)")
@@ -858,6 +940,7 @@ def parse_args(argv=None):
     if unknown:
         parser.error(f"--sections: unknown {', '.join(unknown)} (choose from {', '.join(SECTIONS)})")
     args.bow_systems = comma_list(args.bow_systems)
+    args.predict_sizes = [int(x) for x in comma_list(args.predict_sizes)]
     if "fasttext" not in args.bow_systems or not set(args.bow_systems) <= set(BOW_SYSTEMS):
         parser.error(f"--bow-systems: a comma-separated choice of {', '.join(BOW_SYSTEMS)}, with fasttext among them")
     if args.runs < 1 or args.scale <= 0:
