@@ -123,6 +123,43 @@ def test_export_matches_pytorch_on_random_and_real_sentences(name, tmp_path):
             assert (got.sentence - expected.sentence).abs().max() <= 1e-4
 
 
+FLAT = {  # name -> (task, model fields): the bags of words exported flat
+    "bow": ("classification", {"type": "bow"}),
+    "bow-3-grams-chars": ("classification", {"type": "bow", "word_ngrams": 3, "char_ngrams": (2, 3)}),
+    "bow-multilabel-one-logit": ("multilabel", {"type": "bow", "word_ngrams": 2}),
+}
+
+
+@pytest.mark.parametrize("name", list(FLAT))
+def test_the_flat_bag_matches_pytorch_on_random_and_real_sentences(name, tmp_path):
+    from textcls.export import export_flat, exports_flat
+    from textcls.onnx_bag import OnnxBag
+
+    task, fields = FLAT[name]
+    cfg = model_config(embedding_dim=8, buckets=97, sparse=False, **fields)
+    fz = Featurizer(
+        get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([WORDS]), ["A", "B"]
+    )
+    torch.manual_seed(0)
+    model = build_model(cfg, get_task(task), fz.num_features, 2 if task == "multilabel" else 1).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    assert exports_flat(model, per_token=False)
+    encode = lambda sentences: fz.encode_all([Example(s.split(), None, i + 1) for i, s in enumerate(sentences)])
+    path = tmp_path / "model.onnx"
+    export_flat(model, encode(REAL[:2]), path)  # traced on 2 rows; used on other sizes
+    bag = OnnxBag(path)
+    for sentences in (REAL, random_sentences(40, 1), random_sentences(3, 2), ["good"]):
+        items = encode(sentences)
+        with torch.no_grad():
+            expected = model(collate(items, fz.task))
+            expected_tokens = expected.flat_tokens
+        sentence, tokens = bag.forward(items, with_tokens=True)
+        np.testing.assert_allclose(sentence, expected.sentence.numpy(), atol=1e-5, rtol=1e-4)
+        np.testing.assert_allclose(tokens, expected_tokens.numpy(), atol=1e-5, rtol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory):
     """A bag of words and a BiLSTM tagger, trained briefly through the library."""
@@ -160,9 +197,11 @@ def test_predict_with_the_onnx_backend_gives_predicts_results(trained_runs, kind
     assert result.exit_code == 0, result.output
     assert (run / "export" / "model.onnx").is_file()
     description = json.loads((run / "export" / "model.json").read_text())
-    assert description["inputs"][:2] == ["ids", "lengths"] and description["labels"] == json.loads(
-        (run / "labels.json").read_text()
-    )
+    if kind == "bow":  # the flat bag of words
+        assert description["inputs"] == ["ids", "offsets", "ngrams", "word_types", "subwords", "subword_offsets"]
+    else:
+        assert description["inputs"][:2] == ["ids", "lengths"]
+    assert description["labels"] == json.loads((run / "labels.json").read_text())
     texts = (
         ["a good film", "dull , awful plot and lovely acting", "good"]
         if kind == "bow"

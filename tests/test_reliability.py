@@ -148,14 +148,19 @@ DAMAGES = {  # name: (damage(run, marker), fragments of the message beyond "RUN:
 }
 
 
+BACKENDS = ["numpy", "torch"]  # (the bag of words runs on both: each must refuse alike)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("command", ["predict", "eval"])
 @pytest.mark.parametrize("case", list(DAMAGES))
-def test_a_damaged_run_folder_is_one_line_naming_the_file(trained, copy, tmp_path, command, case):
+def test_a_damaged_run_folder_is_one_line_naming_the_file(trained, copy, tmp_path, command, case, backend):
     damage, fragments = DAMAGES[case]
     marker = tmp_path / "MARKER"
     damage(copy, marker)
     before = snapshot(copy)
     args = [copy, "good film"] if command == "predict" else [copy, trained.csvs["test"]]
+    args += ["--backend", backend]
     line = assert_user_error(invoke(command, *args), f"{copy}: damaged run folder: ", *fragments)
     assert len(line) < 600
     assert not marker.exists()  # (the python tag ran nothing)
@@ -172,11 +177,13 @@ def test_the_poisoned_config_really_runs_code_when_loaded_unsafely(copy, tmp_pat
     assert marker.exists()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("command", ["predict", "eval"])
-def test_an_absurd_feature_count_is_refused_from_the_weight_header_before_allocating(trained, copy, command):
+def test_an_absurd_feature_count_is_refused_from_the_weight_header_before_allocating(trained, copy, command, backend):
     _edit_json(copy, "model.json", lambda d: {**d, "num_features": 10**12})
     start = time.perf_counter()
     args = [copy, "good film"] if command == "predict" else [copy, trained.csvs["test"]]
+    args += ["--backend", backend]
     line = assert_user_error(
         invoke(command, *args), f"{copy}: damaged run folder: ", "weights.safetensors", "has shape", str(10**12)
     )
@@ -184,11 +191,13 @@ def test_an_absurd_feature_count_is_refused_from_the_weight_header_before_alloca
     assert "model.json" in line
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("command", ["predict", "eval"])
-def test_an_index_without_best_is_one_line_and_last_still_loads(trained, copy, command):
+def test_an_index_without_best_is_one_line_and_last_still_loads(trained, copy, command, backend):
     _drop_best(copy)
     before = snapshot(copy)
     args = [copy, "good film"] if command == "predict" else [copy, trained.csvs["test"]]
+    args += ["--backend", backend]
     assert_user_error(invoke(command, *args), str(copy), "no 'best' checkpoint", "names only last")
     assert snapshot(copy) == before
     ok(invoke(command, *args, "--checkpoint", "last"))

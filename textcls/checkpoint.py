@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from textcls.checkpoint_files import STATE, WEIGHTS, checkpoint_dir, write_checkpoint
 from textcls.config import Config
 from textcls.data import make_tokenizer
+from textcls.encoded import Encoded
 from textcls.errors import RunError, first_line
 from textcls.features import Featurizer
 from textcls.losses.registry import options_of
@@ -74,10 +75,19 @@ class Run:
     model: TextModel
     loss: LossOptions  # the loss it trained with, and its options
     device: torch.device
+    backend = "torch"  # (`--backend onnx` replaces the model with an OnnxModel)
 
     @property
     def labels(self) -> list[str]:
         return self.featurizer.labels
+
+    def predict(self, items: Encoded, batch_size: int, with_tokens: bool = False, with_loss: bool = False):
+        """The task's Predictions of every row (`with_loss`: the plain mean loss of the labelled rows)."""
+        from textcls.evaluate import predict_items
+        from textcls.losses.objective import plain_objective
+
+        objective = plain_objective(self.loss, self.task, len(self.labels)) if with_loss else None
+        return predict_items(self.model, items, self.task, batch_size, self.device, objective, with_tokens)
 
     @property
     def task(self) -> Task:

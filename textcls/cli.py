@@ -42,6 +42,8 @@ def main_options(
 
 
 class Backend(str, Enum):
+    auto = "auto"
+    numpy = "numpy"
     torch = "torch"
     onnx = "onnx"
 
@@ -63,12 +65,10 @@ def to_json(data, indent: int | None = 2) -> str:
     return json.dumps(finite(data, 6), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
-def _device(name: str):
-    from textcls.device import resolve_device
-
+def _device_name(name: str) -> str:
     if name not in ("cpu", "cuda", "auto"):
         raise TextclsError(f"--device must be cpu, cuda or auto, got '{name}'")
-    return resolve_device(name, "--device")
+    return name
 
 
 class Format(str, Enum):
@@ -183,10 +183,19 @@ def evaluate(
         None, "--predictions", help="Also write each row's gold label, prediction and probabilities to this CSV."
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+    backend: Backend = typer.Option(
+        Backend.auto,
+        "--backend",
+        help="numpy: a bag of words without torch; torch; onnx: the exported model through onnxruntime; "
+        "auto: numpy where the run allows it, else torch.",
+    ),
+    onnx: Optional[Path] = typer.Option(
+        None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."
+    ),
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
-    from textcls.checkpoint import load_run
+    from textcls.backends import open_run
     from textcls.files import check_output_file, finite, write_json
     from textcls.predict import evaluate_file
 
@@ -194,7 +203,10 @@ def evaluate(
         for option, path in (("--json", json_path), ("--predictions", predictions)):
             if path is not None:
                 check_output_file(path, option)  # before the scoring, not after it
-        run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
+        torch_for = "--faithfulness runs the model on edited texts" if faithfulness else None
+        run = open_run(
+            run_dir, checkpoint, backend.value, _device_name(device), calibration, onnx, torch_for, with_loss=True
+        )
         if lexicon_words not in ("all", "heldout"):
             raise TextclsError(f"--lexicon-words must be 'all' or 'heldout', got '{lexicon_words}'")
         metrics = evaluate_file(
@@ -416,7 +428,10 @@ def predict(
         False, "--word-scores", help="With --csv: add a word_scores column of word:score pairs."
     ),
     backend: Backend = typer.Option(
-        Backend.torch, "--backend", help="torch, or onnx: the exported model through onnxruntime."
+        Backend.auto,
+        "--backend",
+        help="numpy: a bag of words without torch; torch; onnx: the exported model through onnxruntime; "
+        "auto: numpy where the run allows it, else torch.",
     ),
     onnx: Optional[Path] = typer.Option(
         None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."
@@ -425,20 +440,12 @@ def predict(
 ):
     """Predict labels (or tags, values, scores) with each word's score: one result per input line,
     in order (a blank line gives {"line": N, "error": "empty line"})."""
-    from textcls.checkpoint import load_run
+    from textcls.backends import open_run
     from textcls.predict import predict_texts
 
     with user_errors():
         codec = _codec(encoding)  # an unknown name fails before the model loads
-        if backend == Backend.onnx and device != "cpu":
-            raise TextclsError("--backend onnx runs on the CPU (onnxruntime's CPU provider): leave out --device")
-        run = load_run(run_dir, checkpoint, _device(device), calibrated=calibration)
-        if backend == Backend.onnx:
-            from textcls.export import OnnxModel
-
-            run.model = OnnxModel(onnx or run.dir / "export" / "model.onnx", run.model, run.task.per_token)
-        elif onnx is not None:
-            raise TextclsError("--onnx goes with --backend onnx")
+        run = open_run(run_dir, checkpoint, backend.value, _device_name(device), calibration, onnx)
         if csv is not None:
             if codec.name != "utf-8":
                 raise TextclsError("--encoding goes with --file and stdin; a --csv file is read as UTF-8")

@@ -45,13 +45,13 @@ def predict_items(
                 loss_sum += float(objective.main(output, batch)) * weight
                 loss_weight += weight
             if with_tokens:
-                tokens = task.token_outputs(output.flat_tokens).float().cpu().numpy()
+                tokens = task.token_outputs(output.flat_tokens.double().cpu().numpy())
                 if token_out is None:
                     token_out = np.zeros((len(items.ids), tokens.shape[1]), dtype=np.float32)
                 token_out[batch.index] = tokens
-            sentence = task.sentence_outputs(output)
+            sentence = output.embedding if task.sentence_source == "embedding" else output.sentence
             if sentence is not None:
-                sentence = sentence.float().cpu().numpy()
+                sentence = task.sentence_outputs(sentence.double().cpu().numpy())
                 if sentence_out is None:
                     sentence_out = np.zeros((len(items), *sentence.shape[1:]), dtype=np.float32)
                 sentence_out[rows] = sentence

@@ -1,7 +1,9 @@
 """Export a run's model to ONNX, and run the exported file with onnxruntime.
 
-ONNX wants dense tensors, so the exported model reads padded grids instead of the flat batches
-and packed sequences the PyTorch models use: `PaddedModel` makes each token's vector on the grid
+The bag of words for sentences is exported as a `FlatBag`: flat token ids and row offsets, a
+gather and a segment sum (as EmbeddingBag reads them), in score space; `predict --backend onnx`
+runs it without torch (textcls/onnx_bag.py). Every other model reads padded grids instead of the
+flat batches and packed sequences the PyTorch models use: `PaddedModel` makes each token's vector on the grid
 and hands it to the model's own `padded_scores` (each model type writes its forward for the grid
 beside its training forward; parity tests hold the two together). Inputs, B rows of up to T tokens:
 
@@ -78,6 +80,75 @@ class PaddedModel(nn.Module):
         return (sentence, tokens) if sentence is not None else tokens
 
 
+FLAT_INPUTS = ("ids", "offsets", "ngrams", "word_types", "subwords", "subword_offsets")
+
+
+class FlatBag(nn.Module):
+    """The bag of words (sentences, without a character encoder) on flat inputs, as EmbeddingBag
+    reads them: a gather and a segment sum per row, no padded grid. Inputs, B rows of N tokens in all:
+
+        ids              (N,)     int64  word ids, row after row
+        offsets          (B + 1,) int64  where each row starts in `ids`, then N
+        ngrams           (N, K)   int64  hashed word n-gram ids starting at each token, 0 none (word_ngrams > 1)
+        word_types       (N,)     int64  each token's entry in the table of distinct words (char_ngrams)
+        subwords         (M,)     int64  the distinct words' hashed character n-gram ids, word after word
+        subword_offsets  (U + 1,) int64  where each distinct word's n-grams start in `subwords`, then M
+
+    It computes in score space, as numpy_bag.NumpyBag does: the file holds every feature's scores
+    S = E Wᵀ (F × C numbers, where E is F × D), not the vectors."""
+
+    def __init__(self, model: TextModel):
+        super().__init__()
+        D = model.embedding.embedding_dim
+        with torch.no_grad():
+            scores = model.embedding.weight.double() @ model.token_head.weight[:, :D].double().T
+        self.register_buffer("scores", scores.float())  # (F, C)
+        self.register_buffer("bias", model.bias.detach().clone())  # (C,)
+
+    def forward(self, ids, offsets, ngrams=None, word_types=None, subwords=None, subword_offsets=None):
+        S = self.scores
+        C = S.shape[1]
+        rows = segments(offsets, ids.shape[0])  # (N,) each token's row
+        words = S[ids]  # (N, C)
+        if subwords is not None:  # a word's score: the mean of its own and its character n-grams'
+            counts = (subword_offsets[1:] - subword_offsets[:-1]).to(S.dtype)  # (U,)
+            owner = segments(subword_offsets, subwords.shape[0])  # (M,) each n-gram's word
+            sums = (counts.unsqueeze(1) * 0).expand(-1, C).scatter_add(0, owner.unsqueeze(1).expand(-1, C), S[subwords])
+            words = (words + sums[word_types]) / (1 + counts[word_types]).unsqueeze(1)
+        units = (offsets[1:] - offsets[:-1]).to(S.dtype)  # (B,) words + n-grams averaged over
+        zeros = (units.unsqueeze(1) * 0).expand(-1, C)  # (B, C)
+        index = rows.unsqueeze(1).expand(-1, C)
+        total = zeros.scatter_add(0, index, words)
+        tokens = words
+        if ngrams is not None:
+            present = (ngrams != 0).to(S.dtype)  # (N, K): an n-gram never runs past its row
+            grams = S[ngrams] * present.unsqueeze(-1)  # (N, K, C)
+            total = total + zeros.scatter_add(0, index, grams.sum(1))
+            units = units + (units * 0).scatter_add(0, rows, present.sum(1))
+            for k in range(ngrams.shape[1]):
+                n = k + 2
+                share = grams[:, k] / n  # each of its n words gets 1/n of an n-gram's score
+                for offset in range(n):
+                    tokens = tokens + F.pad(share, (0, 0, offset, 0))[: share.shape[0]]
+        return total / units.unsqueeze(1) + self.bias, tokens
+
+
+def segments(offsets: torch.Tensor, n: int) -> torch.Tensor:
+    """(n,) which segment each of n positions is in, from (segments + 1,) offsets (empty segments
+    allowed): a one where each segment after the first starts, summed."""
+    inner = offsets[1:-1]
+    starts = torch.zeros(n + 1, dtype=torch.int64).scatter_add(0, inner, torch.ones_like(inner))
+    return starts[:n].cumsum(0)
+
+
+def exports_flat(model: TextModel, per_token: bool) -> bool:
+    """Whether the model is exported as a `FlatBag` (the bag of words for sentences, no character
+    encoder, plain scores)."""
+    from textcls.models.bow.bag import BagOfWords
+
+    return isinstance(model, BagOfWords) and not per_token and model.char_encoder is None and not model.log_softmax
+
+
 def padded_inputs(batch: Batch, model: TextModel) -> dict[str, np.ndarray]:
     """The padded grids of a flat `Batch` that the exported model reads."""
     out = {"ids": batch.tokens.numpy(), "lengths": batch.lengths.numpy().astype(np.int64)}
@@ -115,7 +186,13 @@ def export_onnx(run, out: str | Path | None = None, example: Batch | None = None
                 [Example("a short example .".split(), None), Example("and another one".split(), None)]
             )
         )
-    names, outputs = export_model(run.model, example, run.task.per_token, out)
+    if exports_flat(run.model, run.task.per_token):
+        items = run.featurizer.encode_all(
+            [Example("a short example .".split(), None), Example("and another one".split(), None)]
+        )
+        names, outputs = export_flat(run.model, items, out)
+    else:
+        names, outputs = export_model(run.model, example, run.task.per_token, out)
     description = {
         "inputs": names,
         "outputs": outputs,
@@ -130,6 +207,58 @@ def export_onnx(run, out: str | Path | None = None, example: Batch | None = None
     }
     write_json(out.with_suffix(".json"), description)
     return out
+
+
+FLAT_AXES = {
+    "ids": {0: "tokens"},
+    "offsets": {0: "rows_and_one"},
+    "ngrams": {0: "tokens"},
+    "word_types": {0: "tokens"},
+    "subwords": {0: "subword_ids"},
+    "subword_offsets": {0: "words_and_one"},
+    "sentence": {0: "rows"},
+    "tokens": {0: "tokens"},
+}
+
+
+def export_flat(model: TextModel, items, out: Path) -> tuple[list[str], list[str]]:
+    """Writes the bag of words as a `FlatBag` to `out` (traced on `items`, an Encoded of a few
+    rows); returns the input and output names."""
+    import warnings
+
+    from textcls.onnx_bag import flat_inputs
+
+    inputs = flat_inputs(items)
+    names, outputs = list(inputs), ["sentence", "tokens"]
+    wrapper = FlatBag(model.cpu().eval()).eval()
+
+    def write(path: Path) -> None:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                ByName(wrapper, names),
+                tuple(torch.from_numpy(inputs[n]) for n in names),
+                str(path),
+                input_names=names,
+                output_names=outputs,
+                dynamic_axes={k: v for k, v in FLAT_AXES.items() if k in names + outputs},
+                opset_version=17,
+                dynamo=False,
+            )
+
+    atomic_write(out, write)
+    return names, outputs
+
+
+class ByName(nn.Module):
+    """`module` called with its inputs named `names`, in that order (the exporter passes them by position)."""
+
+    def __init__(self, module: nn.Module, names: list[str]):
+        super().__init__()
+        self.module, self.names = module, names
+
+    def forward(self, *args):
+        return self.module(**dict(zip(self.names, args)))
 
 
 AXES = {

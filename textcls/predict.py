@@ -1,26 +1,30 @@
-"""Using a trained run: score a labelled CSV, or predict raw texts."""
+"""Using a trained run: score a labelled CSV, or predict raw texts. A run is a `checkpoint.Run`
+(torch, or onnx) or a `numpy_bag.NumpyRun` (see backends.py); with the latter nothing here imports
+torch."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import torch
 
-from textcls.batching import Batch
-from textcls.checkpoint import Run
 from textcls.data import Dataset, apply_lexicon, lexicon_part, load_datasets, read_csv, read_examples, read_lexicon
 from textcls.errors import DataError, RunError
-from textcls.evaluate import evaluate_examples, predict_items
 from textcls.files import atomic_write
-from textcls.losses.objective import plain_objective
-from textcls.sampling import batch_order
+from textcls.predictions import score
 from textcls.tasks.embedding import similarity
 from textcls.tokenize import Tokens, tokenize_column
 
+if TYPE_CHECKING:
+    from textcls.checkpoint import Run
+    from textcls.numpy_bag import NumpyRun
+
+    AnyRun = Union[Run, NumpyRun]
+
 
 def evaluate_file(
-    run: Run,
+    run: AnyRun,
     path: str | Path,
     batch_size: int | None = None,
     lexicon: str | Path | None = None,
@@ -46,21 +50,21 @@ def evaluate_file(
             words = lexicon_part(words, config.data.lexicon_holdout, "heldout")
         apply_lexicon(examples, words, tokenizer)
     items = run.featurizer.encode(examples)
-    objective = plain_objective(run.loss, task, len(run.labels))
-    reference = None
-    if task.reference_split:  # e.g. the training sentences whose neighbours are counted: read as training read them
-        reference = run.featurizer.encode(getattr(load_datasets(config, task), task.reference_split))
-    metrics = evaluate_examples(
-        run.model,
-        run.featurizer,
-        examples,
-        items,
-        batch_size or config.train.eval_batch_size,
-        run.device,
-        objective,
-        with_faithfulness,
-        reference,
-    )
+    batch_size = batch_size or config.train.eval_batch_size
+    if run.backend == "numpy":  # (faithfulness, and tasks with a reference split, are torch's: backends.py)
+        predictions = run.predict(items, batch_size, with_tokens=items.targets is not None, with_loss=True)
+        metrics = score(predictions, items, task, run.labels)
+    else:
+        from textcls.evaluate import evaluate_examples
+        from textcls.losses.objective import plain_objective
+
+        objective = plain_objective(run.loss, task, len(run.labels))
+        reference = None
+        if task.reference_split:  # e.g. the training sentences whose neighbours are counted: read as training did
+            reference = run.featurizer.encode(getattr(load_datasets(config, task), task.reference_split))
+        metrics = evaluate_examples(
+            run.model, run.featurizer, examples, items, batch_size, run.device, objective, with_faithfulness, reference
+        )
     metrics["rows"] = len(items) // items.arity  # examples (a pair or a triplet counts once)
     return metrics
 
@@ -69,7 +73,7 @@ EMPTY_LINE = "empty line"  # the error of a blank (or whitespace-only) input lin
 
 
 def predict_texts(
-    run: Run, texts: list[str], batch_size: int = 4096, first_line: int = 1, top_k: int | None = None
+    run: AnyRun, texts: list[str], batch_size: int = 4096, first_line: int = 1, top_k: int | None = None
 ) -> list[dict]:
     """One result per text, in order, as the run's task gives it (a label and probabilities, a value,
     or tags) with each token's score, and its input line number: `"line"`, from `first_line` on.
@@ -96,14 +100,12 @@ def predict_texts(
 
 
 def _predict_tokens(
-    run: Run, texts: list[str], tokens: Tokens, lines: np.ndarray, batch_size: int, top_k: int | None
+    run: AnyRun, texts: list[str], tokens: Tokens, lines: np.ndarray, batch_size: int, top_k: int | None
 ) -> list[dict]:
     """predict_texts for texts that all have tokens; `lines`: (n,) each text's line number."""
     task = run.task
     dataset = Dataset("input", tokens, lines)
-    predictions = predict_items(
-        run.model, run.featurizer.encode(dataset), task, batch_size, run.device, with_tokens=task.token_scores
-    )
+    predictions = run.predict(run.featurizer.encode(dataset), batch_size, with_tokens=task.token_scores)
     # Whole arrays become Python lists once; each row is then a slice (no NumPy call per row).
     words = np.asarray(tokens.types, dtype=object)[tokens.codes].tolist()
     cuts = tokens.offsets.tolist()
@@ -142,7 +144,7 @@ def result_columns(result: dict, word_scores: bool = False) -> dict[str, str | f
     return cells
 
 
-def predict_frame(run: Run, frame, column: str, source: str, word_scores: bool = False, batch_size: int = 8192):
+def predict_frame(run: AnyRun, frame, column: str, source: str, word_scores: bool = False, batch_size: int = 8192):
     """`frame` (a CSV read as text) with the prediction columns of its `column`'s texts after its own."""
     import pandas as pd
 
@@ -159,7 +161,7 @@ def predict_frame(run: Run, frame, column: str, source: str, word_scores: bool =
     return pd.concat([frame, predicted.rename(columns={c: f"predicted_{c}" for c in clash})], axis=1)
 
 
-def write_predictions(run: Run, path: str | Path, out: str | Path) -> None:
+def write_predictions(run: AnyRun, path: str | Path, out: str | Path) -> None:
     """Each row of a labelled CSV: its text, its gold label (as the CSV gives it) and the prediction
     columns (`result_columns`), written to `out` as CSV."""
     data = run.config.data
@@ -177,6 +179,11 @@ def embed_texts(run: Run, texts: list[str], batch_size: int = 4096, first_line: 
     empty = np.flatnonzero(tokens.lengths == 0)
     if len(empty):
         raise DataError(f"input {first_line + empty[0]}: no tokens in {texts[empty[0]]!r}")
+    import torch
+
+    from textcls.batching import Batch
+    from textcls.sampling import batch_order
+
     items = run.featurizer.encode(Dataset("input", tokens, np.arange(first_line, first_line + len(texts))))
     run.model.eval()
     out = None

@@ -146,13 +146,16 @@ class Task:
 
     # --- predictions, metrics, output -------------------------------------------------------------
 
-    def sentence_outputs(self, output: ModelOutput) -> torch.Tensor | None:
-        """What Predictions.sentence holds per row (None: nothing per sentence): the sentence scores."""
-        return output.sentence
+    sentence_source = "logits"  # what Predictions.sentence is made of: the sentence logits, or "embedding"
 
-    def token_outputs(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(N, outputs) token outputs -> what Predictions.tokens holds: raw scores by default."""
-        return tokens
+    def sentence_outputs(self, logits: np.ndarray) -> np.ndarray:
+        """(R, outputs) sentence logits (float64, any backend) -> what Predictions.sentence holds
+        per row: the logits by default (probabilities, a value: the task's)."""
+        return logits
+
+    def token_outputs(self, scores: np.ndarray) -> np.ndarray:
+        """(N, outputs) token scores (float64) -> what Predictions.tokens holds: the scores by default."""
+        return scores
 
     def metrics(
         self,
@@ -186,6 +189,21 @@ class Task:
     def show(self, result: dict, console: Console) -> None:
         """Prints one result of `predict_results` for people."""
         raise NotImplementedError
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-z) without overflow, exact in both tails."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """(R, C) class probabilities from (R, outputs) sentence logits: one logit -> (1 - p, p), as
+    sigmoid(-z) and sigmoid(z) (exact for small probabilities too); else softmax (softmax of
+    log-probabilities, as loss nll's model gives, is the same distribution)."""
+    if logits.shape[-1] == 1:
+        return np.concatenate([sigmoid(-logits), sigmoid(logits)], axis=-1)
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)
 
 
 def labelled(scores: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

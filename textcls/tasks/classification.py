@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,21 +16,8 @@ from textcls.metrics import (
     per_class_scores,
 )
 from textcls.predictions import importance_for
-from textcls.tasks.base import Task, class_stats, encode_classes
+from textcls.tasks.base import Task, class_stats, encode_classes, probabilities
 from textcls.vocab import build_labels
-
-if TYPE_CHECKING:
-    import torch
-
-
-def probabilities(sentence: torch.Tensor) -> torch.Tensor:
-    """(B, C) class probabilities from sentence outputs: one logit -> (1 - p, p); else softmax
-    (softmax of log-probabilities, as loss nll's model gives, is the same distribution)."""
-    if sentence.shape[-1] == 1:  # sigmoid(-z) rather than 1 - sigmoid(z): exact for small probabilities too
-        two = sentence.new_empty((*sentence.shape[:-1], 2))
-        two[..., :1], two[..., 1:] = (-sentence).sigmoid(), sentence.sigmoid()
-        return two
-    return sentence.softmax(-1)
 
 
 class Classification(Task):
@@ -82,8 +68,8 @@ class Classification(Task):
     def num_outputs(self, loss, num_labels):
         return 1 if loss.one_logit else num_labels  # one logit: the positive class's
 
-    def sentence_outputs(self, output):
-        return probabilities(output.sentence if self.temperature is None else output.sentence / self.temperature)
+    def sentence_outputs(self, logits):
+        return probabilities(logits if self.temperature is None else logits / self.temperature)
 
     def metrics(self, predictions, items, labels, reference=None):
         probs = predictions.sentence.astype(np.float64)

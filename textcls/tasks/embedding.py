@@ -141,8 +141,7 @@ class Embedding(Task):
 
     # --- predictions, metrics, output ------------------------------------------------------------
 
-    def sentence_outputs(self, output):
-        return output.embedding
+    sentence_source = "embedding"  # Predictions.sentence: the sentence vectors
 
     def metrics(self, predictions, items, labels, reference=None):
         x = predictions.sentence.astype(np.float64)

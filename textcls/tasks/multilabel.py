@@ -13,7 +13,7 @@ import numpy as np
 
 from textcls.errors import DataError
 from textcls.metrics import best_f1_threshold, fit_temperature, multilabel_metrics
-from textcls.tasks.base import Task, unknown_label
+from textcls.tasks.base import Task, sigmoid, unknown_label
 from textcls.vocab import build_labels
 
 
@@ -78,8 +78,8 @@ class MultiLabel(Task):
     def loss_inputs(self, output, batch):
         return output.sentence, batch.labels  # (B, L) logits against (B, L) 0/1
 
-    def sentence_outputs(self, output):
-        return (output.sentence if self.temperature is None else output.sentence / self.temperature).sigmoid()
+    def sentence_outputs(self, logits):
+        return sigmoid(logits if self.temperature is None else logits / self.temperature)
 
     def decision_thresholds(self, probabilities: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
         """(L,) thresholds: the tuned ones; else a fixed number; else tuned on `targets` (validation

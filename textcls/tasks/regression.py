@@ -50,8 +50,8 @@ class Regression(Task):
     def loss_inputs(self, output, batch):
         return output.sentence, batch.labels  # every row has a value (IGNORE could be one)
 
-    def sentence_outputs(self, output):
-        return output.sentence.squeeze(-1)
+    def sentence_outputs(self, logits):
+        return logits[:, 0]
 
     def metrics(self, predictions, items, labels, reference=None):
         return regression_metrics(items.labels.astype(float), predictions.sentence.astype(float))

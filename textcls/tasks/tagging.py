@@ -14,7 +14,7 @@ from textcls.encoded import IGNORE
 from textcls.entities import allowed_transitions, detect_scheme, entity_scores, entity_spans, viterbi
 from textcls.errors import ConfigError, DataError
 from textcls.metrics import tagging_metrics
-from textcls.tasks.base import Task, class_stats, labelled, unknown_label
+from textcls.tasks.base import Task, class_stats, labelled, probabilities, unknown_label
 from textcls.tokenize import Tokenizer, Tokens, tokenize_column
 from textcls.vocab import build_labels
 
@@ -104,8 +104,8 @@ class Tagging(Task):
     def loss_weight(self, batch):
         return (batch.labels != IGNORE).sum()  # the loss is a mean over tagged tokens
 
-    def token_outputs(self, tokens):
-        return tokens.softmax(-1)
+    def token_outputs(self, scores):
+        return probabilities(scores)
 
     def metrics(self, predictions, items, labels, reference=None):
         tags = self.decode(predictions, items.offsets, labels)
