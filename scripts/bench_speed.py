@@ -647,7 +647,8 @@ with open(sys.argv[2], encoding="utf-8") as lines, open(sys.argv[3], "w") as out
     while batch := [line.rstrip("\\n") for line in itertools.islice(lines, 8192)]:
         out.write("".join(labels[0] + "\\n" for labels in model.predict(batch)[0]))
 """
-FASTTEXT_COLD = "import sys, fasttext; print(fasttext.load_model(sys.argv[1]).predict('a fine film')[0][0])"
+# (a list: fastText 0.9.3's predict of one string fails under numpy 2)
+FASTTEXT_COLD = "import sys, fasttext; print(fasttext.load_model(sys.argv[1]).predict(['a fine film'])[0][0][0])"
 
 
 def fasttext_movies_model(args, run: Path) -> Path:
