@@ -732,9 +732,9 @@ def test_predict_writes_each_batch_before_reading_the_next(run_dir, monkeypatch)
     monkeypatch.setattr(
         textcls.predict,
         "predict_texts",
-        lambda run, chunk, size, first_line, top_k=None: (
+        lambda run, chunk, size, first_line, top_k=None, as_json=False: (
             calls.append((list(chunk), first_line)),
-            real(run, chunk, size, first_line),
+            real(run, chunk, size, first_line, as_json=as_json),
         )[1],
     )
     monkeypatch.setattr(

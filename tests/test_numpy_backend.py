@@ -207,3 +207,16 @@ def test_the_exported_flat_bag_predicts_without_torch_what_numpy_predicts(runs, 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("case", ["binary bce", "multi-class ce, label smoothing", "regression huber", "ranking mse"])
+def test_json_lines_from_columns_are_the_bytes_of_the_result_dicts(runs, case):
+    import orjson
+
+    run = open_run(runs[case])
+    texts = TEXTS + ['a "quoted" word , and \\\\ a backslash', "ünïcödé wörds", "", "  ", "x"]
+    dicts, lines = (predict_texts(run, texts, batch_size=4, as_json=j) for j in (False, True))
+    assert sum(isinstance(line, bytes) for line in lines) == len(texts) - 2  # (the blank ones are dicts)
+    assert [line if isinstance(line, bytes) else orjson.dumps(line) for line in lines] == [
+        orjson.dumps(r) for r in dicts
+    ]

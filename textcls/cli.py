@@ -458,7 +458,8 @@ def predict(
             )
         seen, held = 0, []
         for chunk in _chunks(_lines(list(texts or []), file, encoding), batch_size):
-            results = predict_texts(run, chunk, batch_size, first_line=seen + 1, top_k=top_k)
+            as_json = fmt == Format.json and not sort  # (sorting reads the results' values)
+            results = predict_texts(run, chunk, batch_size, first_line=seen + 1, top_k=top_k, as_json=as_json)
             seen += len(chunk)
             if sort:
                 held += results  # all of them are needed before the first can be printed
@@ -498,7 +499,8 @@ def _emit(results: list[dict], fmt: Format, task) -> None:
     if fmt == Format.json:
         import orjson  # JSON Lines at about 1 us a line (the standard library takes over 10)
 
-        sys.stdout.buffer.write(b"".join(orjson.dumps(r) + b"\n" for r in results))
+        lines = (r if isinstance(r, bytes) else orjson.dumps(r) for r in results)  # (some come as their lines)
+        sys.stdout.buffer.write(b"".join(line + b"\n" for line in lines))
         sys.stdout.flush()  # each batch's results go out before the next batch is read
     else:
         from textcls import reporting

@@ -73,17 +73,25 @@ EMPTY_LINE = "empty line"  # the error of a blank (or whitespace-only) input lin
 
 
 def predict_texts(
-    run: AnyRun, texts: list[str], batch_size: int = 4096, first_line: int = 1, top_k: int | None = None
-) -> list[dict]:
+    run: AnyRun,
+    texts: list[str],
+    batch_size: int = 4096,
+    first_line: int = 1,
+    top_k: int | None = None,
+    as_json: bool = False,
+) -> list[dict | bytes]:
     """One result per text, in order, as the run's task gives it (a label and probabilities, a value,
     or tags) with each token's score, and its input line number: `"line"`, from `first_line` on.
     A blank (or whitespace-only) text gives `{"line": n, "error": "empty line"}`, so results stay
     aligned with their input. `top_k` adds the k most probable classes
-    (`"top_k": [{"label", "probability"}, ...]`) where there are class probabilities."""
+    (`"top_k": [{"label", "probability"}, ...]`) where there are class probabilities. `as_json`:
+    results may come as their JSON lines (bytes, without the newline) where the task writes them
+    from columns (Task.json_lines), the same bytes orjson makes of the dicts."""
     tokens = tokenize_column(texts, run.featurizer.tokenizer)
     empty = np.flatnonzero(tokens.lengths == 0)
+    lines = np.arange(first_line, first_line + len(texts))
     if not len(empty):
-        return _predict_tokens(run, texts, tokens, np.arange(first_line, first_line + len(texts)), batch_size, top_k)
+        return _predict_tokens(run, texts, tokens, lines, batch_size, top_k, as_json)
     stray = next((i for i in empty.tolist() if texts[i].strip()), None)
     if stray is not None:  # (the tokenizers give every visible character a token; kept as a guard)
         raise DataError(f"input {first_line + stray}: no tokens in {texts[stray]!r}")
@@ -93,19 +101,28 @@ def predict_texts(
     kept = np.flatnonzero(tokens.lengths)
     if len(kept):  # blank rows hold no tokens: dropping them leaves the codes as they are, only fewer offsets
         rows = Tokens(tokens.codes, np.append(tokens.offsets[kept], tokens.offsets[-1]), tokens.types)
-        predicted = _predict_tokens(run, [texts[i] for i in kept.tolist()], rows, first_line + kept, batch_size, top_k)
+        kept_texts = [texts[i] for i in kept.tolist()]
+        predicted = _predict_tokens(run, kept_texts, rows, first_line + kept, batch_size, top_k, as_json)
         for i, result in zip(kept.tolist(), predicted):
             results[i] = result
     return results
 
 
 def _predict_tokens(
-    run: AnyRun, texts: list[str], tokens: Tokens, lines: np.ndarray, batch_size: int, top_k: int | None
-) -> list[dict]:
+    run: AnyRun,
+    texts: list[str],
+    tokens: Tokens,
+    lines: np.ndarray,
+    batch_size: int,
+    top_k: int | None,
+    as_json: bool = False,
+) -> list[dict | bytes]:
     """predict_texts for texts that all have tokens; `lines`: (n,) each text's line number."""
     task = run.task
     dataset = Dataset("input", tokens, lines)
     predictions = run.predict(run.featurizer.encode(dataset), batch_size, with_tokens=task.token_scores)
+    if as_json and task.json_lines is not None and not top_k:
+        return task.json_lines(predictions, texts, tokens, run.labels, lines)
     # Whole arrays become Python lists once; each row is then a slice (no NumPy call per row).
     words = np.asarray(tokens.types, dtype=object)[tokens.codes].tolist()
     cuts = tokens.offsets.tolist()

@@ -186,6 +186,8 @@ class Task:
         flat, row after row, as `words` is."""
         raise NotImplementedError
 
+    json_lines = None  # (predictions, texts, tokens, labels, lines) -> predict_results as JSON lines (bytes), if given
+
     def show(self, result: dict, console: Console) -> None:
         """Prints one result of `predict_results` for people."""
         raise NotImplementedError

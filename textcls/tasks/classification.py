@@ -6,7 +6,9 @@ import copy
 from collections import Counter
 
 import numpy as np
+import orjson
 
+from textcls import jsonl
 from textcls.errors import ConfigError, DataError
 from textcls.metrics import (
     calibration_metrics,
@@ -111,15 +113,36 @@ class Classification(Task):
             )
         return figures
 
-    def predict_results(self, predictions, texts, words, spans, tokens, labels):
-        probs = predictions.sentence
-        label = probs.argmax(1)
-        # Evidence for the predicted class: the signed logit with one output, else that class's score.
+    @staticmethod
+    def _evidence(predictions, tokens, label: np.ndarray) -> np.ndarray:
+        """(N,) each token's evidence for its row's predicted class, rounded as results give it: the
+        signed logit with one output, else that class's score."""
         if predictions.tokens.shape[1] == 1:
             evidence = predictions.tokens[:, 0]
         else:
             evidence = predictions.tokens[np.arange(len(tokens.codes)), label[tokens.row_of]]
-        scores = evidence.astype(float).round(4).tolist()
+        return evidence.astype(float).round(4)
+
+    def json_lines(self, predictions, texts, tokens, labels, lines):
+        """`predict_results` as JSON lines, each row's "line" from `lines` (textcls/jsonl.py)."""
+        probs = predictions.sentence
+        label = probs.argmax(1)
+        C, names = len(labels), [orjson.dumps(name) for name in labels]
+        each = jsonl.numbers(probs.astype(float).round(6).ravel())
+        template = b"{" + b",".join(jsonl.json_key(name) + b"%b" for name in labels) + b"}"
+        fields = [
+            ("text", [orjson.dumps(text) for text in texts]),
+            ("tokens", jsonl.token_strings(tokens)),
+            ("label", [names[c] for c in label.tolist()]),
+            ("probabilities", [template % tuple(each[r * C : (r + 1) * C]) for r in range(len(texts))]),
+            ("token_scores", jsonl.token_numbers(self._evidence(predictions, tokens, label), tokens.offsets)),
+        ]
+        return jsonl.lines(fields, lines.tolist())
+
+    def predict_results(self, predictions, texts, words, spans, tokens, labels):
+        probs = predictions.sentence
+        label = probs.argmax(1)
+        scores = self._evidence(predictions, tokens, label).tolist()
         names = np.asarray(labels, dtype=object)[label].tolist()
         rounded = probs.astype(float).round(6).tolist()
         return [

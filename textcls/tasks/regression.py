@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 
+from textcls import jsonl
 from textcls.errors import DataError
 from textcls.metrics import regression_metrics
 from textcls.tasks.base import Task
@@ -66,6 +68,16 @@ class Regression(Task):
             ),
             "errors": plots.histograms({"predicted - gold": predicted - gold}, "error", "errors"),
         }
+
+    def json_lines(self, predictions, texts, tokens, labels, lines):
+        """`predict_results` as JSON lines, each row's "line" from `lines` (textcls/jsonl.py)."""
+        fields = [
+            ("text", [orjson.dumps(text) for text in texts]),
+            ("tokens", jsonl.token_strings(tokens)),
+            (self.sort_by, jsonl.numbers(predictions.sentence.astype(float).round(6))),
+            ("token_scores", jsonl.token_numbers(predictions.tokens[:, 0].astype(float).round(4), tokens.offsets)),
+        ]
+        return jsonl.lines(fields, lines.tolist())
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         values = predictions.sentence.astype(float).round(6).tolist()
