@@ -191,7 +191,7 @@ class CompiledTrainer(Trainer):
         )
         sums = dict(partial["sums"]) if partial else dict.fromkeys([*part_names, "loss"], 0.0)
         tokens, rows = (partial["tokens"], partial["weight"]) if partial else (0, 0)
-        lengths, B = items.lengths, self.cfg.batch_size
+        offsets, B = items.offsets, self.cfg.batch_size  # (no (R,) array of lengths: memory flat in R)
         first_example = first_step // len(batches) * len(items)  # (every step but an epoch's last is B examples)
         reported, every = 0, self.cfg.checkpoint_every
         group, since_average = self.group, 0
@@ -211,7 +211,7 @@ class CompiledTrainer(Trainer):
                 sums["rationale_loss"] += parts["rationale"]
             sums["loss"] += parts["main"] + self.loss.rationale_weight * parts["rationale"]
             rows += len(step_rows)
-            tokens += int(lengths[step_rows].sum())
+            tokens += int(offsets[step_rows + 1].sum() - offsets[step_rows].sum())
             if (i + 1) % REPORT_EVERY == 0 or i + 1 == len(batches):
                 if not math.isfinite(sums["loss"]):
                     raise diverged(sums, first_step + i + 1)
