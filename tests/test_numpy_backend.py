@@ -220,3 +220,26 @@ def test_json_lines_from_columns_are_the_bytes_of_the_result_dicts(runs, case):
     assert [line if isinstance(line, bytes) else orjson.dumps(line) for line in lines] == [
         orjson.dumps(r) for r in dicts
     ]
+
+
+@pytest.mark.parametrize("weight", ["embedding.weight", "token_head.weight", "bias"])
+def test_a_weight_that_is_not_finite_is_the_one_line_torch_gives(runs, tmp_path, weight):
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    from conftest import reseal
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["binary bce"], run)
+    path = next(run.glob("checkpoints/*/weights.safetensors"))
+    weights = load_file(str(path))
+    weights[weight].reshape(-1)[-1] = np.inf
+    save_file(weights, str(path))
+    reseal(path.parent)  # (a sound file, honestly listed: only its values are wrong)
+    lines = {}
+    for backend in ("numpy", "torch"):
+        result = CliRunner().invoke(app, ["predict", str(run), "good", "--backend", backend])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        lines[backend] = result.output.strip()
+    assert lines["numpy"] == lines["torch"] and f"weight '{weight}' is not finite" in lines["numpy"]

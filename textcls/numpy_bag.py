@@ -48,11 +48,17 @@ class NumpyBag:
     W (C, D), bias b (C,)."""
 
     def __init__(self, E: np.ndarray, W: np.ndarray, b: np.ndarray):
-        self.scores = np.empty((len(E), len(W)), dtype=np.float64)  # (F, C) every feature's score
-        Wt = W.astype(np.float64).T
-        for start in range(0, len(E), 65_536):  # (in blocks: no float64 copy of the whole table)
-            self.scores[start : start + 65_536] = E[start : start + 65_536].astype(np.float64) @ Wt
+        # (F, C) every feature's score: one float32 product, as the PyTorch model computes it, kept in
+        # float64 for the sums over a row's features
+        with np.errstate(all="ignore"):  # (weights that are not finite are refused after, in one line)
+            self.scores = (E @ W.T).astype(np.float64)
         self.bias = b.astype(np.float64)
+
+    def not_finite(self, W: np.ndarray) -> str | None:
+        """The weight that is not finite, if one is: a value of E that is not finite makes its
+        scores not finite (inf x 0 is nan), so the (F, C) scores stand for the (F, D) table."""
+        checks = [("token_head.weight", W), ("bias", self.bias), ("embedding.weight", self.scores)]
+        return next((name for name, a in checks if a.size and not np.isfinite(a).all()), None)
 
     def subword_scores(self, items: Encoded) -> tuple[np.ndarray, np.ndarray] | None:
         """((U, C) the summed scores of each distinct word's character n-grams, (U,) how many it
@@ -201,6 +207,10 @@ def load_numpy_run(
     tokenizer = make_tokenizer(files.config.data, task)
     featurizer = Featurizer(task, files.config.model, tokenizer, files.vocab, files.labels)
     weights = _weights(files, run_dir, folder)
+    model = NumpyBag(weights["embedding.weight"], weights["token_head.weight"], weights["bias"])
+    bad = model.not_finite(weights["token_head.weight"])
+    if bad is not None:
+        raise RunError(f"{folder / WEIGHTS}: weight '{bad}' is not finite (the run diverged): train it again")
     if featurizer.num_features != files.info["num_features"]:  # words and hash buckets: one id each
         raise damaged(
             run_dir,
@@ -208,7 +218,6 @@ def load_numpy_run(
             f"{len(files.vocab)} words and config.yaml's features make "
             f"{featurizer.num_features} ids, model.json says {files.info['num_features']}",
         )
-    model = NumpyBag(weights["embedding.weight"], weights["token_head.weight"], weights["bias"])
     return NumpyRun(run_dir, files.config, featurizer, model, options_of(files.config.loss, files.info["loss"]))
 
 
@@ -238,12 +247,27 @@ def _weights(files: RunFiles, run_dir: Path, folder: Path) -> dict[str, np.ndarr
                         f"'{key}' has shape {shapes.get(key)} where model.json and config.yaml describe "
                         f"{expected.get(key)}",
                     )
-            weights = {k: f.get_tensor(k) for k in expected}
+        return _mapped(folder / WEIGHTS, expected)
     except RunError:
         raise
     except Exception as exc:  # safetensors raises its own error type for a damaged file
         raise damaged(run_dir, rel, f"not a readable weight file ({exc})") from None
-    bad = next((k for k, a in weights.items() if a.size and not np.isfinite(a).all()), None)
-    if bad is not None:
-        raise RunError(f"{folder / WEIGHTS}: weight '{bad}' is not finite (the run diverged): train it again")
-    return weights
+
+
+def _mapped(path: Path, shapes: dict[str, tuple]) -> dict[str, np.ndarray]:
+    """The float32 tensors `shapes` names, memory-mapped read-only from a safetensors file whose
+    header safetensors has checked (8 bytes of header length, the JSON header, then the data):
+    no copy of the table, whose pages the score product reads once."""
+    import json
+
+    with open(path, "rb") as f:
+        length = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(length))
+    out = {}
+    for name, shape in shapes.items():
+        entry = header[name]
+        if entry["dtype"] != "F32":
+            raise ValueError(f"'{name}' is {entry['dtype']}, not F32")
+        begin, _ = entry["data_offsets"]
+        out[name] = np.memmap(path, dtype="<f4", mode="r", offset=8 + length + begin, shape=shape)
+    return out
