@@ -30,10 +30,11 @@ def mb(path: Path) -> float:
 
 
 def run_textcls(seed: int, runs: Path) -> dict:
+    from textcls.backends import open_run
     from textcls.checkpoint import load_run
     from textcls.checkpoint_files import checkpoint_dir
     from textcls.config import load_config
-    from textcls.export import OnnxModel, export_onnx, quantize_int8
+    from textcls.export import export_onnx, quantize_int8
     from textcls.predict import predict_texts
     from textcls.train import train
 
@@ -48,10 +49,12 @@ def run_textcls(seed: int, runs: Path) -> dict:
             "accuracy": accuracy(gold, [r["label"] for r in predict_texts(run, texts)]),
         }
     }
-    torch_model = run.model
     for name, path in (("onnx float", float_path), ("onnx int8", int8_path)):
-        run.model = OnnxModel(path, torch_model, per_token=False)
-        result[name] = {"mb": mb(path), "accuracy": accuracy(gold, [r["label"] for r in predict_texts(run, texts)])}
+        onnx_run = open_run(run_dir, backend="onnx", onnx=path)
+        result[name] = {
+            "mb": mb(path),
+            "accuracy": accuracy(gold, [r["label"] for r in predict_texts(onnx_run, texts)]),
+        }
     return result
 
 
