@@ -174,6 +174,16 @@ TORCH_FREE = [
     "textcls.engine.choice",
     "textcls.token_cache",
     "textcls.streaming",
+    "textcls.numpy_bag",
+    "textcls.onnx_bag",
+    "textcls.backends",
+    "textcls.jsonl",
+    "textcls.predict",
+    "textcls.serve",
+    "textcls.serve.app",
+    "textcls.serve.batcher",
+    "textcls.serve.metrics",
+    "textcls.serve.requests",
 ]
 
 

@@ -512,6 +512,37 @@ def _emit(results: list[dict], fmt: Format, task) -> None:
                 task.show(result, reporting.out)
 
 
+@app.command()
+def serve(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `textcls train`."),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="The port to listen on."),
+    backend: Backend = typer.Option(
+        Backend.auto, "--backend", help="numpy, torch or onnx; auto: numpy where the run allows it, else torch."
+    ),
+    checkpoint: str = typer.Option("best", help="Which checkpoint to load: best or last."),
+    max_batch: int = typer.Option(256, "--max-batch", min=1, help="Texts predicted together at most (1: no batching)."),
+    max_wait_ms: float = typer.Option(
+        2.0, "--max-wait-ms", min=0, help="How long a request waits for others to share its batch."
+    ),
+    max_texts: int = typer.Option(1_000, "--max-texts", min=1, help="Texts per request at most (413 beyond)."),
+    max_chars: int = typer.Option(100_000, "--max-chars", min=1, help="Characters per text at most (413 beyond)."),
+):
+    """Serve a run over HTTP: POST /predict (JSON), a web page at /, /health, /info, /metrics.
+    SIGTERM or Ctrl-C stops it after the requests in flight (exit 0)."""
+    from textcls.backends import open_run
+
+    with user_errors():
+        try:
+            from textcls.serve import Limits, Options
+            from textcls.serve import serve as run_server
+        except ImportError:
+            raise TextclsError("textcls serve needs starlette and uvicorn: pip install 'textcls[serve]'") from None
+        run = open_run(run_dir, checkpoint, backend.value)
+        options = Options(Limits(max_texts, max_chars), max_batch, max_wait_ms)
+        run_server(run, host, port, options)
+
+
 class VectorFormat(str, Enum):
     npy = "npy"
     jsonl = "jsonl"
