@@ -11,6 +11,7 @@ import copy
 import csv
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,22 @@ def train_cli(config: Config, folder: Path) -> Path:
     result = CliRunner().invoke(app, ["train", "-c", str(path), "-o", str(folder), "-q"])
     assert result.exit_code == 0, result.output
     return folder
+
+
+def browser():
+    """A headless Chromium driven by selenium, or None when neither is installed."""
+    try:
+        from selenium import webdriver
+    except ImportError:
+        return None
+    binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    if not (binary and driver):
+        return None
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2000"):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(driver))

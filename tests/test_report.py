@@ -6,12 +6,11 @@ import json
 import os
 import random
 import re
-import shutil
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import NEGATIVE, POSITIVE, synthetic_rows, write_csv
+from conftest import NEGATIVE, POSITIVE, browser, synthetic_rows, write_csv
 from textcls.cli import app
 from textcls.train import train
 
@@ -140,25 +139,6 @@ def test_report_leaves_out_a_log_line_cut_short_and_refuses_a_damaged_log(make_c
     result = CliRunner().invoke(app, ["report", str(run)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "damaged run folder: metrics.jsonl: line 1 is not a JSON object" in result.output
-
-
-def browser():
-    """A headless Chromium driven by selenium, or None when neither is installed."""
-    try:
-        from selenium import webdriver
-    except ImportError:
-        return None
-    binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver = shutil.which("chromedriver")
-    if not (binary and driver):
-        return None
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2000"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=Service(driver))
 
 
 def test_report_opens_cleanly_in_a_browser(make_config, tmp_path, tagging_csvs):

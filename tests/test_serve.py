@@ -222,3 +222,38 @@ def test_a_damaged_run_folder_fails_at_start_with_predicts_line(runs, tmp_path):
     )
     assert serve.returncode == 1 and "Traceback" not in serve.stderr
     assert serve.stderr.strip() == predict.stderr.strip() and "damaged run folder: vocab.json" in serve.stderr
+
+
+def test_the_page_in_a_browser_shows_the_label_and_a_coloured_word_a_token(server, runs, tmp_path):
+    from conftest import browser
+
+    driver = browser()
+    if driver is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the browser test: install chromium, chromium-driver and selenium")
+        pytest.skip("no headless Chromium with chromedriver and selenium")
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        driver.get(server.url + "/")
+        WebDriverWait(driver, 20).until(lambda d: "classification" in d.find_element(By.ID, "facts").text)
+        box = driver.find_element(By.ID, "text")
+        box.send_keys("a good film , dull plot")
+        box.send_keys(Keys.ENTER)  # (the keyboard submits)
+        WebDriverWait(driver, 20).until(expected_conditions.presence_of_element_located((By.ID, "words")))
+        expected = predict_cli(runs["bow"], ["a good film , dull plot"])[0]
+        assert driver.find_element(By.ID, "label").text == expected["label"]
+        words = driver.find_elements(By.CSS_SELECTOR, "#words .word")
+        assert [w.text for w in words] == expected["tokens"]
+        colours = [w.value_of_css_property("background-color") for w in words]
+        for colour, score in zip(colours, expected["token_scores"]):  # green for, red against
+            red, green = (int(float(x)) for x in colour[colour.index("(") + 1 :].split(",")[:2])
+            assert (green > red) == (score >= 0), (colour, score)
+        assert [float(w.get_attribute("title").removeprefix("score ")) for w in words] == expected["token_scores"]
+        driver.save_screenshot(str(tmp_path / "serve.png"))
+        assert (tmp_path / "serve.png").read_bytes().startswith(b"\x89PNG")
+    finally:
+        driver.quit()
