@@ -1,7 +1,9 @@
 """Dynamic batching: texts from requests that arrive together are predicted as one batch. A request
 queues its texts and waits; one task takes the first waiting request, then whatever else arrives
-within `max_wait_ms` until `max_batch` texts, predicts them in a worker thread (one batch at a time:
-the model is not shared between threads), and hands each request its own results, in order."""
+within `max_wait_ms` (when the last batch held more than one request: a lone client never waits)
+until `max_batch` texts, predicts them in a worker thread (one batch at a time: the model is not
+shared between threads), and hands each request its own results, in order. Requests that arrive
+while a batch is predicted form the next one."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ class Batcher:
         self.queue: asyncio.Queue | None = None
         self.task: asyncio.Task | None = None
         self.batch_sizes: list[int] = []  # since the last `take_sizes` (for /metrics)
+        self.last_requests = 0  # requests in the last batch
 
     def start(self) -> None:
         self.queue = asyncio.Queue()
@@ -43,7 +46,9 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while True:
             waiting = [await self.queue.get()]
-            count, deadline = len(waiting[0][0]), loop.time() + self.max_wait
+            # Wait for company only when the last batch had some: a lone client is never delayed.
+            wait = self.max_wait if self.last_requests > 1 else 0.0
+            count, deadline = len(waiting[0][0]), loop.time() + wait
             while count < self.max_batch:
                 try:
                     timeout = deadline - loop.time()
@@ -56,6 +61,7 @@ class Batcher:
                 count += len(item[0])
             texts = [text for request, _ in waiting for text in request]
             self.batch_sizes.append(len(texts))
+            self.last_requests = len(waiting)
             try:
                 results = await loop.run_in_executor(None, self.predict, texts)
             except Exception as exc:  # each request gets it (the server turns it into a status)

@@ -1,0 +1,208 @@
+"""Serve benchmark: requests/s and latency of `textcls serve` under concurrent clients.
+
+Two runs trained once on the shipped movie sentences: configs/sentiment_bow.yaml as shipped (the
+numpy backend) and configs/sentiment_lstm.yaml for --lstm-epochs epochs (torch). Each is served
+with dynamic batching (the defaults: up to 256 texts, 2 ms wait) and without (--max-batch 1), one
+server process at a time, on 127.0.0.1 and a free port. The load generator is an aiohttp client in
+this process (asyncio, one keep-alive connection a client): 1, 16 and 64 concurrent clients, each
+sending one movie sentence per POST /predict in a loop bounded by --seconds and --max-requests,
+so every loop stops by itself; only the loopback address is ever sent to. First the generator's own
+ceiling: the same clients against GET /health. Requests/s, p50/p95/p99 latency (ms) and errors (a
+status other than 200, or a result for another text). Prints a table and writes --out (JSON).
+
+    python scripts/bench_serve.py                    # 60 s per row
+    python scripts/bench_serve.py --seconds 10       # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchlib import ROOT, cli_path, fmt, log, print_table, write_json
+
+CLIENTS = (1, 16, 64)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sentences() -> list[str]:
+    with open(ROOT / "data/sentiment/movies_test.csv", newline="", encoding="utf-8") as f:
+        return [row["text"] for row in csv.DictReader(f) if row["text"].strip()]
+
+
+def train_runs(args) -> dict[str, Path]:
+    runs = {}
+    for name, config, sets in (
+        ("bag of words", "configs/sentiment_bow.yaml", []),
+        ("LSTM", "configs/sentiment_lstm.yaml", ["--set", f"train.epochs={args.lstm_epochs}"]),
+    ):
+        out = args.work / name.replace(" ", "-")
+        if not (out / "metrics.json").is_file():
+            log(f"training {config} ...")
+            command = [sys.executable, "-m", "textcls", "train", "-c", config, *sets, "--out", out, "--overwrite", "-q"]
+            subprocess.run(list(map(str, command)), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        runs[name] = out
+    return runs
+
+
+class Server:
+    def __init__(self, run: Path, options: list[str]):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "textcls", "serve", str(run), "--port", str(self.port), *options]
+        self.process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
+
+    async def ready(self, session) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(self.url + "/health") as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            await asyncio.sleep(0.2)
+        raise RuntimeError("the server did not come up in 120 s")
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.process.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+async def load(url: str, clients: int, seconds: float, max_requests: int, texts: list[str] | None) -> dict:
+    """`clients` loops, each with its own connection, until `seconds` pass or it sent `max_requests`:
+    POST /predict one sentence each (texts), or GET /health (None)."""
+    import aiohttp
+
+    latencies, errors = [], 0
+    deadline = time.monotonic() + seconds
+
+    async def client(k: int) -> None:
+        nonlocal errors
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for i in range(max_requests):
+                if time.monotonic() >= deadline:
+                    return
+                start = time.perf_counter()
+                if texts is None:
+                    async with session.get(url + "/health") as response:
+                        ok = response.status == 200
+                        await response.read()
+                else:
+                    text = texts[(k * 7919 + i) % len(texts)]
+                    async with session.post(url + "/predict", json={"texts": [text]}) as response:
+                        ok = response.status == 200 and (await response.json())["results"][0]["text"] == text
+                latencies.append(time.perf_counter() - start)
+                errors += not ok
+
+    start = time.monotonic()
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    elapsed = time.monotonic() - start
+    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "seconds": elapsed,
+        "requests_per_second": len(latencies) / elapsed,
+        "p50_ms": 1000 * cuts[49],
+        "p95_ms": 1000 * cuts[94],
+        "p99_ms": 1000 * cuts[98],
+        "errors": errors,
+    }
+
+
+async def bench(args) -> dict:
+    import aiohttp
+
+    runs, texts = train_runs(args), sentences()
+    results = {"rows": []}
+    for model, run in runs.items():
+        for batching, options in (("dynamic batching", []), ("one request at a time", ["--max-batch", "1"])):
+            server = Server(run, options)
+            try:
+                async with aiohttp.ClientSession() as session:
+                    await server.ready(session)
+                for clients in args.clients:
+                    if not results.get("ceiling", {}).get(clients):  # the generator against /health, once
+                        results.setdefault("ceiling", {})[clients] = await load(
+                            server.url, clients, args.seconds, args.max_requests, None
+                        )
+                    log(f"{model}, {batching}: {clients} client(s) for {args.seconds:g} s ...")
+                    row = await load(server.url, clients, args.seconds, args.max_requests, texts)
+                    results["rows"].append({"model": model, "batching": batching, **row, "rss_mb": server.rss_mb()})
+            finally:
+                results.setdefault("exit_codes", []).append(server.stop())
+    return results
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="per row (default: 60)")
+    parser.add_argument("--max-requests", type=int, default=1_000_000, help="per client and row at most")
+    parser.add_argument("--clients", default=",".join(map(str, CLIENTS)), help="comma-separated (default: 1,16,64)")
+    parser.add_argument("--lstm-epochs", type=int, default=2, help="the LSTM run's epochs (default: 2)")
+    parser.add_argument("--work", help="runs folder (default: bench/serve_runs in the repository)")
+    parser.add_argument("--out", help="results JSON (default: bench/serve.json in the repository)")
+    args = parser.parse_args(argv)
+    args.clients = [int(c) for c in args.clients.split(",")]
+    args.work, out = cli_path(args.work, "bench/serve_runs"), cli_path(args.out, "bench/serve.json")
+    os.chdir(ROOT)
+    results = asyncio.run(bench(args))
+    results["command"] = " ".join(sys.argv)
+    write_json(out, results)
+    ceiling = results["ceiling"]
+    rows = [
+        [
+            "GET /health (the load generator's ceiling)",
+            "",
+            str(c),
+            fmt(x["requests_per_second"], ",.0f"),
+            "",
+            "",
+            "",
+            "",
+        ]
+        for c, x in ceiling.items()
+    ] + [
+        [
+            r["model"],
+            r["batching"],
+            str(r["clients"]),
+            fmt(r["requests_per_second"], ",.0f"),
+            fmt(r["p50_ms"], ".1f"),
+            fmt(r["p95_ms"], ".1f"),
+            fmt(r["p99_ms"], ".1f"),
+            str(r["errors"]),
+        ]
+        for r in results["rows"]
+    ]
+    print_table(
+        f"textcls serve, one sentence a request, {args.seconds:g} s a row (exit codes {results['exit_codes']})",
+        ["model", "batching", "clients", "requests/s", "p50 ms", "p95 ms", "p99 ms", "errors"],
+        rows,
+        left=["model", "batching"],
+    )
+    log(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
