@@ -12,6 +12,7 @@ status other than 200, or a result for another text). Prints a table and writes 
 
     python scripts/bench_serve.py                    # 60 s per row
     python scripts/bench_serve.py --seconds 10       # a quicker look
+    python scripts/bench_serve.py --screenshot docs/serve.png   # the page, for the README
 """
 
 from __future__ import annotations
@@ -154,6 +155,42 @@ async def bench(args) -> dict:
     return results
 
 
+def screenshot(run: Path, path: Path, sentence: str) -> None:
+    """The page, `sentence` typed and predicted, as a PNG at `path` (headless Chromium, selenium)."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,520"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    server = Server(run.relative_to(ROOT), [])  # (the page shows the run folder as the server was given it)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                driver.get(server.url + "/")
+                break
+            except Exception:  # (not listening yet)
+                time.sleep(0.3)
+        WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "facts").text.startswith("classification"))
+        box = driver.find_element(By.ID, "text")
+        box.send_keys(sentence)
+        box.send_keys(Keys.ENTER)
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "words"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(path))
+    finally:
+        driver.quit()
+        server.stop()
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="per row (default: 60)")
@@ -162,10 +199,16 @@ def main(argv=None) -> None:
     parser.add_argument("--lstm-epochs", type=int, default=2, help="the LSTM run's epochs (default: 2)")
     parser.add_argument("--work", help="runs folder (default: bench/serve_runs in the repository)")
     parser.add_argument("--out", help="results JSON (default: bench/serve.json in the repository)")
+    parser.add_argument("--screenshot", help="only save the page, a sentence predicted, as this PNG (the bag of words)")
     args = parser.parse_args(argv)
     args.clients = [int(c) for c in args.clients.split(",")]
     args.work, out = cli_path(args.work, "bench/serve_runs"), cli_path(args.out, "bench/serve.json")
     os.chdir(ROOT)
+    if args.screenshot:
+        shot = Path(args.screenshot).resolve()
+        screenshot(train_runs(args)["bag of words"], shot, "A gorgeous, witty film, though the plot drags.")
+        log(f"wrote {shot}")
+        return
     results = asyncio.run(bench(args))
     results["command"] = " ".join(sys.argv)
     write_json(out, results)

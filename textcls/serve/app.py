@@ -15,6 +15,7 @@ predicted in dynamic batches (serve/batcher.py); counters in Prometheus's format
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from dataclasses import dataclass
 
@@ -77,6 +78,9 @@ def build_app(run, options: Options) -> Starlette:
                 response = json_response({"error": exc.message}, exc.status)
             except TextclsError as exc:  # e.g. a text without tokens, a run that cannot embed
                 response = json_response({"error": str(exc)}, 422)
+            except Exception as exc:  # a bug: still JSON, and one line on stderr, the server goes on
+                print(f"textcls serve: {request.url.path}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                response = json_response({"error": f"internal error ({type(exc).__name__})"}, 500)
             metrics.record(name, response.status_code, time.perf_counter() - start)
             for size in batcher.take_sizes():
                 metrics.batches.observe(size)
