@@ -198,6 +198,9 @@ def test_the_exported_flat_bag_predicts_without_torch_what_numpy_predicts(runs, 
     )
     np.testing.assert_allclose(got.sentence, expected.sentence, atol=1e-5, rtol=0)
     np.testing.assert_allclose(got.tokens, expected.tokens, atol=1e-5, rtol=0)
+    test_csv = runs["multi-class ce, label smoothing"].parent.parent / "multi-class ce, label smoothing" / "test.csv"
+    got, expected = (evaluate_file(open_run(run, backend=b, with_loss=True), test_csv) for b in ("onnx", "numpy"))
+    np.testing.assert_allclose(floats(got), floats(expected), atol=1e-5, rtol=0)
     code = (
         "import json, sys\n"
         "from textcls.cli import app\n"

@@ -68,5 +68,5 @@ def open_run(
     if backend == "onnx":  # (an exported model on padded grids: every model type but the flat bag)
         from textcls.export import OnnxModel
 
-        run.model = OnnxModel(onnx, run.model, run.task.per_token)
+        run.model, run.backend = OnnxModel(onnx, run.model, run.task.per_token), "onnx"
     return run

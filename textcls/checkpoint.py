@@ -75,7 +75,7 @@ class Run:
     model: TextModel
     loss: LossOptions  # the loss it trained with, and its options
     device: torch.device
-    backend = "torch"  # (`--backend onnx` replaces the model with an OnnxModel)
+    backend = "torch"  # ("onnx" where backends.open_run replaced the model with an OnnxModel)
 
     @property
     def labels(self) -> list[str]:

@@ -80,9 +80,6 @@ class PaddedModel(nn.Module):
         return (sentence, tokens) if sentence is not None else tokens
 
 
-FLAT_INPUTS = ("ids", "offsets", "ngrams", "word_types", "subwords", "subword_offsets")
-
-
 class FlatBag(nn.Module):
     """The bag of words (sentences, without a character encoder) on flat inputs, as EmbeddingBag
     reads them: a gather and a segment sum per row, no padded grid. Inputs, B rows of N tokens in all:

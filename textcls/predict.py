@@ -12,13 +12,13 @@ import numpy as np
 from textcls.data import Dataset, apply_lexicon, lexicon_part, load_datasets, read_csv, read_examples, read_lexicon
 from textcls.errors import DataError, RunError
 from textcls.files import atomic_write
+from textcls.numpy_bag import NumpyRun
 from textcls.predictions import score
 from textcls.tasks.embedding import similarity
 from textcls.tokenize import Tokens, tokenize_column
 
 if TYPE_CHECKING:
     from textcls.checkpoint import Run
-    from textcls.numpy_bag import NumpyRun
 
     AnyRun = Union[Run, NumpyRun]
 
@@ -51,7 +51,7 @@ def evaluate_file(
         apply_lexicon(examples, words, tokenizer)
     items = run.featurizer.encode(examples)
     batch_size = batch_size or config.train.eval_batch_size
-    if run.backend == "numpy":  # (faithfulness, and tasks with a reference split, are torch's: backends.py)
+    if isinstance(run, NumpyRun):  # numpy, or the flat ONNX bag (faithfulness and reference splits are torch's)
         predictions = run.predict(items, batch_size, with_tokens=items.targets is not None, with_loss=True)
         metrics = score(predictions, items, task, run.labels)
     else:
