@@ -13,6 +13,7 @@ status other than 200, or a result for another text). Prints a table and writes 
     python scripts/bench_serve.py                    # 60 s per row
     python scripts/bench_serve.py --seconds 10       # a quicker look
     python scripts/bench_serve.py --screenshot docs/serve.png   # the page, for the README
+    python scripts/bench_serve.py --soak 1000000     # 1 M requests, every 100th malformed: answers, memory
 """
 
 from __future__ import annotations
@@ -155,6 +156,72 @@ async def bench(args) -> dict:
     return results
 
 
+MALFORMED = [  # (body, content type, the status it must get)
+    (b"not json", "application/json", 400),
+    (b'{"texts": ["caf\xe9"]}', "application/json", 400),
+    (b'{"texts": ["a"]}', "text/plain", 415),
+    (b'{"texts": "a"}', "application/json", 422),
+    (b'{"texts": [""]}', "application/json", 422),
+    (b'{"texts": ["a"], "colour": 1}', "application/json", 422),
+    (b'{"texts": ["' + b"x" * 100_001 + b'"]}', "application/json", 413),
+]
+
+
+async def soak(url: str, server: Server, requests: int, clients: int, texts: list[str], malformed_every: int) -> dict:
+    """`requests` requests from `clients` loops (bounded by count), every `malformed_every`-th one of
+    the MALFORMED kinds in turn: each must get its status, every good one the result the server gave
+    that text first; the server's RSS after the first 10,000 requests and at the end."""
+    import aiohttp
+
+    sent, wrong, first, rss = 0, [], {}, {}
+
+    async def client(k: int) -> None:
+        nonlocal sent
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+            while sent < requests:
+                n = sent = sent + 1
+                if n == 10_000:
+                    rss["after_10000"] = server.rss_mb()
+                if n % malformed_every == 0:
+                    body, content_type, status = MALFORMED[(n // malformed_every) % len(MALFORMED)]
+                    async with session.post(url + "/predict", data=body, headers={"Content-Type": content_type}) as r:
+                        answer = await r.json()
+                        if r.status != status or "error" not in answer:
+                            wrong.append((n, r.status))
+                    continue
+                text = texts[(k * 7919 + n) % len(texts)]
+                async with session.post(url + "/predict", json={"texts": [text]}) as r:
+                    result = (await r.json())["results"][0] if r.status == 200 else None
+                if result is None or first.setdefault(text, result) != result:
+                    wrong.append((n, r.status))
+
+    start = time.monotonic()
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    rss["end"] = server.rss_mb()
+    return {
+        "requests": sent,
+        "malformed": sent // malformed_every,
+        "seconds": time.monotonic() - start,
+        "wrong": len(wrong),
+        "rss_mb": rss,
+        "rss_growth": rss["end"] / rss["after_10000"] - 1,
+    }
+
+
+async def soak_bench(args) -> dict:
+    import aiohttp
+
+    run = train_runs(args)["bag of words"]
+    server = Server(run, [])
+    try:
+        async with aiohttp.ClientSession() as session:
+            await server.ready(session)
+        result = await soak(server.url, server, args.soak, 64, sentences(), args.malformed_every)
+    finally:
+        result_exit = server.stop()
+    return {**result, "exit_code": result_exit}
+
+
 def screenshot(run: Path, path: Path, sentence: str) -> None:
     """The page, `sentence` typed and predicted, as a PNG at `path` (headless Chromium, selenium)."""
     import shutil
@@ -200,6 +267,10 @@ def main(argv=None) -> None:
     parser.add_argument("--work", help="runs folder (default: bench/serve_runs in the repository)")
     parser.add_argument("--out", help="results JSON (default: bench/serve.json in the repository)")
     parser.add_argument("--screenshot", help="only save the page, a sentence predicted, as this PNG (the bag of words)")
+    parser.add_argument(
+        "--soak", type=int, help="only this many requests to the bag of words from 64 clients, some malformed"
+    )
+    parser.add_argument("--malformed-every", type=int, default=100, help="with --soak: every N-th request malformed")
     args = parser.parse_args(argv)
     args.clients = [int(c) for c in args.clients.split(",")]
     args.work, out = cli_path(args.work, "bench/serve_runs"), cli_path(args.out, "bench/serve.json")
@@ -208,6 +279,25 @@ def main(argv=None) -> None:
         shot = Path(args.screenshot).resolve()
         screenshot(train_runs(args)["bag of words"], shot, "A gorgeous, witty film, though the plot drags.")
         log(f"wrote {shot}")
+        return
+    if args.soak:
+        result = asyncio.run(soak_bench(args))
+        write_json(out.with_name(out.stem + "_soak.json"), result)
+        print_table(
+            f"{result['requests']:,} requests from 64 clients, {result['malformed']:,} of them malformed",
+            ["seconds", "requests/s", "wrong answers", "RSS MB after 10,000", "RSS MB at the end", "growth", "exit"],
+            [
+                [
+                    fmt(result["seconds"], ".0f"),
+                    fmt(result["requests"] / result["seconds"], ",.0f"),
+                    str(result["wrong"]),
+                    fmt(result["rss_mb"]["after_10000"], ".0f"),
+                    fmt(result["rss_mb"]["end"], ".0f"),
+                    fmt(100 * result["rss_growth"], "+.1f", "%"),
+                    str(result["exit_code"]),
+                ]
+            ],
+        )
         return
     results = asyncio.run(bench(args))
     results["command"] = " ".join(sys.argv)
