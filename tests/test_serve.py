@@ -257,3 +257,39 @@ def test_the_page_in_a_browser_shows_the_label_and_a_coloured_word_a_token(serve
         assert (tmp_path / "serve.png").read_bytes().startswith(b"\x89PNG")
     finally:
         driver.quit()
+
+
+def test_an_embedding_run_embeds_and_compares(tmp_path):
+    """/embed gives the vectors `embed_texts` gives, /similarity their cosines, the pairs in order."""
+    import numpy as np
+
+    from conftest import NEGATIVE, NEUTRAL, POSITIVE, _write_splits
+    from textcls.checkpoint import load_run
+    from textcls.predict import embed_texts, similarities
+
+    csvs = _write_splits(tmp_path / "e", {"neg": NEGATIVE, "neu": NEUTRAL, "pos": POSITIVE})
+    raw = small_config_dict(
+        csvs,
+        tmp_path / "runs",
+        task="embedding",
+        loss={"name": "triplet", "mining": "semihard", "margin": 0.5},
+        train={"epochs": 1, "classes_per_batch": 3, "per_class": 4, "monitor": "recall_at_1"},
+    )
+    run = train(config_from_dict(raw), out=tmp_path / "run").run_dir
+    server = Server(run)
+    try:
+        status, body = server.post("/embed", {"texts": TEXTS})
+        assert status == 200
+        expected = embed_texts(load_run(run), TEXTS)
+        np.testing.assert_allclose(np.array(body["embeddings"]), expected, atol=1e-5)
+        status, body = server.post("/similarity", {"first": TEXTS[:2], "second": TEXTS[2:]})
+        assert status == 200
+        np.testing.assert_allclose(body["similarities"], similarities(load_run(run), TEXTS[:2], TEXTS[2:]), atol=1e-6)
+        status, body = server.post("/similarity", {"first": TEXTS[:2], "second": TEXTS[:1]})
+        assert status == 422 and "pair them one to one" in body["error"]
+        assert server.post("/embed", {"texts": ["a"], "other": 1}) == (
+            422,
+            {"error": "unknown field 'other' (fields: texts)"},
+        )
+    finally:
+        assert server.stop() == 0
