@@ -10,7 +10,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from conftest import NEGATIVE, POSITIVE, browser, synthetic_rows, write_csv
+from conftest import NEGATIVE, POSITIVE, browser_or_skip, synthetic_rows, write_csv
 from textcls.cli import app
 from textcls.train import train
 
@@ -142,11 +142,7 @@ def test_report_leaves_out_a_log_line_cut_short_and_refuses_a_damaged_log(make_c
 
 
 def test_report_opens_cleanly_in_a_browser(make_config, tmp_path, tagging_csvs):
-    driver = browser()
-    if driver is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the browser test: install chromium, chromium-driver and selenium")
-        pytest.skip("no headless Chromium with chromedriver and selenium")
+    driver = browser_or_skip()
     try:
         run = trained(make_config, tmp_path, tagging_csvs, "classification-bow")
         assert CliRunner().invoke(app, ["report", str(run)]).exit_code == 0

@@ -225,13 +225,9 @@ def test_a_damaged_run_folder_fails_at_start_with_predicts_line(runs, tmp_path):
 
 
 def test_the_page_in_a_browser_shows_the_label_and_a_coloured_word_a_token(server, runs, tmp_path):
-    from conftest import browser
+    from conftest import browser_or_skip
 
-    driver = browser()
-    if driver is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the browser test: install chromium, chromium-driver and selenium")
-        pytest.skip("no headless Chromium with chromedriver and selenium")
+    driver = browser_or_skip()
     try:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.common.keys import Keys

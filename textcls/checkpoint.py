@@ -25,7 +25,7 @@ from textcls.losses.registry import options_of
 from textcls.losses.spec import LossOptions
 from textcls.models import build_model
 from textcls.models.base import TextModel
-from textcls.run_folder import RunFiles, damaged, read_run_files, read_task_state
+from textcls.run_folder import RunFiles, check_feature_count, damaged, read_run_files, read_task_state
 from textcls.tasks import Task, task_of
 
 
@@ -166,13 +166,7 @@ def load_run(
         task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels
     )
     model = trained_model(files, task, run_dir, folder)
-    if featurizer.num_features != files.info["num_features"]:  # words and hash buckets: one id each
-        raise damaged(
-            run_dir,
-            "vocab.json",
-            f"{len(files.vocab)} words and config.yaml's features make "
-            f"{featurizer.num_features} ids, model.json says {files.info['num_features']}",
-        )
+    check_feature_count(run_dir, files, featurizer.num_features)
     device = torch.device(device)
     model.to(device).eval()
     return Run(run_dir, files.config, featurizer, model, options_of(files.config.loss, files.info["loss"]), device)

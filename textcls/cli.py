@@ -48,6 +48,13 @@ class Backend(str, Enum):
     onnx = "onnx"
 
 
+BACKEND_HELP = (
+    "numpy: a bag of words without torch; torch; onnx: the exported model through onnxruntime; "
+    "auto: numpy where the run allows it, else torch."
+)
+ONNX_HELP = "With --backend onnx: the exported file [default: RUN/export/model.onnx]."
+
+
 class Quantize(str, Enum):
     none = "none"
     int8 = "int8"
@@ -183,15 +190,8 @@ def evaluate(
         None, "--predictions", help="Also write each row's gold label, prediction and probabilities to this CSV."
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
-    backend: Backend = typer.Option(
-        Backend.auto,
-        "--backend",
-        help="numpy: a bag of words without torch; torch; onnx: the exported model through onnxruntime; "
-        "auto: numpy where the run allows it, else torch.",
-    ),
-    onnx: Optional[Path] = typer.Option(
-        None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."
-    ),
+    backend: Backend = typer.Option(Backend.auto, "--backend", help=BACKEND_HELP),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help=ONNX_HELP),
 ):
     """Score a held-out CSV with a trained run."""
     from textcls import reporting
@@ -427,15 +427,8 @@ def predict(
     word_scores: bool = typer.Option(
         False, "--word-scores", help="With --csv: add a word_scores column of word:score pairs."
     ),
-    backend: Backend = typer.Option(
-        Backend.auto,
-        "--backend",
-        help="numpy: a bag of words without torch; torch; onnx: the exported model through onnxruntime; "
-        "auto: numpy where the run allows it, else torch.",
-    ),
-    onnx: Optional[Path] = typer.Option(
-        None, "--onnx", help="With --backend onnx: the exported file [default: RUN/export/model.onnx]."
-    ),
+    backend: Backend = typer.Option(Backend.auto, "--backend", help=BACKEND_HELP),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help=ONNX_HELP),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto (torch backend)."),
 ):
     """Predict labels (or tags, values, scores) with each word's score: one result per input line,

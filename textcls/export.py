@@ -221,7 +221,6 @@ FLAT_AXES = {
 def export_flat(model: TextModel, items, out: Path) -> tuple[list[str], list[str]]:
     """Writes the bag of words as a `FlatBag` to `out` (traced on `items`, an Encoded of a few
     rows); returns the input and output names."""
-    import warnings
 
     from textcls.onnx_bag import flat_inputs
 
@@ -229,21 +228,7 @@ def export_flat(model: TextModel, items, out: Path) -> tuple[list[str], list[str
     names, outputs = list(inputs), ["sentence", "tokens"]
     wrapper = FlatBag(model.cpu().eval()).eval()
 
-    def write(path: Path) -> None:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                ByName(wrapper, names),
-                tuple(torch.from_numpy(inputs[n]) for n in names),
-                str(path),
-                input_names=names,
-                output_names=outputs,
-                dynamic_axes={k: v for k, v in FLAT_AXES.items() if k in names + outputs},
-                opset_version=17,
-                dynamo=False,
-            )
-
-    atomic_write(out, write)
+    write_onnx(ByName(wrapper, names), inputs, outputs, FLAT_AXES, out)
     return names, outputs
 
 
@@ -273,7 +258,6 @@ AXES = {
 def export_model(model: TextModel, example: Batch, per_token: bool, out: Path) -> tuple[list[str], list[str]]:
     """Writes `model` as ONNX to `out` (traced on `example`, a batch of its inputs); returns the
     input and output names."""
-    import warnings
 
     model = model.cpu().eval()
     inputs = padded_inputs(example, model)
@@ -281,22 +265,32 @@ def export_model(model: TextModel, example: Batch, per_token: bool, out: Path) -
     outputs = ["tokens"] if per_token else ["sentence", "tokens"]
     wrapper = PaddedModel(model, names).eval()
 
+    write_onnx(wrapper, inputs, outputs, AXES, out)
+    return names, outputs
+
+
+def write_onnx(module: nn.Module, inputs: dict[str, np.ndarray], outputs: list[str], axes: dict, out: Path) -> None:
+    """`module` traced on `inputs` (in their order) and written to `out` as ONNX, whole or not at all,
+    with the dynamic `axes` of its inputs and outputs."""
+    import warnings
+
+    names = list(inputs)
+
     def write(path: Path) -> None:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the tracer's notes on shapes read as Python numbers: they stay symbolic
             torch.onnx.export(
-                wrapper,
+                module,
                 tuple(torch.from_numpy(inputs[n]) for n in names),
                 str(path),
                 input_names=names,
                 output_names=outputs,
-                dynamic_axes={k: v for k, v in AXES.items() if k in names + outputs},
+                dynamic_axes={k: v for k, v in axes.items() if k in names + outputs},
                 opset_version=17,
                 dynamo=False,
             )
 
-    atomic_write(out, write)  # a whole file or none
-    return names, outputs
+    atomic_write(out, write)
 
 
 class OnnxModel:

@@ -24,7 +24,7 @@ from textcls.features import Featurizer
 from textcls.losses.registry import options_of
 from textcls.losses.spec import LossOptions
 from textcls.predictions import Predictions
-from textcls.run_folder import RunFiles, damaged, read_run_files, read_task_state
+from textcls.run_folder import RunFiles, check_feature_count, damaged, read_run_files, read_task_state
 from textcls.tasks import Task, task_of
 
 TASKS = ("classification", "multilabel", "regression", "ranking")  # the sentence tasks served
@@ -211,13 +211,7 @@ def load_numpy_run(
     bad = model.not_finite(weights["token_head.weight"])
     if bad is not None:
         raise RunError(f"{folder / WEIGHTS}: weight '{bad}' is not finite (the run diverged): train it again")
-    if featurizer.num_features != files.info["num_features"]:  # words and hash buckets: one id each
-        raise damaged(
-            run_dir,
-            "vocab.json",
-            f"{len(files.vocab)} words and config.yaml's features make "
-            f"{featurizer.num_features} ids, model.json says {files.info['num_features']}",
-        )
+    check_feature_count(run_dir, files, featurizer.num_features)
     return NumpyRun(run_dir, files.config, featurizer, model, options_of(files.config.loss, files.info["loss"]))
 
 

@@ -112,6 +112,18 @@ def damaged(run_dir: Path, file: str, why: str) -> RunError:
     return RunError(f"{run_dir}: damaged run folder: {file}: {why}")
 
 
+def check_feature_count(run_dir: Path, files: "RunFiles", num_features: int) -> None:
+    """The ids the vocabulary and config.yaml's features make (`num_features`: words and hash
+    buckets, one id each) must be model.json's, else the folder is damaged."""
+    if num_features != files.info["num_features"]:
+        raise damaged(
+            run_dir,
+            "vocab.json",
+            f"{len(files.vocab)} words and config.yaml's features make "
+            f"{num_features} ids, model.json says {files.info['num_features']}",
+        )
+
+
 def run_json(run_dir: Path, file: str):
     """A JSON file of the run folder; missing or not JSON is a damaged folder (one line)."""
     path = run_dir / file
