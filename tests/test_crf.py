@@ -125,3 +125,41 @@ def test_crf_loss_skips_rows_without_tags_and_an_untagged_batch_is_zero():
     none = loss(emissions, torch.full((2, 3), IGNORE), layer)
     none.backward()
     assert float(none.detach()) == 0 and torch.isfinite(emissions.grad).all()
+
+
+def test_class_weighted_crf_is_the_softmax_margin_over_every_sequence():
+    """class_weights: -score(gold) + log sum over sequences y' of exp(score(y') + sum_t w[gold_t] [y'_t != gold_t]),
+    enumerated by hand; balanced weights are those of ce (n / (C count_c)) over the tag counts."""
+    from collections import Counter
+
+    from textcls.losses import LOSSES
+
+    torch.manual_seed(2)
+    layer = CRF(3).double()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.normal_()
+    emissions = torch.randn(1, 3, 3, dtype=torch.float64)
+    gold = [0, 2, 0]
+    weights = [0.5, 2.0, 4.0]
+
+    def score(seq):
+        s = layer.start[seq[0]] + layer.end[seq[-1]] + sum(emissions[0, t, c] for t, c in enumerate(seq))
+        return s + sum(layer.transitions[a, b] for a, b in zip(seq, seq[1:]))
+
+    def cost(seq):
+        return sum(weights[g] for g, c in zip(gold, seq) if c != g)
+
+    every = list(itertools.product(range(3), repeat=3))
+    expected = (torch.logsumexp(torch.stack([score(s) + cost(s) for s in every]), 0) - score(gold)) / 3
+    loss = LOSSES["crf"](class_weights=weights).build(Counter(), 3)
+    torch.testing.assert_close(loss(emissions, torch.tensor([gold]), layer), expected)
+    # the plain likelihood is below it (every other sequence costs more than nothing)
+    plain = LOSSES["crf"]().build(Counter(), 3)(emissions, torch.tensor([gold]), layer)
+    assert float(plain.detach()) < float(expected.detach())
+    # balanced: counts 6, 3, 1 of 10 tokens -> 10 / (3 * count)
+    counts = Counter({0: 6, 1: 3, 2: 1})
+    weights = [10 / 18, 10 / 9, 10 / 3]
+    expected = (torch.logsumexp(torch.stack([score(s) + cost(s) for s in every]), 0) - score(gold)) / 3
+    balanced = LOSSES["crf"](class_weights="balanced").build(counts, 3)
+    torch.testing.assert_close(balanced(emissions, torch.tensor([gold]), layer), expected)

@@ -65,6 +65,11 @@ CASES = {  # name -> (csvs, config sections, pictures besides learning_curves)
         },
         ["confusion", "per_class_f1", "top_confusions"],
     ),
+    "tagging-entities": (
+        "entities",
+        {"task": "tagging", "data": {"label_column": "tags"}, "model": {"type": "lstm", "crf": True}},
+        ["confusion", "per_class_f1", "top_confusions", "entity_f1", "entity_confusions"],
+    ),
     "regression": ("numeric", {"task": "regression"}, ["predictions", "errors"]),
     "ranking": ("grouped", {"task": "ranking", "data": {"group_column": "group"}}, ["scores"]),
     "embedding-classes": (None, {"task": "embedding", "loss": {"name": "triplet"}}, ["embeddings"]),
@@ -77,9 +82,15 @@ CASES = {  # name -> (csvs, config sections, pictures besides learning_curves)
 
 
 def csvs_for(kind, tmp_path, tagging_csvs):
+    from conftest import ner_rows
+
     return {
         None: None,
         "tagging": tagging_csvs,
+        "entities": {
+            split: write_csv(tmp_path / f"ner_{split}.csv", ["text", "tags"], ner_rows(n, seed))
+            for split, n, seed in [("train", 120, 1), ("valid", 40, 2)]
+        },
         "numeric": numeric_csvs(tmp_path),
         "grouped": numeric_csvs(tmp_path, groups=True),
         "pairs": pair_csvs(tmp_path),

@@ -28,6 +28,7 @@ class DataConfig(Section):
     train: str  # CSV path (plain or .gz)
     valid: Union[str, float] = 0.1  # a CSV path, or a fraction split off train
     test: str | None = None  # evaluated once at the end, if given
+    prepare: str | None = None  # the command that makes these files, named when one is missing
     delimiter: str = ","  # between the fields of train, valid and test (one character; a tab: "\t", in double quotes)
     text_column: str = "text"
     label_column: str = (

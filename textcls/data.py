@@ -676,6 +676,10 @@ def lexicon_examples(lexicon: dict[str, str], tokenizer: Tokenizer, source) -> D
 def check_inputs(config: Config, task: Task) -> None:
     """The settings' errors that reading the data would meet only later (word targets for a task without them)."""
     data = config.data
+    if data.prepare:  # prepared files (too large or not ours to ship): say how to make a missing one
+        for path in (data.train, data.valid, data.test):
+            if isinstance(path, str) and not Path(path).exists():
+                raise DataError(f"{path}: file not found; make it with `{data.prepare}`")
     if config.train.faithfulness and not task.explains:
         raise ConfigError(
             f"train.faithfulness measures word scores as evidence for a class; task '{task.name}' has none "

@@ -7,6 +7,8 @@ is a single-token entity). Tags are `P-TYPE` with P among B, I, E, S, or `O`.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 SCHEMES = ("io", "bio", "bioes")
@@ -80,6 +82,23 @@ def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
         "entity_f1": overall["f1"],
         "entities": per_type,
     }
+
+
+def entity_confusions(gold: list[list[str]], predicted: list[list[str]]) -> Counter:
+    """What became of each entity the tagger got wrong, counted: (gold type, predicted type) for a
+    gold entity overlapped by a predicted one of another type; (type, type) when the only overlap
+    has the right type but other boundaries; (type, None) when nothing overlaps it (missed), and
+    (None, type) for a predicted entity that overlaps no gold one (spurious)."""
+    counts: Counter = Counter()
+    for gold_tags, predicted_tags in zip(gold, predicted):
+        truth, found = entity_spans(gold_tags), entity_spans(predicted_tags)
+        overlaps = lambda a, b: a[1] < b[2] and b[1] < a[2]
+        for entity in set(truth) - set(found):
+            kinds = {f[0] for f in found if overlaps(entity, f)}
+            other = sorted(kinds - {entity[0]})
+            counts[(entity[0], other[0] if other else (entity[0] if kinds else None))] += 1
+        counts.update((None, f[0]) for f in found if not any(overlaps(f, t) for t in truth))
+    return counts
 
 
 def allowed_transitions(tags: list[str], scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

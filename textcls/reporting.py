@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import zlib
 
 from rich.console import Console
 from rich.markup import escape  # user text and labels are printed as they are, never read as markup
@@ -204,6 +205,28 @@ def print_labels(text: str, labels: list[str], probabilities: dict[str, float], 
     )
 
 
+ENTITY_STYLES = ("bold black on cyan", "bold black on yellow", "bold black on green", "bold black on magenta")
+
+
+def marked_entities(tokens: list[str], entities: list[dict]) -> Text:
+    """The sentence with each entity marked in place, `[Peter Blackburn PER]`, coloured by its type
+    (the brackets keep the marks where there is no colour)."""
+    line, starts = Text(), {e["start"]: e for e in entities}
+    i = 0
+    while i < len(tokens):
+        if line:
+            line.append(" ")
+        if i in starts:
+            e = starts[i]
+            style = ENTITY_STYLES[zlib.crc32(e["type"].encode()) % len(ENTITY_STYLES)]
+            line.append(f"[{' '.join(tokens[e['start'] : e['end']])} {e['type']}]", style=style)
+            i = e["end"]
+        else:
+            line.append(tokens[i])
+            i += 1
+    return line
+
+
 def print_tags(
     text: str,
     tokens: list[str],
@@ -212,13 +235,11 @@ def print_tags(
     console: Console = out,
     entities: list[dict] | None = None,
 ) -> None:
-    """A table of token, tag, probability; then the entities found, when the tags name entities."""
-    caption = (
-        None
-        if entities is None
-        else "entities: " + ("; ".join(f"{e['text']} ({e['type']})" for e in entities) or "none")
-    )
-    table = Table(title=escape(text), caption=None if caption is None else escape(caption))
+    """The sentence with its entities marked (when the tags name entities), then a table of token,
+    tag, probability."""
+    if entities is not None:
+        console.print(marked_entities(tokens, entities), highlight=False)
+    table = Table(title=escape(text))
     for column in ["token", "tag", "probability"]:
         table.add_column(column)
     for token, tag, p in zip(tokens, tags, probabilities):

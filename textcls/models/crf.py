@@ -18,9 +18,14 @@ class CRF(nn.Module):
         self.start = nn.Parameter(torch.zeros(num_tags))
         self.end = nn.Parameter(torch.zeros(num_tags))
 
-    def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def nll(
+        self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor, cost: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(B,) each sentence's negative log-likelihood. emissions: (B, T, C); tags: (B, T);
-        mask: (B, T) True on real tokens, which come first in each row."""
+        mask: (B, T) True on real tokens, which come first in each row. cost: (B, T, C), what tagging
+        token t as class c costs (0 for its gold tag): added to every sequence's score in the sum over
+        sequences, so the gold sequence must beat each other one by its cost (softmax-margin,
+        Gimpel and Smith 2010); None: the plain likelihood."""
         B, T, _ = emissions.shape
         tags = tags.masked_fill(~mask, 0)
         rows = torch.arange(B, device=emissions.device)
@@ -32,6 +37,8 @@ class CRF(nn.Module):
         last = tags[rows, mask.sum(1) - 1]
         gold = gold + self.end[last]
         # log of the sum over every sequence: the forward algorithm
+        if cost is not None:
+            emissions = emissions + cost
         alpha = self.start + emissions[:, 0]  # (B, C)
         for t in range(1, T):
             nxt = torch.logsumexp(alpha[:, :, None] + self.transitions[None], dim=1) + emissions[:, t]

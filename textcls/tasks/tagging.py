@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 
 from textcls.encoded import IGNORE
-from textcls.entities import allowed_transitions, detect_scheme, entity_scores, entity_spans, viterbi
+from textcls.entities import allowed_transitions, detect_scheme, entity_confusions, entity_scores, entity_spans, viterbi
 from textcls.errors import ConfigError, DataError
 from textcls.metrics import tagging_metrics
 from textcls.tasks.base import Task, class_stats, labelled, probabilities, unknown_label
@@ -113,10 +113,7 @@ class Tagging(Task):
         # min_freq or max_vocab dropped some), or one of the words pretrained vectors added to it.
         metrics = tagging_metrics(items.labels, tags, items.unseen, items.row_of, labels)
         if self.scheme(labels):
-            names = np.asarray([*labels, "O"], dtype=object)  # IGNORE (a token without a tag) reads as O
-            gold = np.where(items.labels == IGNORE, len(labels), items.labels)
-            rows = lambda ids: [names[ids[a:b]].tolist() for a, b in zip(items.offsets[:-1], items.offsets[1:])]
-            metrics.update(entity_scores(rows(gold), rows(tags)))
+            metrics.update(entity_scores(*self.entity_rows(items, tags, labels)))
         return metrics
 
     def figures(self, predictions, items, labels, words):
@@ -124,9 +121,8 @@ class Tagging(Task):
         from textcls.metrics import confusion_matrix, per_class_scores
 
         real = items.labels != IGNORE
-        matrix = confusion_matrix(
-            items.labels[real], self.decode(predictions, items.offsets, labels)[real], len(labels)
-        )
+        tags = self.decode(predictions, items.offsets, labels)
+        matrix = confusion_matrix(items.labels[real], tags[real], len(labels))
         off = matrix.copy()
         np.fill_diagonal(off, 0)
         top = [divmod(int(i), len(labels)) for i in np.argsort(-off, axis=None, kind="stable")[:12] if off.flat[i] > 0]
@@ -141,7 +137,34 @@ class Tagging(Task):
                 "most frequent tag confusions (gold → predicted)",
                 "tokens",
             ),
+            **(self.entity_figures(items, tags, labels) if self.scheme(labels) else {}),
         }
+
+    def entity_figures(self, items, tags, labels) -> dict:
+        """Entity F1 per type, and what became of the entities missed (textcls.entities.entity_confusions)."""
+        from textcls import plots
+
+        gold, found = self.entity_rows(items, tags, labels)
+        per_type = entity_scores(gold, found)["entities"]
+        confusions = entity_confusions(gold, found).most_common(12)
+        name = lambda g, p: f"{g or 'none'} → {'missed' if p is None else ('boundaries' if p == g else p)}"
+        return {
+            "entity_f1": plots.bars(list(per_type), [s["f1"] for s in per_type.values()], "entity F1 per type", "F1"),
+            "entity_confusions": plots.bars(
+                [name(g, p) for (g, p), _ in confusions],
+                [float(n) for _, n in confusions],
+                "entities missed or mistyped (gold → predicted; none → X: spurious)",
+                "entities",
+            ),
+        }
+
+    @staticmethod
+    def entity_rows(items, tags, labels) -> tuple[list[list[str]], list[list[str]]]:
+        """Each row's gold and predicted tags as names; a token without a gold tag reads as O."""
+        names = np.asarray([*labels, "O"], dtype=object)
+        gold = np.where(items.labels == IGNORE, len(labels), items.labels)
+        rows = lambda ids: [names[ids[a:b]].tolist() for a, b in zip(items.offsets[:-1], items.offsets[1:])]
+        return rows(gold), rows(tags)
 
     def predict_results(self, predictions, texts, words, spans, tokens, labels):
         best = self.decode(predictions, tokens.offsets, labels)
