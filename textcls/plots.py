@@ -80,8 +80,8 @@ def confusion(matrix: np.ndarray, labels: list[str], title: str = "confusion mat
     return fig
 
 
-def bars(names: list[str], values: list[float], title: str, xlabel: str):
-    """Horizontal bars, one per name (e.g. F1 per class)."""
+def bars(names: list[str], values: list[float], title: str, xlabel: str, value_format: str = ".3f"):
+    """Horizontal bars, one per name (e.g. F1 per class), each with its value written in `value_format`."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 1 + 0.3 * len(names)))
     ax.barh(range(len(names)), values, color="#4575b4")
@@ -90,7 +90,7 @@ def bars(names: list[str], values: list[float], title: str, xlabel: str):
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     for i, v in enumerate(values):
-        ax.text(v, i, f" {v:.3f}", va="center", fontsize=8)
+        ax.text(v, i, f" {v:{value_format}}", va="center", fontsize=8)
     ax.set_xlim(0, max(1.0, max(values, default=0) * 1.15))
     fig.tight_layout()
     return fig

@@ -136,6 +136,7 @@ class Tagging(Task):
                 [float(off[g, p]) for g, p in top],
                 "most frequent tag confusions (gold → predicted)",
                 "tokens",
+                ",.0f",
             ),
             **(self.entity_figures(items, tags, labels) if self.scheme(labels) else {}),
         }
@@ -155,6 +156,7 @@ class Tagging(Task):
                 [float(n) for _, n in confusions],
                 "entities missed or mistyped (gold → predicted; none → X: spurious)",
                 "entities",
+                ",.0f",
             ),
         }
 
