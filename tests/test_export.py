@@ -16,6 +16,7 @@ from textcls.cli import app
 from textcls.config import model_config
 from textcls.data import Example, Tokenizer
 from textcls.features import Featurizer
+from textcls.lexicon_features import Lexicon
 from textcls.models import build_model
 from textcls.tasks import get_task
 from textcls.vocab import Vocabulary
@@ -25,7 +26,7 @@ pytest.importorskip("onnx")
 
 from textcls.export import OnnxModel, PaddedModel, export_model, padded_inputs  # noqa: E402
 
-WORDS = "the a film plot was dull but acting really superb and moving good bad . ,".split()
+WORDS = "the a film plot was dull but acting really superb and moving good bad not very . ,".split()
 REAL = [
     "the film was really superb .",
     "a dull plot , bad acting",
@@ -63,7 +64,18 @@ MODELS = {  # name -> (task, per token, model fields)
         {"type": "cnn", "filters": 5, "filter_widths": [1, 3, 5], "char_ngrams": (2, 3), "char_encoder": "cnn"},
     ),
     "cnn-multilabel": ("multilabel", False, {"type": "cnn", "filters": 4, "filter_widths": [2, 4]}),
+    "bow-lexicon-chars-cnn": (
+        "classification",
+        False,
+        {"type": "bow", "word_ngrams": 2, "char_encoder": "cnn", "lexicon_features": ["a.csv", "b.csv"]},
+    ),
+    "lstm-lexicon": ("classification", False, {"type": "lstm", "lexicon_features": ["a.csv"]}),
+    "cnn-lexicon": ("classification", False, {"type": "cnn", "filters": 4, "lexicon_features": ["a.csv"]}),
 }
+LEXICONS = [  # what model.lexicon_features' files hold, read (the files are never opened here)
+    Lexicon("a.csv", {"superb": 1.0, "good": 0.5, "moving": 0.25, "dull": -0.5, "bad": -0.75}),
+    Lexicon("b.csv", {"good": 1.0, "bad": -1.0}),
+]
 
 
 def setup(name):
@@ -77,7 +89,9 @@ def setup(name):
     }
     cfg = model_config(**sizes, **fields)
     labels = ["A", "B", "C"]
-    fz = Featurizer(get_task(task), cfg, Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([WORDS]), labels)
+    lexicons = LEXICONS[: len(cfg.lexicon_features)]
+    tokenizer, vocab = Tokenizer(whitespace=True, lowercase=False), Vocabulary.build([WORDS])
+    fz = Featurizer(get_task(task), cfg, tokenizer, vocab, labels, lexicons)
     torch.manual_seed(0)
     outputs = 1 if task == "regression" else 3
     model = build_model(cfg, get_task(task), fz.num_features, outputs).eval()

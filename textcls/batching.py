@@ -45,10 +45,12 @@ class Batch:
     subwords: torch.Tensor | None = None  # (S,) character n-gram ids of all N tokens
     subword_offsets: torch.Tensor | None = None  # (N,) where each token's n-grams start in `subwords`
     shapes: torch.Tensor | None = None  # (N,)
+    lexicon: torch.Tensor | None = None  # (N, K) lexicon valences
     chars: torch.Tensor | None = None  # (U, L) character ids of the batch's distinct words, 0 on padding
     char_lengths: torch.Tensor | None = None  # (U,) their lengths, on the CPU (for packing)
     char_index: torch.Tensor | None = None  # (N,) each token's row in `chars`
     groups: torch.Tensor | None = None  # (B,) each row's group
+    weights: torch.Tensor | None = None  # (B,) how much each row's loss counts
     index: np.ndarray | None = None  # (N,) where these tokens sit in the Encoded they came from
     arity: int = 1  # texts per example: rows k*e .. k*e + k - 1 (of the rows batched in that order) are one example
 
@@ -87,6 +89,8 @@ class Batch:
             batch.targets = grid(items.targets[flat], IGNORE)
         if items.groups is not None:
             batch.groups = torch.from_numpy(items.groups[rows])
+        if items.weights is not None:
+            batch.weights = torch.from_numpy(items.weights[rows])
         if items.ngrams is not None:
             grams = items.ngrams[flat]
             present = grams != 0
@@ -99,6 +103,8 @@ class Batch:
             batch.ngram_counts = torch.from_numpy(counts)
         if items.shapes is not None:
             batch.shapes = torch.from_numpy(items.shapes[flat])
+        if items.lexicon is not None:
+            batch.lexicon = torch.from_numpy(items.lexicon[flat])
         if items.subwords is not None:
             grams = items.subwords.gather(items.word_types[flat])
             batch.subwords, batch.subword_offsets = torch.from_numpy(grams.values), torch.from_numpy(grams.offsets[:-1])

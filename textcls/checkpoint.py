@@ -163,7 +163,7 @@ def load_run(
         state.pop("temperature", None)
     task = task_of(files.config, state)
     featurizer = Featurizer(
-        task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels
+        task, files.config.model, make_tokenizer(files.config.data, task), files.vocab, files.labels, files.lexicons
     )
     model = trained_model(files, task, run_dir, folder)
     check_feature_count(run_dir, files, featurizer.num_features)

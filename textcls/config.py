@@ -36,6 +36,10 @@ class DataConfig(Section):
     )
     rationale_column: str | None = None  # "word:target word:target ..." per row
     group_column: str | None = None  # ranking: rows are ranked only against rows of the same group (e.g. a query)
+    weight_column: str | None = None  # a number >= 0 per row: how much its loss counts (default 1)
+    # text of the target domain without labels, for self-training (train.self_training): a file of
+    # one text per line, or a CSV (.csv, .csv.gz) with data.text_column
+    unlabeled: str | None = None
     text_pair_column: str | None = None  # embedding: a second text per row; the label says if the two are similar
     similar_label: str = "1"  # embedding pairs: the label value meaning "similar" (any other: dissimilar)
     anchor_column: str | None = None  # embedding triplets: anchor, positive and negative text columns
@@ -168,6 +172,16 @@ class OptimConfig(Section):
     warmup_steps: int = Field(0, ge=0)
 
 
+class SelfTrainingConfig(Section):
+    """Self-training on `data.unlabeled` (textcls/self_training.py): a model trained on the labelled
+    rows labels the unlabelled ones; the confident ones join the next model's training rows."""
+
+    rounds: int = Field(1, ge=1)  # teacher-student rounds after the first model (each trains a new one)
+    threshold: float = Field(0.9, ge=0, le=1)  # unlabelled rows whose top class probability is at least this
+    weight: float = Field(0.5, gt=0)  # how much a pseudo-labelled row's loss counts against a labelled row's
+    balance: bool = True  # as many rows of each class (the most confident ones): a teacher's lean is not learnt
+
+
 class TrainConfig(Section):
     epochs: int = Field(10, ge=1)
     min_steps: int | None = Field(None, ge=1)  # more epochs while fewer steps than this: small data sets still train
@@ -197,6 +211,7 @@ class TrainConfig(Section):
         None, ge=1
     )  # also save `last` every this many steps (long epochs: a resume loses fewer)
     monitor: str = "auto"  # a metric of the task (accuracy, r2, kendall_tau, ...); auto = the task's first
+    self_training: SelfTrainingConfig = SelfTrainingConfig()  # with data.unlabeled
 
 
 def resolve_threads(threads: int | str) -> int:

@@ -53,6 +53,7 @@ class Dataset:
     target_names: list[str] = field(default_factory=list)
     groups: np.ndarray | None = None  # (R,) group of each row (ranking within groups), -1 for none
     arity: int = 1  # texts per example: rows k*e .. k*e + k - 1 are example e's (a pair, a triplet)
+    weights: np.ndarray | None = None  # (R,) how much each row's loss counts (data.weight_column), 1 by default
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -133,7 +134,10 @@ class Dataset:
             labels = None if self.labels is None else self.labels[rows]
         targets = None if self.targets is None else self.targets[flat]
         groups = None if self.groups is None else self.groups[rows]
-        return Dataset(self.source, tokens, self.rows[rows], labels, targets, self.target_names, groups, self.arity)
+        weights = None if self.weights is None else self.weights[rows]
+        return Dataset(
+            self.source, tokens, self.rows[rows], labels, targets, self.target_names, groups, self.arity, weights
+        )
 
     @classmethod
     def concat(cls, first: "Dataset", second: "Dataset") -> "Dataset":
@@ -174,9 +178,12 @@ class Dataset:
                     else no_groups(second),
                 ]
             )
-        return cls(
-            first.source, tokens, np.concatenate([first.rows, second.rows]), labels, targets, list(index), groups
-        )
+        weights = None
+        if first.weights is not None or second.weights is not None:  # rows without a weight weigh 1
+            ones = lambda d: np.ones(len(d))
+            weights = np.concatenate([d.weights if d.weights is not None else ones(d) for d in (first, second)])
+        rows = np.concatenate([first.rows, second.rows])
+        return cls(first.source, tokens, rows, labels, targets, list(index), groups, weights=weights)
 
 
 def _concat_tokens(a: Tokens, b: Tokens) -> Tokens:
@@ -413,12 +420,13 @@ def make_tokenizer(cfg: DataConfig, task: Task) -> Tokenizer:
 
 
 def read_examples(
-    path: str | Path, cfg: DataConfig, task: Task, tokenizer: Tokenizer, labelled: bool = True
+    path: str | Path, cfg: DataConfig, task: Task, tokenizer: Tokenizer, labelled: bool = True, weighted: bool = False
 ) -> Dataset:
     """The rows of a CSV as a Dataset, with the text columns and labels `task` reads (a pair or a
     triplet of texts per row makes examples of two or three texts). With `labelled=False`
-    (predicting) only the text column is read."""
-    return next(read_example_chunks(path, cfg, task, tokenizer, labelled))
+    (predicting) only the text column is read; with `weighted` (the training file) also the row
+    weights of data.weight_column."""
+    return next(read_example_chunks(path, cfg, task, tokenizer, labelled, weighted=weighted))
 
 
 def read_example_chunks(
@@ -428,12 +436,15 @@ def read_example_chunks(
     tokenizer: Tokenizer,
     labelled: bool = True,
     tokens: int | None = None,
+    weighted: bool = False,
 ):
     """`read_examples` in Datasets of about `tokens` tokens each (None: one Dataset), rows numbered
     as in the whole file; every bad cell is found in the chunk that holds it. A chunk's rows are
     counted from the tokens per row so far (50 are guessed for the first)."""
     text_columns, label_column = task.columns(cfg) if labelled else ([cfg.text_column], None)
-    columns = text_columns + [c for c in (label_column, cfg.rationale_column, cfg.group_column) if c and labelled]
+    weight_column = cfg.weight_column if weighted and labelled else None
+    read = (label_column, cfg.rationale_column, cfg.group_column, weight_column)
+    columns = text_columns + [c for c in read if c and labelled]
     group_index: dict[str, int] = {}  # (groups are numbered across the whole file)
     seen = [0, 0]  # rows, tokens
 
@@ -443,6 +454,9 @@ def read_example_chunks(
 
     for frame in read_csv_chunks(path, columns, cfg.delimiter, "data.delimiter", rows if tokens else None):
         chunk = _examples(frame, path, cfg, task, tokenizer, text_columns, label_column, labelled, group_index)
+        if weight_column:
+            first = int(frame.index[0]) + 1 if len(frame) else 1
+            chunk.weights = _read_weights(frame[weight_column], path, weight_column, first)
         seen[0], seen[1] = seen[0] + len(chunk), seen[1] + len(chunk.tokens.codes)
         yield chunk
 
@@ -472,6 +486,18 @@ def _examples(frame, path, cfg, task, tokenizer, text_columns, label_column, lab
     if len(per_column) > 1:
         dataset = dataset.with_texts([t for _, t in per_column[1:]])
     return dataset
+
+
+def _read_weights(cells, path, column: str, first: int) -> np.ndarray:
+    """(R,) float64 row weights: numbers >= 0, finite; a bad cell is one line naming it."""
+    import pandas as pd
+
+    values = pd.to_numeric(cells.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    bad = _first_bad(~(np.isfinite(values) & (values >= 0)))
+    if bad is not None:
+        cell = cells.iloc[bad]
+        raise DataError(f"{path}, row {first + bad}, column '{column}': '{cell}' is not a weight (a number >= 0)")
+    return values
 
 
 def _read_texts(cells, path, column: str, tokenizer: Tokenizer, first: int = 1) -> tuple[list[str], Tokens]:
@@ -673,6 +699,9 @@ def lexicon_examples(lexicon: dict[str, str], tokenizer: Tokenizer, source) -> D
     return Dataset.from_examples(words, str(source)) if words else None
 
 
+WEIGHTED_TASKS = ("classification", "regression")  # a loss that is a mean over independent rows
+
+
 def check_inputs(config: Config, task: Task) -> None:
     """The settings' errors that reading the data would meet only later (word targets for a task without them)."""
     data = config.data
@@ -684,6 +713,11 @@ def check_inputs(config: Config, task: Task) -> None:
         raise ConfigError(
             f"train.faithfulness measures word scores as evidence for a class; task '{task.name}' has none "
             "(classification has)"
+        )
+    if data.weight_column and task.name not in WEIGHTED_TASKS:
+        raise ConfigError(
+            f"data.weight_column: row weights scale each row's loss; task '{task.name}' scores rows together "
+            f"({', '.join(WEIGHTED_TASKS)} take them)"
         )
     if (data.lexicon or data.rationale_column) and not task.explains:
         key = "data.lexicon" if data.lexicon else "data.rationale_column"
@@ -699,7 +733,7 @@ def load_datasets(config: Config, task: Task) -> Datasets:
     check_inputs(config, task)
     data = config.data
     tokenizer = make_tokenizer(data, task)
-    train = read_examples(data.train, data, task, tokenizer)
+    train = read_examples(data.train, data, task, tokenizer, weighted=True)
     if isinstance(data.valid, str):
         valid, source = read_examples(data.valid, data, task, tokenizer), data.valid
     else:

@@ -55,9 +55,11 @@ class Encoded:
     word_types: np.ndarray | None = None  # (N,) each token's entry in `subwords`
     subwords: Ragged | None = None  # per distinct word, its hashed character n-gram ids
     shapes: np.ndarray | None = None  # (N,) word_shape ids
+    lexicon: np.ndarray | None = None  # (N, K) float32 lexicon valences (textcls/lexicon_features.py)
     char_types: np.ndarray | None = None  # (N,) each token's row in `chars`
     chars: np.ndarray | None = None  # (U, L) character ids of each distinct word as written, 0 on padding
     groups: np.ndarray | None = None  # (R,) each row's group (ranking within groups)
+    weights: np.ndarray | None = None  # (R,) float32 how much each row's loss counts
     token_labels: bool = False  # labels are per token (tagging)
     trained_words: int | None = None  # word ids from this one on were never seen in training (Vocabulary.trained)
     arity: int = 1  # texts per example (rows k*e .. k*e + k - 1 are example e's)

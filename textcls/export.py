@@ -13,6 +13,7 @@ beside its training forward; parity tests hold the two together). Inputs, B rows
     ngrams    (B, T, K) int64  hashed word n-gram ids starting at each token, 0 none (bag of words, word_ngrams > 1)
     shapes    (B, T) int64   word-shape ids (taggers with model.shape)
     chars     (B, T, L) int64  character ids (model.char_encoder)
+    lexicon   (B, T, K) float32  lexicon valences (model.lexicon_features)
 
 Outputs: `sentence` (B, C) logits (sentence models) and `tokens` (B, T, C) token scores (tag scores
 for taggers). What turns text into these inputs (vocabulary, labels, tokenizer, hashing) is written
@@ -37,7 +38,7 @@ from textcls.files import atomic_write, write_json
 from textcls.models.base import ModelOutput, TextModel
 from textcls.tasks import TASKS
 
-INPUTS = ("ids", "lengths", "subwords", "ngrams", "shapes", "chars")
+INPUTS = ("ids", "lengths", "subwords", "ngrams", "shapes", "chars", "lexicon")
 
 
 class PaddedModel(nn.Module):
@@ -62,13 +63,15 @@ class PaddedModel(nn.Module):
     def forward(self, *args):
         return self.scores(**dict(zip(self.inputs, args)))
 
-    def scores(self, ids, lengths, subwords=None, ngrams=None, shapes=None, chars=None):
+    def scores(self, ids, lengths, subwords=None, ngrams=None, shapes=None, chars=None, lexicon=None):
         model = self.model
         x = self.word_vectors(ids, subwords)  # (B, T, W): the parts `embed` joins, in its order
         if chars is not None:
             x = torch.cat([x, model.char_encoder.padded(chars)], dim=-1)
         if shapes is not None:
             x = torch.cat([x, model.shape_embedding(shapes)], dim=-1)
+        if lexicon is not None:
+            x = torch.cat([x, lexicon.to(x.dtype)], dim=-1)
         mask = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0) < lengths.unsqueeze(1)
         x = x * mask.unsqueeze(-1)
         sentence, tokens = model.padded_scores(x, lengths, mask, {"ids": ids, "ngrams": ngrams})
@@ -143,7 +146,13 @@ def exports_flat(model: TextModel, per_token: bool) -> bool:
     encoder, plain scores)."""
     from textcls.models.bow.bag import BagOfWords
 
-    return isinstance(model, BagOfWords) and not per_token and model.char_encoder is None and not model.log_softmax
+    return (
+        isinstance(model, BagOfWords)
+        and not per_token
+        and model.char_encoder is None
+        and not model.lexicon_inputs
+        and not model.log_softmax
+    )
 
 
 def padded_inputs(batch: Batch, model: TextModel) -> dict[str, np.ndarray]:
@@ -164,6 +173,8 @@ def padded_inputs(batch: Batch, model: TextModel) -> dict[str, np.ndarray]:
         out["shapes"] = batch.pad(batch.shapes).numpy()
     if batch.chars is not None and "chars" in reads:
         out["chars"] = batch.pad(batch.chars[batch.char_index]).numpy()
+    if batch.lexicon is not None and "lexicon" in reads:
+        out["lexicon"] = batch.pad(batch.lexicon).numpy()
     return out
 
 
@@ -250,6 +261,7 @@ AXES = {
     "ngrams": {0: "batch", 1: "length"},
     "shapes": {0: "batch", 1: "length"},
     "chars": {0: "batch", 1: "length", 2: "characters"},
+    "lexicon": {0: "batch", 1: "length"},
     "sentence": {0: "batch"},
     "tokens": {0: "batch", 1: "length"},
 }  # every size may change from call to call

@@ -15,6 +15,7 @@ import numpy as np
 
 from textcls.data import Dataset, Example, resolve_target
 from textcls.encoded import IGNORE, Encoded, Ragged
+from textcls.lexicon_features import Lexicon, lexicon_features
 from textcls.tokenize import Tokenizer, Tokens
 from textcls.vocab import Vocabulary
 
@@ -61,8 +62,17 @@ def count_words(tokens: Tokens, tokenizer: Tokenizer, counts: Counter) -> None:
 class Featurizer:
     """Turns datasets into model inputs; owns the vocabulary, labels and hashing that a run saves."""
 
-    def __init__(self, task: Task, model: ModelConfig, tokenizer: Tokenizer, vocab: Vocabulary, labels: list[str]):
+    def __init__(
+        self,
+        task: Task,
+        model: ModelConfig,
+        tokenizer: Tokenizer,
+        vocab: Vocabulary,
+        labels: list[str],
+        lexicons: list[Lexicon] = (),
+    ):
         self.task, self.model, self.tokenizer, self.vocab, self.labels = task, model, tokenizer, vocab, labels
+        self.lexicons = list(lexicons)  # model.lexicon_features, read (a run folder keeps them)
         self.label_index = {label: i for i, label in enumerate(labels)}
         self._subword_cache: dict[str, np.ndarray] = {}
         self._char_cache: dict[str, list[int]] = {}
@@ -143,6 +153,8 @@ class Featurizer:
             encoded.word_types, encoded.subwords = words.codes, Ragged(values, offsets)
         if self.model.char_encoder != "none":
             encoded.char_types, encoded.chars = tokens.codes, self._chars(tokens.types)
+        if self.lexicons:  # (from the words as written: capitals are one of the rules)
+            encoded.lexicon = lexicon_features(tokens, self.lexicons)
         if self.task.per_token and self.model.shape:  # what unknown words still tell a tagger
             shapes = np.array([word_shape(t) for t in tokens.types], dtype=np.int64)
             encoded.shapes = shapes[tokens.codes]
@@ -150,6 +162,8 @@ class Featurizer:
             encoded.labels = self.task.encode_labels(dataset, self.label_index)
             encoded.token_labels = self.task.per_token
         encoded.groups, encoded.arity = dataset.groups, dataset.arity
+        if dataset.weights is not None:
+            encoded.weights = dataset.weights.astype(np.float32)
         if dataset.targets is not None:
             classes = np.array(
                 [self._target_class(dataset, i) for i in range(len(dataset.target_names))] + [IGNORE], dtype=np.int64

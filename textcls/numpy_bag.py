@@ -38,6 +38,7 @@ def unsupported(config: Config, info: dict) -> str | None:
         (model.type != "bow", f"model.type is {model.type} (numpy runs the bag of words)"),
         (config.task not in TASKS, f"the task is {config.task} (numpy runs {', '.join(TASKS)})"),
         (getattr(model, "char_encoder", "none") != "none", f"model.char_encoder is {model.char_encoder}"),
+        (bool(model.lexicon_features), "model.lexicon_features is set"),
         (bool(info.get("log_softmax")), f"loss {info.get('loss')} ends the model in log-softmax"),
     ]
     return next((why for failed, why in reasons if failed), None)

@@ -14,6 +14,8 @@ A run folder holds everything needed to rebuild the model and its input pipeline
                                   (each file's size and sha256, written last)
     metrics.jsonl one line per epoch, appended once the epoch's checkpoint is saved
     task.json     what the task tuned on validation (e.g. decision thresholds), when it tunes anything
+    lexicons.json the valences of model.lexicon_features' files, when it names any (predicting reads
+                  these, not the files)
     .lock         held while a training writes the folder
 
 An epoch's checkpoint is saved before its metrics.jsonl line is written, and keeps that line in
@@ -31,7 +33,7 @@ import json
 import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +43,8 @@ import yaml
 from textcls.config import Config, config_from_dict, read_yaml, upgrade_saved_config
 from textcls.errors import ConfigError, RunError, first_line
 from textcls.files import atomic_write, cannot_write, check_writable, finite, write_json
+from textcls.lexicon_features import from_json as lexicons_from_json
+from textcls.lexicon_features import to_json as lexicon_json
 from textcls.losses import LOSSES
 from textcls.tasks import task_of
 from textcls.vocab import Vocabulary
@@ -100,6 +104,7 @@ def new_run_dir(out: str | Path | None, overwrite: bool, name: str, parent: str)
         "vocab.json",
         "labels.json",
         "task.json",
+        "lexicons.json",
     ]:
         (out / stale).unlink(missing_ok=True)
     for folder in (CHECKPOINTS, "export", "report"):  # (an old export would be served for the new weights)
@@ -175,6 +180,8 @@ def save_run_files(run_dir: Path, config: Config, featurizer: Featurizer, model_
     save_config(run_dir, config)
     write_json(run_dir / "vocab.json", featurizer.vocab.to_json())
     write_json(run_dir / "labels.json", featurizer.labels)
+    if featurizer.lexicons:
+        write_json(run_dir / "lexicons.json", lexicon_json(featurizer.lexicons))
     write_json(run_dir / "model.json", model_info)
 
 
@@ -191,6 +198,7 @@ class RunFiles:
     vocab: Vocabulary
     labels: list[str]
     info: dict  # model.json
+    lexicons: list = field(default_factory=list)  # lexicons.json (model.lexicon_features), read
 
 
 def read_run_files(run_dir: str | Path) -> RunFiles:
@@ -249,7 +257,19 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
         raise damaged(run_dir, "labels.json", f"holds no label, and task '{config.task}' needs its classes")
     if len(set(labels)) != len(labels):
         raise damaged(run_dir, "labels.json", "a label appears twice")
-    return RunFiles(config, Vocabulary.from_json(vocab_json), labels, info)
+    lexicons = []
+    if config.model.lexicon_features:
+        try:
+            lexicons = lexicons_from_json(run_json(run_dir, "lexicons.json"))
+        except ValueError as exc:
+            raise damaged(run_dir, "lexicons.json", str(exc)) from None
+        if len(lexicons) != len(config.model.lexicon_features):
+            raise damaged(
+                run_dir,
+                "lexicons.json",
+                f"{len(lexicons)} lexicons for config.yaml's {len(config.model.lexicon_features)}",
+            )
+    return RunFiles(config, Vocabulary.from_json(vocab_json), labels, info, lexicons)
 
 
 def _check_tuned(run_dir: Path, state: dict, labels: list[str]) -> None:

@@ -36,6 +36,7 @@ from textcls.data import (
     split_examples,
 )
 from textcls.features import Featurizer, count_words
+from textcls.lexicon_features import read_lexicons
 from textcls.tasks import Task
 from textcls.token_cache import EntryWriter
 from textcls.vocab import Vocabulary
@@ -107,7 +108,7 @@ def build_entry(config: Config, task: Task, writer: EntryWriter, scratch: Path) 
     for word, target in lexicon.items():  # a bad lexicon label names the lexicon, not a row
         resolve_target(target, labels, f"{data.lexicon}, word '{word}'")
 
-    featurizer = Featurizer(task, config.model, tokenizer, vocab, labels)
+    featurizer = Featurizer(task, config.model, tokenizer, vocab, labels, read_lexicons(config.model.lexicon_features))
     for part in train_parts():
         apply_lexicon(part, training_lexicon, tokenizer)
         writer.append("train", featurizer.encode(part))

@@ -85,6 +85,7 @@ def cache_key(config: Config, task: Task) -> str:
         "type": model.type,
         "hashed_word_ngrams": model.hashed_word_ngrams(),
         **{k: getattr(model, k, None) for k in ("buckets", "char_ngrams", "char_max_length", "char_encoder", "shape")},
+        "lexicon_features": [_fingerprint(path) for path in model.lexicon_features],
     }
     split_seed = config.train.seed if not isinstance(config.data.valid, str) else None  # (a validation split's draw)
     inputs = {

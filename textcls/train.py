@@ -30,6 +30,7 @@ from textcls.errors import ConfigError, Interrupted, RunError, first_line
 from textcls.evaluate import evaluate_examples, predict_items
 from textcls.features import Featurizer, count_words
 from textcls.files import check_writable, write_json
+from textcls.lexicon_features import read_lexicons
 from textcls.losses.objective import Objective, build_objective, plain_objective
 from textcls.losses.registry import resolve_loss
 from textcls.losses.spec import LossOptions
@@ -83,7 +84,8 @@ def build_featurizer(config: Config, task: Task, train: Dataset, extra_words: li
     vocab = Vocabulary.from_counts(counts, config.data.min_freq, config.data.max_vocab)
     if extra_words:
         vocab = vocab.extended(extra_words)
-    return Featurizer(task, config.model, tokenizer, vocab, task.label_set(train, config.data.label_column))
+    labels = task.label_set(train, config.data.label_column)
+    return Featurizer(task, config.model, tokenizer, vocab, labels, read_lexicons(config.model.lexicon_features))
 
 
 def count_targets(items: Encoded) -> Counter:
@@ -124,6 +126,10 @@ def train(
         config = resumed_config(resume, files.config, config)
     elif config is None:
         raise ConfigError("train needs a config (or a run folder to resume)")
+    elif config.data.unlabeled:  # rounds of training, each a train() call of its own
+        from textcls.self_training import self_train
+
+        return self_train(config, train, out, overwrite, name, reporter, after_epoch)
     threads = torch.get_num_threads()
     torch.set_num_threads(resolve_threads(config.train.threads))
     group = join(resolve_device(config.train.device))  # (under torchrun: one process of several)
@@ -283,8 +289,9 @@ def build(config: Config, device: torch.device, reporter: Reporter | None, resum
     if config.model.pretrained is not None and every_word:  # every word of the file joins the vocabulary
         vectors = read_vectors(config.model.pretrained, config.model.embedding_dim)
     if resumed is not None:
+        files = resumed.files
         featurizer = Featurizer(
-            task, config.model, make_tokenizer(config.data, task), resumed.files.vocab, resumed.files.labels
+            task, config.model, make_tokenizer(config.data, task), files.vocab, files.labels, files.lexicons
         )
     else:
         featurizer = build_featurizer(
@@ -324,14 +331,16 @@ def prepare(config: Config, reporter: Reporter | None = None, task: Task | None 
 
 def uses_cache(config: Config) -> bool:
     """Whether a new run of `config` reads its data from the token cache (pretrained vectors add
-    words to the vocabulary, and faithfulness needs the examples themselves: those read the CSVs)."""
-    return config.model.pretrained is None and not config.train.faithfulness
+    words to the vocabulary, faithfulness needs the examples themselves, and row weights are not
+    kept there: those read the CSVs)."""
+    return config.model.pretrained is None and not config.train.faithfulness and not config.data.weight_column
 
 
 def _cached_data(config: Config, task: Task, reporter: Reporter | None) -> tuple[Datasets, Featurizer, tuple]:
     """(datasets without their examples, featurizer, encoded splits) from the token cache."""
     entry, _ = prepare(config, reporter, task)
-    featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), entry.vocab, entry.labels)
+    lexicons = read_lexicons(config.model.lexicon_features)
+    featurizer = Featurizer(task, config.model, make_tokenizer(config.data, task), entry.vocab, entry.labels, lexicons)
     datasets = Datasets(None, None, None, "")  # (no examples: evaluation without faithfulness needs none)
     return datasets, featurizer, (entry.splits["train"], entry.splits["valid"], entry.splits["test"])
 

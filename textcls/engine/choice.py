@@ -17,6 +17,8 @@ def unsupported(config: Config, per_token: bool, loss_name: str) -> str | None:
         (model.type != "bow", f"model.type is {model.type} (the kernel trains the bag of words)"),
         (per_token, "the task tags words (the kernel trains sentence models)"),
         (model.char_encoder != "none", f"model.char_encoder is {model.char_encoder}"),
+        (bool(model.lexicon_features), "model.lexicon_features is set"),
+        (config.data.weight_column is not None, "data.weight_column is set"),
         (model.freeze_pretrained, "model.freeze_pretrained is set"),
         (loss_name not in KERNEL_LOSSES, f"loss {loss_name} (the kernel computes {', '.join(KERNEL_LOSSES)})"),
         (bool(config.loss.regularizers), "loss.regularizers are set"),

@@ -44,7 +44,19 @@ class Objective:
         scores, targets, *extra = self.task.loss_inputs(output, batch)  # extra: e.g. the rows' groups
         if targets is not None and not len(targets):  # (None: the loss needs no targets, as for triplets)
             return scores.sum() * 0.0  # nothing to score: zero, with the graph kept
-        return self.main_loss(scores, targets, *extra)
+        if batch.weights is None:
+            return self.main_loss(scores, targets, *extra)
+        # Row weights (classification, regression: loss_inputs keeps the labelled rows, in order): the
+        # mean loss of the rows of each weight, weighed by weight x rows. Self-training gives two weights.
+        weights = batch.weights.to(scores.device)[self.task.loss_rows(batch).to(scores.device)]
+        total, mass = scores.sum() * 0.0, 0.0
+        for weight in torch.unique(weights).tolist():
+            rows = weights == weight
+            share = weight * int(rows.sum())
+            if share > 0:
+                total = total + share * self.main_loss(scores[rows], targets[rows], *extra)
+                mass += share
+        return total / mass if mass > 0 else total
 
     def weight(self, batch: Batch) -> int | torch.Tensor:
         """What the main loss of `batch` is a mean over (rows, or tagged tokens): batch losses

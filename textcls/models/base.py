@@ -92,7 +92,9 @@ class TextModel(nn.Module):
         self.shape_embedding = nn.Embedding(NUM_SHAPES, SHAPE_DIM, padding_idx=0) if shapes else None
         self.char_encoder = CharEncoder(cfg) if cfg.char_encoder != "none" else None
         chars = cfg.char_hidden if self.char_encoder is not None else 0
-        self.input_dim = cfg.embedding_dim + chars + (SHAPE_DIM if shapes else 0)  # width of `embed`'s vectors
+        self.lexicon_inputs = cfg.lexicon_inputs()
+        # width of `embed`'s vectors
+        self.input_dim = cfg.embedding_dim + chars + (SHAPE_DIM if shapes else 0) + self.lexicon_inputs
         self.dropout = nn.Dropout(cfg.dropout)
         self.word_dropout = cfg.word_dropout
 
@@ -113,12 +115,14 @@ class TextModel(nn.Module):
 
     def embed(self, batch: Batch) -> torch.Tensor:
         """(N, input_dim) each token's vector: its word (with character n-grams), its characters'
-        vector, then its shape."""
+        vector, its shape, then its lexicon valences."""
         x = embed_words(self.embedding, batch, self.word_dropout if self.training else 0.0)  # (N, D)
         if self.char_encoder is not None:
             x = torch.cat([x, self.char_encoder.words(batch)], dim=-1)  # (N, D + char_hidden)
         if self.shape_embedding is not None:
             x = torch.cat([x, self.shape_embedding(batch.shapes)], dim=-1)  # (N, D + SHAPE_DIM)
+        if self.lexicon_inputs:
+            x = torch.cat([x, batch.lexicon.to(x.dtype)], dim=-1)  # (N, ... + K) valences, as they are
         return x
 
     def scores(self, batch: Batch) -> ModelOutput:
@@ -128,10 +132,9 @@ class TextModel(nn.Module):
 
     def padded_inputs(self) -> set[str]:
         """The padded inputs it reads when exported, besides ids, lengths and (with character
-        n-grams) subwords: shapes and chars when it has those parts."""
-        return {
-            name for name, part in [("shapes", self.shape_embedding), ("chars", self.char_encoder)] if part is not None
-        }
+        n-grams) subwords: shapes, chars and lexicon when it has those parts."""
+        parts = [("shapes", self.shape_embedding), ("chars", self.char_encoder)]
+        return {name for name, part in parts if part is not None} | ({"lexicon"} if self.lexicon_inputs else set())
 
     def padded_scores(
         self, x: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor, inputs: dict[str, torch.Tensor]

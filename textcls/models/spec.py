@@ -43,6 +43,9 @@ class ModelBase(Section):
     pretrained_words: Literal["train", "all"] = "train"
     sparse: bool = True  # sparse embedding gradients (SparseAdam): a step touches only the rows a batch uses
     shape: bool = True  # tagging: a small embedding of each word's shape (case, digits, punctuation)
+    # lexicon CSVs (`word,score` or `word,label`): each token's valence in each, plain and after
+    # VADER's negation, degree and contrast rules, read as inputs beside its vector (lexicon_features.py)
+    lexicon_features: list[str] = []
     normalize: bool = False  # the sentence embedding L2-normalised (task embedding)
 
     # `textcls tune`'s search space when the config has no `tune:` section: dotted config fields
@@ -56,6 +59,10 @@ class ModelBase(Section):
         if self.char_encoder == "lstm" and self.char_hidden % 2:
             raise ValueError("char_hidden must be even with char_encoder lstm (half for each direction)")
         return self
+
+    def lexicon_inputs(self) -> int:
+        """Numbers per token from `lexicon_features`: two per file and the negation flag."""
+        return 2 * len(self.lexicon_features) + 1 if self.lexicon_features else 0
 
     def hashed_word_ngrams(self) -> int:
         """What the featurizer computes for it: the longest hashed word n-gram the model reads

@@ -140,6 +140,10 @@ class Task:
         trained alone for their word target)."""
         return labelled(output.sentence, batch.labels)
 
+    def loss_rows(self, batch: Batch) -> torch.Tensor:
+        """(B,) True for the rows `loss_inputs` keeps, in order (row weights are picked with it)."""
+        return batch.labels != IGNORE
+
     def loss_weight(self, batch: Batch) -> int | torch.Tensor:
         """What the main loss is a mean over, so that batch means add up to an epoch mean."""
         return batch.size

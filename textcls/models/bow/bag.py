@@ -51,14 +51,23 @@ class BagOfWords(TextModel):
             total = self._sum(batch, ids)
         # The head applied to the mean vector (F.linear, not the module: forward hooks on `token_head`,
         # as activation_l1 sets, see the per-token scores, which `token_scores` computes with it).
-        if self.char_encoder is not None:  # each word's characters' vector, summed per row like its word vector
-            chars = self.dropout(self.char_encoder.words(batch))  # (N, H)
-            total = torch.cat(
-                [total, chars.new_zeros(batch.size, chars.shape[1]).index_add(0, batch.row_of, chars)], dim=1
-            )
-        mean = total / units.unsqueeze(1)  # (B, D + H) the sentence's vector
+        extra = self.extra_columns(batch, dropout=True)
+        if extra is not None:  # each word's characters' vector and valences, summed per row like its word vector
+            total = torch.cat([total, extra.new_zeros(batch.size, extra.shape[1]).index_add(0, batch.row_of, extra)], 1)
+        mean = total / units.unsqueeze(1)  # (B, D + H + K) the sentence's vector
         sentence = F.linear(mean, self.token_head.weight) + self.bias  # (B, C)
         return ModelOutput(sentence, batch=batch, flat_tokens=lambda: self.token_scores(batch, ids), embedding=mean)
+
+    def extra_columns(self, batch: Batch, dropout: bool = False) -> torch.Tensor | None:
+        """(N, H + K) what each token adds to its word vector, which the head's last columns read: its
+        characters' vector (H, with dropout when asked) and its lexicon valences (K); None without."""
+        parts = []
+        if self.char_encoder is not None:
+            chars = self.char_encoder.words(batch)
+            parts.append(self.dropout(chars) if dropout else chars)
+        if self.lexicon_inputs:
+            parts.append(batch.lexicon.to(self.token_head.weight.dtype))
+        return torch.cat(parts, dim=-1) if parts else None
 
     def _sum(self, batch: Batch, ids: torch.Tensor) -> torch.Tensor:
         """(B, D) sum of each row's word vectors and n-gram vectors, as bags (no per-token tensor)."""
@@ -91,10 +100,9 @@ class BagOfWords(TextModel):
         With gradients the vectors are looked up and scored by `token_head`. Without, every
         feature's score E @ W.T is looked up instead (C numbers a look-up, not D): the head is
         linear, so scoring the vectors and averaging the scores are the same. A character encoder's
-        vector (read by the head's last columns) is scored with the word's own vector."""
-        D, chars = self.embedding.embedding_dim, None
-        if self.char_encoder is not None:
-            chars = self.char_encoder.words(batch)  # (N, H)
+        vector and the lexicon valences (read by the head's last columns) are scored with the word's
+        own vector."""
+        D, chars = self.embedding.embedding_dim, self.extra_columns(batch)  # (N, H + K) or None
         if torch.is_grad_enabled():
             table, sparse = self.embedding.weight, self.embedding.sparse
             # n-gram vectors have no characters: zeros in those columns
