@@ -7,8 +7,9 @@ each seed and is scored, with VADER beside it, on:
     validation, what levers and the shipped configs/sentiment_robust.yaml are chosen on;
   * report: the second halves, never looked at while choosing; and the whole files (as the peers'
     figures in the README are measured).
-Variants with `+self` also self-train (data.unlabeled) on the select halves' texts, labels removed
-(bench/robust_unlabeled.csv); `+features` read lexicon valences as inputs (model.lexicon_features).
+Variants with `+self` or `+lexicon teacher` also self-train (data.unlabeled) on the select halves' texts, labels removed
+(bench/robust_unlabeled.csv), labelled by the model before (`+self`) or by the lexicon
+(`+lexicon teacher`); `+features` read lexicon valences as inputs (model.lexicon_features).
 Accuracy in %, mean over seeds; seeds are paired (a variant and the baseline share each seed).
 VADER (vaderSentiment, rule-based, no training): compound > 0 -> pos, else neg, on the text as in
 the file. Writes --out (JSON with every run) and prints a table and its Markdown.
@@ -48,6 +49,7 @@ LEXICON = ["loss.rationale.weight=1.0", "data.lexicon=data/lexicons/vader.csv", 
 FEATURES = ["model.lexicon_features=[data/lexicons/vader.csv]"]  # valences as inputs (textcls/lexicon_features.py)
 UNLABELED = ROOT / "bench" / "robust_unlabeled.csv"  # the select halves' texts, labels dropped (written by main)
 SELF = [f"data.unlabeled={UNLABELED}"]
+TEACHER = ["train.self_training.teacher=lexicon", "train.self_training.threshold=0.5"]  # VADER-like labels
 ALL_FEATURES = ["model.lexicon_features=[data/lexicons/vader.csv,data/lexicons/afinn.csv,data/lexicons/bing.csv]"]
 
 # name -> (config, overrides)
@@ -86,6 +88,11 @@ VARIANTS = {
     "lstm+features": ("sentiment_lstm", FEATURES),
     "robust+features": ("sentiment_robust", FEATURES),
     "robust+features all": ("sentiment_robust", ALL_FEATURES),
+    "bow+features+word dropout": ("sentiment_bow_torch", FEATURES + ["model.word_dropout=0.5"]),
+    "robust+features+word dropout": ("sentiment_robust", FEATURES + ["model.word_dropout=0.3"]),
+    "bow+features+lexicon teacher": ("sentiment_bow_torch", FEATURES + SELF + TEACHER),
+    "robust+lexicon teacher": ("sentiment_robust", SELF + TEACHER),
+    "robust+features+lexicon teacher": ("sentiment_robust", FEATURES + SELF + TEACHER),
     "bow+self": ("sentiment_bow_torch", SELF),
     "bow+features+self": ("sentiment_bow_torch", FEATURES + SELF),
     "robust+self": ("sentiment_robust", SELF),

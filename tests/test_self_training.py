@@ -137,3 +137,25 @@ def test_self_training_settings_are_checked_before_any_training(make_config, tmp
     with pytest.raises(ConfigError, match="self-training labels texts with classes; task 'regression'"):
         train(make_config(task="regression", data={"unlabeled": str(blank)}), out=tmp_path / "d")
     assert not any((tmp_path / x).exists() for x in "abcd")
+
+
+def test_the_lexicon_teacher_labels_by_the_sign_of_the_summed_valence(make_config, tmp_path):
+    from textcls.config import SelfTrainingConfig
+    from textcls.lexicon_features import NEGATION
+    from textcls.self_training import lexicon_teacher, pseudo_labels
+
+    lexicon = write_csv(tmp_path / "lexicon.csv", ["word", "score"], [["good", "2"], ["bad", "-2"], ["superb", "4"]])
+    config = make_config(model={"lexicon_features": [str(lexicon)]})
+    texts = ["a good film", "not good", "bad , bad", "the plot", "superb"]
+    labels, confidence = lexicon_teacher(config, texts, ["neg", "pos"])
+    sums = np.array([0.5, 0.5 * NEGATION, -1.0, 0.0, 1.0])  # valences on -1..1 (scores / 4)
+    assert labels.tolist() == ["pos", "neg", "neg", "neg", "pos"]  # (no valence: the first class, never kept)
+    np.testing.assert_allclose(confidence, np.abs(4 * sums) / np.sqrt(16 * sums**2 + 15), rtol=1e-6)
+    kept = pseudo_labels(labels, confidence, texts, ["neg", "pos"], SelfTrainingConfig(threshold=0.4, balance=False))
+    assert kept == (["a good film", "bad , bad", "superb"], ["pos", "neg", "pos"])  # "not good": 0.36 < 0.4
+    balanced = pseudo_labels(labels, confidence, texts, ["neg", "pos"], SelfTrainingConfig(threshold=0.4))
+    assert balanced == (["bad , bad", "superb"], ["neg", "pos"])  # one of each: the most confident positive
+    with pytest.raises(ConfigError, match="teacher lexicon: name the lexicon"):
+        from textcls.train import train
+
+        train(make_config(data={"unlabeled": "x.txt"}, train={"self_training": {"teacher": "lexicon"}}), tmp_path / "r")

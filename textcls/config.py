@@ -176,8 +176,12 @@ class SelfTrainingConfig(Section):
     """Self-training on `data.unlabeled` (textcls/self_training.py): a model trained on the labelled
     rows labels the unlabelled ones; the confident ones join the next model's training rows."""
 
+    # who labels the unlabelled texts: the model of the round before, or (two classes) the lexicon of
+    # model.lexicon_features / data.lexicon read as VADER reads its own, a text's label the sign of its sum
+    teacher: Literal["model", "lexicon"] = "model"
     rounds: int = Field(1, ge=1)  # teacher-student rounds after the first model (each trains a new one)
-    threshold: float = Field(0.9, ge=0, le=1)  # unlabelled rows whose top class probability is at least this
+    # texts kept: the model's top class probability, or the lexicon's |compound| (in [0, 1]), at least this
+    threshold: float = Field(0.9, ge=0, le=1)
     weight: float = Field(0.5, gt=0)  # how much a pseudo-labelled row's loss counts against a labelled row's
     balance: bool = True  # as many rows of each class (the most confident ones): a teacher's lean is not learnt
 

@@ -2,13 +2,17 @@
 
 Round 0 trains on the labelled rows alone. Each later round labels the unlabelled texts with the
 model before it: a text takes its most probable class, and is kept when that class's probability
-is at least `threshold`; with `balance`, each class keeps as many texts as the class with fewest,
-its most confident ones (a teacher that leans to one class out of domain would otherwise teach the
-lean). A new model is then trained from scratch on the labelled rows plus the kept texts, a kept
-text's loss counting `weight` against a labelled row's (through data.weight_column). The last
-round's model is the run; the run folder's `self_training/` keeps each round's training file and
-model, `config.yaml` (the config as given) and `rounds.json` (each round's pseudo-labels per class
-and validation metrics).
+is at least `threshold`. With `teacher: lexicon` (two classes) the labels come from a word lexicon
+instead, in every round: a text's valence is the sum of its tokens' valences after VADER's rules
+(textcls/lexicon_features.py; the files of model.lexicon_features, else data.lexicon), its label
+the second class when positive and the first when negative, and its confidence VADER's compound
+|4 s| / sqrt(16 s^2 + 15) (s on the -1..1 scale), kept from `threshold` on. With `balance`, each
+class keeps as many texts as the class with fewest, its most confident ones (a teacher that leans
+to one class out of domain would otherwise teach the lean). A new model is then trained from
+scratch on the labelled rows plus the kept texts, a kept text's loss counting `weight` against a
+labelled row's (through data.weight_column). The last round's model is the run; the run folder's
+`self_training/` keeps each round's training file and model, `config.yaml` (the config as given)
+and `rounds.json` (each round's pseudo-labels per class and validation metrics).
 
 Classification only, with validation from a file of labelled rows (a split drawn from the training
 file would take pseudo-labelled rows into validation).
@@ -33,6 +37,10 @@ def check_self_training(config: Config) -> None:
     if config.task != "classification":
         raise ConfigError(
             f"data.unlabeled: self-training labels texts with classes; task '{config.task}' has none to give"
+        )
+    if config.train.self_training.teacher == "lexicon" and not (config.model.lexicon_features or config.data.lexicon):
+        raise ConfigError(
+            "train.self_training.teacher lexicon: name the lexicon in model.lexicon_features or data.lexicon"
         )
     if not isinstance(config.data.valid, str):
         raise ConfigError(
@@ -61,16 +69,39 @@ def read_unlabeled(config: Config) -> list[str]:
     return texts
 
 
-def pseudo_labels(run, texts: list[str], settings: SelfTrainingConfig) -> tuple[list[str], list[str]]:
-    """The texts `run` labels confidently enough, and their labels (balanced per class when asked)."""
+def model_teacher(run, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, confidence) of each text: `run`'s most probable class and its probability."""
     from textcls.predict import predict_texts
 
     results = predict_texts(run, texts)
     labels = np.array([r["label"] for r in results], dtype=object)
-    confidence = np.array([r["probabilities"][r["label"]] for r in results])
-    kept = confidence >= settings.threshold
+    return labels, np.array([r["probabilities"][r["label"]] for r in results])
+
+
+def lexicon_teacher(config: Config, texts: list[str], classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, confidence) of each text from the lexicon: the sign of its summed valence after the
+    rules (the files' mean), and VADER's compound of that sum as the confidence."""
+    from textcls.lexicon_features import lexicon_features, read_lexicons
+    from textcls.tokenize import Tokenizer, tokenize_column
+
+    if len(classes) != 2:
+        raise ConfigError(f"train.self_training.teacher lexicon labels two classes; the labels are {classes}")
+    lexicons = read_lexicons(config.model.lexicon_features or [config.data.lexicon])
+    tokens = tokenize_column(texts, Tokenizer(lowercase=False))  # (as written: capitals are a rule)
+    ruled = lexicon_features(tokens, lexicons)[:, 1 : 2 * len(lexicons) : 2].mean(1)  # (N,)
+    valence = np.bincount(tokens.row_of, weights=ruled, minlength=len(texts))  # (R,)
+    compound = 4 * valence / np.sqrt(16 * valence**2 + 15)  # VADER's normalisation, on its -4..4 scale
+    labels = np.where(compound > 0, classes[1], classes[0]).astype(object)
+    return labels, np.abs(compound)
+
+
+def pseudo_labels(
+    labels: np.ndarray, confidence: np.ndarray, texts: list[str], classes: list[str], settings: SelfTrainingConfig
+) -> tuple[list[str], list[str]]:
+    """The texts labelled confidently enough, and their labels (balanced per class when asked)."""
+    kept = (confidence >= settings.threshold) & (confidence > 0)  # (a text without valence says nothing)
     if settings.balance:
-        per_class = [np.flatnonzero(kept & (labels == label)) for label in run.labels]
+        per_class = [np.flatnonzero(kept & (labels == label)) for label in classes]
         n = min(len(rows) for rows in per_class)
         chosen = [rows[np.argsort(-confidence[rows], kind="stable")[:n]] for rows in per_class]
         keep = np.sort(np.concatenate(chosen))
@@ -117,7 +148,12 @@ def self_train(config: Config, train, out, overwrite: bool, name: str, reporter,
     rounds = [{"round": 0, "valid": result.metrics.get("valid", {})}]
     write_json(folder / "rounds.json", rounds)
     for r in range(1, settings.rounds + 1):
-        kept, labels = pseudo_labels(load_run(result.run_dir), texts, settings)
+        teacher = load_run(result.run_dir)
+        if settings.teacher == "model":
+            given, confidence = model_teacher(teacher, texts)
+        else:
+            given, confidence = lexicon_teacher(config, texts, teacher.labels)
+        kept, labels = pseudo_labels(given, confidence, texts, teacher.labels, settings)
         counts = {label: labels.count(label) for label in sorted(set(labels))}
         if reporter is not None:
             share = ", ".join(f"{n:,} {label}" for label, n in counts.items()) or "none"
