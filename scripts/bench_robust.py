@@ -50,6 +50,11 @@ FEATURES = ["model.lexicon_features=[data/lexicons/vader.csv]"]  # valences as i
 UNLABELED = ROOT / "bench" / "robust_unlabeled.csv"  # the select halves' texts, labels dropped (written by main)
 SELF = [f"data.unlabeled={UNLABELED}"]
 TEACHER = ["train.self_training.teacher=lexicon", "train.self_training.threshold=0.5"]  # VADER-like labels
+EVERY = [  # every text with a valence, at full weight, as the lexicon labels them
+    "train.self_training.threshold=0.0",
+    "train.self_training.balance=false",
+    "train.self_training.weight=1.0",
+]
 ALL_FEATURES = ["model.lexicon_features=[data/lexicons/vader.csv,data/lexicons/afinn.csv,data/lexicons/bing.csv]"]
 
 # name -> (config, overrides)
@@ -93,6 +98,8 @@ VARIANTS = {
     "bow+features+lexicon teacher": ("sentiment_bow_torch", FEATURES + SELF + TEACHER),
     "robust+lexicon teacher": ("sentiment_robust", SELF + TEACHER),
     "robust+features+lexicon teacher": ("sentiment_robust", FEATURES + SELF + TEACHER),
+    "robust+lexicon teacher every text": ("sentiment_robust", SELF + TEACHER + EVERY),
+    "robust+features+lexicon teacher every text": ("sentiment_robust", FEATURES + SELF + TEACHER + EVERY),
     "bow+self": ("sentiment_bow_torch", SELF),
     "bow+features+self": ("sentiment_bow_torch", FEATURES + SELF),
     "robust+self": ("sentiment_robust", SELF),
