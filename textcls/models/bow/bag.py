@@ -102,23 +102,23 @@ class BagOfWords(TextModel):
         linear, so scoring the vectors and averaging the scores are the same. A character encoder's
         vector and the lexicon valences (read by the head's last columns) are scored with the word's
         own vector."""
-        D, chars = self.embedding.embedding_dim, self.extra_columns(batch)  # (N, H + K) or None
+        D, extra = self.embedding.embedding_dim, self.extra_columns(batch)  # (N, H + K) or None
         if torch.is_grad_enabled():
             table, sparse = self.embedding.weight, self.embedding.sparse
-            # n-gram vectors have no characters: zeros in those columns
-            score = self.token_head if chars is None else lambda v: self.token_head(F.pad(v, (0, chars.shape[1])))
+            # n-gram vectors have no characters or valences: zeros in those columns
+            score = self.token_head if extra is None else lambda v: self.token_head(F.pad(v, (0, extra.shape[1])))
         else:
             table, score, sparse = self.embedding.weight @ self.token_head.weight[:, :D].T, nn.Identity(), False
         vectors = F.embedding(ids, table, padding_idx=0, sparse=sparse)  # (N, D), or (N, C) from the score table
         if batch.subwords is not None:  # a word's vector is the mean of its own and its character n-grams'
             sub = F.embedding_bag(batch.subwords, table, batch.subword_offsets, mode="sum", sparse=sparse)
             vectors = (vectors + sub) / (1 + subword_counts(batch)).unsqueeze(1).float()
-        if chars is not None and torch.is_grad_enabled():
-            scores = self.token_head(torch.cat([vectors, chars], dim=-1))
+        if extra is not None and torch.is_grad_enabled():
+            scores = self.token_head(torch.cat([vectors, extra], dim=-1))
         else:
             scores = score(vectors)
-            if chars is not None:
-                scores = scores + F.linear(chars, self.token_head.weight[:, D:])
+            if extra is not None:
+                scores = scores + F.linear(extra, self.token_head.weight[:, D:])
         if batch.ngrams is not None:
             grams = batch.ngrams  # (N, K): the n-gram of length k + 2 starting at each token
             gram_scores = score(F.embedding(grams, table, padding_idx=0, sparse=sparse))  # (N, K, C)
