@@ -4,6 +4,7 @@ resumes bit for bit (between epochs and within one), and what it does not train 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -21,6 +22,8 @@ COMPILED = {
     "optim": {"name": "sgd_linear", "lr": 0.2},
     "train": {"epochs": 4, "batch_size": 16, "engine": "compiled"},
 }
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -78,6 +81,10 @@ def test_a_resume_within_an_epoch_is_exact(tmp_path, make_config, monkeypatch):
         ({"optim": {"name": "adamw", "lr": 0.01}}, "optim.name is adamw"),
         ({"loss": {"name": "focal"}}, "loss focal"),
         ({"model": {**COMPILED["model"], "char_encoder": "cnn"}}, "model.char_encoder is cnn"),
+        (
+            {"model": {**COMPILED["model"], "lexicon_features": [str(REPO / "data" / "lexicons" / "vader.csv")]}},
+            "model.lexicon_features is set",
+        ),
     ],
 )
 def test_a_config_the_kernel_does_not_train_is_one_line(tmp_path, make_config, change, fragment):

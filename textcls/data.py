@@ -596,10 +596,8 @@ def resolve_target(target: str, labels: list[str], where: str) -> int:
     if target in labels:
         return labels.index(target)
     if len(labels) == 2:
-        if target.lower() in _POSITIVE:
-            return 1
-        if target.lower() in _NEGATIVE:
-            return 0
+        if (side := polarity(target)) is not None:
+            return side
     choices = ", ".join(labels) + (" (or 1/0, pos/neg, +1/-1)" if len(labels) == 2 else "")
     raise DataError(f"{where}: unknown word target '{target}' (expected one of {choices})")
 
@@ -617,6 +615,23 @@ def lexicon_part(lexicon: dict[str, str], share: float, part: str = "train") -> 
     return {w: t for w, t in lexicon.items() if held_out(w, share) == (part == "heldout")}
 
 
+def lexicon_scores(path: str | Path, frame) -> list[tuple[str, float]]:
+    """A `word,score` lexicon's rows, the scores as numbers; a cell that is not one names its row."""
+    pairs = []
+    for i, (word, raw) in enumerate(zip(frame["word"], frame["score"])):
+        try:
+            pairs.append((word, float(raw)))
+        except ValueError:
+            raise DataError(f"{path}, row {i + 1}, column 'score': '{raw}' is not a number") from None
+    return pairs
+
+
+def polarity(label: str) -> int | None:
+    """1 for a positive label (pos, positive, 1, +1, true), 0 for a negative one, else None."""
+    label = label.strip().lower()
+    return 1 if label in _POSITIVE else 0 if label in _NEGATIVE else None
+
+
 def read_lexicon(path: str | Path, threshold: float, lowercase: bool) -> dict[str, str]:
     """CSV `word,label` or `word,score` -> {word: target}. Scores beyond +-threshold give 1 / 0."""
     # Always comma-separated, whatever data.delimiter says: a lexicon has its own documented format
@@ -626,11 +641,7 @@ def read_lexicon(path: str | Path, threshold: float, lowercase: bool) -> dict[st
         pairs = zip(frame["word"], frame["label"])
     elif "score" in frame.columns:
         pairs = []
-        for i, (word, raw) in enumerate(zip(frame["word"], frame["score"])):
-            try:
-                score = float(raw)
-            except ValueError:
-                raise DataError(f"{path}, row {i + 1}, column 'score': '{raw}' is not a number") from None
+        for word, score in lexicon_scores(path, frame):
             if score > 0 and score >= threshold:
                 pairs.append((word, "1"))
             elif score < 0 and score <= -threshold:

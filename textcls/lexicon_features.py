@@ -51,7 +51,6 @@ BOOSTERS = frozenset(
 DAMPENERS = frozenset(
     "almost barely hardly kinda less little marginally occasionally partly scarcely slightly somewhat sorta".split()
 )
-POSITIVE_LABELS, NEGATIVE_LABELS = {"pos", "positive", "1", "+1"}, {"neg", "negative", "0", "-1"}
 
 
 @dataclass
@@ -64,23 +63,17 @@ class Lexicon:
 
 def read_valences(path: str | Path) -> Lexicon:
     """A CSV `word,score` (numbers, any scale) or `word,label` (pos / neg) -> its Lexicon."""
-    from textcls.data import read_csv
+    from textcls.data import lexicon_scores, polarity, read_csv
 
     frame = read_csv(path, ["word"])
     if "score" in frame.columns:
-        raw = {}
-        for i, (word, cell) in enumerate(zip(frame["word"], frame["score"])):
-            try:
-                raw[word] = float(cell)
-            except ValueError:
-                raise DataError(f"{path}, row {i + 1}, column 'score': '{cell}' is not a number") from None
+        raw = dict(lexicon_scores(path, frame))
     elif "label" in frame.columns:
         raw = {}
         for i, (word, cell) in enumerate(zip(frame["word"], frame["label"])):
-            label = str(cell).strip().lower()
-            if label not in POSITIVE_LABELS | NEGATIVE_LABELS:
+            if (side := polarity(str(cell))) is None:
                 raise DataError(f"{path}, row {i + 1}, column 'label': '{cell}' is neither pos nor neg")
-            raw[word] = 1.0 if label in POSITIVE_LABELS else -1.0
+            raw[word] = 1.0 if side else -1.0
     else:
         raise DataError(f"{path}: a lexicon needs a 'score' or a 'label' column besides 'word'")
     largest = max((abs(v) for v in raw.values()), default=0.0)

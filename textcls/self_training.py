@@ -110,9 +110,9 @@ def pseudo_labels(
     return [texts[i] for i in keep], labels[keep].tolist()
 
 
-def write_round_file(config: Config, texts: list[str], labels: list[str], target: Path) -> tuple[Config, str]:
+def write_round_file(config: Config, texts: list[str], labels: list[str], target: Path) -> Config:
     """The labelled training rows (every column kept) and the pseudo-labelled ones, with a weight
-    column, written to `target`; returns the round's config (reading it) and the weight column."""
+    column, written to `target`; returns the round's config, which reads it."""
     import pandas as pd
 
     data, weight = config.data, config.train.self_training.weight
@@ -126,7 +126,7 @@ def write_round_file(config: Config, texts: list[str], labels: list[str], target
     frame.to_csv(partial, index=False, sep=data.delimiter)
     partial.replace(target)
     updated = data.model_copy(update={"train": str(target), "weight_column": column, "unlabeled": None})
-    return config.model_copy(update={"data": updated}), column
+    return config.model_copy(update={"data": updated})
 
 
 def self_train(config: Config, train, out, overwrite: bool, name: str, reporter, after_epoch):
@@ -158,7 +158,7 @@ def self_train(config: Config, train, out, overwrite: bool, name: str, reporter,
         if reporter is not None:
             share = ", ".join(f"{n:,} {label}" for label, n in counts.items()) or "none"
             reporter.note(f"self-training round {r}: {len(kept):,} of {len(texts):,} unlabelled texts kept ({share})")
-        round_config, _ = write_round_file(plain, kept, labels, folder / f"train-round-{r}.csv")
+        round_config = write_round_file(plain, kept, labels, folder / f"train-round-{r}.csv")
         last = r == settings.rounds
         target = run_dir if last else folder / f"round-{r}"
         hook = after_epoch if last else None
