@@ -6,9 +6,10 @@ What it measures, for every system and seed, on data/sentiment (movie-review sen
   * training time, and training tokens/s where the tool counts tokens.
 
 Systems:
-  textcls-bow, -lstm, -cnn    configs/sentiment_{bow,lstm,cnn}.yaml (train.threads and train.device set from the
-                              options); train seconds = sum of the per-epoch `seconds` in metrics.jsonl (the
-                              optimisation loop only), tokens/s = training tokens / those seconds.
+  textcls-bow, -bow_torch,    configs/sentiment_{bow,bow_torch,lstm,cnn,robust}.yaml (train.threads and
+  -lstm, -cnn, -robust        train.device set from the options); train seconds = sum of the per-epoch
+                              `seconds` in metrics.jsonl (the optimisation loop only), tokens/s = training
+                              tokens / those seconds.
   fasttext-1gram, -2gram      fastText 0.9.3: dim 100, 10 epochs, lr 0.1, wordNgrams 1 / 2, thread 2, seed;
                               train seconds = train_supervised (reading its train file included). Each run
                               is a fresh process with MALLOC_MMAP_THRESHOLD_ set: fastText 0.9.3 initialises
@@ -28,13 +29,20 @@ Times are noisy on a shared machine: the table gives the median over seeds, seed
 falls on every system alike), and each run records the machine's load; compare the ratios within one run (the
 "x fastText" column divides by fasttext-1gram's median train seconds).
 
-One JSON per finished (system, seed) goes to bench/sentiment_runs/; a rerun skips those whose settings and data
+With --folds K the train, valid and test files are pooled and cut into K folds (numpy RandomState(0)); each
+fold is the test set once, a slice of the other folds as large as one fold is the validation set (early
+stopping, C, calibration) and the rest trains; every system sees the same folds, once each at the first seed.
+The table's "vs nb-lr" is then the paired difference to NB-LR on the same fold (as the MR literature reports
+10-fold cross-validation: one fixed test split of 1,058 sentences cannot separate systems 1-2 points apart).
+
+One JSON per finished (system, seed or fold) goes to bench/sentiment_runs/; a rerun skips those whose settings and data
 are unchanged, so an interrupted benchmark resumes (--fresh reruns everything). All per-seed numbers and the
 summary go to --out. Peers whose package does not import are skipped with the pip command that installs them.
 
 Run (from anywhere; the data and configs are found from the repository root):
     python scripts/bench_sentiment.py                      # everything, seeds 0,1,2
     python scripts/bench_sentiment.py --models bow --seeds 0 --peers fasttext
+    python scripts/bench_sentiment.py --folds 10 --models bow,bow_torch,lstm,cnn,robust --peers fasttext,tfidf,nblr
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ CONFIGS = {
     "bow_torch": Path("configs/sentiment_bow_torch.yaml"),
     "lstm": Path("configs/sentiment_lstm.yaml"),
     "cnn": Path("configs/sentiment_cnn.yaml"),
+    "robust": Path("configs/sentiment_robust.yaml"),  # needs GloVe: scripts/prepare_glove.py
 }
 PEERS = ["fasttext", "tfidf", "nblr", "vader"]
 C_GRID = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
@@ -109,17 +118,20 @@ def accuracy(gold: list[str], predicted: list[str]) -> float:
 # --- systems -------------------------------------------------------------------------------------
 
 
-def textcls_settings(model: str, seed: int, args) -> dict:
+def split_overrides(splits: dict) -> list[str]:
+    return [f"data.{split}={path}" for split, path in splits.items()]
+
+
+def textcls_settings(model: str, seed: int, splits: dict, args) -> dict:
     from textcls.config import load_config
 
-    config = load_config(
-        CONFIGS[model], [f"train.seed={seed}", f"train.threads={args.threads}", f"train.device={args.device}"]
-    ).to_dict()
+    overrides = [f"train.seed={seed}", f"train.threads={args.threads}", f"train.device={args.device}"]
+    config = load_config(CONFIGS[model], overrides + split_overrides(splits)).to_dict()
     config.pop("output", None)
     return {"config_file": str(CONFIGS[model]), "config": config}
 
 
-def run_textcls(model: str, seed: int, args) -> dict:
+def run_textcls(model: str, seed: int, splits: dict, name: str, args) -> dict:
     from textcls.checkpoint import load_run
     from textcls.config import load_config
     from textcls.predict import evaluate_file
@@ -132,12 +144,11 @@ def run_textcls(model: str, seed: int, args) -> dict:
             f"train.threads={args.threads}",
             f"train.device={args.device}",
             f"output.dir={args.runs_dir / 'textcls'}",
+            *split_overrides(splits),
         ],
     )
     start = time.perf_counter()
-    result = train(
-        config, out=args.runs_dir / "textcls" / f"{model}-seed{seed}", overwrite=True, name=f"{model}-seed{seed}"
-    )
+    result = train(config, out=args.runs_dir / "textcls" / f"{model}-{name}", overwrite=True, name=f"{model}-{name}")
     epochs = read_jsonl(result.run_dir / "metrics.jsonl")
     seconds = sum(e["seconds"] for e in epochs)
     tokens = sum(e["tokens_per_second"] * e["seconds"] for e in epochs if e.get("tokens_per_second"))
@@ -187,7 +198,7 @@ def in_fresh_process(env: dict, function, *arguments):
                 os.environ[key] = value
 
 
-def run_fasttext(ngrams: int, seed: int, args) -> dict:
+def run_fasttext(ngrams: int, seed: int, splits: dict, args) -> dict:
     import fasttext
 
     def line(text: str) -> str:
@@ -199,7 +210,7 @@ def run_fasttext(ngrams: int, seed: int, args) -> dict:
         return [found[0].removeprefix("__label__") if found else "" for found in labels]
 
     start = time.perf_counter()
-    texts, labels = read_split(SPLITS["train"])
+    texts, labels = read_split(splits["train"])
     with tempfile.TemporaryDirectory(prefix="bench-fasttext-") as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("".join(f"__label__{y} {line(t)}\n" for t, y in zip(texts, labels)), encoding="utf-8")
@@ -219,7 +230,7 @@ def run_fasttext(ngrams: int, seed: int, args) -> dict:
     tokens = sum(len(peer_tokens(t)) for t in texts) * settings["epoch"]  # words only (fastText also counts </s>)
     scores = {}
     for split in ["valid", "test"]:
-        x, y = read_split(SPLITS[split])
+        x, y = read_split(splits[split])
         scores[split] = accuracy(y, predict(model, x))
     cross = {}
     for name, path in CROSS.items():
@@ -248,14 +259,14 @@ def linear_settings(kind: str, seed: int, args) -> dict:
     return {**common, "features": "binary CountVectorizer x NB log-count ratio", "alpha": 1.0}
 
 
-def run_linear(kind: str, seed: int, args) -> dict:
+def run_linear(kind: str, seed: int, splits: dict, args) -> dict:
     """TF-IDF + LR, or NB log-count-ratio features + LR (Wang & Manning's NBSVM with a logistic loss)."""
     import numpy as np
     from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     start = time.perf_counter()
-    data = {split: read_split(path) for split, path in SPLITS.items()}
+    data = {split: read_split(path) for split, path in splits.items()}
     data.update({name: read_split(path) for name, path in CROSS.items()})
 
     def featurize(texts: list[str], labels: list[str]):
@@ -319,7 +330,7 @@ def vader_settings(seed: int, args) -> dict:
     }
 
 
-def run_vader(seed: int, args) -> dict:
+def run_vader(seed: int, splits: dict, args) -> dict:
     """VADER (Hutto & Gilbert 2014): a rule-based lexicon model, no training; the same for every seed."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -331,8 +342,8 @@ def run_vader(seed: int, args) -> dict:
         return accuracy(labels, ["pos" if analyzer.polarity_scores(t)["compound"] > 0 else "neg" for t in texts])
 
     return {
-        "valid_accuracy": score(SPLITS["valid"]),
-        "test_accuracy": score(SPLITS["test"]),
+        "valid_accuracy": score(splits["valid"]),
+        "test_accuracy": score(splits["test"]),
         "cross": {name: score(path) for name, path in CROSS.items()},
         "train_seconds": 0.0,
         "tokens_per_second": None,
@@ -348,16 +359,44 @@ def importable(module: str) -> bool:
         return False
 
 
+def write_folds(k: int, directory: Path) -> list[dict]:
+    """The movie sentences (train, valid and test files pooled, in that order) cut into `k` folds, and for
+    each fold its files: test = that fold; of the other k - 1 folds, a validation slice as large as one fold
+    and the rest to train. The order is numpy's RandomState(0) permutation, so every system and every rerun
+    gets the same folds. Returns {"train", "valid", "test": path} per fold."""
+    import numpy as np
+    import pandas as pd
+
+    pooled = pd.concat(
+        [pd.read_csv(SPLITS[s], dtype=str, keep_default_na=False, na_filter=False) for s in SPLITS], ignore_index=True
+    )
+    order = np.random.RandomState(0).permutation(len(pooled))
+    folds = [order[i::k] for i in range(k)]
+    splits = []
+    for i in range(k):
+        rest = np.concatenate([folds[j] for j in range(k) if j != i])  # permuted order: a fair slice
+        valid_size = len(rest) // (k - 1)
+        rows = {"train": np.sort(rest[valid_size:]), "valid": np.sort(rest[:valid_size]), "test": np.sort(folds[i])}
+        paths = {}
+        for split, index in rows.items():
+            paths[split] = directory / f"fold{i}" / f"{split}.csv"
+            paths[split].parent.mkdir(parents=True, exist_ok=True)
+            pooled.iloc[index].to_csv(paths[split], index=False)
+        splits.append(paths)
+    return splits
+
+
 def plan(args) -> tuple[list[tuple], list[dict]]:
-    """(system, seed, settings function, run function) for every run to do, and the skipped peers.
-    Seeds are the outer loop, so that a change in the machine's load falls on every system alike."""
+    """(system, replicate, seed, splits, settings function, run function) for every run to do, and the skipped
+    peers. A replicate is a seed on the shipped split, or with --folds a fold (each at the first seed).
+    Replicates are the outer loop, so that a change in the machine's load falls on every system alike."""
     systems, skipped = [], []
     for model in args.models:
         systems.append(
             (
                 f"textcls-{model}",
-                lambda s, m=model: textcls_settings(m, s, args),
-                lambda s, m=model: run_textcls(m, s, args),
+                lambda seed, splits, m=model: textcls_settings(m, seed, splits, args),
+                lambda seed, splits, name, m=model: run_textcls(m, seed, splits, name, args),
             )
         )
     for peer in args.peers:
@@ -372,21 +411,38 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
             skipped.append({"systems": names, "install": INSTALL[package]})
             print(f"skipped: {INSTALL[package]}  (for {', '.join(names)})")
         elif peer == "vader":
-            systems.append(("vader", lambda s: vader_settings(s, args), lambda s: run_vader(s, args)))
+            systems.append(
+                ("vader", lambda seed, splits: vader_settings(seed, args), lambda *a: run_vader(a[0], a[1], args))
+            )
         elif peer == "fasttext":
             for n in (1, 2):
                 systems.append(
                     (
                         f"fasttext-{n}gram",
-                        lambda s, n=n: fasttext_settings(n, s, args),
-                        lambda s, n=n: in_fresh_process(FASTTEXT_ENV, run_fasttext, n, s, args),
+                        lambda seed, splits, n=n: fasttext_settings(n, seed, args),
+                        lambda seed, splits, name, n=n: in_fresh_process(
+                            FASTTEXT_ENV, run_fasttext, n, seed, splits, args
+                        ),
                     )
                 )
         else:
             systems.append(
-                (names[0], lambda s, k=peer: linear_settings(k, s, args), lambda s, k=peer: run_linear(k, s, args))
+                (
+                    names[0],
+                    lambda seed, splits, k=peer: linear_settings(k, seed, args),
+                    lambda seed, splits, name, k=peer: run_linear(k, seed, splits, args),
+                )
             )
-    return [(name, seed, settings, run) for seed in args.seeds for name, settings, run in systems], skipped
+    if args.folds:
+        replicates = [(f"fold{i}", args.seeds[0], splits) for i, splits in enumerate(args.fold_splits)]
+    else:
+        replicates = [(f"seed{seed}", seed, SPLITS) for seed in args.seeds]
+    jobs = [
+        (name, replicate, seed, splits, settings, run)
+        for replicate, seed, splits in replicates
+        for name, settings, run in systems
+    ]
+    return jobs, skipped
 
 
 # --- summary -------------------------------------------------------------------------------------
@@ -397,7 +453,7 @@ def summarize(records: list[dict]) -> list[dict]:
     rows = []
     for system in systems:
         runs = [r for r in records if r["system"] == system]
-        row = {"system": system, "seeds": [r["seed"] for r in runs]}
+        row = {"system": system, "replicates": [r["replicate"] for r in runs]}
         for key in ["valid_accuracy", "test_accuracy"]:
             stat = mean_std([r[key] for r in runs])
             row[key], row[f"{key}_std"] = stat["mean"], stat["std"]
@@ -414,8 +470,22 @@ def summarize(records: list[dict]) -> list[dict]:
             row["C"] = [r["C"] for r in runs]
         rows.append(row)
     reference = next((r["train_seconds"] for r in rows if r["system"] == REFERENCE), None)
+    paired = {r["replicate"]: r["test_accuracy"] for r in records if r["system"] == PAIRED_WITH}
     for row in rows:
         row["train_time_vs_fasttext"] = row["train_seconds"] / reference if reference else None
+        # Test accuracy minus NB-LR's on the same replicate (fold or seed): the paired difference, and on how
+        # many replicates the system is at or above NB-LR.
+        pairs = [
+            (r["test_accuracy"], paired[r["replicate"]])
+            for r in records
+            if r["system"] == row["system"] and r["replicate"] in paired
+        ]
+        if row["system"] == PAIRED_WITH:
+            pairs = []
+        stat = mean_std([a - b for a, b in pairs])
+        row["test_vs_nblr"], row["test_vs_nblr_std"] = stat["mean"], stat["std"]
+        row["at_or_above_nblr"] = sum(a >= b for a, b in pairs) if pairs else None
+        row["pairs_with_nblr"] = len(pairs)
     return rows
 
 
@@ -426,11 +496,14 @@ def table_cells(row: dict) -> list[str]:
     def pm(key):
         return "–" if row[key] is None else f"{100 * row[key]:.1f} ± {100 * row[key + '_std']:.1f}"
 
+    above = "–" if row["at_or_above_nblr"] is None else f"{row['at_or_above_nblr']}/{row['pairs_with_nblr']}"
     return [
         row["system"],
-        str(len(row["seeds"])),
+        str(len(row["replicates"])),
         pm("valid_accuracy"),
         pm("test_accuracy"),
+        "–" if row["test_vs_nblr"] is None else f"{100 * row['test_vs_nblr']:+.1f}",
+        above,
         *[pct(row["cross"][name]) for name in CROSS],
         pct(row["cross_mean"]),
         fmt(row["train_seconds"]),
@@ -441,15 +514,21 @@ def table_cells(row: dict) -> list[str]:
     ]
 
 
-TITLE = (
-    "Sentiment, trained on movies: accuracy mean ± std over seeds, cross-domain mean over seeds, "
-    "times median over seeds"
-)
+def title(args) -> str:
+    over = f"{args.folds} folds of the movie sentences" if args.folds else "seeds on the shipped split"
+    return (
+        f"Sentiment, trained on movies: accuracy mean ± std over {over}, cross-domain mean over them, "
+        "times median over them"
+    )
+
+
 HEADERS = [
     "system",
-    "seeds",
+    "runs",
     "valid acc %",
     "test acc %",
+    "vs nb-lr",
+    ">= nb-lr",
     *[f"{n} %" for n in CROSS],
     "cross avg %",
     "train s",
@@ -459,9 +538,11 @@ HEADERS = [
     "max load",
 ]
 CAPTION = (
+    "vs nb-lr: test accuracy minus nb-lr's on the same fold or seed, mean in points; >= nb-lr: on how many.  "
     f"× fastText: train s / {REFERENCE}'s train s.  max load: highest 1-minute load average seen at the "
     f"start or end of a run ({os.cpu_count()} cores); far above the core count, times are unreliable."
 )
+PAIRED_WITH = "nb-lr"
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -474,14 +555,27 @@ def parse_args(argv=None):
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     parser.add_argument(
-        "--models", default="bow,lstm,cnn", help="textcls configs to train: bow, lstm, cnn (default: all; '' for none)"
+        "--folds",
+        type=int,
+        default=0,
+        help="cross-validate: K folds of the pooled movie sentences, one run per fold at the first seed "
+        "(default: 0, the shipped split)",
+    )
+    parser.add_argument(
+        "--models",
+        default="bow,lstm,cnn",
+        help=f"textcls configs to train: {', '.join(CONFIGS)} (default: bow,lstm,cnn; '' for none)",
     )
     parser.add_argument(
         "--peers", default=",".join(PEERS), help=f"peers to run: {', '.join(PEERS)} (default: all; '' for none)"
     )
-    parser.add_argument("--out", help="results JSON (default: bench/sentiment.json in the repository)")
     parser.add_argument(
-        "--runs-dir", help="per-run JSONs and textcls run folders (default: bench/sentiment_runs in the repository)"
+        "--out", help="results JSON (default: bench/sentiment.json, or bench/sentiment_folds.json with --folds)"
+    )
+    parser.add_argument(
+        "--runs-dir",
+        help="per-run JSONs, fold files and textcls run folders (default: bench/sentiment_runs, or "
+        "bench/sentiment_folds_runs with --folds)",
     )
     parser.add_argument("--fresh", action="store_true", help="rerun everything, ignoring finished runs")
     parser.add_argument("--threads", type=int, default=2, help="torch and fastText threads (default: 2)")
@@ -501,8 +595,11 @@ def parse_args(argv=None):
             parser.error(f"{name}: unknown {', '.join(unknown)} (choose from {', '.join(valid)})")
     if not args.seeds:
         parser.error("--seeds: give at least one seed")
-    args.out = cli_path(args.out, "bench/sentiment.json")
-    args.runs_dir = cli_path(args.runs_dir, "bench/sentiment_runs")
+    if args.folds == 1 or args.folds < 0:
+        parser.error(f"--folds: give 2 or more (or 0 for the shipped split), got {args.folds}")
+    name = "sentiment_folds" if args.folds else "sentiment"
+    args.out = cli_path(args.out, f"bench/{name}.json")
+    args.runs_dir = cli_path(args.runs_dir, f"bench/{name}_runs")
     return args
 
 
@@ -512,30 +609,33 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    data = fingerprint([*SPLITS.values(), *CROSS.values()], names=False)  # as the saved runs' keys hash it
+    args.fold_splits = write_folds(args.folds, args.runs_dir / "folds") if args.folds else []
+    cross = fingerprint(CROSS.values(), names=False)
     jobs, skipped = plan(args)
     records, failures = [], []
-    for i, (system, seed, settings_fn, run_fn) in enumerate(jobs, 1):
-        settings = settings_fn(seed)
+    for i, (system, replicate, seed, splits, settings_fn, run_fn) in enumerate(jobs, 1):
+        settings = settings_fn(seed, splits)
+        data = fingerprint([*splits.values(), *CROSS.values()], names=False)  # as the saved runs' keys hash it
         key = key_of(settings, data)
-        path, label = args.runs_dir / f"{system}-seed{seed}.json", f"[{i}/{len(jobs)}] {system} seed {seed}"
+        path, label = args.runs_dir / f"{system}-{replicate}.json", f"[{i}/{len(jobs)}] {system} {replicate}"
         saved = load_done(path, key, label, args.fresh)
         if saved is not None:
-            records.append(saved)
+            records.append({"replicate": f"seed{saved['seed']}", **saved})
             continue
         log(f"{label} ...")
         load_before = os.getloadavg()[0]
         try:
-            result = run_fn(seed)
+            result = run_fn(seed, splits, replicate)
         except Exception as exc:  # one failed run is reported, and the others still run
             log(f"    FAILED: {type(exc).__name__}: {exc}")
-            failures.append({"system": system, "seed": seed, "error": f"{type(exc).__name__}: {exc}"})
+            failures.append({"system": system, "replicate": replicate, "error": f"{type(exc).__name__}: {exc}"})
             continue
         records.append(
             save_run(
                 path,
                 {
                     "system": system,
+                    "replicate": replicate,
                     "seed": seed,
                     **result,
                     "load_1min": [load_before, os.getloadavg()[0]],
@@ -554,7 +654,7 @@ def main(argv=None) -> int:
     rows = summarize(records)
     if rows:
         cells = [table_cells(row) for row in rows]
-        print_table(TITLE, HEADERS, cells, caption=CAPTION)
+        print_table(title(args), HEADERS, cells, caption=CAPTION)
         if args.markdown:
             print(markdown_table(HEADERS, cells))
     versions = {"python": platform.python_version(), "torch": torch.__version__}
@@ -570,10 +670,12 @@ def main(argv=None) -> int:
     write_json(
         args.out,
         {
-            "what": "movie-review sentiment: test and cross-domain accuracy, train time; mean/std over seeds",
+            "what": "movie-review sentiment: test and cross-domain accuracy, train time; mean/std over "
+            + (f"{args.folds} folds" if args.folds else "seeds"),
             "seeds": args.seeds,
+            "folds": args.folds,
             "threads": args.threads,
-            "data": data,
+            "cross_data": cross,
             "versions": versions,
             "reference_for_ratios": REFERENCE,
             "skipped": skipped,
@@ -583,7 +685,7 @@ def main(argv=None) -> int:
         },
     )
     for failure in failures:
-        print(f"failed: {failure['system']} seed {failure['seed']}: {failure['error']}")
+        print(f"failed: {failure['system']} {failure['replicate']}: {failure['error']}")
     log(f"wrote {show(args.out)} ({len(records)} runs; per-run JSONs in {show(args.runs_dir)})")
     return 1 if failures else 0
 
