@@ -8,7 +8,7 @@ each seed and is scored, with VADER beside it, on:
   * report: the second halves, never looked at while choosing; and the whole files (as the peers'
     figures in the README are measured).
 Variants with `+self` or `+lexicon teacher` also self-train (data.unlabeled) on the select halves' texts, labels removed
-(bench/robust_unlabeled.csv), labelled by the model before (`+self`) or by the lexicon
+(data/sentiment/unlabeled.csv), labelled by the model before (`+self`) or by the lexicon
 (`+lexicon teacher`); `+features` read lexicon valences as inputs (model.lexicon_features).
 Accuracy in %, mean over seeds; seeds are paired (a variant and the baseline share each seed).
 VADER (vaderSentiment, rule-based, no training): compound > 0 -> pos, else neg, on the text as in
@@ -47,8 +47,8 @@ DOMAINS = {"amazon": SENTIMENT / "amazon.csv", "nyt": SENTIMENT / "nyt.csv", "tw
 GLOVE = ["model.pretrained=data/vectors/glove.6B.50d.npy", "model.embedding_dim=50"]  # scripts/prepare_glove.py
 LEXICON = ["loss.rationale.weight=1.0", "data.lexicon=data/lexicons/vader.csv", "data.lexicon_threshold=1.0"]
 FEATURES = ["model.lexicon_features=[data/lexicons/vader.csv]"]  # valences as inputs (textcls/lexicon_features.py)
-UNLABELED = ROOT / "bench" / "robust_unlabeled.csv"  # the select halves' texts, labels dropped (written by main)
-SELF = [f"data.unlabeled={UNLABELED}"]
+UNLABELED = SENTIMENT / "unlabeled.csv"  # the select halves' texts, labels dropped (scripts/prepare_sentiment.py)
+SELF = ["data.unlabeled=data/sentiment/unlabeled.csv"]
 TEACHER = ["train.self_training.teacher=lexicon", "train.self_training.threshold=0.5"]  # VADER-like labels
 EVERY = [  # every text with a valence, at full weight, as the lexicon labels them
     "train.self_training.threshold=0.0",
@@ -100,6 +100,10 @@ VARIANTS = {
     "robust+features+lexicon teacher": ("sentiment_robust", FEATURES + SELF + TEACHER),
     "robust+lexicon teacher every text": ("sentiment_robust", SELF + TEACHER + EVERY),
     "robust+features+lexicon teacher every text": ("sentiment_robust", FEATURES + SELF + TEACHER + EVERY),
+    "robust+features+lexicon teacher every text+model round": (
+        "sentiment_robust",
+        FEATURES + SELF + TEACHER + EVERY + ["train.self_training.rounds=2"],
+    ),
     "bow+self": ("sentiment_bow_torch", SELF),
     "bow+features+self": ("sentiment_bow_torch", FEATURES + SELF),
     "robust+self": ("sentiment_robust", SELF),
@@ -115,6 +119,10 @@ def slug(name: str, seed: int) -> str:
 def read(path: Path) -> tuple[list[str], np.ndarray]:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     return frame["text"].tolist(), (frame["label"] == "pos").to_numpy()
+
+
+def read_texts(path: Path) -> list[str]:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)["text"].tolist()
 
 
 def scores(predicted_pos: dict[str, np.ndarray], gold: dict[str, np.ndarray]) -> dict:
@@ -178,9 +186,9 @@ def main() -> None:
     loaded = {name: read(path) for name, path in {**MOVIES, **DOMAINS}.items()}
     texts, gold = {k: v[0] for k, v in loaded.items()}, {k: v[1] for k, v in loaded.items()}
     data = fingerprint([*MOVIES.values(), *DOMAINS.values(), ROOT / "data" / "lexicons" / "vader.csv"], names=False)
-    UNLABELED.parent.mkdir(parents=True, exist_ok=True)  # self-training reads the select halves, never the report ones
     select = [t for name in DOMAINS for t in texts[name][: len(texts[name]) // 2]]
-    pd.DataFrame({"text": select}).to_csv(UNLABELED, index=False)
+    if read_texts(UNLABELED) != select:  # self-training reads the select halves, never the report ones
+        raise SystemExit(f"{UNLABELED}: not the select halves' texts; rebuild it with scripts/prepare_sentiment.py")
 
     results = {"vader": {0: run_vader(texts, gold)}}
     for seed in seeds:  # seeds outside: every variant of a seed before the next seed

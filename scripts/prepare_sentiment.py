@@ -34,6 +34,9 @@ Derivation
   a few tokens twice; like vaderSentiment's own lookup table, the last
   occurrence wins.
 * afinn.csv: word,score (integer -5..+5), as in the file.
+* unlabeled.csv: one column, text: the first half (in file order, n // 2 rows) of amazon.csv, nyt.csv
+  and tweets.csv, in that order, labels dropped: text of the target domains for self-training
+  (data.unlabeled); the second halves are the cross-domain report halves of scripts/bench_robust.py.
 * bing.csv: word,label with label pos/neg; the few words that the source lists
   as both positive and negative are dropped.
 
@@ -73,6 +76,7 @@ SHA256 = {
     f"afinn-{AFINN_VERSION}.tar.gz": "cf2f728ccc6f2974f2f27e2110e4c05a0133a2f14a40387c463a8c9fdd4ab61b",
 }
 
+OTHER_DOMAINS = ["sentiment/amazon.csv", "sentiment/nyt.csv", "sentiment/tweets.csv"]  # unlabeled.csv's halves
 SENTENCE_SETS = {
     # source file in hutto_ICWSM_2014/ -> output name
     "movieReviewSnippets_GroundTruth.txt": "movies",
@@ -286,6 +290,13 @@ def fetch_bing(work: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------
 
 
+def unlabeled_text(written: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The first half (file order) of each other-domain set's texts, labels dropped: target-domain text
+    for self-training (data.unlabeled). Their second halves stay unseen for cross-domain reports."""
+    texts = [text for name in OTHER_DOMAINS for text in written[name]["text"][: len(written[name]) // 2]]
+    return pd.DataFrame({"text": texts})
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
@@ -361,6 +372,7 @@ def main() -> None:
                         written[f"sentiment/{part}.csv"] = sub
                 else:
                     written[f"sentiment/{name}.csv"] = df
+        written["sentiment/unlabeled.csv"] = unlabeled_text(written)
 
         written["lexicons/vader.csv"] = vader_lex
 
@@ -393,7 +405,7 @@ def main() -> None:
         print(f"| data/{rel} | {len(df):,} | {balance(df)} |")
 
     # overlap check: the same text in two shipped sentence files
-    texts = {rel: set(df["text"]) for rel, df in written.items() if "text" in df}
+    texts = {rel: set(df["text"]) for rel, df in written.items() if "text" in df and rel != "sentiment/unlabeled.csv"}
     names = list(texts)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:

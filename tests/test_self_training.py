@@ -123,6 +123,43 @@ def test_self_training_learns_the_target_domain_words(make_config, tmp_path):
     assert (run / "metrics.json").is_file() and (run / "self_training" / "config.yaml").is_file()
 
 
+@pytest.mark.slow
+def test_the_lexicon_teaches_the_first_round_and_the_model_the_next(make_config, tmp_path):
+    """The lexicon knows only the shared words: it labels the texts that have one (round 1) and cannot
+    label a text of target words alone; the round-1 model, which learnt the target words from the texts
+    they share with lexicon words, labels those in round 2."""
+    import pandas as pd
+
+    from textcls.train import train
+
+    csvs, unlabeled = domain_shift(tmp_path)
+    lexicon = write_csv(
+        tmp_path / "lexicon.csv",
+        ["word", "score"],
+        [["superb", "3"], ["lovely", "3"], ["awful", "-3"], ["dreadful", "-3"]],
+    )
+    target = {"pos": ["sturdy", "comfy", "handy"], "neg": ["flimsy", "broken", "leaky"]}
+    alone = [f"{words[i % 3]} it was" for i in range(30) for words in target.values()]
+    with unlabeled.open("a") as file:
+        file.write("\n".join(alone) + "\n")
+    settings = {"teacher": "lexicon", "rounds": 2, "threshold": 0.5, "balance": False}
+    config = make_config(
+        csvs,
+        data={"unlabeled": str(unlabeled), "lexicon": str(lexicon)},
+        model={"embedding_dim": 16},
+        train={"epochs": 10, "self_training": settings},
+    )
+    train(config, out=tmp_path / "run")
+    folder = tmp_path / "run" / "self_training"
+    first = pd.read_csv(folder / "train-round-1.csv", dtype=str, keep_default_na=False)
+    second = pd.read_csv(folder / "train-round-2.csv", dtype=str, keep_default_na=False)
+    assert not set(alone) & set(first["text"])  # no lexicon word: the lexicon keeps none of them
+    taught = second[second["text"].isin(alone)]
+    assert len(taught) == len(alone)
+    expected = taught["text"].map(lambda t: "pos" if t.split()[0] in target["pos"] else "neg")
+    assert (taught["label"] == expected).mean() > 0.95
+
+
 def test_self_training_settings_are_checked_before_any_training(make_config, tmp_path, sentiment_csvs):
     from textcls.train import train
 

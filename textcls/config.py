@@ -176,8 +176,9 @@ class SelfTrainingConfig(Section):
     """Self-training on `data.unlabeled` (textcls/self_training.py): a model trained on the labelled
     rows labels the unlabelled ones; the confident ones join the next model's training rows."""
 
-    # who labels the unlabelled texts: the model of the round before, or (two classes) the lexicon of
-    # model.lexicon_features / data.lexicon read as VADER reads its own, a text's label the sign of its sum
+    # who labels the unlabelled texts: the model of the round before, or (two classes) in the first round the
+    # lexicon of model.lexicon_features / data.lexicon read as VADER reads its own (a text's label the sign of
+    # its sum), in later rounds the model before
     teacher: Literal["model", "lexicon"] = "model"
     rounds: int = Field(1, ge=1)  # teacher-student rounds after the first model (each trains a new one)
     # texts kept: the model's top class probability, or the lexicon's |compound| (in [0, 1]), at least this

@@ -2,8 +2,8 @@
 
 Round 0 trains on the labelled rows alone. Each later round labels the unlabelled texts with the
 model before it: a text takes its most probable class, and is kept when that class's probability
-is at least `threshold`. With `teacher: lexicon` (two classes) the labels come from a word lexicon
-instead, in every round: a text's valence is the sum of its tokens' valences after VADER's rules
+is at least `threshold`. With `teacher: lexicon` (two classes) the first round's labels come from a
+word lexicon instead (later rounds learn from the model before, which read the lexicon's): a text's valence is the sum of its tokens' valences after VADER's rules
 (textcls/lexicon_features.py; the files of model.lexicon_features, else data.lexicon), its label
 the second class when positive and the first when negative, and its confidence VADER's compound
 |4 s| / sqrt(16 s^2 + 15) (s on the -1..1 scale), kept from `threshold` on. With `balance`, each
@@ -149,7 +149,7 @@ def self_train(config: Config, train, out, overwrite: bool, name: str, reporter,
     write_json(folder / "rounds.json", rounds)
     for r in range(1, settings.rounds + 1):
         teacher = load_run(result.run_dir)
-        if settings.teacher == "model":
+        if settings.teacher == "model" or r > 1:
             given, confidence = model_teacher(teacher, texts)
         else:
             given, confidence = lexicon_teacher(config, texts, teacher.labels)
