@@ -84,6 +84,7 @@ VARIANTS = {
         GLOVE + LEXICON + ["data.lexicon_examples=true", "model.pretrained_words=all", "model.freeze_pretrained=true"],
     ),
     "robust": ("sentiment_robust", []),
+    "transfer": ("sentiment_transfer", []),  # robust+features+lexicon teacher every text, as shipped
     "bow+features": ("sentiment_bow_torch", FEATURES),
     "bow+features all": ("sentiment_bow_torch", ALL_FEATURES),
     "bow+glove+lexicon examples+features": (

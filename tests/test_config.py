@@ -215,9 +215,10 @@ def test_shipped_configs_are_valid_and_name_existing_data(name):
         scripts = re.findall(r"python (scripts/\S+\.py)", config.data.prepare)
         assert scripts and all((REPO / s).is_file() for s in scripts), config.data.prepare
         return
-    for split in (config.data.train, config.data.valid, config.data.test):
-        if isinstance(split, str):
-            assert (REPO / split).is_file(), split
+    named = [config.data.train, config.data.valid, config.data.test, config.data.unlabeled, config.data.lexicon]
+    for path in [*named, *(config.model.lexicon_features or [])]:
+        if isinstance(path, str):
+            assert (REPO / path).is_file(), path
 
 
 # --- the model section: one config class per model type ------------------------------------------------

@@ -3,8 +3,9 @@
 Round 0 trains on the labelled rows alone. Each later round labels the unlabelled texts with the
 model before it: a text takes its most probable class, and is kept when that class's probability
 is at least `threshold`. With `teacher: lexicon` (two classes) the first round's labels come from a
-word lexicon instead (later rounds learn from the model before, which read the lexicon's): a text's valence is the sum of its tokens' valences after VADER's rules
-(textcls/lexicon_features.py; the files of model.lexicon_features, else data.lexicon), its label
+word lexicon instead (later rounds learn from the model before, which read the lexicon's): a text's
+valence is the sum of its tokens' valences after VADER's rules (textcls/lexicon_features.py; the
+files of model.lexicon_features, else data.lexicon), its label
 the second class when positive and the first when negative, and its confidence VADER's compound
 |4 s| / sqrt(16 s^2 + 15) (s on the -1..1 scale), kept from `threshold` on. With `balance`, each
 class keeps as many texts as the class with fewest, its most confident ones (a teacher that leans
