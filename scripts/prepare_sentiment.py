@@ -317,6 +317,8 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def balance(df: pd.DataFrame) -> str:
+    if "label" not in df and "score" not in df:
+        return "no labels"
     if "label" in df:
         lab = df["label"]
     else:
