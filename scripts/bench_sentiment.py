@@ -6,10 +6,10 @@ What it measures, for every system and seed, on data/sentiment (movie-review sen
   * training time, and training tokens/s where the tool counts tokens.
 
 Systems:
-  textcls-bow, -bow_torch,    configs/sentiment_{bow,bow_torch,lstm,cnn,robust}.yaml (train.threads and
-  -lstm, -cnn, -robust        train.device set from the options); train seconds = sum of the per-epoch
-                              `seconds` in metrics.jsonl (the optimisation loop only), tokens/s = training
-                              tokens / those seconds.
+  textcls-bow, -bow_torch,    configs/sentiment_{bow,bow_torch,lstm,cnn,cnn_glove,robust}.yaml
+  -lstm, -cnn, -cnn_glove,    (train.threads and train.device set from the options);
+  -robust                     train seconds = sum of the per-epoch `seconds` in metrics.jsonl (the
+                              optimisation loop only), tokens/s = training tokens / those seconds.
   fasttext-1gram, -2gram      fastText 0.9.3: dim 100, 10 epochs, lr 0.1, wordNgrams 1 / 2, thread 2, seed;
                               train seconds = train_supervised (reading its train file included). Each run
                               is a fresh process with MALLOC_MMAP_THRESHOLD_ set: fastText 0.9.3 initialises
@@ -82,6 +82,7 @@ CONFIGS = {
     "bow_torch": Path("configs/sentiment_bow_torch.yaml"),
     "lstm": Path("configs/sentiment_lstm.yaml"),
     "cnn": Path("configs/sentiment_cnn.yaml"),
+    "cnn_glove": Path("configs/sentiment_cnn_glove.yaml"),  # needs GloVe: scripts/prepare_glove.py
     "robust": Path("configs/sentiment_robust.yaml"),  # needs GloVe: scripts/prepare_glove.py
 }
 PEERS = ["fasttext", "tfidf", "nblr", "vader"]
