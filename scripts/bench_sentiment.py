@@ -35,14 +35,15 @@ stopping, C, calibration) and the rest trains; every system sees the same folds,
 The table's "vs nb-lr" is then the paired difference to NB-LR on the same fold (as the MR literature reports
 10-fold cross-validation: one fixed test split of 1,058 sentences cannot separate systems 1-2 points apart).
 
-One JSON per finished (system, seed or fold) goes to bench/sentiment_runs/; a rerun skips those whose settings and data
+One JSON per finished (system, seed or fold) goes to bench/sentiment_runs/ (with --folds:
+bench/sentiment_folds_runs/, beside the fold files); a rerun skips those whose settings and data
 are unchanged, so an interrupted benchmark resumes (--fresh reruns everything). All per-seed numbers and the
 summary go to --out. Peers whose package does not import are skipped with the pip command that installs them.
 
 Run (from anywhere; the data and configs are found from the repository root):
     python scripts/bench_sentiment.py                      # everything, seeds 0,1,2
     python scripts/bench_sentiment.py --models bow --seeds 0 --peers fasttext
-    python scripts/bench_sentiment.py --folds 10 --models bow,bow_torch,lstm,cnn,robust --peers fasttext,tfidf,nblr
+    python scripts/bench_sentiment.py --folds 10 --models bow,bow_torch,lstm,cnn,cnn_glove,robust
 """
 
 from __future__ import annotations
@@ -413,7 +414,11 @@ def plan(args) -> tuple[list[tuple], list[dict]]:
             print(f"skipped: {INSTALL[package]}  (for {', '.join(names)})")
         elif peer == "vader":
             systems.append(
-                ("vader", lambda seed, splits: vader_settings(seed, args), lambda *a: run_vader(a[0], a[1], args))
+                (
+                    "vader",
+                    lambda seed, splits: vader_settings(seed, args),
+                    lambda seed, splits, name: run_vader(seed, splits, args),
+                )
             )
         elif peer == "fasttext":
             for n in (1, 2):
@@ -479,10 +484,8 @@ def summarize(records: list[dict]) -> list[dict]:
         pairs = [
             (r["test_accuracy"], paired[r["replicate"]])
             for r in records
-            if r["system"] == row["system"] and r["replicate"] in paired
+            if r["system"] == row["system"] != PAIRED_WITH and r["replicate"] in paired
         ]
-        if row["system"] == PAIRED_WITH:
-            pairs = []
         stat = mean_std([a - b for a, b in pairs])
         row["test_vs_nblr"], row["test_vs_nblr_std"] = stat["mean"], stat["std"]
         row["at_or_above_nblr"] = sum(a >= b for a, b in pairs) if pairs else None
