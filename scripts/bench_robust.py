@@ -105,6 +105,26 @@ VARIANTS = {
         "sentiment_robust",
         FEATURES + SELF + TEACHER + EVERY + ["train.self_training.rounds=2"],
     ),
+    "robust+features+lexicon teacher on movies": (  # no other-domain text: the lexicon relabels the movie texts
+        "sentiment_robust",
+        FEATURES + TEACHER + EVERY[:2] + ["data.unlabeled=data/sentiment/movies_train.csv"],
+    ),
+    "robust+features+lexicon teacher on movies 0.2": (
+        "sentiment_robust",
+        FEATURES
+        + TEACHER
+        + EVERY[:2]
+        + ["data.unlabeled=data/sentiment/movies_train.csv"]
+        + ["train.self_training.weight=0.2"],
+    ),
+    "robust+features+lexicon teacher on movies 1.0": (
+        "sentiment_robust",
+        FEATURES
+        + TEACHER
+        + EVERY[:2]
+        + ["data.unlabeled=data/sentiment/movies_train.csv"]
+        + ["train.self_training.weight=1.0"],
+    ),
     "bow+self": ("sentiment_bow_torch", SELF),
     "bow+features+self": ("sentiment_bow_torch", FEATURES + SELF),
     "robust+self": ("sentiment_robust", SELF),
