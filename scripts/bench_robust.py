@@ -55,6 +55,12 @@ EVERY = [  # every text with a valence, at full weight, as the lexicon labels th
     "train.self_training.balance=false",
     "train.self_training.weight=1.0",
 ]
+ON_MOVIES = [  # no other-domain text: the lexicon relabels the movie training texts, every one it can
+    *FEATURES,
+    *TEACHER,
+    *EVERY[:2],
+    "data.unlabeled=data/sentiment/movies_train.csv",
+]
 ALL_FEATURES = ["model.lexicon_features=[data/lexicons/vader.csv,data/lexicons/afinn.csv,data/lexicons/bing.csv]"]
 
 # name -> (config, overrides)
@@ -105,25 +111,14 @@ VARIANTS = {
         "sentiment_robust",
         FEATURES + SELF + TEACHER + EVERY + ["train.self_training.rounds=2"],
     ),
-    "robust+features+lexicon teacher on movies": (  # no other-domain text: the lexicon relabels the movie texts
-        "sentiment_robust",
-        FEATURES + TEACHER + EVERY[:2] + ["data.unlabeled=data/sentiment/movies_train.csv"],
-    ),
+    "robust+features+lexicon teacher on movies": ("sentiment_robust", ON_MOVIES),
     "robust+features+lexicon teacher on movies 0.2": (
         "sentiment_robust",
-        FEATURES
-        + TEACHER
-        + EVERY[:2]
-        + ["data.unlabeled=data/sentiment/movies_train.csv"]
-        + ["train.self_training.weight=0.2"],
+        ON_MOVIES + ["train.self_training.weight=0.2"],
     ),
     "robust+features+lexicon teacher on movies 1.0": (
         "sentiment_robust",
-        FEATURES
-        + TEACHER
-        + EVERY[:2]
-        + ["data.unlabeled=data/sentiment/movies_train.csv"]
-        + ["train.self_training.weight=1.0"],
+        ON_MOVIES + ["train.self_training.weight=1.0"],
     ),
     "bow+self": ("sentiment_bow_torch", SELF),
     "bow+features+self": ("sentiment_bow_torch", FEATURES + SELF),

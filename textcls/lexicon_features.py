@@ -88,9 +88,9 @@ def read_lexicons(paths: list[str]) -> list[Lexicon]:
     return [read_valences(path) for path in paths]
 
 
-def num_features(lexicons: list[Lexicon]) -> int:
-    """Numbers per token for these lexicons (as ModelBase.lexicon_inputs counts them)."""
-    return 2 * len(lexicons) + 1 if lexicons else 0
+def num_features(files: int) -> int:
+    """Numbers per token for this many lexicon files: two per file and the negation flag."""
+    return 2 * files + 1 if files else 0
 
 
 def to_json(lexicons: list[Lexicon]) -> list[dict]:
@@ -151,7 +151,7 @@ def lexicon_features(tokens: Tokens, lexicons: list[Lexicon]) -> np.ndarray:
     )
     shout = capitals & mixed_rows[row]
 
-    out = np.zeros((N, num_features(lexicons)), dtype=np.float32)
+    out = np.zeros((N, num_features(len(lexicons))), dtype=np.float32)
     for f, lexicon in enumerate(lexicons):
         v = per_type(
             [lexicon.valences.get(w.lower(), lexicon.valences.get(p, 0.0)) for w, p in zip(tokens.types, plain)]

@@ -61,8 +61,10 @@ class ModelBase(Section):
         return self
 
     def lexicon_inputs(self) -> int:
-        """Numbers per token from `lexicon_features`: two per file and the negation flag."""
-        return 2 * len(self.lexicon_features) + 1 if self.lexicon_features else 0
+        """Numbers per token from `lexicon_features` (two per file and the negation flag)."""
+        from textcls.lexicon_features import num_features  # (not at import: the config stays light)
+
+        return num_features(len(self.lexicon_features))
 
     def hashed_word_ngrams(self) -> int:
         """What the featurizer computes for it: the longest hashed word n-gram the model reads
